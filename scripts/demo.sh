@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds convoqa in release, analyses the committed sample (data/sample), prints the summary and
+# where the outputs are. Needs only a Rust toolchain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+out=${1:-out/sample}
+./target/release/convoqa analyze \
+  --messages data/sample/messages \
+  --conversations data/sample/conversations.parquet \
+  --config data/sample/convoqa.toml \
+  --out "$out"
+echo
+echo "tables: $(ls "$out" | tr '\n' ' ')"
+echo "read them with e.g.: duckdb -c \"SELECT * FROM '$out/kpi_by_channel.parquet'\""

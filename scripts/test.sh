@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: Rust unit and integration tests, then the outputs
+# read back and recomputed independently in pyarrow, DuckDB and Polars.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+# Python tools for the read-back checks, in a venv of the project's own.
+venv="$root/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+
+export CARGO_TERM_COLOR=never
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --release --no-fail-fast
+else
+  cargo test --release --no-fail-fast
+fi
+
+# Read back a demo run's outputs with the tools a data team uses, and recompute the KPIs.
+cargo build --release --quiet
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+./target/release/convoqa demo-data --out "$work/demo" --conversations 600 --seed 3 >/dev/null
+./target/release/convoqa analyze --messages "$work/demo/messages" --conversations "$work/demo/conversations.parquet" \
+  --out "$work/out" --quiet
+"$venv/bin/python" tests/python/check_outputs.py "$work/out"

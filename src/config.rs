@@ -1,0 +1,365 @@
+//! The TOML config file and its validation into [`Settings`], the typed form the pipeline uses.
+//!
+//! `Config` mirrors the file one to one (so it can be written back into the run manifest);
+//! `Settings` holds what was parsed out of it: time zones, durations in microseconds, role maps.
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use crate::business_hours::{BusinessHours, ScheduleConfig};
+use crate::error::{Error, Result};
+use crate::model::Role;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// IANA time zone for day, weekday and hour in the KPI tables and heatmap.
+    pub time_zone: String,
+    /// IANA time zone for input timestamps that carry none.
+    pub input_time_zone: String,
+    /// A return within this many hours of resolution is a reopen.
+    pub reopen_window_hours: f64,
+    /// "any": any later conversation of the same customer; "same_intent" needs the intent model.
+    pub reopen_match: ReopenMatch,
+    /// Without a conversations table, a conversation is resolved at its last message once this
+    /// many hours have passed by as_of.
+    pub inactivity_close_hours: f64,
+    /// Split endless per-customer threads where two messages are more than this many hours
+    /// apart. 0 = off. Only used without a conversations table.
+    pub session_gap_hours: f64,
+    /// Maps raw sender_role values (lower-cased) to a role, on top of the four canonical ones.
+    pub roles: BTreeMap<String, Role>,
+    /// First-human-response SLA per channel, in seconds; `default` covers other channels.
+    pub sla_seconds: BTreeMap<String, f64>,
+    pub columns: Columns,
+    pub business_hours: BusinessHoursConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReopenMatch {
+    Any,
+    SameIntent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Columns {
+    pub messages: MessageColumns,
+    pub conversations: ConversationColumns,
+}
+
+/// Input column names for the messages table: convoqa's name = the name in your export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessageColumns {
+    pub conversation_id: String,
+    pub sent_at: String,
+    pub sender_role: String,
+    pub text: String,
+    pub customer_id: String,
+    pub channel: String,
+    pub agent_id: String,
+    pub message_id: String,
+    pub is_auto_reply: String,
+}
+
+impl MessageColumns {
+    /// The configured column name for a logical column of the contract.
+    pub fn name_of(&self, logical: &str) -> &str {
+        match logical {
+            "conversation_id" => &self.conversation_id,
+            "sent_at" => &self.sent_at,
+            "sender_role" => &self.sender_role,
+            "text" => &self.text,
+            "customer_id" => &self.customer_id,
+            "channel" => &self.channel,
+            "agent_id" => &self.agent_id,
+            "message_id" => &self.message_id,
+            "is_auto_reply" => &self.is_auto_reply,
+            other => unreachable!("not a messages column: {other}"),
+        }
+    }
+}
+
+impl Default for MessageColumns {
+    fn default() -> Self {
+        MessageColumns {
+            conversation_id: "conversation_id".into(),
+            sent_at: "sent_at".into(),
+            sender_role: "sender_role".into(),
+            text: "text".into(),
+            customer_id: "customer_id".into(),
+            channel: "channel".into(),
+            agent_id: "agent_id".into(),
+            message_id: "message_id".into(),
+            is_auto_reply: "is_auto_reply".into(),
+        }
+    }
+}
+
+/// Input column names for the optional conversations table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversationColumns {
+    pub conversation_id: String,
+    pub customer_id: String,
+    pub channel: String,
+    pub status: String,
+    pub created_at: String,
+    pub resolved_at: String,
+    pub csat_score: String,
+    pub nps_score: String,
+    pub ces_score: String,
+    pub hold_seconds: String,
+    pub after_work_seconds: String,
+    pub team: String,
+}
+
+impl ConversationColumns {
+    /// The configured column name for a logical column of the contract.
+    pub fn name_of(&self, logical: &str) -> &str {
+        match logical {
+            "conversation_id" => &self.conversation_id,
+            "customer_id" => &self.customer_id,
+            "channel" => &self.channel,
+            "status" => &self.status,
+            "created_at" => &self.created_at,
+            "resolved_at" => &self.resolved_at,
+            "csat_score" => &self.csat_score,
+            "nps_score" => &self.nps_score,
+            "ces_score" => &self.ces_score,
+            "hold_seconds" => &self.hold_seconds,
+            "after_work_seconds" => &self.after_work_seconds,
+            "team" => &self.team,
+            other => unreachable!("not a conversations column: {other}"),
+        }
+    }
+}
+
+impl Default for ConversationColumns {
+    fn default() -> Self {
+        ConversationColumns {
+            conversation_id: "conversation_id".into(),
+            customer_id: "customer_id".into(),
+            channel: "channel".into(),
+            status: "status".into(),
+            created_at: "created_at".into(),
+            resolved_at: "resolved_at".into(),
+            csat_score: "csat_score".into(),
+            nps_score: "nps_score".into(),
+            ces_score: "ces_score".into(),
+            hold_seconds: "hold_seconds".into(),
+            after_work_seconds: "after_work_seconds".into(),
+            team: "team".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusinessHoursConfig {
+    /// Off by default: frt_human_bh_s and resolution_bh_s are then null.
+    pub enabled: bool,
+    pub default: ScheduleConfig,
+    /// Per-channel schedules; a team schedule wins over a channel schedule.
+    pub channel: BTreeMap<String, ScheduleConfig>,
+    pub team: BTreeMap<String, ScheduleConfig>,
+}
+
+impl Default for BusinessHoursConfig {
+    fn default() -> Self {
+        BusinessHoursConfig {
+            enabled: false,
+            default: ScheduleConfig::default(),
+            channel: BTreeMap::new(),
+            team: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let roles = [
+            ("user", Role::Customer),
+            ("client", Role::Customer),
+            ("contact", Role::Customer),
+            ("operator", Role::Agent),
+            ("human_agent", Role::Agent),
+            ("staff", Role::Agent),
+            ("chatbot", Role::Bot),
+            ("assistant", Role::Bot),
+            ("automation", Role::Bot),
+            ("note", Role::System),
+            ("event", Role::System),
+        ];
+        let sla = [("whatsapp", 300.0), ("live_chat", 300.0), ("instagram", 300.0), ("email", 3600.0), ("default", 900.0)];
+        Config {
+            time_zone: "UTC".into(),
+            input_time_zone: "UTC".into(),
+            reopen_window_hours: 48.0,
+            reopen_match: ReopenMatch::Any,
+            inactivity_close_hours: 24.0,
+            session_gap_hours: 0.0,
+            roles: roles.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            sla_seconds: sla.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            columns: Columns::default(),
+            business_hours: BusinessHoursConfig::default(),
+        }
+    }
+}
+
+/// The commented default config that `convoqa init` writes. A unit test checks that it parses
+/// to exactly `Config::default()`, so the two cannot drift apart.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("default_config.toml");
+
+/// What the pipeline runs with: the config, validated and parsed.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: Config,
+    pub time_zone: TimeZone,
+    pub input_time_zone: TimeZone,
+    pub reopen_window_us: i64,
+    pub inactivity_close_us: i64,
+    pub session_gap_us: Option<i64>,
+    /// Lower-cased raw role value -> role, canonical names included.
+    pub roles: HashMap<String, Role>,
+    pub business_hours: Option<BusinessHours>,
+}
+
+const US_PER_HOUR: f64 = 3_600_000_000.0;
+
+impl Config {
+    /// Parses a TOML config; unknown keys are errors, so a typo never silently means "default".
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config> {
+        toml::from_str(text).map_err(|e| {
+            let key = e.span().map(|s| format!("{origin} at byte {}", s.start)).unwrap_or_else(|| origin.to_string());
+            Error::config(
+                key,
+                e.message().to_string(),
+                "compare with the commented defaults that `convoqa init FILE` writes",
+            )
+        })
+    }
+
+    /// Checks every setting and parses it into [`Settings`].
+    pub fn validate(self) -> Result<Settings> {
+        let time_zone = parse_time_zone("time_zone", &self.time_zone)?;
+        let input_time_zone = parse_time_zone("input_time_zone", &self.input_time_zone)?;
+        let hours = |key: &str, v: f64, allow_zero: bool| -> Result<i64> {
+            if !v.is_finite() || v < 0.0 || (!allow_zero && v == 0.0) {
+                return Err(Error::config(
+                    key,
+                    format!("must be a positive number of hours, found {v}"),
+                    format!("set `{key}` to e.g. 24"),
+                ));
+            }
+            Ok((v * US_PER_HOUR).round() as i64)
+        };
+        let reopen_window_us = hours("reopen_window_hours", self.reopen_window_hours, false)?;
+        let inactivity_close_us = hours("inactivity_close_hours", self.inactivity_close_hours, true)?;
+        let gap = hours("session_gap_hours", self.session_gap_hours, true)?;
+        let session_gap_us = (gap > 0).then_some(gap);
+        if self.reopen_match == ReopenMatch::SameIntent {
+            return Err(Error::config(
+                "reopen_match",
+                "\"same_intent\" needs per-conversation intents, which this build does not compute yet",
+                "set reopen_match = \"any\"",
+            ));
+        }
+        for (channel, s) in &self.sla_seconds {
+            if !s.is_finite() || *s < 0.0 {
+                return Err(Error::config(
+                    format!("sla_seconds.{channel}"),
+                    format!("must be a non-negative number of seconds, found {s}"),
+                    "e.g. whatsapp = 300",
+                ));
+            }
+        }
+        if !self.sla_seconds.contains_key("default") {
+            return Err(Error::config(
+                "sla_seconds.default",
+                "missing: channels without their own SLA need one",
+                "add `default = 900` under [sla_seconds]",
+            ));
+        }
+        let mut roles: HashMap<String, Role> =
+            Role::ALL.iter().map(|r| (r.as_str().to_string(), *r)).collect();
+        for (raw, role) in &self.roles {
+            roles.insert(raw.trim().to_lowercase(), *role);
+        }
+        let business_hours =
+            if self.business_hours.enabled { Some(BusinessHours::from_config(&self.business_hours)?) } else { None };
+        Ok(Settings {
+            config: self,
+            time_zone,
+            input_time_zone,
+            reopen_window_us,
+            inactivity_close_us,
+            session_gap_us,
+            roles,
+            business_hours,
+        })
+    }
+
+    /// Canonical TOML of the effective config, hashed into the manifest.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("config serialises")
+    }
+}
+
+impl Settings {
+    /// SLA in seconds for a channel (None channel uses the default).
+    pub fn sla_s(&self, channel: Option<&str>) -> f64 {
+        let map = &self.config.sla_seconds;
+        channel.and_then(|c| map.get(c)).or_else(|| map.get("default")).copied().unwrap_or(900.0)
+    }
+}
+
+pub(crate) fn parse_time_zone(key: &str, name: &str) -> Result<TimeZone> {
+    TimeZone::get(name).map_err(|e| {
+        Error::config(key, format!("unknown time zone {name:?}: {e}"), "use an IANA name such as \"Asia/Jakarta\" or \"UTC\"")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commented_default_parses_to_the_built_in_default() {
+        let parsed = Config::from_toml(DEFAULT_CONFIG_TOML, "default").unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_a_config_error() {
+        let err = Config::from_toml("reopen_windw_hours = 12", "x.toml").unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("reopen_windw_hours"), "{err}");
+    }
+
+    #[test]
+    fn bad_time_zone_names_the_key() {
+        let cfg = Config { time_zone: "Asia/Jakartaa".into(), ..Config::default() };
+        let err = cfg.validate().unwrap_err();
+        assert!(err.to_string().contains("time_zone"), "{err}");
+    }
+
+    #[test]
+    fn sla_falls_back_to_default() {
+        let s = Config::default().validate().unwrap();
+        assert_eq!(s.sla_s(Some("email")), 3600.0);
+        assert_eq!(s.sla_s(Some("line")), 900.0);
+        assert_eq!(s.sla_s(None), 900.0);
+    }
+
+    #[test]
+    fn role_map_is_case_insensitive_and_keeps_canonical_names() {
+        let s = Config::default().validate().unwrap();
+        assert_eq!(s.roles.get("agent"), Some(&Role::Agent));
+        assert_eq!(s.roles.get("user"), Some(&Role::Customer));
+    }
+}

@@ -1,0 +1,69 @@
+//! Library errors. Two kinds matter to a scheduler: the user can fix it (bad input or config,
+//! exit code 2) or convoqa is wrong (internal, exit code 1). Row-level faults are not errors:
+//! they go to quarantine and the run goes on.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A setting in the config file (or on the command line) is invalid.
+    #[error("invalid config: `{key}`: {problem}\n  fix: {fix}")]
+    Config { key: String, problem: String, fix: String },
+
+    /// An input file is missing a column, has a column of the wrong type, or cannot be read.
+    #[error("bad input: {}: {problem}\n  fix: {fix}", path.display())]
+    Input { path: PathBuf, problem: String, fix: String },
+
+    /// Reading an input file failed below the schema level (I/O, corrupt Parquet).
+    #[error("cannot read {}: {context}", path.display())]
+    Read {
+        path: PathBuf,
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// Writing an output failed.
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// An invariant of convoqa itself broke (row accounting, array lengths): a bug.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Exit code for the process: 2 for what the user can fix, 1 for convoqa's own faults.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config { .. } | Error::Input { .. } | Error::Read { .. } => 2,
+            Error::Write { .. } | Error::Internal(_) => 1,
+        }
+    }
+
+    pub fn config(key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        Error::Config { key: key.into(), problem: problem.into(), fix: fix.into() }
+    }
+
+    pub fn input(path: impl Into<PathBuf>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        Error::Input { path: path.into(), problem: problem.into(), fix: fix.into() }
+    }
+
+    pub fn read(
+        path: impl Into<PathBuf>,
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Read { path: path.into(), context: context.into(), source: Box::new(source) }
+    }
+
+    pub fn write(path: impl Into<PathBuf>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Write { path: path.into(), source: Box::new(source) }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,25 @@
+//! convoqa: conversation-quality analysis for customer service, as a batch job over Parquet.
+//!
+//! Data flows one way, one module per stage:
+//! [`ingest`] (read and validate) -> [`assemble`] (conversations) -> [`features`]
+//! (per-conversation KPIs) -> [`link`] (reopens, FCR maturity) -> [`aggregate`] (KPI tables)
+//! -> [`write`] (Parquet, atomically). [`pipeline`] runs them in order; the binary only parses
+//! arguments into an [`pipeline::AnalyzeRequest`] and calls it.
+
+pub mod aggregate;
+pub mod assemble;
+pub mod business_hours;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod features;
+pub mod ingest;
+pub mod link;
+pub mod manifest;
+pub mod model;
+pub mod pipeline;
+pub mod summary;
+pub mod timefmt;
+pub mod write;
+
+pub use error::{Error, Result};

@@ -1,0 +1,139 @@
+//! The convoqa command line: parses arguments, validates them into the library's request types,
+//! and calls the library. Exit codes: 0 ok, 2 bad input or config, 1 internal error.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use convoqa::pipeline::{analyze, load_settings, AnalyzeRequest};
+
+#[derive(Parser)]
+#[command(name = "convoqa", version, about = "Conversation-quality analysis for customer-service chats")]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse transcripts and write the enriched tables.
+    Analyze {
+        /// Messages: Parquet file(s) or directories of them.
+        #[arg(long, required = true, num_args = 1..)]
+        messages: Vec<PathBuf>,
+        /// Optional conversations table: Parquet file(s) or directories.
+        #[arg(long, num_args = 1..)]
+        conversations: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// TOML config; without it the documented defaults apply.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The moment the data is judged at (RFC 3339, e.g. 2026-11-22T00:00:00Z). Default: the
+        /// latest sent_at in the input.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// No progress bar and no summary.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Print the input contract.
+    Schema,
+    /// Write a commented config with every setting and its default.
+    Init {
+        file: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Generate realistic synthetic transcripts with planted ground truth.
+    DemoData {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 500)]
+        conversations: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            let code = err.chain().find_map(|e| e.downcast_ref::<convoqa::Error>()).map_or(1, |e| e.exit_code());
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Analyze { messages, conversations, out, config, as_of, quiet } => {
+            let settings = load_settings(config.as_deref())?;
+            let as_of_us = as_of.map(|s| parse_as_of(&s)).transpose()?;
+            let request = AnalyzeRequest {
+                messages,
+                conversations,
+                out_dir: out,
+                as_of_us,
+                settings,
+                show_progress: !quiet && std::io::stderr().is_terminal(),
+            };
+            let report = analyze(&request)?;
+            if !quiet {
+                print!("{}", convoqa::summary::render(&report));
+            }
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", convoqa::ingest::contract_text());
+            Ok(())
+        }
+        Command::Init { file, force } => {
+            if file.exists() && !force {
+                return Err(convoqa::Error::config(
+                    file.display().to_string(),
+                    "file exists",
+                    "choose another path or pass --force to overwrite",
+                )
+                .into());
+            }
+            std::fs::write(&file, convoqa::config::DEFAULT_CONFIG_TOML)
+                .with_context(|| format!("writing {}", file.display()))?;
+            println!("wrote {}", file.display());
+            Ok(())
+        }
+        Command::DemoData { out, conversations, seed } => {
+            let summary = convoqa::demo::generate(&out, conversations, seed)?;
+            println!("{summary}");
+            Ok(())
+        }
+    }
+}
+
+fn parse_as_of(raw: &str) -> Result<i64, convoqa::Error> {
+    convoqa::timefmt::parse_timestamp_str(raw, &jiff::tz::TimeZone::UTC).ok_or_else(|| {
+        convoqa::Error::config("--as-of", format!("{raw:?} is not a timestamp"), "use RFC 3339, e.g. 2026-11-22T00:00:00Z")
+    })
+}

@@ -1,0 +1,115 @@
+//! The run manifest: what ran, on what, and an account of every input row.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// Warnings by kind: a count and the first few examples. Warnings never stop a run.
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct Warnings(pub BTreeMap<String, WarningEntry>);
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct WarningEntry {
+    pub count: u64,
+    pub examples: Vec<String>,
+}
+
+const MAX_EXAMPLES: usize = 5;
+
+impl Warnings {
+    pub fn add(&mut self, kind: &str, example: String) {
+        let e = self.0.entry(kind.to_string()).or_default();
+        e.count += 1;
+        if e.examples.len() < MAX_EXAMPLES {
+            e.examples.push(example);
+        }
+    }
+
+    pub fn merge(&mut self, other: Warnings) {
+        for (kind, entry) in other.0 {
+            let e = self.0.entry(kind).or_default();
+            e.count += entry.count;
+            for ex in entry.examples {
+                if e.examples.len() < MAX_EXAMPLES {
+                    e.examples.push(ex);
+                }
+            }
+        }
+    }
+
+    pub fn count(&self, kind: &str) -> u64 {
+        self.0.get(kind).map_or(0, |e| e.count)
+    }
+}
+
+/// Row accounting for one input table: rows_in = rows_used + rows_quarantined + duplicates_dropped.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct RowAccounting {
+    pub rows_in: u64,
+    pub rows_used: u64,
+    pub rows_quarantined: u64,
+    pub duplicates_dropped: u64,
+}
+
+impl RowAccounting {
+    /// Fails the run loudly if a row went missing or was counted twice: that is a bug.
+    pub fn check(&self, table: &str) -> Result<()> {
+        let accounted = self.rows_used + self.rows_quarantined + self.duplicates_dropped;
+        if accounted != self.rows_in {
+            return Err(Error::Internal(format!(
+                "row accounting broken for {table}: rows_in {} != rows_used {} + rows_quarantined {} + duplicates_dropped {}",
+                self.rows_in, self.rows_used, self.rows_quarantined, self.duplicates_dropped
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InputFileEntry {
+    pub path: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub tool: &'static str,
+    pub tool_version: &'static str,
+    pub as_of: String,
+    pub as_of_source: &'static str,
+    pub config_sha256: String,
+    pub config: serde_json::Value,
+    pub inputs: BTreeMap<&'static str, Vec<InputFileEntry>>,
+    pub rows: BTreeMap<&'static str, RowAccounting>,
+    pub quarantine_by_reason: BTreeMap<String, u64>,
+    pub conversations_out: u64,
+    pub warnings: Warnings,
+    pub stage_seconds: Vec<(String, f64)>,
+    pub outputs: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounting_must_add_up() {
+        let ok = RowAccounting { rows_in: 10, rows_used: 7, rows_quarantined: 2, duplicates_dropped: 1 };
+        assert!(ok.check("messages").is_ok());
+        let broken = RowAccounting { rows_in: 10, rows_used: 7, rows_quarantined: 2, duplicates_dropped: 0 };
+        let err = broken.check("messages").unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+    }
+
+    #[test]
+    fn warnings_keep_counts_and_a_few_examples() {
+        let mut w = Warnings::default();
+        for i in 0..8 {
+            w.add("late", format!("m{i}"));
+        }
+        assert_eq!(w.count("late"), 8);
+        assert_eq!(w.0["late"].examples.len(), MAX_EXAMPLES);
+    }
+}

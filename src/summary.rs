@@ -1,0 +1,84 @@
+//! The one-screen summary printed at the end of `analyze`.
+
+use crate::aggregate::{Distribution, KpiRow, TIMINGS};
+use crate::pipeline::AnalyzeReport;
+
+fn dur(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(s) if s < 120.0 => format!("{s:.0}s"),
+        Some(s) if s < 7200.0 => format!("{:.1}m", s / 60.0),
+        Some(s) => format!("{:.1}h", s / 3600.0),
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.1}%"))
+}
+
+fn rate(v: Option<f64>) -> String {
+    pct(v.map(|r| r * 100.0))
+}
+
+fn timing(k: &KpiRow, name: &str) -> Distribution {
+    let i = TIMINGS.iter().position(|t| *t == name).expect("known timing");
+    k.timings[i]
+}
+
+pub fn render(report: &AnalyzeReport) -> String {
+    let m = &report.manifest;
+    let k = &report.kpis.overall;
+    let msgs = &m.rows["messages"];
+    let mut out = String::new();
+    out.push_str(&format!("convoqa {}  as of {} ({})\n", m.tool_version, m.as_of, m.as_of_source));
+    out.push_str(&format!(
+        "rows: {} in, {} used, {} quarantined, {} duplicates dropped\n",
+        msgs.rows_in, msgs.rows_used, msgs.rows_quarantined, msgs.duplicates_dropped
+    ));
+    out.push_str(&format!(
+        "conversations: {}  messages: {}  customer messages: {}\n\n",
+        k.conversations, k.messages, k.customer_messages
+    ));
+    out.push_str(&format!("{:<16}{:>10}{:>10}{:>10}\n", "", "mean", "median", "p90"));
+    for (label, name) in [
+        ("FRT (any reply)", "frt_total"),
+        ("FRT (human)", "frt_human"),
+        ("handover wait", "frt_handover"),
+        ("avg response", "avg_response"),
+        ("resolution", "resolution"),
+        ("handle time", "handle"),
+    ] {
+        let d = timing(k, name);
+        out.push_str(&format!("{label:<16}{:>10}{:>10}{:>10}\n", dur(d.mean), dur(d.median), dur(d.p90)));
+    }
+    out.push('\n');
+    out.push_str(&format!(
+        "FCR {}  reopen {}  (mature {}, still in window {})\n",
+        rate(k.fcr_rate),
+        rate(k.reopen_rate),
+        k.fcr_mature_conversations,
+        k.fcr_immature_conversations
+    ));
+    out.push_str(&format!(
+        "bot: {} conversations, handover {}, containment {}\n",
+        k.had_bot_conversations,
+        rate(k.handover_rate),
+        rate(k.bot_containment_rate)
+    ));
+    out.push_str(&format!(
+        "CSAT {} ({} responses)  NPS {}  CES {}  service level {}  unanswered {}\n",
+        pct(k.csat_pct),
+        k.csat_responses,
+        k.nps.map_or("-".into(), |v| format!("{v:.0}")),
+        k.ces_mean.map_or("-".into(), |v| format!("{v:.2}")),
+        pct(k.service_level_pct),
+        k.unanswered_conversations
+    ));
+    let warn_total: u64 = m.warnings.0.values().map(|w| w.count).sum();
+    if warn_total > 0 {
+        let kinds: Vec<String> = m.warnings.0.iter().map(|(k, w)| format!("{k} {}", w.count)).collect();
+        out.push_str(&format!("warnings: {}\n", kinds.join(", ")));
+    }
+    out.push_str(&format!("\noutputs in {}\n", report.out_dir.display()));
+    out
+}

@@ -1,0 +1,286 @@
+//! Stage 7, write: Parquet tables and the manifest, atomically. Everything goes to a staging
+//! directory inside the output directory first; only when every file is complete are they
+//! renamed into place (each rename is atomic), with the manifest last. A run that fails before
+//! that leaves the previous outputs as they were.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, StringArray, TimestampMicrosecondArray, UInt32Array, UInt64Array};
+use arrow::datatypes::{Field, Schema};
+use arrow::record_batch::RecordBatch;
+use jiff::civil::Date;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::aggregate::{KpiRow, KpiTable, KpiTables, TIMINGS};
+use crate::error::{Error, Result};
+use crate::features::ConversationRow;
+use crate::features::turn_indices;
+use crate::model::{Conversation, QuarantinedRow};
+
+/// Builds one table column by column, keeping each column's name, type and values together.
+#[derive(Default)]
+pub struct TableBuilder {
+    fields: Vec<Field>,
+    arrays: Vec<ArrayRef>,
+}
+
+impl TableBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    fn push(&mut self, name: &str, array: ArrayRef, nullable: bool) -> &mut Self {
+        self.fields.push(Field::new(name, array.data_type().clone(), nullable));
+        self.arrays.push(array);
+        self
+    }
+    pub fn str<S: AsRef<str>>(&mut self, name: &str, values: impl IntoIterator<Item = Option<S>>) -> &mut Self {
+        self.push(name, Arc::new(values.into_iter().collect::<StringArray>()), true)
+    }
+    pub fn f64(&mut self, name: &str, values: impl IntoIterator<Item = Option<f64>>) -> &mut Self {
+        self.push(name, Arc::new(values.into_iter().collect::<Float64Array>()), true)
+    }
+    pub fn u64(&mut self, name: &str, values: impl IntoIterator<Item = u64>) -> &mut Self {
+        self.push(name, Arc::new(values.into_iter().collect::<UInt64Array>()), false)
+    }
+    pub fn u32(&mut self, name: &str, values: impl IntoIterator<Item = u32>) -> &mut Self {
+        self.push(name, Arc::new(values.into_iter().collect::<UInt32Array>()), false)
+    }
+    pub fn bool(&mut self, name: &str, values: impl IntoIterator<Item = Option<bool>>) -> &mut Self {
+        self.push(name, Arc::new(values.into_iter().collect::<BooleanArray>()), true)
+    }
+    /// Timestamps in UTC (microseconds), written as Parquet timestamps, not strings.
+    pub fn ts(&mut self, name: &str, values: impl IntoIterator<Item = Option<i64>>) -> &mut Self {
+        let a = values.into_iter().collect::<TimestampMicrosecondArray>().with_timezone("UTC");
+        self.push(name, Arc::new(a), true)
+    }
+    pub fn date(&mut self, name: &str, values: impl IntoIterator<Item = Option<Date>>) -> &mut Self {
+        let epoch = Date::constant(1970, 1, 1);
+        let days = values.into_iter().map(|d| d.map(|d| (d - epoch).get_days())).collect::<Date32Array>();
+        self.push(name, Arc::new(days), true)
+    }
+    pub fn finish(self) -> Result<RecordBatch> {
+        let schema = Arc::new(Schema::new(self.fields));
+        RecordBatch::try_new(schema, self.arrays).map_err(|e| Error::Internal(format!("building an output table: {e}")))
+    }
+}
+
+/// Appends the KPI columns of `rows` (one KpiRow per output row) to a table.
+pub fn kpi_columns(t: &mut TableBuilder, rows: &[&KpiRow]) {
+    t.u64("conversations", rows.iter().map(|k| k.conversations));
+    t.u64("messages", rows.iter().map(|k| k.messages));
+    t.u64("customer_messages", rows.iter().map(|k| k.customer_messages));
+    for (i, name) in TIMINGS.iter().enumerate() {
+        t.f64(&format!("{name}_mean_s"), rows.iter().map(|k| k.timings[i].mean));
+        t.f64(&format!("{name}_median_s"), rows.iter().map(|k| k.timings[i].median));
+        t.f64(&format!("{name}_p90_s"), rows.iter().map(|k| k.timings[i].p90));
+    }
+    t.u64("resolved_conversations", rows.iter().map(|k| k.resolved_conversations));
+    t.u64("fcr_mature_conversations", rows.iter().map(|k| k.fcr_mature_conversations));
+    t.u64("fcr_immature_conversations", rows.iter().map(|k| k.fcr_immature_conversations));
+    t.f64("fcr_rate", rows.iter().map(|k| k.fcr_rate));
+    t.f64("reopen_rate", rows.iter().map(|k| k.reopen_rate));
+    t.u64("had_bot_conversations", rows.iter().map(|k| k.had_bot_conversations));
+    t.f64("handover_rate", rows.iter().map(|k| k.handover_rate));
+    t.f64("bot_containment_rate", rows.iter().map(|k| k.bot_containment_rate));
+    t.f64("csat_pct", rows.iter().map(|k| k.csat_pct));
+    t.u64("csat_responses", rows.iter().map(|k| k.csat_responses));
+    t.f64("nps", rows.iter().map(|k| k.nps));
+    t.u64("nps_responses", rows.iter().map(|k| k.nps_responses));
+    t.f64("ces_mean", rows.iter().map(|k| k.ces_mean));
+    t.u64("ces_responses", rows.iter().map(|k| k.ces_responses));
+    t.f64("service_level_pct", rows.iter().map(|k| k.service_level_pct));
+    t.u64("unanswered_conversations", rows.iter().map(|k| k.unanswered_conversations));
+}
+
+fn keyed_table(key: &str, table: &KpiTable<Option<String>>) -> Result<RecordBatch> {
+    let mut t = TableBuilder::new();
+    t.str(key, table.iter().map(|(k, _)| k.as_deref()));
+    kpi_columns(&mut t, &table.iter().map(|(_, k)| k).collect::<Vec<_>>());
+    t.finish()
+}
+
+/// The KPI tables and heatmap as (file name, batch).
+pub fn kpi_batches(k: &KpiTables) -> Result<Vec<(&'static str, RecordBatch)>> {
+    let mut overall = TableBuilder::new();
+    kpi_columns(&mut overall, &[&k.overall]);
+    let mut by_day = TableBuilder::new();
+    by_day.date("day", k.by_day.iter().map(|(d, _)| *d));
+    kpi_columns(&mut by_day, &k.by_day.iter().map(|(_, r)| r).collect::<Vec<_>>());
+    let mut heat = TableBuilder::new();
+    let cells: Vec<(u32, u32, u64)> =
+        (0..7).flat_map(|d| (0..24).map(move |h| (d, h))).map(|(d, h)| (d + 1, h, k.heatmap[d as usize][h as usize])).collect();
+    const NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    heat.u32("weekday", cells.iter().map(|c| c.0));
+    heat.str("weekday_name", cells.iter().map(|c| Some(NAMES[c.0 as usize - 1])));
+    heat.u32("hour", cells.iter().map(|c| c.1));
+    heat.u64("customer_messages", cells.iter().map(|c| c.2));
+    Ok(vec![
+        ("kpi_overall.parquet", overall.finish()?),
+        ("kpi_by_channel.parquet", keyed_table("channel", &k.by_channel)?),
+        ("kpi_by_agent.parquet", keyed_table("primary_agent_id", &k.by_agent)?),
+        ("kpi_by_team.parquet", keyed_table("team", &k.by_team)?),
+        ("kpi_by_day.parquet", by_day.finish()?),
+        ("heatmap_hourly.parquet", heat.finish()?),
+    ])
+}
+
+/// Writes one batch as a Parquet file. No run time or host goes into the file, so the same
+/// input gives the same bytes.
+pub fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
+    let file = File::create(path).map_err(|e| Error::write(path, e))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_created_by(format!("convoqa {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| Error::write(path, e))?;
+    writer.write(batch).map_err(|e| Error::write(path, e))?;
+    writer.close().map_err(|e| Error::write(path, e))?;
+    Ok(())
+}
+
+/// Output files staged in a private directory, then moved into place together.
+pub struct StagedOutput {
+    out_dir: PathBuf,
+    staging: PathBuf,
+    files: Vec<String>,
+}
+
+impl StagedOutput {
+    pub fn new(out_dir: &Path) -> Result<StagedOutput> {
+        std::fs::create_dir_all(out_dir).map_err(|e| Error::write(out_dir, e))?;
+        let staging = out_dir.join(format!(".convoqa-staging-{}", std::process::id()));
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(|e| Error::write(&staging, e))?;
+        }
+        std::fs::create_dir(&staging).map_err(|e| Error::write(&staging, e))?;
+        Ok(StagedOutput { out_dir: out_dir.to_path_buf(), staging, files: Vec::new() })
+    }
+
+    pub fn parquet(&mut self, name: &str, batch: &RecordBatch) -> Result<()> {
+        write_parquet(&self.staging.join(name), batch)?;
+        self.files.push(name.to_string());
+        Ok(())
+    }
+
+    pub fn bytes(&mut self, name: &str, data: &[u8]) -> Result<()> {
+        let path = self.staging.join(name);
+        std::fs::write(&path, data).map_err(|e| Error::write(&path, e))?;
+        self.files.push(name.to_string());
+        Ok(())
+    }
+
+    pub fn file_names(&self) -> &[String] {
+        &self.files
+    }
+
+    /// Moves every staged file into the output directory; `last` (the manifest) goes last so
+    /// its presence means the set is complete.
+    pub fn commit(mut self, last: &str) -> Result<Vec<String>> {
+        let mut order: Vec<String> = self.files.iter().filter(|f| f.as_str() != last).cloned().collect();
+        order.push(last.to_string());
+        for name in &order {
+            let from = self.staging.join(name);
+            let to = self.out_dir.join(name);
+            std::fs::rename(&from, &to).map_err(|e| Error::write(&to, e))?;
+        }
+        let _ = std::fs::remove_dir(&self.staging);
+        self.files.clear();
+        Ok(order)
+    }
+}
+
+impl Drop for StagedOutput {
+    fn drop(&mut self) {
+        // After a commit the directory is already gone; otherwise drop the half-written files.
+        let _ = std::fs::remove_dir_all(&self.staging);
+    }
+}
+
+/// conversations.parquet: one row per conversation, every per-conversation field.
+pub fn conversations_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
+    let mut t = TableBuilder::new();
+    t.str("conversation_id", rows.iter().map(|r| Some(&r.conversation_id)));
+    t.str("thread_id", rows.iter().map(|r| Some(&r.thread_id)));
+    t.str("customer_id", rows.iter().map(|r| r.customer_id.as_deref()));
+    t.str("channel", rows.iter().map(|r| r.channel.as_deref()));
+    t.str("team", rows.iter().map(|r| r.team.as_deref()));
+    t.str("status", rows.iter().map(|r| r.status.map(|s| s.as_str())));
+    t.ts("created_at", rows.iter().map(|r| Some(r.created_at_us)));
+    t.ts("first_message_at", rows.iter().map(|r| Some(r.first_message_at_us)));
+    t.ts("last_message_at", rows.iter().map(|r| Some(r.last_message_at_us)));
+    t.bool("resolved", rows.iter().map(|r| Some(r.is_resolved())));
+    t.ts("resolved_at", rows.iter().map(|r| r.resolved_at_us));
+    t.str("resolved_by", rows.iter().map(|r| r.resolved_by.map(|b| b.as_str())));
+    t.u64("messages", rows.iter().map(|r| r.messages));
+    t.u64("customer_messages", rows.iter().map(|r| r.customer_messages));
+    t.u64("human_replies", rows.iter().map(|r| r.human_replies));
+    t.u64("bot_messages", rows.iter().map(|r| r.bot_messages));
+    t.f64("frt_total_s", rows.iter().map(|r| r.frt_total_s));
+    t.f64("frt_human_s", rows.iter().map(|r| r.frt_human_s));
+    t.f64("frt_handover_s", rows.iter().map(|r| r.frt_handover_s));
+    t.f64("avg_response_s", rows.iter().map(|r| r.avg_response_s));
+    t.u64("answered_turns", rows.iter().map(|r| r.answered_turns));
+    t.u64("unanswered_turns", rows.iter().map(|r| r.unanswered_turns));
+    t.bool("unanswered", rows.iter().map(|r| Some(r.unanswered)));
+    t.f64("resolution_s", rows.iter().map(|r| r.resolution_s));
+    t.f64("handle_s", rows.iter().map(|r| r.handle_s));
+    t.f64("frt_human_bh_s", rows.iter().map(|r| r.frt_human_bh_s));
+    t.f64("resolution_bh_s", rows.iter().map(|r| r.resolution_bh_s));
+    t.bool("had_bot", rows.iter().map(|r| Some(r.had_bot)));
+    t.bool("handed_over", rows.iter().map(|r| Some(r.handed_over)));
+    t.bool("bot_contained", rows.iter().map(|r| Some(r.bot_contained)));
+    t.str("primary_agent_id", rows.iter().map(|r| r.primary_agent_id.as_deref()));
+    t.f64("csat_score", rows.iter().map(|r| r.csat_score));
+    t.f64("nps_score", rows.iter().map(|r| r.nps_score));
+    t.f64("ces_score", rows.iter().map(|r| r.ces_score));
+    t.f64("sla_s", rows.iter().map(|r| Some(r.sla_s)));
+    t.bool("within_sla", rows.iter().map(|r| r.within_sla));
+    t.bool("reopened", rows.iter().map(|r| r.reopened));
+    t.str("reopen_of", rows.iter().map(|r| r.reopen_of.as_deref()));
+    t.bool("fcr", rows.iter().map(|r| r.fcr));
+    t.bool("fcr_mature", rows.iter().map(|r| Some(r.fcr_mature)));
+    t.finish()
+}
+
+/// messages.parquet: the input columns, normalised role, a message_id for every row
+/// (`<conversation_id>-<n>` where the input had none) and the turn index.
+pub fn messages_batch(conversations: &[Conversation]) -> Result<RecordBatch> {
+    let msgs: Vec<_> = conversations.iter().flat_map(|c| c.messages.iter().enumerate()).collect();
+    let turns: Vec<u32> = conversations.iter().flat_map(|c| turn_indices(&c.messages)).collect();
+    let mut t = TableBuilder::new();
+    t.str("conversation_id", msgs.iter().map(|(_, m)| Some(&m.conversation_id)));
+    t.str("thread_id", msgs.iter().map(|(_, m)| Some(&m.thread_id)));
+    t.str(
+        "message_id",
+        msgs.iter().map(|(i, m)| Some(m.message_id.clone().unwrap_or_else(|| format!("{}-{}", m.conversation_id, i + 1)))),
+    );
+    t.ts("sent_at", msgs.iter().map(|(_, m)| Some(m.sent_at_us)));
+    t.str("sender_role", msgs.iter().map(|(_, m)| Some(m.role.as_str())));
+    t.str("text", msgs.iter().map(|(_, m)| m.text.as_deref()));
+    t.str("customer_id", msgs.iter().map(|(_, m)| m.customer_id.as_deref()));
+    t.str("channel", msgs.iter().map(|(_, m)| m.channel.as_deref()));
+    t.str("agent_id", msgs.iter().map(|(_, m)| m.agent_id.as_deref()));
+    t.bool("is_auto_reply", msgs.iter().map(|(_, m)| Some(m.is_auto_reply)));
+    t.u32("turn_index", turns);
+    t.finish()
+}
+
+/// quarantine.parquet: every rejected row, its reason, and where it came from.
+pub fn quarantine_batch(rows: &[QuarantinedRow], source_path: impl Fn(&QuarantinedRow) -> String) -> Result<RecordBatch> {
+    let mut t = TableBuilder::new();
+    t.str("table", rows.iter().map(|q| Some(q.table)));
+    t.str("source_file", rows.iter().map(|q| Some(source_path(q))));
+    t.u64("source_row", rows.iter().map(|q| q.source.row));
+    t.str("reason", rows.iter().map(|q| Some(q.reason.as_str())));
+    t.str("detail", rows.iter().map(|q| Some(&q.detail)));
+    t.str("conversation_id", rows.iter().map(|q| q.conversation_id.as_deref()));
+    t.str("message_id", rows.iter().map(|q| q.message_id.as_deref()));
+    t.str("sent_at_raw", rows.iter().map(|q| q.sent_at_raw.as_deref()));
+    t.str("sender_role_raw", rows.iter().map(|q| q.sender_role_raw.as_deref()));
+    t.str("text", rows.iter().map(|q| q.text.as_deref()));
+    t.finish()
+}

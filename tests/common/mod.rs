@@ -1,0 +1,118 @@
+//! Helpers for the integration tests: run the real binary, read its Parquet outputs.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::concat_batches;
+use arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType, UInt64Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_convoqa"))
+}
+
+/// Runs convoqa with `args`; returns (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out: Output = bin().args(args).output().expect("convoqa runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+pub fn run_ok(args: &[&str]) -> String {
+    let (code, stdout, stderr) = run(args);
+    assert_eq!(code, 0, "convoqa {args:?} failed:\n{stderr}");
+    stdout
+}
+
+/// A demo data set, generated once per test binary per (size, seed).
+pub fn demo(dir: &Path, conversations: usize, seed: u64) -> PathBuf {
+    let out = dir.join(format!("demo-{conversations}-{seed}"));
+    if !out.join("ground_truth.json").exists() {
+        run_ok(&["demo-data", "--out", out.to_str().unwrap(), "--conversations", &conversations.to_string(), "--seed", &seed.to_string()]);
+    }
+    out
+}
+
+pub fn read_parquet(path: &Path) -> RecordBatch {
+    let file = File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| {
+        let f = File::open(path).unwrap();
+        ParquetRecordBatchReaderBuilder::try_new(f).unwrap().schema().clone()
+    });
+    concat_batches(&schema, &batches).unwrap()
+}
+
+/// One table as rows of name -> value, for readable assertions.
+pub struct Table {
+    pub batch: RecordBatch,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Str(String),
+    F64(f64),
+    U64(u64),
+    Bool(bool),
+    TsUs(i64),
+}
+
+impl Value {
+    pub fn str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn f64(&self) -> Option<f64> {
+        match self {
+            Value::F64(v) => Some(*v),
+            Value::U64(v) => Some(*v as f64),
+            _ => None,
+        }
+    }
+    pub fn bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    pub fn ts(&self) -> Option<i64> {
+        match self {
+            Value::TsUs(v) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+impl Table {
+    pub fn open(path: &Path) -> Table {
+        Table { batch: read_parquet(path) }
+    }
+    pub fn len(&self) -> usize {
+        self.batch.num_rows()
+    }
+    pub fn get(&self, column: &str, row: usize) -> Value {
+        let col = self.batch.column_by_name(column).unwrap_or_else(|| panic!("no column {column}"));
+        if col.is_null(row) {
+            return Value::Null;
+        }
+        match col.data_type() {
+            DataType::Utf8 => Value::Str(col.as_string::<i32>().value(row).to_string()),
+            DataType::Float64 => Value::F64(col.as_primitive::<Float64Type>().value(row)),
+            DataType::UInt64 => Value::U64(col.as_primitive::<UInt64Type>().value(row)),
+            DataType::Boolean => Value::Bool(col.as_boolean().value(row)),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => Value::TsUs(col.as_primitive::<TimestampMicrosecondType>().value(row)),
+            other => panic!("unhandled type {other} in {column}"),
+        }
+    }
+    /// Rows keyed by a string column.
+    pub fn index_by(&self, key: &str) -> HashMap<String, usize> {
+        (0..self.len()).map(|r| (self.get(key, r).str().expect("key").to_string(), r)).collect()
+    }
+}

@@ -1,0 +1,120 @@
+//! The pipeline against the ground truth the demo generator planted: per-conversation timings,
+//! bot outcomes, primary agents, reopens and FCR maturity, and the row accounting.
+
+mod common;
+
+use common::{demo, run_ok, Table, Value};
+
+const WINDOW_US: i64 = 48 * 3_600_000_000;
+
+fn close(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => (x - y).abs() < 1e-3,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+#[test]
+fn every_planted_fact_is_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = demo(tmp.path(), 400, 11);
+    let out = tmp.path().join("out");
+    run_ok(&[
+        "analyze",
+        "--messages",
+        data.join("messages").to_str().unwrap(),
+        "--conversations",
+        data.join("conversations.parquet").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let truth = Table::open(&data.join("ground_truth.parquet"));
+    let conv = Table::open(&out.join("conversations.parquet"));
+    assert_eq!(conv.len(), truth.len(), "one output row per planted conversation");
+    let by_id = conv.index_by("conversation_id");
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
+    let as_of = manifest["as_of"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap().as_microsecond();
+
+    let mut checked_reopens = 0;
+    for t in 0..truth.len() {
+        let id = truth.get("conversation_id", t).str().unwrap().to_string();
+        let r = by_id[&id];
+        for col in ["frt_total_s", "frt_human_s", "frt_handover_s"] {
+            assert!(close(conv.get(col, r).f64(), truth.get(col, t).f64()), "{id} {col}: got {:?}, planted {:?}", conv.get(col, r), truth.get(col, t));
+        }
+        for col in ["had_bot", "handed_over", "bot_contained"] {
+            assert_eq!(conv.get(col, r), truth.get(col, t), "{id} {col}");
+        }
+        for col in ["primary_agent_id", "status", "channel", "team", "customer_id"] {
+            assert_eq!(conv.get(col, r), truth.get(col, t), "{id} {col}");
+        }
+        assert_eq!(conv.get("created_at", r), truth.get("created_at", t), "{id} created_at");
+        assert_eq!(conv.get("resolved_at", r), truth.get("resolved_at", t), "{id} resolved_at");
+        assert!(close(conv.get("csat_score", r).f64(), truth.get("csat_score", t).f64()), "{id} csat");
+
+        // Reopens: only the planted return can reopen a conversation (one customer per story).
+        let resolved = truth.get("resolved_at", t).ts();
+        let planted_gap_us = truth.get("return_gap_s", t).f64().map(|s| (s * 1e6).round() as i64);
+        let expected_reopen = planted_gap_us.is_some_and(|g| g > 0 && g <= WINDOW_US);
+        match resolved {
+            Some(res) if as_of >= res + WINDOW_US => {
+                assert_eq!(conv.get("fcr_mature", r), Value::Bool(true), "{id} mature");
+                assert_eq!(conv.get("reopened", r), Value::Bool(expected_reopen), "{id} reopened");
+                assert_eq!(conv.get("fcr", r), Value::Bool(!expected_reopen), "{id} fcr");
+            }
+            _ => {
+                assert_eq!(conv.get("fcr_mature", r), Value::Bool(false), "{id} immature");
+                assert_eq!(conv.get("fcr", r), Value::Null, "{id} immature fcr is unknown");
+                assert_eq!(conv.get("reopened", r), Value::Null, "{id}");
+            }
+        }
+        if let Value::Str(ret) = truth.get("return_conversation_id", t) {
+            let rr = by_id[&ret];
+            let expected = if expected_reopen { Value::Str(id.clone()) } else { Value::Null };
+            assert_eq!(conv.get("reopen_of", rr), expected, "{ret} reopen_of");
+            checked_reopens += 1;
+        }
+    }
+    assert!(checked_reopens >= 20, "the demo plants enough returns to test ({checked_reopens})");
+
+    // Row accounting matches the planted faults exactly.
+    let planted: serde_json::Value = serde_json::from_slice(&std::fs::read(data.join("ground_truth.json")).unwrap()).unwrap();
+    let f = &planted["faults"];
+    let q = &manifest["quarantine_by_reason"];
+    for reason in ["null_conversation_id", "unparsable_timestamp", "unknown_role", "duplicate_message_id_conflict", "conversation_without_messages"] {
+        assert_eq!(q[reason], f[reason], "{reason}");
+    }
+    let rows = &manifest["rows"]["messages"];
+    assert_eq!(rows["duplicates_dropped"], f["redeliveries"]);
+    assert_eq!(rows["rows_in"], planted["message_rows"]);
+    let quarantine = Table::open(&out.join("quarantine.parquet"));
+    let total_q: u64 = q.as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(quarantine.len() as u64, total_q);
+}
+
+#[test]
+fn without_a_conversations_table_inactivity_decides_resolution() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = demo(tmp.path(), 120, 5);
+    let out = tmp.path().join("out");
+    let as_of = "2026-12-31T00:00:00Z";
+    run_ok(&["analyze", "--messages", data.join("messages").to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", as_of, "--quiet"]);
+    let conv = Table::open(&out.join("conversations.parquet"));
+    let msgs = Table::open(&out.join("messages.parquet"));
+    // Long after the data: every conversation is resolved at its last message, by inactivity.
+    for r in 0..conv.len() {
+        assert_eq!(conv.get("resolved_by", r), Value::Str("inactivity".into()));
+        assert_eq!(conv.get("resolved_at", r), conv.get("last_message_at", r));
+        assert_eq!(conv.get("status", r), Value::Null);
+        assert_eq!(conv.get("fcr_mature", r), Value::Bool(true));
+    }
+    // Messages keep every used row, each with an id and a normalised role.
+    let mut roles = std::collections::BTreeSet::new();
+    for r in 0..msgs.len() {
+        assert!(msgs.get("message_id", r).str().is_some());
+        roles.insert(msgs.get("sender_role", r).str().unwrap().to_string());
+    }
+    assert_eq!(roles.into_iter().collect::<Vec<_>>(), vec!["agent", "bot", "customer", "system"]);
+}
