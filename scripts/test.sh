@@ -27,3 +27,15 @@ trap 'rm -rf "$work"' EXIT
 ./target/release/convoqa analyze --messages "$work/demo/messages" --conversations "$work/demo/conversations.parquet" \
   --out "$work/out" --quiet
 "$venv/bin/python" tests/python/check_outputs.py "$work/out"
+
+# A real export: IBM's Twitter customer-care dialogs from ../shared/data, read through the config
+# mapping. Skipped where the shared data is absent (a user's machine).
+real=../shared/data/conversations/twitter-customer-care/dev.json
+if [ -f "$real" ]; then
+  "$venv/bin/python" scripts/import_twitter_care.py "$real" "$work/twitter.parquet"
+  ./target/release/convoqa analyze --messages "$work/twitter.parquet" --config tests/fixtures/twitter_care.toml \
+    --out "$work/twitter-out" --quiet
+  "$venv/bin/python" tests/python/check_real_export.py "$work/twitter.parquet" "$work/twitter-out"
+else
+  echo "skipped the real-export check: $real not found (it lives in the team's shared data folder)"
+fi

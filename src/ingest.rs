@@ -261,24 +261,29 @@ fn open_checked(
     let partitions = hive_partitions(path);
     let mut indices = Vec::with_capacity(specs.len());
     let mut constants = Vec::with_capacity(specs.len());
+    // Collect every schema problem of the file, so one run shows all that needs fixing.
+    let mut problems: Vec<String> = Vec::new();
+    let mut fixes: Vec<String> = Vec::new();
     for spec in specs {
         match schema.index_of(&spec.configured) {
             Ok(i) => {
                 let field: &Field = schema.field(i);
                 if !spec.kind.accepts(field.data_type()) {
-                    return Err(Error::input(
-                        path,
-                        format!(
-                            "column `{}` (convoqa's {}) has type {}, expected {}",
-                            spec.configured,
-                            spec.logical,
-                            field.data_type(),
-                            spec.kind.expected()
-                        ),
-                        format!(
-                            "cast the column in your export, or map another column under [columns.{table}] {} = \"...\"",
-                            spec.logical
-                        ),
+                    problems.push(format!(
+                        "column `{}` (convoqa's {}) has type {}, expected {}",
+                        spec.configured,
+                        spec.logical,
+                        field.data_type(),
+                        spec.kind.expected()
+                    ));
+                    let epoch_hint = if spec.kind == Kind::Timestamp && field.data_type().is_integer() {
+                        " (epoch numbers: convert them, e.g. pyarrow.compute.cast(col, pa.timestamp('s')), or in SQL to_timestamp(col))"
+                    } else {
+                        ""
+                    };
+                    fixes.push(format!(
+                        "cast `{}` in your export{epoch_hint}, or map another column under [columns.{table}] {} = \"...\"",
+                        spec.configured, spec.logical
                     ));
                 }
                 indices.push(Some(i));
@@ -287,25 +292,24 @@ fn open_checked(
             Err(_) => {
                 let from_partition = partitions.iter().find(|(k, _)| k == &spec.configured).map(|(_, v)| v.clone());
                 if from_partition.is_none() && spec.required {
-                    let present: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-                    return Err(Error::input(
-                        path,
-                        format!(
-                            "required column `{}` (convoqa's {}) not found; columns present: {}",
-                            spec.configured,
-                            spec.logical,
-                            present.join(", ")
-                        ),
-                        format!(
-                            "if your export names it differently, set it in the config: [columns.{table}] {} = \"<your column>\"",
-                            spec.logical
-                        ),
+                    problems.push(format!("required column `{}` (convoqa's {}) not found", spec.configured, spec.logical));
+                    fixes.push(format!(
+                        "if your export names it differently, set it in the config: [columns.{table}] {} = \"<your column>\"",
+                        spec.logical
                     ));
                 }
                 indices.push(None);
                 constants.push(from_partition);
             }
         }
+    }
+    if !problems.is_empty() {
+        let present: Vec<String> = schema.fields().iter().map(|f| format!("{} ({})", f.name(), f.data_type())).collect();
+        return Err(Error::input(
+            path,
+            format!("{}; columns present: {}", problems.join("; "), present.join(", ")),
+            fixes.join("\n  fix: "),
+        ));
     }
     let wanted: Vec<usize> = indices.iter().flatten().copied().collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);

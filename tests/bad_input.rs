@@ -1,0 +1,309 @@
+//! Bad input gets a clear error and exit code 2, and nothing is written; row faults go to
+//! quarantine; config mapping lets a real export be read as it is.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray, TimestampNanosecondArray};
+use common::{run, run_ok, Table, Value};
+
+fn write(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    convoqa::write::write_parquet(path, &batch).unwrap();
+}
+
+fn strs(v: &[Option<&str>]) -> ArrayRef {
+    Arc::new(StringArray::from(v.to_vec()))
+}
+
+/// A small valid messages file: two conversations of one customer.
+fn valid_messages(path: &Path) {
+    let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+    write(
+        path,
+        vec![
+            ("conversation_id", strs(&[Some("a"), Some("a"), Some("b"), Some("b")])),
+            (
+                "sent_at",
+                Arc::new(
+                    TimestampMillisecondArray::from(vec![
+                        t("2026-11-02T01:00:00Z"),
+                        t("2026-11-02T01:05:00Z"),
+                        t("2026-11-03T02:00:00Z"),
+                        t("2026-11-03T02:01:00Z"),
+                    ])
+                    .with_timezone("UTC"),
+                ),
+            ),
+            ("sender_role", strs(&[Some("customer"), Some("agent"), Some("customer"), Some("agent")])),
+            ("text", strs(&[Some("halo kak"), Some("siap kak"), Some("lagi dong"), None])),
+            ("customer_id", strs(&[Some("c1"); 4])),
+        ],
+    );
+}
+
+fn analyze(messages: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["analyze", "--messages", messages.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn missing_required_column_names_file_column_and_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("msgs.parquet");
+    write(&f, vec![("conversation_id", strs(&[Some("a")])), ("sender_role", strs(&[Some("customer")]))]);
+    let out = tmp.path().join("out");
+    let (code, _, err) = analyze(&f, &out, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("msgs.parquet") && err.contains("`sent_at`"), "{err}");
+    assert!(err.contains("columns present: conversation_id (Utf8), sender_role (Utf8)"), "{err}");
+    assert!(err.contains("[columns.messages] sent_at"), "{err}");
+    assert!(!out.exists(), "nothing is written on bad input");
+}
+
+#[test]
+fn wrong_column_type_says_what_was_expected_and_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("msgs.parquet");
+    write(
+        &f,
+        vec![
+            ("conversation_id", strs(&[Some("a")])),
+            ("sent_at", Arc::new(Int64Array::from(vec![1_700_000_000]))),
+            ("sender_role", strs(&[Some("customer")])),
+        ],
+    );
+    let (code, _, err) = analyze(&f, &tmp.path().join("out"), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("Int64") && err.contains("expected a timestamp column"), "{err}");
+    assert!(err.contains("epoch numbers"), "{err}");
+}
+
+#[test]
+fn corrupt_or_missing_files_are_input_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("broken.parquet");
+    std::fs::write(&f, b"this is not parquet at all").unwrap();
+    let (code, _, err) = analyze(&f, &tmp.path().join("out"), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("broken.parquet") && err.contains("not a readable Parquet file"), "{err}");
+
+    let (code, _, err) = analyze(&tmp.path().join("nope"), &tmp.path().join("out"), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn invalid_config_is_exit_2_and_names_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("m.parquet");
+    valid_messages(&f);
+    let cfg = tmp.path().join("c.toml");
+    std::fs::write(&cfg, "time_zone = \"Mars/Olympus\"\n").unwrap();
+    let (code, _, err) = analyze(&f, &tmp.path().join("out"), &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("time_zone") && err.contains("Mars/Olympus"), "{err}");
+
+    std::fs::write(&cfg, "[business_hours.default]\nmon = [\"17:00-09:00\"]\n[business_hours]\nenabled = true\n").unwrap();
+    let (code, _, err) = analyze(&f, &tmp.path().join("out"), &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+
+    std::fs::write(&cfg, "reopen_window_hours = -3\n").unwrap();
+    let (code, _, err) = analyze(&f, &tmp.path().join("out"), &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("reopen_window_hours"), "{err}");
+
+    let (code, _, err) = analyze(&f, &tmp.path().join("out"), &["--as-of", "last tuesday"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--as-of"), "{err}");
+}
+
+#[test]
+fn a_failed_run_leaves_the_previous_outputs_as_they_were() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.parquet");
+    valid_messages(&good);
+    let out = tmp.path().join("out");
+    let (code, _, err) = analyze(&good, &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    let before: Vec<(String, Vec<u8>)> = list(&out);
+    let bad = tmp.path().join("bad.parquet");
+    write(&bad, vec![("conversation_id", strs(&[Some("a")]))]);
+    let (code, _, _) = analyze(&bad, &out, &[]);
+    assert_eq!(code, 2);
+    assert_eq!(list(&out), before, "outputs untouched, no staging left behind");
+}
+
+fn list(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().to_string(), std::fs::read(e.path()).unwrap_or_default())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_real_export_is_read_through_the_config_mapping() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("export").join("date=2026-11-02").join("part.parquet");
+    // Naive nanosecond timestamps in Jakarta time, other column names, other role words.
+    let t = |s: &str| s.parse::<jiff::civil::DateTime>().unwrap().to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp().as_nanosecond() as i64;
+    write(
+        &f,
+        vec![
+            ("chat_id", Arc::new(Int64Array::from(vec![77, 77, 77, 77, 78]))),
+            (
+                "ts",
+                Arc::new(TimestampNanosecondArray::from(vec![
+                    t("2026-11-02T08:00:00"),
+                    t("2026-11-02T08:00:02"),
+                    t("2026-11-02T08:04:00"),
+                    t("2026-11-02T08:05:00"),
+                    t("2026-11-02T09:00:00"),
+                ])),
+            ),
+            ("from", strs(&[Some("User"), Some("Operator"), Some("moderator"), Some("Operator"), Some("user")])),
+            ("body", strs(&[Some("halo"), Some("Terima kasih, pesan diterima"), Some("x"), Some("halo kak, ada yang bisa dibantu?"), None])),
+            ("auto", Arc::new(BooleanArray::from(vec![false, true, false, false, false]))),
+        ],
+    );
+    let cfg = tmp.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "input_time_zone = \"Asia/Jakarta\"\n[columns.messages]\nconversation_id = \"chat_id\"\nsent_at = \"ts\"\nsender_role = \"from\"\ntext = \"body\"\nis_auto_reply = \"auto\"\nchannel = \"channel\"\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let (code, _, err) = analyze(&tmp.path().join("export"), &out, &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let conv = Table::open(&out.join("conversations.parquet"));
+    let by_id = conv.index_by("conversation_id");
+    let r = by_id["77"];
+    assert_eq!(conv.get("frt_total_s", r), Value::F64(2.0));
+    assert_eq!(conv.get("frt_human_s", r), Value::F64(300.0));
+    // 08:00 WIB is 01:00 UTC.
+    assert_eq!(conv.get("created_at", r).ts(), Some("2026-11-02T01:00:00Z".parse::<jiff::Timestamp>().unwrap().as_microsecond()));
+    let q = Table::open(&out.join("quarantine.parquet"));
+    assert_eq!(q.len(), 1);
+    assert_eq!(q.get("reason", 0), Value::Str("unknown_role".into()));
+    assert_eq!(q.get("sender_role_raw", 0), Value::Str("moderator".into()));
+    assert!(q.get("source_file", 0).str().unwrap().ends_with("part.parquet"));
+}
+
+#[test]
+fn row_faults_are_quarantined_and_accounted_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("m.parquet");
+    write(
+        &f,
+        vec![
+            ("conversation_id", strs(&[Some("a"), None, Some("a"), Some("a"), Some(" "), Some("a"), Some("a"), Some("a")])),
+            (
+                "sent_at",
+                strs(&[
+                    Some("2026-11-02T01:00:00Z"),
+                    Some("2026-11-02T01:01:00Z"),
+                    Some("besok pagi"),
+                    None,
+                    Some("2026-11-02T01:02:00Z"),
+                    Some("2026-11-02T01:03:00+07:00"),
+                    Some("2026-11-02T01:04:00Z"),
+                    Some("2026-11-02T01:04:00Z"),
+                ]),
+            ),
+            ("sender_role", strs(&[Some("customer"), Some("agent"), Some("agent"), Some("agent"), Some("agent"), Some("alien"), Some("agent"), Some("agent")])),
+            ("message_id", strs(&[Some("m1"), Some("m2"), Some("m3"), Some("m4"), Some("m5"), Some("m6"), Some("m7"), Some("m7")])),
+        ],
+    );
+    let out = tmp.path().join("out");
+    let (code, _, err) = analyze(&f, &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
+    let rows = &manifest["rows"]["messages"];
+    assert_eq!((rows["rows_in"].as_u64(), rows["rows_used"].as_u64()), (Some(8), Some(2)));
+    assert_eq!((rows["rows_quarantined"].as_u64(), rows["duplicates_dropped"].as_u64()), (Some(5), Some(1)));
+    let reasons = &manifest["quarantine_by_reason"];
+    assert_eq!(reasons["null_conversation_id"], 2);
+    assert_eq!(reasons["unparsable_timestamp"], 1);
+    assert_eq!(reasons["null_sent_at"], 1);
+    assert_eq!(reasons["unknown_role"], 1);
+    let q = Table::open(&out.join("quarantine.parquet"));
+    let rows: Vec<u64> = (0..q.len()).map(|r| q.get("source_row", r).f64().unwrap() as u64).collect();
+    assert_eq!(rows, vec![1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn same_input_gives_byte_identical_parquet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo(tmp.path(), 150, 9);
+    let mut outputs = Vec::new();
+    for name in ["o1", "o2"] {
+        let out = tmp.path().join(name);
+        run_ok(&[
+            "analyze",
+            "--messages",
+            data.join("messages").to_str().unwrap(),
+            "--conversations",
+            data.join("conversations.parquet").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]);
+        outputs.push(list(&out).into_iter().filter(|(n, _)| n.ends_with(".parquet")).collect::<Vec<_>>());
+    }
+    assert_eq!(outputs[0].len(), 9);
+    assert_eq!(outputs[0], outputs[1]);
+}
+
+#[test]
+fn whatsapp_threads_split_into_sessions_and_link_reopens_by_thread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("m.parquet");
+    let h = |hours: f64| (1_793_000_000_000.0 + hours * 3_600_000.0) as i64; // ms
+    write(
+        &f,
+        vec![
+            ("conversation_id", strs(&[Some("6281"); 6])),
+            ("sent_at", Arc::new(TimestampMillisecondArray::from(vec![h(0.0), h(0.1), h(10.0), h(10.2), h(100.0), h(100.1)]))),
+            ("sender_role", strs(&[Some("customer"), Some("agent"), Some("customer"), Some("agent"), Some("customer"), Some("agent")])),
+        ],
+    );
+    let cfg = tmp.path().join("c.toml");
+    std::fs::write(&cfg, "session_gap_hours = 6\n").unwrap();
+    let out = tmp.path().join("out");
+    let (code, _, err) = analyze(&f, &out, &["--config", cfg.to_str().unwrap(), "--as-of", "2026-12-31T00:00:00Z"]);
+    assert_eq!(code, 0, "{err}");
+    let conv = Table::open(&out.join("conversations.parquet"));
+    let ids: Vec<String> = (0..conv.len()).map(|r| conv.get("conversation_id", r).str().unwrap().to_string()).collect();
+    assert_eq!(ids, vec!["6281#1", "6281#2", "6281#3"]);
+    // #2 starts 9.9 h after #1 closed (inside 48 h); #3 starts ~90 h after #2 (outside).
+    assert_eq!(conv.get("reopen_of", 1), Value::Str("6281#1".into()));
+    assert_eq!(conv.get("reopened", 0), Value::Bool(true));
+    assert_eq!(conv.get("reopened", 1), Value::Bool(false));
+    assert_eq!(conv.get("reopen_of", 2), Value::Null);
+}
+
+#[test]
+fn schema_and_init() {
+    let (code, out, _) = run(&["schema"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("conversation_id") && out.contains("is_auto_reply") && out.contains("csat_score"));
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("convoqa.toml");
+    run_ok(&["init", cfg.to_str().unwrap()]);
+    let (code, _, err) = run(&["init", cfg.to_str().unwrap()]);
+    assert_eq!(code, 2, "refuses to overwrite: {err}");
+    // The written default is accepted as a config.
+    let m = tmp.path().join("m.parquet");
+    valid_messages(&m);
+    let (code, _, err) = analyze(&m, &tmp.path().join("out"), &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+}
