@@ -8,12 +8,14 @@
 
 pub mod aggregate;
 pub mod assemble;
+pub mod bench;
 pub mod business_hours;
 pub mod config;
 pub mod demo;
 pub mod encoder;
 pub mod error;
 pub mod features;
+pub mod heads;
 pub mod ingest;
 pub mod link;
 pub mod manifest;

@@ -52,6 +52,24 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Measure encoder throughput on a corpus (one text per line).
+    Bench {
+        /// Text file, one message per line (the project's fixed corpus: ../shared/bench/corpus.txt).
+        #[arg(long)]
+        corpus: PathBuf,
+        /// Encoder model file.
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_MODEL_PATH)]
+        model: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long, default_value_t = 128)]
+        max_tokens: usize,
+        #[arg(long, default_value_t = 4096)]
+        batch_tokens: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Generate realistic synthetic transcripts with planted ground truth.
     DemoData {
         #[arg(long)]
@@ -65,6 +83,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    convoqa::encoder::configure_threads(threads);
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",
@@ -122,6 +142,24 @@ fn run(command: Command) -> anyhow::Result<()> {
             std::fs::write(&file, convoqa::config::DEFAULT_CONFIG_TOML)
                 .with_context(|| format!("writing {}", file.display()))?;
             println!("wrote {}", file.display());
+            Ok(())
+        }
+        Command::Bench { corpus, model, runs, max_tokens, batch_tokens, json } => {
+            let text = std::fs::read_to_string(&corpus).with_context(|| format!("reading {}", corpus.display()))?;
+            let texts: Vec<&str> = text.lines().collect();
+            let load_start = std::time::Instant::now();
+            let encoder = convoqa::encoder::Encoder::load(&model)?;
+            let load_s = load_start.elapsed().as_secs_f64();
+            let rss_loaded = convoqa::bench::rss_mb();
+            let b = convoqa::bench::bench_encoder(&encoder, &texts, max_tokens, batch_tokens, runs)?;
+            if json {
+                println!("{}", serde_json::json!({"encoder": b, "load_seconds": load_s, "rss_after_load_mb": rss_loaded}));
+            } else {
+                println!(
+                    "encoder: {} messages, {} real tokens ({} truncated at {max_tokens}), {} threads\n  median of {} runs: {:.2} s -> {:.1} messages/s, {:.0} tokens/s\n  load {:.2} s, RSS after load {:.0} MB, peak RSS {:.0} MB",
+                    b.messages, b.real_tokens, b.truncated, b.threads, b.runs_seconds.len(), b.median_seconds, b.messages_per_s, b.tokens_per_s, load_s, rss_loaded, b.peak_rss_mb
+                );
+            }
             Ok(())
         }
         Command::DemoData { out, conversations, seed } => {

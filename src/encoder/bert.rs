@@ -16,22 +16,25 @@ fn ce(e: candle_core::Error) -> Error {
     Error::Internal(format!("encoder: {e}"))
 }
 
-/// y = x W^T + b with W stored pre-transposed as [in, out] for a contiguous GEMM.
+/// y = x W^T + b, W stored [out, in] as in the file; the GEMM reads it transposed in place,
+/// so no second copy of the weights is ever made.
 struct Linear {
-    weight_t: Tensor,
+    weight: Tensor,
     bias: Tensor,
 }
 
 impl Linear {
     fn new(weight_out_in: Vec<f32>, bias: Vec<f32>, out: usize, inp: usize, dev: &Device) -> Result<Linear> {
-        let w = Tensor::from_vec(weight_out_in, (out, inp), dev).map_err(ce)?;
-        Ok(Linear { weight_t: w.t().and_then(|t| t.contiguous()).map_err(ce)?, bias: Tensor::from_vec(bias, out, dev).map_err(ce)? })
+        Ok(Linear {
+            weight: Tensor::from_vec(weight_out_in, (out, inp), dev).map_err(ce)?,
+            bias: Tensor::from_vec(bias, out, dev).map_err(ce)?,
+        })
     }
 }
 
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.matmul(&self.weight_t)?.broadcast_add(&self.bias)
+        x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)
     }
 }
 
@@ -166,7 +169,7 @@ impl E5Model {
             let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * len, h))?;
             let attn = layer.attn_out.forward(&ctx)?;
             x = layer.attn_norm.forward(&(x + attn)?)?;
-            let ff = layer.ffn_out.forward(&layer.ffn_in.forward(&x)?.gelu_erf()?)?;
+            let ff = layer.ffn_out.forward(&super::gelu::gelu_erf(&layer.ffn_in.forward(&x)?)?)?;
             x = layer.out_norm.forward(&(x + ff)?)?;
         }
         let x = x.reshape((b, len, h))?;

@@ -1,0 +1,63 @@
+//! `convoqa bench`: encoder throughput on a fixed corpus (messages/s, real tokens/s, peak RSS),
+//! median of several runs. A benchmark, not a test: figures go to BENCHMARKS.md.
+
+use std::time::Instant;
+
+use crate::encoder::{Encoder, QUERY_PREFIX};
+use crate::error::Result;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EncoderBench {
+    pub messages: usize,
+    pub real_tokens: usize,
+    pub truncated: usize,
+    pub runs_seconds: Vec<f64>,
+    pub median_seconds: f64,
+    pub messages_per_s: f64,
+    pub tokens_per_s: f64,
+    pub peak_rss_mb: f64,
+    pub threads: usize,
+}
+
+fn proc_status_mb(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Peak resident memory of this process so far, from /proc (Linux); 0 elsewhere.
+pub fn peak_rss_mb() -> f64 {
+    proc_status_mb("VmHWM:")
+}
+
+/// Resident memory now.
+pub fn rss_mb() -> f64 {
+    proc_status_mb("VmRSS:")
+}
+
+pub fn bench_encoder(encoder: &Encoder, texts: &[&str], max_tokens: usize, batch_tokens: usize, runs: usize) -> Result<EncoderBench> {
+    let mut times = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        let out = encoder.embed(texts, QUERY_PREFIX, max_tokens, batch_tokens)?;
+        times.push(start.elapsed().as_secs_f64());
+        last = Some(out);
+    }
+    let out = last.expect("at least one run");
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    Ok(EncoderBench {
+        messages: texts.len(),
+        real_tokens: out.tokens,
+        truncated: out.truncated,
+        runs_seconds: times,
+        median_seconds: median,
+        messages_per_s: texts.len() as f64 / median,
+        tokens_per_s: out.tokens as f64 / median,
+        peak_rss_mb: peak_rss_mb(),
+        threads: rayon::current_num_threads(),
+    })
+}

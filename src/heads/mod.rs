@@ -1,0 +1,111 @@
+//! Classification heads on sentence embeddings: sentiment per message, intent per conversation.
+//! A head is a small MLP (or a linear layer) with its labels, saved as safetensors plus a JSON
+//! card holding the labels, recipe and validation metrics.
+
+pub mod data;
+pub mod metrics;
+pub mod train;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// What a head file says about itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeadCard {
+    pub task: String,
+    pub labels: Vec<String>,
+    pub encoder: String,
+    pub max_tokens: usize,
+    pub recipe: serde_json::Value,
+    pub training_data: Vec<String>,
+    pub validation: HashMap<String, metrics::Metrics>,
+    pub command: String,
+}
+
+pub struct Head {
+    pub card: HeadCard,
+    layers: Vec<(Tensor, Tensor)>,
+}
+
+fn ce(e: candle_core::Error) -> Error {
+    Error::Internal(format!("head: {e}"))
+}
+
+impl Head {
+    pub fn new(card: HeadCard, layers: Vec<(Tensor, Tensor)>) -> Head {
+        Head { card, layers }
+    }
+
+    /// Loads `<dir>/head.safetensors` and `<dir>/card.json`.
+    pub fn load(dir: &Path) -> Result<Head> {
+        let card_path = dir.join("card.json");
+        let text = std::fs::read_to_string(&card_path).map_err(|e| {
+            Error::input(&card_path, format!("cannot read the head's card ({e})"), "point at a head directory made by `convoqa train`")
+        })?;
+        let card: HeadCard = serde_json::from_str(&text)
+            .map_err(|e| Error::input(&card_path, format!("not a head card: {e}"), "re-create it with `convoqa train`"))?;
+        let weights_path = dir.join("head.safetensors");
+        let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu)
+            .map_err(|e| Error::input(&weights_path, format!("cannot read head weights: {e}"), "re-create it with `convoqa train`"))?;
+        let mut layers = Vec::new();
+        for i in 0.. {
+            match (tensors.get(&format!("w{i}")), tensors.get(&format!("b{i}"))) {
+                (Some(w), Some(b)) => layers.push((w.clone(), b.clone())),
+                _ => break,
+            }
+        }
+        if layers.is_empty() {
+            return Err(Error::input(&weights_path, "no layers (w0, b0) in the head file", "re-create it with `convoqa train`"));
+        }
+        Ok(Head { card, layers })
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+        let mut map = HashMap::new();
+        for (i, (w, b)) in self.layers.iter().enumerate() {
+            map.insert(format!("w{i}"), w.clone());
+            map.insert(format!("b{i}"), b.clone());
+        }
+        let weights = dir.join("head.safetensors");
+        candle_core::safetensors::save(&map, &weights).map_err(|e| Error::write(&weights, e))?;
+        let card = dir.join("card.json");
+        let json = serde_json::to_string_pretty(&self.card).map_err(|e| Error::Internal(e.to_string()))?;
+        std::fs::write(&card, json).map_err(|e| Error::write(&card, e))?;
+        Ok(())
+    }
+
+    /// Logits for a batch of embeddings [n, dim]: ReLU between layers, none after the last.
+    pub fn logits(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mut h = x.clone();
+        for (i, (w, b)) in self.layers.iter().enumerate() {
+            h = h.matmul(&w.t()?)?.broadcast_add(b)?;
+            if i + 1 < self.layers.len() {
+                h = h.relu()?;
+            }
+        }
+        Ok(h)
+    }
+
+    /// Class probabilities for each embedding.
+    pub fn predict_proba(&self, embeddings: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        if embeddings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dim = embeddings[0].len();
+        let flat: Vec<f32> = embeddings.iter().flatten().copied().collect();
+        let x = Tensor::from_vec(flat, (embeddings.len(), dim), &Device::Cpu).map_err(ce)?;
+        let p = candle_nn::ops::softmax_last_dim(&self.logits(&x).map_err(ce)?).map_err(ce)?;
+        p.to_vec2::<f32>().map_err(ce)
+    }
+}
+
+/// Index of the largest value.
+pub fn argmax(v: &[f32]) -> usize {
+    v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i)
+}

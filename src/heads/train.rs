@@ -1,0 +1,131 @@
+//! Training a head on frozen embeddings: AdamW, class-weighted cross-entropy (rare classes such
+//! as neutral sentiment count as much as common ones), input dropout, and the epoch kept that
+//! scores best on the validation sets (mean of their macro-F1).
+
+use candle_core::{DType, Device, Tensor, D};
+use candle_nn::{linear, AdamW, Linear, Module, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::metrics::{evaluate, Metrics};
+use super::{argmax, Head, HeadCard};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Recipe {
+    /// Hidden units of the MLP; 0 = a linear head (logistic regression).
+    pub hidden: usize,
+    pub epochs: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub batch_size: usize,
+    pub input_dropout: f32,
+    pub seed: u64,
+}
+
+/// A labelled set as embeddings and class indices.
+pub struct EmbeddedSet {
+    pub name: String,
+    pub x: Vec<Vec<f32>>,
+    pub y: Vec<usize>,
+}
+
+pub struct Trained {
+    pub layers: Vec<(Tensor, Tensor)>,
+    pub best_epoch: usize,
+    pub validation: Vec<(String, Metrics)>,
+    pub score: f64,
+}
+
+fn ce(e: candle_core::Error) -> Error {
+    Error::Internal(format!("training: {e}"))
+}
+
+fn to_tensor(x: &[Vec<f32>], dev: &Device) -> candle_core::Result<Tensor> {
+    let dim = x.first().map_or(0, |v| v.len());
+    Tensor::from_vec(x.iter().flatten().copied().collect::<Vec<_>>(), (x.len(), dim), dev)
+}
+
+fn predict(layers: &[(Tensor, Tensor)], x: &[Vec<f32>]) -> candle_core::Result<Vec<usize>> {
+    let card = HeadCard {
+        task: String::new(),
+        labels: vec![],
+        encoder: String::new(),
+        max_tokens: 0,
+        recipe: serde_json::Value::Null,
+        training_data: vec![],
+        validation: Default::default(),
+        command: String::new(),
+    };
+    let head = Head::new(card, layers.to_vec());
+    let logits = head.logits(&to_tensor(x, &Device::Cpu)?)?.to_vec2::<f32>()?;
+    Ok(logits.iter().map(|r| argmax(r)).collect())
+}
+
+pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], recipe: Recipe) -> Result<Trained> {
+    let dev = Device::Cpu;
+    let k = labels.len();
+    let dim = train_set.x.first().map_or(0, |v| v.len());
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+    let layers: Vec<Linear> = if recipe.hidden == 0 {
+        vec![linear(dim, k, vb.pp("l0")).map_err(ce)?]
+    } else {
+        vec![linear(dim, recipe.hidden, vb.pp("l0")).map_err(ce)?, linear(recipe.hidden, k, vb.pp("l1")).map_err(ce)?]
+    };
+    let params = ParamsAdamW { lr: recipe.learning_rate, weight_decay: recipe.weight_decay, ..Default::default() };
+    let mut opt = AdamW::new(varmap.all_vars(), params).map_err(ce)?;
+
+    // Class weights: inverse frequency, normalised to mean 1.
+    let mut counts = vec![0usize; k];
+    for &y in &train_set.y {
+        counts[y] += 1;
+    }
+    let raw: Vec<f32> = counts.iter().map(|&c| if c == 0 { 0.0 } else { train_set.y.len() as f32 / (k as f32 * c as f32) }).collect();
+    let class_weights = Tensor::from_vec(raw, k, &dev).map_err(ce)?;
+
+    let x_all = to_tensor(&train_set.x, &dev).map_err(ce)?;
+    let y_all = Tensor::from_vec(train_set.y.iter().map(|&y| y as u32).collect::<Vec<_>>(), train_set.y.len(), &dev).map_err(ce)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(recipe.seed);
+    let mut order: Vec<u32> = (0..train_set.y.len() as u32).collect();
+    let mut best: Option<Trained> = None;
+    for epoch in 1..=recipe.epochs {
+        order.shuffle(&mut rng);
+        for chunk in order.chunks(recipe.batch_size) {
+            let idx = Tensor::from_vec(chunk.to_vec(), chunk.len(), &dev).map_err(ce)?;
+            let x = x_all.index_select(&idx, 0).map_err(ce)?;
+            let y = y_all.index_select(&idx, 0).map_err(ce)?;
+            let x = if recipe.input_dropout > 0.0 { candle_nn::ops::dropout(&x, recipe.input_dropout).map_err(ce)? } else { x };
+            let mut h = x;
+            for (i, l) in layers.iter().enumerate() {
+                h = l.forward(&h).map_err(ce)?;
+                if i + 1 < layers.len() {
+                    h = h.relu().map_err(ce)?;
+                }
+            }
+            let logp = candle_nn::ops::log_softmax(&h, D::Minus1).map_err(ce)?;
+            let picked = logp.gather(&y.unsqueeze(1).map_err(ce)?, 1).map_err(ce)?.squeeze(1).map_err(ce)?;
+            let w = class_weights.index_select(&y, 0).map_err(ce)?;
+            let loss = (picked.mul(&w).map_err(ce)?.sum_all().map_err(ce)?.neg().map_err(ce)? / w.sum_all().map_err(ce)?.to_scalar::<f32>().map_err(ce)? as f64)
+                .map_err(ce)?;
+            opt.backward_step(&loss).map_err(ce)?;
+        }
+        let snapshot: Vec<(Tensor, Tensor)> = layers
+            .iter()
+            .map(|l| Ok((l.weight().copy()?, l.bias().expect("linear has a bias").copy()?)))
+            .collect::<candle_core::Result<_>>()
+            .map_err(ce)?;
+        let mut validation = Vec::new();
+        for set in valid {
+            let pred = predict(&snapshot, &set.x).map_err(ce)?;
+            validation.push((set.name.clone(), evaluate(labels, &set.y, &pred)));
+        }
+        let score = validation.iter().map(|(_, m)| m.macro_f1).sum::<f64>() / validation.len().max(1) as f64;
+        if best.as_ref().is_none_or(|b| score > b.score) {
+            best = Some(Trained { layers: snapshot, best_epoch: epoch, validation, score });
+        }
+    }
+    best.ok_or_else(|| Error::Internal("no epoch trained".into()))
+}
