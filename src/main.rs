@@ -52,6 +52,21 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Train a classification head on labelled data.
+    Train {
+        #[command(subcommand)]
+        what: TrainCommand,
+    },
+    /// Accuracy, macro-F1 and a confusion matrix of a head on a labelled file (TSV, CSV or Parquet).
+    Eval {
+        /// Head directory (card.json + head.safetensors).
+        #[arg(long)]
+        head: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_MODEL_PATH)]
+        model: PathBuf,
+    },
     /// Measure encoder throughput on a corpus (one text per line).
     Bench {
         /// Text file, one message per line (the project's fixed corpus: ../shared/bench/corpus.txt).
@@ -78,6 +93,25 @@ enum Command {
         conversations: usize,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrainCommand {
+    /// Sentiment (negative, neutral, positive) on SmSA and NusaX, selected on their validation splits.
+    Sentiment {
+        /// The shared data folder (holds sentiment/smsa and sentiment/nusax).
+        #[arg(long, default_value = "../shared/data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "models/heads/sentiment")]
+        out: PathBuf,
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_MODEL_PATH)]
+        model: PathBuf,
+        #[arg(long, default_value_t = 128)]
+        max_tokens: usize,
+        /// Keep embeddings here between runs.
+        #[arg(long)]
+        cache: Option<PathBuf>,
     },
 }
 
@@ -142,6 +176,23 @@ fn run(command: Command) -> anyhow::Result<()> {
             std::fs::write(&file, convoqa::config::DEFAULT_CONFIG_TOML)
                 .with_context(|| format!("writing {}", file.display()))?;
             println!("wrote {}", file.display());
+            Ok(())
+        }
+        Command::Train { what: TrainCommand::Sentiment { data_dir, out, model, max_tokens, cache } } => {
+            let encoder = convoqa::encoder::Encoder::load(&model)?;
+            let head = convoqa::heads::sentiment::train_sentiment(&encoder, &model.display().to_string(), &data_dir, &out, max_tokens, cache.as_deref())?;
+            for (name, m) in &head.card.validation {
+                println!("{name}: {m}");
+            }
+            println!("saved {}", out.display());
+            Ok(())
+        }
+        Command::Eval { head, data, model } => {
+            let head = convoqa::heads::Head::load(&head)?;
+            let encoder = convoqa::encoder::Encoder::load(&model)?;
+            let set = convoqa::heads::sentiment::embedded_set(&encoder, "eval", &data, &head.card.labels, head.card.max_tokens, None)?;
+            let pred: Vec<usize> = head.predict_proba(&set.x)?.iter().map(|p| convoqa::heads::argmax(p)).collect();
+            print!("{}", convoqa::heads::metrics::evaluate(&head.card.labels, &set.y, &pred));
             Ok(())
         }
         Command::Bench { corpus, model, runs, max_tokens, batch_tokens, json } => {

@@ -4,6 +4,7 @@
 
 pub mod data;
 pub mod metrics;
+pub mod sentiment;
 pub mod train;
 
 use std::collections::HashMap;

@@ -1,0 +1,138 @@
+//! The sentiment head: trained on real labelled Indonesian and English text (SmSA, NusaX),
+//! selected on their validation splits only, saved with a card.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::data::{load, Labelled};
+use super::train::{train, EmbeddedSet, Recipe};
+use super::{Head, HeadCard};
+use crate::encoder::{Encoder, QUERY_PREFIX};
+use crate::error::{Error, Result};
+
+pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
+
+/// The training and validation files under the shared data folder.
+pub struct SentimentData {
+    pub train: Vec<(String, PathBuf)>,
+    pub valid: Vec<(String, PathBuf)>,
+}
+
+impl SentimentData {
+    pub fn under(data_dir: &Path) -> SentimentData {
+        let s = data_dir.join("sentiment");
+        SentimentData {
+            train: vec![
+                ("smsa".into(), s.join("smsa/train_preprocess.tsv")),
+                ("nusax_id".into(), s.join("nusax/indonesian/train.csv")),
+                ("nusax_en".into(), s.join("nusax/english/train.csv")),
+            ],
+            valid: vec![
+                ("smsa_valid".into(), s.join("smsa/valid_preprocess.tsv")),
+                ("nusax_id_valid".into(), s.join("nusax/indonesian/valid.csv")),
+                ("nusax_en_valid".into(), s.join("nusax/english/valid.csv")),
+            ],
+        }
+    }
+}
+
+/// Embeds texts, reusing a cache file keyed by the texts and the token limit.
+pub fn embed_cached(encoder: &Encoder, texts: &[&str], max_tokens: usize, cache_dir: Option<&Path>) -> Result<Vec<Vec<f32>>> {
+    let dim = encoder.model.shape.hidden;
+    let key = {
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        for t in texts.iter().map(|t| t.as_bytes()).chain(std::iter::once(max_tokens.to_string().as_bytes())) {
+            for &b in t.iter().chain(b"\x00") {
+                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("emb-{h:016x}-{}.f32", texts.len())
+    };
+    if let Some(dir) = cache_dir {
+        let path = dir.join(&key);
+        if let Ok(bytes) = std::fs::read(&path) {
+            if bytes.len() == texts.len() * dim * 4 {
+                let floats: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4"))).collect();
+                return Ok(floats.chunks(dim).map(<[f32]>::to_vec).collect());
+            }
+        }
+    }
+    let vectors = encoder.embed(texts, QUERY_PREFIX, max_tokens, 4096)?.vectors;
+    if let Some(dir) = cache_dir {
+        std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+        let bytes: Vec<u8> = vectors.iter().flatten().flat_map(|f| f.to_le_bytes()).collect();
+        std::fs::write(dir.join(&key), bytes).map_err(|e| Error::write(dir, e))?;
+    }
+    Ok(vectors)
+}
+
+fn label_index(labels: &[String], rows: &[Labelled], path: &Path) -> Result<Vec<usize>> {
+    rows.iter()
+        .map(|r| {
+            labels.iter().position(|l| l == &r.label).ok_or_else(|| {
+                Error::input(path, format!("label {:?} is not one of {labels:?}", r.label), "relabel the file or train a head with these labels")
+            })
+        })
+        .collect()
+}
+
+/// Loads and embeds one labelled file.
+pub fn embedded_set(encoder: &Encoder, name: &str, path: &Path, labels: &[String], max_tokens: usize, cache: Option<&Path>) -> Result<EmbeddedSet> {
+    let rows = load(path)?;
+    let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    let x = embed_cached(encoder, &texts, max_tokens, cache)?;
+    Ok(EmbeddedSet { name: name.to_string(), x, y: label_index(labels, &rows, path)? })
+}
+
+/// Trains the candidate recipes, keeps the best on validation, and saves it to `out`.
+pub fn train_sentiment(encoder: &Encoder, model_name: &str, data_dir: &Path, out: &Path, max_tokens: usize, cache: Option<&Path>) -> Result<Head> {
+    let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
+    let data = SentimentData::under(data_dir);
+    let mut train_set = EmbeddedSet { name: "train".into(), x: vec![], y: vec![] };
+    let mut training_data = Vec::new();
+    for (name, path) in &data.train {
+        let set = embedded_set(encoder, name, path, &labels, max_tokens, cache)?;
+        training_data.push(format!("{name}: {} ({} rows)", path.display(), set.y.len()));
+        train_set.x.extend(set.x);
+        train_set.y.extend(set.y);
+    }
+    let valid: Vec<EmbeddedSet> =
+        data.valid.iter().map(|(n, p)| embedded_set(encoder, n, p, &labels, max_tokens, cache)).collect::<Result<_>>()?;
+    let base = Recipe { hidden: 0, epochs: 40, learning_rate: 1e-2, weight_decay: 1e-4, batch_size: 64, input_dropout: 0.0, seed: 7 };
+    let candidates = [
+        base,
+        Recipe { hidden: 256, learning_rate: 1e-3, input_dropout: 0.1, ..base },
+        Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.2, ..base },
+        Recipe { hidden: 1024, learning_rate: 5e-4, input_dropout: 0.2, epochs: 60, ..base },
+    ];
+    let mut tried = Vec::new();
+    let mut best = None;
+    for recipe in candidates {
+        let t = train(&labels, &train_set, &valid, recipe)?;
+        tracing::info!(hidden = recipe.hidden, score = t.score, epoch = t.best_epoch, "recipe tried");
+        tried.push(json!({"recipe": recipe, "best_epoch": t.best_epoch, "mean_valid_macro_f1": t.score}));
+        if best.as_ref().is_none_or(|(_, b): &(Recipe, super::train::Trained)| t.score > b.score) {
+            best = Some((recipe, t));
+        }
+    }
+    let (recipe, trained) = best.expect("at least one recipe");
+    let card = HeadCard {
+        task: "sentiment".into(),
+        labels,
+        encoder: model_name.to_string(),
+        max_tokens,
+        recipe: json!({
+            "chosen": recipe,
+            "best_epoch": trained.best_epoch,
+            "selection": "mean macro-F1 over the three validation splits; class-weighted cross-entropy; AdamW on frozen `query: ` embeddings",
+            "tried": tried,
+        }),
+        training_data,
+        validation: trained.validation.into_iter().collect(),
+        command: format!("convoqa train sentiment --data-dir {} --out {}", data_dir.display(), out.display()),
+    };
+    let head = Head::new(card, trained.layers);
+    head.save(out)?;
+    Ok(head)
+}
