@@ -35,6 +35,31 @@ pub struct Config {
     pub sla_seconds: BTreeMap<String, f64>,
     pub columns: Columns,
     pub business_hours: BusinessHoursConfig,
+    pub model: ModelConfig,
+}
+
+/// The language model: encoder file, heads, and the token limit per message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Off: KPIs only, no sentiment (also `analyze --no-model`).
+    pub enabled: bool,
+    /// Paths are relative to the working directory unless absolute.
+    pub encoder: String,
+    pub sentiment_head: String,
+    /// Messages longer than this many tokens are cut (the manifest counts them).
+    pub max_tokens: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            enabled: true,
+            encoder: crate::encoder::DEFAULT_MODEL_PATH.into(),
+            sentiment_head: "models/heads/sentiment".into(),
+            max_tokens: 128,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +232,7 @@ impl Default for Config {
             sla_seconds: sla.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             columns: Columns::default(),
             business_hours: BusinessHoursConfig::default(),
+            model: ModelConfig::default(),
         }
     }
 }
@@ -283,6 +309,13 @@ impl Config {
                 "sla_seconds.default",
                 "missing: channels without their own SLA need one",
                 "add `default = 900` under [sla_seconds]",
+            ));
+        }
+        if !(8..=512).contains(&self.model.max_tokens) {
+            return Err(Error::config(
+                "model.max_tokens",
+                format!("must be between 8 and 512 (the encoder's positions), found {}", self.model.max_tokens),
+                "the default 128 covers almost every chat message",
             ));
         }
         let mut roles: HashMap<String, Role> =

@@ -72,6 +72,8 @@ pub struct ConversationRow {
     pub reopen_of: Option<String>,
     pub fcr: Option<bool>,
     pub fcr_mature: bool,
+    /// From the enrich stage; all None without the model.
+    pub sentiment: crate::enrich::ConversationSentiment,
 }
 
 impl ConversationRow {
@@ -190,6 +192,7 @@ pub fn conversation_features(conv: &Conversation, settings: &Settings, as_of_us:
         reopen_of: None,
         fcr: None,
         fcr_mature: false,
+        sentiment: Default::default(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! convoqa: conversation-quality analysis for customer service, as a batch job over Parquet.
 //!
 //! Data flows one way, one module per stage:
-//! [`ingest`] (read and validate) -> [`assemble`] (conversations) -> [`features`]
+//! [`ingest`] (read and validate) -> [`assemble`] (conversations) -> [`enrich`] (sentiment
+//! from the language model: [`encoder`] + [`heads`]) -> [`features`]
 //! (per-conversation KPIs) -> [`link`] (reopens, FCR maturity) -> [`aggregate`] (KPI tables)
 //! -> [`write`] (Parquet, atomically). [`pipeline`] runs them in order; the binary only parses
 //! arguments into an [`pipeline::AnalyzeRequest`] and calls it.
@@ -13,6 +14,7 @@ pub mod business_hours;
 pub mod config;
 pub mod demo;
 pub mod encoder;
+pub mod enrich;
 pub mod error;
 pub mod features;
 pub mod heads;

@@ -42,6 +42,9 @@ enum Command {
         /// No progress bar and no summary.
         #[arg(short, long)]
         quiet: bool,
+        /// KPIs only: skip the language model (no sentiment).
+        #[arg(long)]
+        no_model: bool,
     },
     /// Print the input contract.
     Schema,
@@ -143,8 +146,11 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Analyze { messages, conversations, out, config, as_of, quiet } => {
-            let settings = load_settings(config.as_deref())?;
+        Command::Analyze { messages, conversations, out, config, as_of, quiet, no_model } => {
+            let mut settings = load_settings(config.as_deref())?;
+            if no_model {
+                settings.config.model.enabled = false;
+            }
             let as_of_us = as_of.map(|s| parse_as_of(&s)).transpose()?;
             let request = AnalyzeRequest {
                 messages,

@@ -85,6 +85,8 @@ pub struct Manifest {
     pub rows: BTreeMap<&'static str, RowAccounting>,
     pub quarantine_by_reason: BTreeMap<String, u64>,
     pub conversations_out: u64,
+    /// What the language model did; null when it was off.
+    pub model: Option<crate::enrich::EnrichStats>,
     pub warnings: Warnings,
     pub stage_seconds: Vec<(String, f64)>,
     pub outputs: Vec<String>,

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::aggregate::{aggregate, KpiTables};
 use crate::assemble::assemble;
 use crate::config::Settings;
+use crate::enrich::{conversation_sentiment, enrich, LanguageModel};
 use crate::error::{Error, Result};
 use crate::features::{conversation_features, ConversationRow};
 use crate::ingest::{read_conversations, read_messages};
@@ -40,6 +41,8 @@ pub struct AnalyzeReport {
     pub conversations: Vec<ConversationRow>,
     pub out_dir: PathBuf,
     pub as_of_us: i64,
+    /// Customer messages by sentiment label (empty without the model).
+    pub sentiment_counts: Vec<(String, u64)>,
 }
 
 pub const MANIFEST_FILE: &str = "run_manifest.json";
@@ -83,6 +86,14 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     let settings = &req.settings;
     let mut timer = StageTimer::new();
     let mut warnings = Warnings::default();
+    // Load the model first: a missing model file fails the run before any data is read.
+    let model_cfg = &settings.config.model;
+    let model = if model_cfg.enabled {
+        Some(LanguageModel::load(Path::new(&model_cfg.encoder), Path::new(&model_cfg.sentiment_head), model_cfg.max_tokens)?)
+    } else {
+        None
+    };
+    timer.done("load_model");
     let progress = progress_bar(req.show_progress);
 
     progress.set_message("reading messages");
@@ -111,8 +122,19 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         warnings.add("message_after_as_of", format!("{}: sent_at {} is after as_of", m.conversation_id, format_us(m.sent_at_us)));
     }
 
+    let enrichment = match &model {
+        Some(m) => Some(enrich(&assembled.conversations, m)?),
+        None => None,
+    };
+    timer.done("enrich");
+
     let mut rows: Vec<ConversationRow> =
         assembled.conversations.par_iter().map(|c| conversation_features(c, settings, as_of_us)).collect();
+    if let Some(e) = &enrichment {
+        for (row, scores) in rows.iter_mut().zip(&e.sentiment) {
+            row.sentiment = conversation_sentiment(scores);
+        }
+    }
     timer.done("features");
 
     link_reopens(&mut rows, settings, as_of_us, &mut warnings);
@@ -129,7 +151,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
 
     let mut staged = StagedOutput::new(&req.out_dir)?;
     staged.parquet("conversations.parquet", &conversations_batch(&rows)?)?;
-    staged.parquet("messages.parquet", &messages_batch(&assembled.conversations)?)?;
+    staged.parquet("messages.parquet", &messages_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment))?)?;
     for (name, batch) in kpi_batches(&kpis)? {
         staged.parquet(name, &batch)?;
     }
@@ -165,6 +187,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         rows: rows_acc,
         quarantine_by_reason,
         conversations_out: rows.len() as u64,
+        model: enrichment.as_ref().map(|e| e.stats.clone()),
         warnings,
         stage_seconds: timer.stages.clone(),
         outputs,
@@ -173,7 +196,18 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     staged.bytes(MANIFEST_FILE, &json)?;
     staged.commit(MANIFEST_FILE)?;
 
-    Ok(AnalyzeReport { manifest, kpis, conversations: rows, out_dir: req.out_dir.clone(), as_of_us })
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for s in enrichment.iter().flat_map(|e| e.sentiment.iter().flatten().flatten()) {
+        *counts.entry(s.label.to_string()).or_default() += 1;
+    }
+    Ok(AnalyzeReport {
+        manifest,
+        kpis,
+        conversations: rows,
+        out_dir: req.out_dir.clone(),
+        as_of_us,
+        sentiment_counts: counts.into_iter().collect(),
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -74,6 +74,34 @@ pub fn render(report: &AnalyzeReport) -> String {
         pct(k.service_level_pct),
         k.unanswered_conversations
     ));
+    if let Some(model) = &m.model {
+        let mut counts = [0u64; 3];
+        let mut negative_end = 0u64;
+        let mut with_sentiment = 0u64;
+        for r in &report.conversations {
+            if let Some(end) = r.sentiment.end {
+                with_sentiment += 1;
+                negative_end += u64::from(end < -0.5);
+            }
+        }
+        for (label, n) in &report.sentiment_counts {
+            if let Some(i) = ["negative", "neutral", "positive"].iter().position(|l| l == label) {
+                counts[i] = *n;
+            }
+        }
+        let total = counts.iter().sum::<u64>().max(1) as f64;
+        out.push_str(&format!(
+            "sentiment of {} customer messages ({} distinct texts, {:.1}s): negative {:.0}%, neutral {:.0}%, positive {:.0}%; {} of {} conversations end negative\n",
+            model.customer_texts,
+            model.distinct_texts,
+            model.seconds,
+            counts[0] as f64 / total * 100.0,
+            counts[1] as f64 / total * 100.0,
+            counts[2] as f64 / total * 100.0,
+            negative_end,
+            with_sentiment
+        ));
+    }
     let warn_total: u64 = m.warnings.0.values().map(|w| w.count).sum();
     if warn_total > 0 {
         let kinds: Vec<String> = m.warnings.0.iter().map(|(k, w)| format!("{k} {}", w.count)).collect();

@@ -19,6 +19,7 @@ use crate::aggregate::{KpiRow, KpiTable, KpiTables, TIMINGS};
 use crate::error::{Error, Result};
 use crate::features::ConversationRow;
 use crate::features::turn_indices;
+use crate::enrich::MessageSentiment;
 use crate::model::{Conversation, QuarantinedRow};
 
 /// Builds one table column by column, keeping each column's name, type and values together.
@@ -243,12 +244,18 @@ pub fn conversations_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
     t.str("reopen_of", rows.iter().map(|r| r.reopen_of.as_deref()));
     t.bool("fcr", rows.iter().map(|r| r.fcr));
     t.bool("fcr_mature", rows.iter().map(|r| Some(r.fcr_mature)));
+    t.f64("sentiment_start", rows.iter().map(|r| r.sentiment.start));
+    t.f64("sentiment_end", rows.iter().map(|r| r.sentiment.end));
+    t.f64("sentiment_mean", rows.iter().map(|r| r.sentiment.mean));
+    t.f64("sentiment_min", rows.iter().map(|r| r.sentiment.min));
+    t.f64("sentiment_trend", rows.iter().map(|r| r.sentiment.trend));
     t.finish()
 }
 
 /// messages.parquet: the input columns, normalised role, a message_id for every row
-/// (`<conversation_id>-<n>` where the input had none) and the turn index.
-pub fn messages_batch(conversations: &[Conversation]) -> Result<RecordBatch> {
+/// (`<conversation_id>-<n>` where the input had none), the turn index, and for customer messages
+/// with text the sentiment label, its three probabilities and its score (positive - negative).
+pub fn messages_batch(conversations: &[Conversation], sentiment: Option<&Vec<Vec<Option<MessageSentiment>>>>) -> Result<RecordBatch> {
     let msgs: Vec<_> = conversations.iter().flat_map(|c| c.messages.iter().enumerate()).collect();
     let turns: Vec<u32> = conversations.iter().flat_map(|c| turn_indices(&c.messages)).collect();
     let mut t = TableBuilder::new();
@@ -266,6 +273,18 @@ pub fn messages_batch(conversations: &[Conversation]) -> Result<RecordBatch> {
     t.str("agent_id", msgs.iter().map(|(_, m)| m.agent_id.as_deref()));
     t.bool("is_auto_reply", msgs.iter().map(|(_, m)| Some(m.is_auto_reply)));
     t.u32("turn_index", turns);
+    let sent: Vec<Option<MessageSentiment>> = match sentiment {
+        Some(s) => s.iter().flatten().copied().collect(),
+        None => vec![None; msgs.len()],
+    };
+    if sent.len() != msgs.len() {
+        return Err(Error::Internal(format!("{} sentiment rows for {} messages", sent.len(), msgs.len())));
+    }
+    t.str("sentiment", sent.iter().map(|s| s.map(|s| s.label)));
+    t.f64("sentiment_negative", sent.iter().map(|s| s.map(|s| s.probabilities[0] as f64)));
+    t.f64("sentiment_neutral", sent.iter().map(|s| s.map(|s| s.probabilities[1] as f64)));
+    t.f64("sentiment_positive", sent.iter().map(|s| s.map(|s| s.probabilities[2] as f64)));
+    t.f64("sentiment_score", sent.iter().map(|s| s.map(|s| s.score as f64)));
     t.finish()
 }
 

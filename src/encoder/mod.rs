@@ -67,6 +67,10 @@ impl Encoder {
             .collect::<Result<_>>()?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| (tokens[i].ids.len(), i));
+        // Small inputs still get a batch per worker: cap the budget so work spreads over threads.
+        let total: usize = tokens.iter().map(|t| t.ids.len()).sum();
+        let workers = rayon::current_num_threads().max(1);
+        let batch_tokens = batch_tokens.min((total / (2 * workers)).max(256));
         let mut batches: Vec<Vec<usize>> = Vec::new();
         let mut current: Vec<usize> = Vec::new();
         for &i in &order {

@@ -1,0 +1,176 @@
+//! Stage 3, enrich with the model: sentiment for every customer message that has text.
+//!
+//! Only what is needed is inferred: customer messages only, and each distinct normalised text
+//! once (bot templates aside, customers repeat "ok kak", "terima kasih", "1" constantly).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::encoder::{Encoder, QUERY_PREFIX};
+use crate::error::Result;
+use crate::heads::Head;
+use crate::model::{Conversation, Role};
+
+/// The loaded model: encoder plus heads.
+pub struct LanguageModel {
+    pub encoder: Encoder,
+    pub sentiment: Head,
+    pub encoder_path: PathBuf,
+    pub sentiment_path: PathBuf,
+    pub max_tokens: usize,
+}
+
+impl LanguageModel {
+    pub fn load(encoder_path: &Path, sentiment_path: &Path, max_tokens: usize) -> Result<LanguageModel> {
+        Ok(LanguageModel {
+            encoder: Encoder::load(encoder_path)?,
+            sentiment: Head::load(sentiment_path)?,
+            encoder_path: encoder_path.to_path_buf(),
+            sentiment_path: sentiment_path.to_path_buf(),
+            max_tokens,
+        })
+    }
+}
+
+/// Sentiment of one message: probabilities in the head's label order (negative, neutral,
+/// positive) and a score on -1..1 (positive minus negative probability).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MessageSentiment {
+    pub label: &'static str,
+    pub probabilities: [f32; 3],
+    pub score: f32,
+}
+
+/// Per-message results aligned with `conversations[i].messages[j]`.
+#[derive(Debug, Default)]
+pub struct Enrichment {
+    pub sentiment: Vec<Vec<Option<MessageSentiment>>>,
+    pub stats: EnrichStats,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct EnrichStats {
+    pub encoder: String,
+    pub sentiment_head: String,
+    pub customer_texts: u64,
+    pub distinct_texts: u64,
+    pub tokens: u64,
+    pub truncated: u64,
+    pub max_tokens: usize,
+    pub seconds: f64,
+}
+
+/// Texts that differ only in case or surrounding/inner whitespace get one inference.
+pub fn normalise_for_dedup(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<Enrichment> {
+    let start = Instant::now();
+    let labels = &model.sentiment.card.labels;
+    let position = |name: &str| labels.iter().position(|l| l == name);
+    let (Some(neg), Some(neu), Some(pos)) = (position("negative"), position("neutral"), position("positive")) else {
+        return Err(crate::Error::input(
+            &model.sentiment_path,
+            format!("a sentiment head needs the labels negative, neutral and positive; this one has {labels:?}"),
+            "point [model] sentiment_head at a sentiment head",
+        ));
+    };
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut distinct: Vec<String> = Vec::new();
+    let mut slots: Vec<Vec<Option<usize>>> = Vec::with_capacity(conversations.len());
+    let mut customer_texts = 0u64;
+    for conv in conversations {
+        let mut row = Vec::with_capacity(conv.messages.len());
+        for m in &conv.messages {
+            let text = m.text.as_deref().filter(|t| m.role == Role::Customer && !t.trim().is_empty());
+            row.push(text.map(|t| {
+                customer_texts += 1;
+                let key = normalise_for_dedup(t);
+                *index.entry(key.clone()).or_insert_with(|| {
+                    distinct.push(key);
+                    distinct.len() - 1
+                })
+            }));
+        }
+        slots.push(row);
+    }
+    let refs: Vec<&str> = distinct.iter().map(String::as_str).collect();
+    let embedded = model.encoder.embed(&refs, QUERY_PREFIX, model.max_tokens, 4096)?;
+    let probs = model.sentiment.predict_proba(&embedded.vectors)?;
+    let results: Vec<MessageSentiment> = probs
+        .iter()
+        .map(|p| {
+            let ordered = [p[neg], p[neu], p[pos]];
+            let best = crate::heads::argmax(&ordered);
+            MessageSentiment { label: ["negative", "neutral", "positive"][best], probabilities: ordered, score: ordered[2] - ordered[0] }
+        })
+        .collect();
+    let sentiment = slots.into_iter().map(|row| row.into_iter().map(|s| s.map(|i| results[i])).collect()).collect();
+    Ok(Enrichment {
+        sentiment,
+        stats: EnrichStats {
+            encoder: model.encoder_path.display().to_string(),
+            sentiment_head: model.sentiment_path.display().to_string(),
+            customer_texts,
+            distinct_texts: distinct.len() as u64,
+            tokens: embedded.tokens as u64,
+            truncated: embedded.truncated as u64,
+            max_tokens: model.max_tokens,
+            seconds: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        },
+    })
+}
+
+/// Conversation-level sentiment from its customer messages' scores, in time order.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ConversationSentiment {
+    pub start: Option<f64>,
+    pub end: Option<f64>,
+    pub mean: Option<f64>,
+    pub min: Option<f64>,
+    pub trend: Option<f64>,
+}
+
+pub fn conversation_sentiment(scores: &[Option<MessageSentiment>]) -> ConversationSentiment {
+    let s: Vec<f64> = scores.iter().flatten().map(|m| m.score as f64).collect();
+    if s.is_empty() {
+        return ConversationSentiment::default();
+    }
+    let (start, end) = (s[0], s[s.len() - 1]);
+    ConversationSentiment {
+        start: Some(start),
+        end: Some(end),
+        mean: Some(s.iter().sum::<f64>() / s.len() as f64),
+        min: Some(s.iter().copied().fold(f64::INFINITY, f64::min)),
+        trend: Some(end - start),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(score: f32) -> Option<MessageSentiment> {
+        Some(MessageSentiment { label: "neutral", probabilities: [0.0; 3], score })
+    }
+
+    #[test]
+    fn conversation_sentiment_summarises_customer_scores_in_order() {
+        let c = conversation_sentiment(&[None, ms(0.5), None, ms(-1.0), ms(-0.25)]);
+        assert_eq!(c.start, Some(0.5));
+        assert_eq!(c.end, Some(-0.25));
+        assert_eq!(c.min, Some(-1.0));
+        assert_eq!(c.trend, Some(-0.75));
+        assert!((c.mean.unwrap() - (-0.25)).abs() < 1e-12);
+        assert_eq!(conversation_sentiment(&[None]), ConversationSentiment::default());
+    }
+
+    #[test]
+    fn dedup_key_ignores_case_and_whitespace() {
+        assert_eq!(normalise_for_dedup("  OK   Kak "), normalise_for_dedup("ok kak"));
+    }
+}
