@@ -247,16 +247,7 @@ fn same_input_gives_byte_identical_parquet() {
     let mut outputs = Vec::new();
     for name in ["o1", "o2"] {
         let out = tmp.path().join(name);
-        run_ok(&[
-            "analyze",
-            "--messages",
-            data.join("messages").to_str().unwrap(),
-            "--conversations",
-            data.join("conversations.parquet").to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ]);
+        common::analyze_demo(&data, &out);
         outputs.push(list(&out).into_iter().filter(|(n, _)| n.ends_with(".parquet")).collect::<Vec<_>>());
     }
     assert_eq!(outputs[0].len(), 9);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{demo, run_ok, Table, Value};
+use common::{analyze_demo, demo, run_ok, Table, Value};
 
 const WINDOW_US: i64 = 48 * 3_600_000_000;
 
@@ -20,16 +20,7 @@ fn every_planted_fact_is_found() {
     let tmp = tempfile::tempdir().unwrap();
     let data = demo(tmp.path(), 400, 11);
     let out = tmp.path().join("out");
-    run_ok(&[
-        "analyze",
-        "--messages",
-        data.join("messages").to_str().unwrap(),
-        "--conversations",
-        data.join("conversations.parquet").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    analyze_demo(&data, &out);
     let truth = Table::open(&data.join("ground_truth.parquet"));
     let conv = Table::open(&out.join("conversations.parquet"));
     assert_eq!(conv.len(), truth.len(), "one output row per planted conversation");

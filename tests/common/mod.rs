@@ -36,6 +36,20 @@ pub fn demo(dir: &Path, conversations: usize, seed: u64) -> PathBuf {
     out
 }
 
+/// Analyses a demo set (messages directory + conversations table) into `out`, quietly.
+pub fn analyze_demo(data: &Path, out: &Path) {
+    run_ok(&[
+        "analyze",
+        "--messages",
+        data.join("messages").to_str().unwrap(),
+        "--conversations",
+        data.join("conversations.parquet").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+}
+
 pub fn read_parquet(path: &Path) -> RecordBatch {
     let file = File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
     let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
