@@ -155,6 +155,8 @@ pub struct KpiTables {
     pub by_agent: KpiTable<Option<String>>,
     pub by_team: KpiTable<Option<String>>,
     pub by_day: KpiTable<Option<Date>>,
+    /// Empty of keys (one null group) when the model is off.
+    pub by_intent: KpiTable<Option<String>>,
     /// customer_messages[weekday Monday=0][hour].
     pub heatmap: [[u64; 24]; 7],
 }
@@ -173,6 +175,7 @@ pub fn aggregate(rows: &[ConversationRow], conversations: &[Conversation], tz: &
         by_agent: kpis_by(rows, |r| r.primary_agent_id.clone()),
         by_team: kpis_by(rows, |r| r.team.clone()),
         by_day: kpis_by(rows, |r| local_day(r.created_at_us, tz)),
+        by_intent: kpis_by(rows, |r| r.intent.clone()),
         heatmap,
     }
 }

@@ -47,6 +47,9 @@ pub struct ModelConfig {
     /// Paths are relative to the working directory unless absolute.
     pub encoder: String,
     pub sentiment_head: String,
+    pub intent_head: String,
+    /// Taxonomy TOML (names, owner teams, min_confidence); empty = the built-in one.
+    pub intent_taxonomy: String,
     /// Messages longer than this many tokens are cut (the manifest counts them).
     pub max_tokens: usize,
 }
@@ -57,6 +60,8 @@ impl Default for ModelConfig {
             enabled: true,
             encoder: crate::encoder::DEFAULT_MODEL_PATH.into(),
             sentiment_head: "models/heads/sentiment".into(),
+            intent_head: "models/heads/intent".into(),
+            intent_taxonomy: String::new(),
             max_tokens: 128,
         }
     }

@@ -12,27 +12,49 @@ use serde::Serialize;
 use crate::encoder::{Encoder, QUERY_PREFIX};
 use crate::error::Result;
 use crate::heads::Head;
+use crate::config::ModelConfig;
+use crate::heads::intent::{intent_text, Taxonomy};
 use crate::model::{Conversation, Role};
 
 /// The loaded model: encoder plus heads.
 pub struct LanguageModel {
     pub encoder: Encoder,
     pub sentiment: Head,
+    pub intent: Head,
+    pub taxonomy: Taxonomy,
     pub encoder_path: PathBuf,
     pub sentiment_path: PathBuf,
     pub max_tokens: usize,
 }
 
 impl LanguageModel {
-    pub fn load(encoder_path: &Path, sentiment_path: &Path, max_tokens: usize) -> Result<LanguageModel> {
+    pub fn load(cfg: &ModelConfig) -> Result<LanguageModel> {
+        let taxonomy = if cfg.intent_taxonomy.is_empty() {
+            Taxonomy::default_taxonomy()
+        } else {
+            let path = Path::new(&cfg.intent_taxonomy);
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| crate::Error::input(path, format!("cannot read the taxonomy ({e})"), "fix [model] intent_taxonomy"))?;
+            Taxonomy::parse(&text, path)?
+        };
         Ok(LanguageModel {
-            encoder: Encoder::load(encoder_path)?,
-            sentiment: Head::load(sentiment_path)?,
-            encoder_path: encoder_path.to_path_buf(),
-            sentiment_path: sentiment_path.to_path_buf(),
-            max_tokens,
+            encoder: Encoder::load(Path::new(&cfg.encoder))?,
+            sentiment: Head::load(Path::new(&cfg.sentiment_head))?,
+            intent: Head::load(Path::new(&cfg.intent_head))?,
+            taxonomy,
+            encoder_path: PathBuf::from(&cfg.encoder),
+            sentiment_path: PathBuf::from(&cfg.sentiment_head),
+            max_tokens: cfg.max_tokens,
         })
     }
+}
+
+/// A conversation's intent and the head's probability for it; `other` when below the
+/// taxonomy's min_confidence or when the customer said nothing substantive (confidence null).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationIntent {
+    pub intent: String,
+    pub confidence: Option<f64>,
 }
 
 /// Sentiment of one message: probabilities in the head's label order (negative, neutral,
@@ -48,6 +70,7 @@ pub struct MessageSentiment {
 #[derive(Debug, Default)]
 pub struct Enrichment {
     pub sentiment: Vec<Vec<Option<MessageSentiment>>>,
+    pub intent: Vec<ConversationIntent>,
     pub stats: EnrichStats,
 }
 
@@ -110,8 +133,10 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
         })
         .collect();
     let sentiment = slots.into_iter().map(|row| row.into_iter().map(|s| s.map(|i| results[i])).collect()).collect();
+    let intent = conversation_intents(conversations, model)?;
     Ok(Enrichment {
         sentiment,
+        intent,
         stats: EnrichStats {
             encoder: model.encoder_path.display().to_string(),
             sentiment_head: model.sentiment_path.display().to_string(),
@@ -123,6 +148,45 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
             seconds: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
         },
     })
+}
+
+/// One intent inference per conversation with something substantive to say, deduplicated.
+fn conversation_intents(conversations: &[Conversation], model: &LanguageModel) -> Result<Vec<ConversationIntent>> {
+    let texts: Vec<Option<String>> = conversations
+        .iter()
+        .map(|c| intent_text(c.messages.iter().filter(|m| m.role == Role::Customer).filter_map(|m| m.text.as_deref())))
+        .collect();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut distinct: Vec<String> = Vec::new();
+    let slots: Vec<Option<usize>> = texts
+        .iter()
+        .map(|t| {
+            t.as_ref().map(|t| {
+                let key = normalise_for_dedup(t);
+                *index.entry(key.clone()).or_insert_with(|| {
+                    distinct.push(key);
+                    distinct.len() - 1
+                })
+            })
+        })
+        .collect();
+    let refs: Vec<&str> = distinct.iter().map(String::as_str).collect();
+    let vectors = model.encoder.embed(&refs, QUERY_PREFIX, model.max_tokens, 4096)?.vectors;
+    let probs = model.intent.predict_proba(&vectors)?;
+    let labels = &model.intent.card.labels;
+    let min_confidence = model.taxonomy.min_confidence;
+    Ok(slots
+        .into_iter()
+        .map(|slot| match slot {
+            Some(i) => {
+                let best = crate::heads::argmax(&probs[i]);
+                let p = probs[i][best] as f64;
+                let intent = if p >= min_confidence { labels[best].clone() } else { "other".to_string() };
+                ConversationIntent { intent, confidence: Some(p) }
+            }
+            None => ConversationIntent { intent: "other".into(), confidence: None },
+        })
+        .collect())
 }
 
 /// Conversation-level sentiment from its customer messages' scores, in time order.

@@ -74,6 +74,8 @@ pub struct ConversationRow {
     pub fcr_mature: bool,
     /// From the enrich stage; all None without the model.
     pub sentiment: crate::enrich::ConversationSentiment,
+    pub intent: Option<String>,
+    pub intent_confidence: Option<f64>,
 }
 
 impl ConversationRow {
@@ -193,6 +195,8 @@ pub fn conversation_features(conv: &Conversation, settings: &Settings, as_of_us:
         fcr: None,
         fcr_mature: false,
         sentiment: Default::default(),
+        intent: None,
+        intent_confidence: None,
     }
 }
 

@@ -101,6 +101,26 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TrainCommand {
+    /// Intent, from a taxonomy's examples (default: the built-in one) or a labelled file.
+    Intent {
+        /// Labelled messages or conversations: TSV (text<TAB>label), CSV or Parquet with text and label columns.
+        #[arg(long, conflicts_with = "taxonomy")]
+        data: Option<PathBuf>,
+        /// A taxonomy TOML like data/taxonomy/intents.toml (default: the built-in taxonomy).
+        #[arg(long)]
+        taxonomy: Option<PathBuf>,
+        /// Share of each label held out to pick the recipe and report metrics.
+        #[arg(long, default_value_t = 0.25)]
+        holdout: f64,
+        #[arg(long, default_value = "models/heads/intent")]
+        out: PathBuf,
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_MODEL_PATH)]
+        model: PathBuf,
+        #[arg(long, default_value_t = 128)]
+        max_tokens: usize,
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
     /// Sentiment (negative, neutral, positive) on SmSA and NusaX, selected on their validation splits.
     Sentiment {
         /// The shared data folder (holds sentiment/smsa and sentiment/nusax).
@@ -187,6 +207,28 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Train { what: TrainCommand::Sentiment { data_dir, out, model, max_tokens, cache } } => {
             let encoder = convoqa::encoder::Encoder::load(&model)?;
             let head = convoqa::heads::sentiment::train_sentiment(&encoder, &model.display().to_string(), &data_dir, &out, max_tokens, cache.as_deref())?;
+            for (name, m) in &head.card.validation {
+                println!("{name}: {m}");
+            }
+            println!("saved {}", out.display());
+            Ok(())
+        }
+        Command::Train { what: TrainCommand::Intent { data, taxonomy, holdout, out, model, max_tokens, cache } } => {
+            if !(0.05..=0.5).contains(&holdout) {
+                return Err(convoqa::Error::config("--holdout", format!("{holdout} is outside 0.05..0.5"), "e.g. --holdout 0.25").into());
+            }
+            let (rows, source) = match (&data, &taxonomy) {
+                (Some(d), _) => (convoqa::heads::data::load(d)?, d.display().to_string()),
+                (None, Some(t)) => {
+                    let text = std::fs::read_to_string(t).with_context(|| format!("reading {}", t.display()))?;
+                    (convoqa::heads::intent::Taxonomy::parse(&text, t)?.labelled(), t.display().to_string())
+                }
+                (None, None) => (convoqa::heads::intent::Taxonomy::default_taxonomy().labelled(), "built-in taxonomy data/taxonomy/intents.toml".to_string()),
+            };
+            let encoder = convoqa::encoder::Encoder::load(&model)?;
+            let mut head = convoqa::heads::intent::train_intent(&encoder, &model.display().to_string(), &rows, &source, holdout, &out, max_tokens, cache.as_deref())?;
+            head.card.command = std::env::args().collect::<Vec<_>>().join(" ");
+            head.save(&out)?;
             for (name, m) in &head.card.validation {
                 println!("{name}: {m}");
             }

@@ -89,7 +89,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     // Load the model first: a missing model file fails the run before any data is read.
     let model_cfg = &settings.config.model;
     let model = if model_cfg.enabled {
-        Some(LanguageModel::load(Path::new(&model_cfg.encoder), Path::new(&model_cfg.sentiment_head), model_cfg.max_tokens)?)
+        Some(LanguageModel::load(model_cfg)?)
     } else {
         None
     };
@@ -131,8 +131,10 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     let mut rows: Vec<ConversationRow> =
         assembled.conversations.par_iter().map(|c| conversation_features(c, settings, as_of_us)).collect();
     if let Some(e) = &enrichment {
-        for (row, scores) in rows.iter_mut().zip(&e.sentiment) {
+        for ((row, scores), intent) in rows.iter_mut().zip(&e.sentiment).zip(&e.intent) {
             row.sentiment = conversation_sentiment(scores);
+            row.intent = Some(intent.intent.clone());
+            row.intent_confidence = intent.confidence;
         }
     }
     timer.done("features");

@@ -102,6 +102,12 @@ pub fn render(report: &AnalyzeReport) -> String {
             with_sentiment
         ));
     }
+    let mut intents: Vec<(&Option<String>, u64)> = report.kpis.by_intent.iter().filter(|(k, _)| k.is_some()).map(|(k, v)| (k, v.conversations)).collect();
+    if !intents.is_empty() {
+        intents.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let top: Vec<String> = intents.iter().take(5).map(|(k, n)| format!("{} {n}", k.as_deref().unwrap_or("-"))).collect();
+        out.push_str(&format!("top intents: {}\n", top.join(", ")));
+    }
     let warn_total: u64 = m.warnings.0.values().map(|w| w.count).sum();
     if warn_total > 0 {
         let kinds: Vec<String> = m.warnings.0.iter().map(|(k, w)| format!("{k} {}", w.count)).collect();

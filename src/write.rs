@@ -125,6 +125,7 @@ pub fn kpi_batches(k: &KpiTables) -> Result<Vec<(&'static str, RecordBatch)>> {
         ("kpi_by_agent.parquet", keyed_table("primary_agent_id", &k.by_agent)?),
         ("kpi_by_team.parquet", keyed_table("team", &k.by_team)?),
         ("kpi_by_day.parquet", by_day.finish()?),
+        ("kpi_by_intent.parquet", keyed_table("intent", &k.by_intent)?),
         ("heatmap_hourly.parquet", heat.finish()?),
     ])
 }
@@ -249,6 +250,8 @@ pub fn conversations_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
     t.f64("sentiment_mean", rows.iter().map(|r| r.sentiment.mean));
     t.f64("sentiment_min", rows.iter().map(|r| r.sentiment.min));
     t.f64("sentiment_trend", rows.iter().map(|r| r.sentiment.trend));
+    t.str("intent", rows.iter().map(|r| r.intent.as_deref()));
+    t.f64("intent_confidence", rows.iter().map(|r| r.intent_confidence));
     t.finish()
 }
 

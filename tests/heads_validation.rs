@@ -30,3 +30,21 @@ fn shipped_sentiment_head_keeps_its_card_claims() {
         assert!(got.macro_f1 >= claimed.macro_f1 - 0.02, "{name}: macro-F1 {:.4} < card {:.4} - 0.02", got.macro_f1, claimed.macro_f1);
     }
 }
+
+#[test]
+fn shipped_intent_head_keeps_its_card_claims() {
+    use convoqa::heads::intent::{stratified_split, Taxonomy};
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let head = Head::load(&root.join("models/heads/intent")).expect("the shipped intent head");
+    let encoder = Encoder::load(&Encoder::default_path(&root)).expect("the model: run scripts/fetch-model.sh");
+    // The same stratified hold-out `train intent` used (25%, seed 17).
+    let (_, held) = stratified_split(&Taxonomy::default_taxonomy().labelled(), 0.25, 17);
+    let texts: Vec<&str> = held.iter().map(|r| r.text.as_str()).collect();
+    let x = encoder.embed(&texts, convoqa::encoder::QUERY_PREFIX, head.card.max_tokens, 4096).unwrap().vectors;
+    let truth: Vec<usize> = held.iter().map(|r| head.card.labels.iter().position(|l| l == &r.label).unwrap()).collect();
+    let pred: Vec<usize> = head.predict_proba(&x).unwrap().iter().map(|p| argmax(p)).collect();
+    let got = evaluate(&head.card.labels, &truth, &pred);
+    let claimed = &head.card.validation["holdout"];
+    eprintln!("intent hold-out: macro-F1 {:.4} (card {:.4})", got.macro_f1, claimed.macro_f1);
+    assert!(got.macro_f1 >= claimed.macro_f1 - 0.02);
+}

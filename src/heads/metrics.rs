@@ -49,13 +49,13 @@ impl std::fmt::Display for Metrics {
         let w = self.labels.iter().map(|l| l.len()).max().unwrap_or(4).clamp(4, 24);
         write!(f, "{:>w$}  ", "true \\ pred")?;
         for l in &self.labels {
-            write!(f, "{:>9.9}", l)?;
+            write!(f, " {:>9.9}", l)?;
         }
         writeln!(f, "{:>8}", "F1")?;
         for (i, row) in self.confusion.iter().enumerate() {
             write!(f, "{:>w$.w$}  ", self.labels[i])?;
             for c in row {
-                write!(f, "{c:>9}")?;
+                write!(f, " {c:>9}")?;
             }
             writeln!(f, "{:>8.3}", self.per_class_f1[i].1)?;
         }

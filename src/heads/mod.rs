@@ -3,6 +3,7 @@
 //! card holding the labels, recipe and validation metrics.
 
 pub mod data;
+pub mod intent;
 pub mod metrics;
 pub mod sentiment;
 pub mod train;
