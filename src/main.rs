@@ -231,6 +231,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             head.save(&out)?;
             for (name, m) in &head.card.validation {
                 println!("{name}: {m}");
+                for scope in ["oos", "other"] {
+                    if let Some(r) = m.recall(scope) {
+                        println!("{name}: recall of `{scope}` = {r:.4}");
+                    }
+                }
             }
             println!("saved {}", out.display());
             Ok(())

@@ -31,6 +31,8 @@ pub fn load(path: &Path) -> Result<Vec<Labelled>> {
     let name = path.to_string_lossy().to_lowercase();
     if name.ends_with(".parquet") {
         load_parquet(path)
+    } else if name.ends_with(".json") {
+        load_json(path)
     } else if name.ends_with(".tsv") {
         load_tsv(path)
     } else {
@@ -73,6 +75,33 @@ fn load_csv(path: &Path) -> Result<Vec<Labelled>> {
     Ok(out)
 }
 
+/// JSON lists of [text, label] pairs (CLINC150's layout): a top-level list, or an object of such
+/// lists, of which only the keys without "val" or "test" in their name are read, so validation
+/// and test splits are never trained on.
+fn load_json(path: &Path) -> Result<Vec<Labelled>> {
+    let text = std::fs::read_to_string(path).map_err(|e| bad(path, format!("cannot read ({e})")))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(path, format!("not JSON ({e})")))?;
+    let lists: Vec<&serde_json::Value> = match &value {
+        serde_json::Value::Array(_) => vec![&value],
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().filter(|k| !k.contains("val") && !k.contains("test")).collect();
+            keys.sort();
+            keys.into_iter().map(|k| &map[k]).collect()
+        }
+        _ => return Err(bad(path, "expected a list of [text, label] pairs or an object of such lists")),
+    };
+    let mut out = Vec::new();
+    for list in lists {
+        for pair in list.as_array().into_iter().flatten() {
+            match pair.as_array().map(|p| (p.first().and_then(|v| v.as_str()), p.get(1).and_then(|v| v.as_str()))) {
+                Some((Some(t), Some(l))) => out.push(Labelled { text: t.to_string(), label: l.to_string() }),
+                _ => return Err(bad(path, format!("{pair} is not a [text, label] pair"))),
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn load_parquet(path: &Path) -> Result<Vec<Labelled>> {
     let file = std::fs::File::open(path).map_err(|e| Error::read(path, "opening", e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(path, format!("not Parquet ({e})")))?;
@@ -109,6 +138,10 @@ mod tests {
         let csv = dir.path().join("b.csv");
         std::fs::write(&csv, "id,text,label\n1,\"hi, there\",neutral\n").unwrap();
         assert_eq!(load(&csv).unwrap(), vec![Labelled { text: "hi, there".into(), label: "neutral".into() }]);
+        let json = dir.path().join("d.json");
+        std::fs::write(&json, r#"{"train": [["hi", "greet"]], "oos_train": [["x", "oos"]], "val": [["no", "greet"]]}"#).unwrap();
+        let rows = load(&json).unwrap();
+        assert_eq!(rows.iter().map(|r| r.label.as_str()).collect::<Vec<_>>(), vec!["oos", "greet"]);
         let bad_csv = dir.path().join("c.csv");
         std::fs::write(&bad_csv, "foo,bar\n1,2\n").unwrap();
         assert_eq!(load(&bad_csv).unwrap_err().exit_code(), 2);

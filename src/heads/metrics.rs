@@ -43,6 +43,15 @@ pub fn evaluate(labels: &[String], truth: &[usize], predicted: &[usize]) -> Metr
     }
 }
 
+impl Metrics {
+    /// Recall of one class: the share of its true rows predicted as it (e.g. out-of-scope recall).
+    pub fn recall(&self, label: &str) -> Option<f64> {
+        let i = self.labels.iter().position(|l| l == label)?;
+        let actual: usize = self.confusion[i].iter().sum();
+        (actual > 0).then(|| self.confusion[i][i] as f64 / actual as f64)
+    }
+}
+
 impl std::fmt::Display for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "n = {}  accuracy = {:.4}  macro-F1 = {:.4}", self.n, self.accuracy, self.macro_f1)?;
@@ -77,5 +86,6 @@ mod tests {
         assert!((m.macro_f1 - (0.5 + 1.0 + 2.0 / 3.0) / 3.0).abs() < 1e-12);
         assert!((m.accuracy - 4.0 / 6.0).abs() < 1e-12);
         assert_eq!(m.confusion[0], vec![1, 0, 1]);
+        assert_eq!(m.recall("pos"), Some(2.0 / 3.0));
     }
 }
