@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::data::Labelled;
 use super::sentiment::embed_cached;
-use super::train::{train, EmbeddedSet, Recipe, Trained};
+use super::train::{train_best, EmbeddedSet, Recipe};
 use super::{Head, HeadCard};
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
@@ -90,16 +90,7 @@ pub fn train_intent(encoder: &Encoder, model_name: &str, rows: &[Labelled], sour
     let valid = vec![embed("holdout", &held)?];
     let base = Recipe { hidden: 0, epochs: 80, learning_rate: 1e-2, weight_decay: 1e-4, batch_size: 32, input_dropout: 0.0, seed: 7 };
     let candidates = [base, Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.1, ..base }];
-    let mut tried = Vec::new();
-    let mut best: Option<(Recipe, Trained)> = None;
-    for recipe in candidates {
-        let t = train(&labels, &train_set, &valid, recipe)?;
-        tried.push(json!({"recipe": recipe, "best_epoch": t.best_epoch, "holdout_macro_f1": t.score}));
-        if best.as_ref().is_none_or(|(_, b)| t.score > b.score) {
-            best = Some((recipe, t));
-        }
-    }
-    let (recipe, trained) = best.expect("a recipe");
+    let (recipe, trained, tried) = train_best(&labels, &train_set, &valid, &candidates)?;
     let card = HeadCard {
         task: "intent".into(),
         labels,

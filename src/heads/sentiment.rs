@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::data::{load, Labelled};
-use super::train::{train, EmbeddedSet, Recipe};
+use super::train::{train_best, EmbeddedSet, Recipe};
 use super::{Head, HeadCard};
 use crate::encoder::{Encoder, QUERY_PREFIX};
 use crate::error::{Error, Result};
@@ -106,17 +106,7 @@ pub fn train_sentiment(encoder: &Encoder, model_name: &str, data_dir: &Path, out
         Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.2, ..base },
         Recipe { hidden: 1024, learning_rate: 5e-4, input_dropout: 0.2, epochs: 60, ..base },
     ];
-    let mut tried = Vec::new();
-    let mut best = None;
-    for recipe in candidates {
-        let t = train(&labels, &train_set, &valid, recipe)?;
-        tracing::info!(hidden = recipe.hidden, score = t.score, epoch = t.best_epoch, "recipe tried");
-        tried.push(json!({"recipe": recipe, "best_epoch": t.best_epoch, "mean_valid_macro_f1": t.score}));
-        if best.as_ref().is_none_or(|(_, b): &(Recipe, super::train::Trained)| t.score > b.score) {
-            best = Some((recipe, t));
-        }
-    }
-    let (recipe, trained) = best.expect("at least one recipe");
+    let (recipe, trained, tried) = train_best(&labels, &train_set, &valid, &candidates)?;
     let card = HeadCard {
         task: "sentiment".into(),
         labels,

@@ -129,3 +129,20 @@ pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], 
     }
     best.ok_or_else(|| Error::Internal("no epoch trained".into()))
 }
+
+/// Trains every candidate recipe and keeps the one with the best validation score; also returns
+/// what each candidate scored, for the head's card.
+pub fn train_best(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], candidates: &[Recipe]) -> Result<(Recipe, Trained, Vec<serde_json::Value>)> {
+    let mut tried = Vec::new();
+    let mut best: Option<(Recipe, Trained)> = None;
+    for &recipe in candidates {
+        let t = train(labels, train_set, valid, recipe)?;
+        tracing::info!(hidden = recipe.hidden, score = t.score, epoch = t.best_epoch, "recipe tried");
+        tried.push(serde_json::json!({"recipe": recipe, "best_epoch": t.best_epoch, "validation_score": t.score}));
+        if best.as_ref().is_none_or(|(_, b)| t.score > b.score) {
+            best = Some((recipe, t));
+        }
+    }
+    let (recipe, trained) = best.ok_or_else(|| Error::Internal("no candidate recipe".into()))?;
+    Ok((recipe, trained, tried))
+}
