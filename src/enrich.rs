@@ -15,6 +15,7 @@ use crate::heads::Head;
 use crate::config::ModelConfig;
 use crate::heads::intent::{intent_text, Taxonomy};
 use crate::model::{Conversation, Role};
+use crate::text::inference_key;
 
 /// The loaded model: encoder plus heads.
 pub struct LanguageModel {
@@ -55,6 +56,8 @@ impl LanguageModel {
 pub struct ConversationIntent {
     pub intent: String,
     pub confidence: Option<f64>,
+    /// Index into `Enrichment::intent_embeddings` of the text the intent was read from.
+    pub text_slot: Option<usize>,
 }
 
 /// Sentiment of one message: probabilities in the head's label order (negative, neutral,
@@ -71,6 +74,8 @@ pub struct MessageSentiment {
 pub struct Enrichment {
     pub sentiment: Vec<Vec<Option<MessageSentiment>>>,
     pub intent: Vec<ConversationIntent>,
+    /// Embeddings of the distinct intent texts (for same-topic reopen matching).
+    pub intent_embeddings: Vec<Vec<f32>>,
     pub stats: EnrichStats,
 }
 
@@ -84,11 +89,6 @@ pub struct EnrichStats {
     pub truncated: u64,
     pub max_tokens: usize,
     pub seconds: f64,
-}
-
-/// Texts that differ only in case or surrounding/inner whitespace get one inference.
-pub fn normalise_for_dedup(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
 pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<Enrichment> {
@@ -112,7 +112,7 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
             let text = m.text.as_deref().filter(|t| m.role == Role::Customer && !t.trim().is_empty());
             row.push(text.map(|t| {
                 customer_texts += 1;
-                let key = normalise_for_dedup(t);
+                let key = inference_key(t);
                 *index.entry(key.clone()).or_insert_with(|| {
                     distinct.push(key);
                     distinct.len() - 1
@@ -133,10 +133,11 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
         })
         .collect();
     let sentiment = slots.into_iter().map(|row| row.into_iter().map(|s| s.map(|i| results[i])).collect()).collect();
-    let intent = conversation_intents(conversations, model)?;
+    let (intent, intent_embeddings) = conversation_intents(conversations, model)?;
     Ok(Enrichment {
         sentiment,
         intent,
+        intent_embeddings,
         stats: EnrichStats {
             encoder: model.encoder_path.display().to_string(),
             sentiment_head: model.sentiment_path.display().to_string(),
@@ -151,7 +152,7 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
 }
 
 /// One intent inference per conversation with something substantive to say, deduplicated.
-fn conversation_intents(conversations: &[Conversation], model: &LanguageModel) -> Result<Vec<ConversationIntent>> {
+fn conversation_intents(conversations: &[Conversation], model: &LanguageModel) -> Result<(Vec<ConversationIntent>, Vec<Vec<f32>>)> {
     let texts: Vec<Option<String>> = conversations
         .iter()
         .map(|c| intent_text(c.messages.iter().filter(|m| m.role == Role::Customer).filter_map(|m| m.text.as_deref())))
@@ -162,7 +163,7 @@ fn conversation_intents(conversations: &[Conversation], model: &LanguageModel) -
         .iter()
         .map(|t| {
             t.as_ref().map(|t| {
-                let key = normalise_for_dedup(t);
+                let key = inference_key(t);
                 *index.entry(key.clone()).or_insert_with(|| {
                     distinct.push(key);
                     distinct.len() - 1
@@ -175,18 +176,19 @@ fn conversation_intents(conversations: &[Conversation], model: &LanguageModel) -
     let probs = model.intent.predict_proba(&vectors)?;
     let labels = &model.intent.card.labels;
     let min_confidence = model.taxonomy.min_confidence;
-    Ok(slots
+    let intents = slots
         .into_iter()
         .map(|slot| match slot {
             Some(i) => {
                 let best = crate::heads::argmax(&probs[i]);
                 let p = probs[i][best] as f64;
                 let intent = if p >= min_confidence { labels[best].clone() } else { "other".to_string() };
-                ConversationIntent { intent, confidence: Some(p) }
+                ConversationIntent { intent, confidence: Some(p), text_slot: Some(i) }
             }
-            None => ConversationIntent { intent: "other".into(), confidence: None },
+            None => ConversationIntent { intent: "other".into(), confidence: None, text_slot: None },
         })
-        .collect())
+        .collect();
+    Ok((intents, vectors))
 }
 
 /// Conversation-level sentiment from its customer messages' scores, in time order.
@@ -231,10 +233,5 @@ mod tests {
         assert_eq!(c.trend, Some(-0.75));
         assert!((c.mean.unwrap() - (-0.25)).abs() < 1e-12);
         assert_eq!(conversation_sentiment(&[None]), ConversationSentiment::default());
-    }
-
-    #[test]
-    fn dedup_key_ignores_case_and_whitespace() {
-        assert_eq!(normalise_for_dedup("  OK   Kak "), normalise_for_dedup("ok kak"));
     }
 }

@@ -70,6 +70,8 @@ pub struct ConversationRow {
     pub within_sla: Option<bool>,
     pub reopened: Option<bool>,
     pub reopen_of: Option<String>,
+    /// Why reopen_of was linked (link::ReopenReason), e.g. "same_reference".
+    pub reopen_reason: Option<&'static str>,
     pub fcr: Option<bool>,
     pub fcr_mature: bool,
     /// From the enrich stage; all None without the model.
@@ -192,6 +194,7 @@ pub fn conversation_features(conv: &Conversation, settings: &Settings, as_of_us:
         within_sla,
         reopened: None,
         reopen_of: None,
+        reopen_reason: None,
         fcr: None,
         fcr_mature: false,
         sentiment: Default::default(),

@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod model;
 pub mod pipeline;
 pub mod summary;
+pub mod text;
 pub mod timefmt;
 pub mod write;
 

@@ -2,18 +2,119 @@
 //!
 //! A resolved conversation A is reopened when the same customer starts a conversation B with
 //! A.resolved_at < B.created_at <= A.resolved_at + window. B records reopen_of = the most
-//! recently resolved such A. FCR is only known once the window has passed by as_of: before
-//! that, reopened and fcr are null and fcr_mature is false, so an immature conversation is never
-//! counted as a success.
+//! recently resolved such A. With `reopen_match = "same_intent"` (the default) B must also be
+//! about the same thing as A (see [`ReopenRule`]). FCR is only known once the window has passed
+//! by as_of: before that, reopened and fcr are null and fcr_mature is false, so an immature
+//! conversation is never counted as a success.
 
 use std::collections::HashMap;
 
 use crate::config::Settings;
+use crate::enrich::Enrichment;
 use crate::features::ConversationRow;
 use crate::manifest::Warnings;
+use crate::model::{Conversation, Role};
+use crate::text::reference_numbers;
 
-/// Fills reopened, reopen_of, fcr and fcr_mature in place.
-pub fn link_reopens(rows: &mut [ConversationRow], settings: &Settings, as_of_us: i64, warnings: &mut Warnings) {
+/// What a conversation is about, for `reopen_match = "same_intent"`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Topic<'a> {
+    /// None when the customer said nothing substantive (topic unknown).
+    pub intent: Option<&'a str>,
+    /// Embedding of the first substantive customer message(s), unit length.
+    pub embedding: Option<&'a [f32]>,
+    /// Order, invoice and tracking numbers the customer wrote, upper-cased.
+    pub references: Vec<String>,
+}
+
+/// How a return is matched to an earlier conversation.
+#[derive(Debug, Clone, Copy)]
+pub enum ReopenRule<'a> {
+    /// Any later conversation of the same customer.
+    Any,
+    SameIntent { topics: &'a [Topic<'a>], min_similarity: f32, follow_up_intents: &'a [String] },
+}
+
+/// Why B was linked to A, written to conversations.parquet as `reopen_reason` so a reviewer can
+/// see the evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReopenReason {
+    AnyReturn,
+    SameReference,
+    SameIntent,
+    SimilarText,
+    FollowUp,
+}
+
+impl ReopenReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReopenReason::AnyReturn => "any_return",
+            ReopenReason::SameReference => "same_reference",
+            ReopenReason::SameIntent => "same_intent",
+            ReopenReason::SimilarText => "similar_text",
+            ReopenReason::FollowUp => "follow_up",
+        }
+    }
+}
+
+impl ReopenRule<'_> {
+    /// Whether return `b` is about what `a` was about; strongest evidence first.
+    fn matches(&self, a: usize, b: usize) -> Option<ReopenReason> {
+        let ReopenRule::SameIntent { topics, min_similarity, follow_up_intents } = self else {
+            return Some(ReopenReason::AnyReturn);
+        };
+        let (ta, tb) = (&topics[a], &topics[b]);
+        if ta.references.iter().any(|r| tb.references.contains(r)) {
+            return Some(ReopenReason::SameReference);
+        }
+        if let (Some(ia), Some(ib)) = (ta.intent, tb.intent) {
+            if ia == ib && ia != "other" {
+                return Some(ReopenReason::SameIntent);
+            }
+        }
+        if let (Some(ea), Some(eb)) = (ta.embedding, tb.embedding) {
+            let cosine: f32 = ea.iter().zip(eb).map(|(x, y)| x * y).sum();
+            if cosine >= *min_similarity {
+                return Some(ReopenReason::SimilarText);
+            }
+        }
+        // A return whose topic is unknown or a follow-up intent ("the issue from yesterday is
+        // still not fixed") counts: FCR must not flatter when the model cannot tell.
+        match tb.intent {
+            None => Some(ReopenReason::FollowUp),
+            Some(ib) if follow_up_intents.iter().any(|f| f == ib) => Some(ReopenReason::FollowUp),
+            Some(_) => None,
+        }
+    }
+}
+
+/// Each conversation's topic from the enrichment (intent, embedding) and its customer messages.
+pub fn conversation_topics<'a>(conversations: &[Conversation], enrichment: &'a Enrichment) -> Vec<Topic<'a>> {
+    conversations
+        .iter()
+        .zip(&enrichment.intent)
+        .map(|(conv, intent)| {
+            let mut references: Vec<String> = conv
+                .messages
+                .iter()
+                .filter(|m| m.role == Role::Customer)
+                .filter_map(|m| m.text.as_deref())
+                .flat_map(reference_numbers)
+                .collect();
+            references.sort();
+            references.dedup();
+            Topic {
+                intent: intent.confidence.map(|_| intent.intent.as_str()),
+                embedding: intent.text_slot.map(|i| enrichment.intent_embeddings[i].as_slice()),
+                references,
+            }
+        })
+        .collect()
+}
+
+/// Fills reopened, reopen_of, reopen_reason, fcr and fcr_mature in place.
+pub fn link_reopens(rows: &mut [ConversationRow], rule: &ReopenRule, settings: &Settings, as_of_us: i64, warnings: &mut Warnings) {
     let window = settings.reopen_window_us;
     // Split threads carry the customer in their thread id when no customer_id is given.
     let thread_is_customer = settings.session_gap_us.is_some();
@@ -42,26 +143,17 @@ pub fn link_reopens(rows: &mut [ConversationRow], settings: &Settings, as_of_us:
         let resolved_at: Vec<i64> = resolved.iter().map(|&i| rows[i].resolved_at_us.expect("resolved")).collect();
         for &b in idxs {
             let created = rows[b].created_at_us;
-            // Candidates A: created - window <= resolved_at < created.
+            // Candidates A: created - window <= resolved_at < created, i.e. B starts inside A's
+            // window. Every matching A is reopened; B records the most recently resolved one.
             let lo = resolved_at.partition_point(|&r| r < created - window);
             let hi = resolved_at.partition_point(|&r| r < created);
-            // The most recently resolved candidate that is not B itself.
-            if let Some(&a) = resolved[lo..hi].iter().rev().find(|&&a| a != b) {
-                reopened_flag[a] = true;
-                rows[b].reopen_of = Some(rows[a].conversation_id.clone());
-            }
-        }
-    }
-    // Any A with some B in its window is reopened; the loop above marks only the most recent A
-    // for each B, so mark the rest directly.
-    for idxs in by_customer.values() {
-        let mut created: Vec<i64> = idxs.iter().map(|&i| rows[i].created_at_us).collect();
-        created.sort_unstable();
-        for &a in idxs {
-            if let Some(r) = rows[a].resolved_at_us {
-                let first_after = created.partition_point(|&c| c <= r);
-                if created.get(first_after).is_some_and(|&c| c <= r + window) {
+            for &a in resolved[lo..hi].iter().rev().filter(|&&a| a != b) {
+                if let Some(reason) = rule.matches(a, b) {
                     reopened_flag[a] = true;
+                    if rows[b].reopen_of.is_none() {
+                        rows[b].reopen_of = Some(rows[a].conversation_id.clone());
+                        rows[b].reopen_reason = Some(reason.as_str());
+                    }
                 }
             }
         }
@@ -94,7 +186,7 @@ mod tests {
 
     fn link(rows: &mut [ConversationRow], as_of_h: i64) {
         let settings = Config::default().validate().unwrap();
-        link_reopens(rows, &settings, as_of_h * H, &mut Warnings::default());
+        link_reopens(rows, &ReopenRule::Any, &settings, as_of_h * H, &mut Warnings::default());
     }
 
     #[test]
@@ -149,5 +241,52 @@ mod tests {
         link(&mut rows, 1000);
         assert_eq!(rows[0].reopened, Some(false));
         assert_eq!(rows[1].reopen_of, None);
+    }
+
+    fn topic<'a>(intent: Option<&'a str>, embedding: Option<&'a [f32]>, refs: &[&str]) -> Topic<'a> {
+        Topic { intent, embedding, references: refs.iter().map(|r| r.to_string()).collect() }
+    }
+
+    #[test]
+    fn same_intent_links_only_returns_about_the_same_thing() {
+        let follow_up = vec!["other".to_string(), "complaint_service".to_string()];
+        let (e1, e2, e3) = ([1.0f32, 0.0], [0.95f32, 0.312], [0.0f32, 1.0]);
+        let topics = vec![
+            topic(Some("order_status"), Some(&e1), &["INV/2026/123456"]),
+            topic(Some("refund_return"), Some(&e3), &["INV/2026/123456"]), // same order
+            topic(Some("order_status"), Some(&e3), &[]),                   // same intent
+            topic(Some("refund_return"), Some(&e2), &[]),                  // near-identical text
+            topic(Some("refund_return"), Some(&e3), &[]),                  // a new topic
+            topic(Some("other"), Some(&e3), &[]),                          // "yang kemarin gimana?"
+            topic(None, None, &[]),                                        // nothing substantive
+            topic(Some("other"), Some(&e1), &[]),
+        ];
+        let rule = ReopenRule::SameIntent { topics: &topics, min_similarity: 0.92, follow_up_intents: &follow_up };
+        let reason = |a, b| rule.matches(a, b).map(ReopenReason::as_str);
+        assert_eq!(reason(0, 1), Some("same_reference"));
+        assert_eq!(reason(0, 2), Some("same_intent"));
+        assert_eq!(reason(0, 3), Some("similar_text"));
+        assert_eq!(reason(0, 4), None);
+        assert_eq!(reason(0, 5), Some("follow_up"));
+        assert_eq!(reason(0, 6), Some("follow_up"));
+        // "other" on both sides is not a shared intent; the follow-up rule decides.
+        let no_follow_up = ReopenRule::SameIntent { topics: &topics, min_similarity: 0.92, follow_up_intents: &[] };
+        assert_eq!(no_follow_up.matches(5, 7), None);
+        assert_eq!(ReopenRule::Any.matches(0, 4), Some(ReopenReason::AnyReturn));
+    }
+
+    #[test]
+    fn a_new_topic_does_not_reopen_but_a_later_same_topic_return_does() {
+        let mut rows = vec![row("a", "c1", 0, Some(1)), row("b", "c1", 5, Some(6)), row("c", "c1", 10, Some(11))];
+        let follow_up: Vec<String> = vec![];
+        let topics = vec![topic(Some("order_status"), None, &[]), topic(Some("promo_voucher"), None, &[]), topic(Some("order_status"), None, &[])];
+        let rule = ReopenRule::SameIntent { topics: &topics, min_similarity: 0.92, follow_up_intents: &follow_up };
+        let settings = Config::default().validate().unwrap();
+        link_reopens(&mut rows, &rule, &settings, 1000 * H, &mut Warnings::default());
+        assert_eq!(rows[1].reopen_of, None);
+        // c skips the more recent b (another topic) and links to a.
+        assert_eq!(rows[2].reopen_of.as_deref(), Some("a"));
+        assert_eq!(rows[2].reopen_reason, Some("same_intent"));
+        assert_eq!((rows[0].reopened, rows[1].reopened), (Some(true), Some(false)));
     }
 }

@@ -10,12 +10,12 @@ use sha2::{Digest, Sha256};
 
 use crate::aggregate::{aggregate, KpiTables};
 use crate::assemble::assemble;
-use crate::config::Settings;
+use crate::config::{ReopenMatch, Settings};
 use crate::enrich::{conversation_sentiment, enrich, LanguageModel};
 use crate::error::{Error, Result};
 use crate::features::{conversation_features, ConversationRow};
 use crate::ingest::{read_conversations, read_messages};
-use crate::link::link_reopens;
+use crate::link::{conversation_topics, link_reopens, ReopenRule};
 use crate::manifest::{InputFileEntry, Manifest, Warnings};
 use crate::timefmt::format_us;
 use crate::write::{conversations_batch, kpi_batches, messages_batch, quarantine_batch, StagedOutput};
@@ -139,7 +139,26 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     }
     timer.done("features");
 
-    link_reopens(&mut rows, settings, as_of_us, &mut warnings);
+    let topics = match (&settings.config.reopen_match, &enrichment) {
+        (ReopenMatch::SameIntent, Some(e)) => Some(conversation_topics(&assembled.conversations, e)),
+        (ReopenMatch::SameIntent, None) => {
+            warnings.add(
+                "reopen_match_fallback",
+                "reopen_match = \"same_intent\" needs the model, which is off: any return counted as a reopen".to_string(),
+            );
+            None
+        }
+        (ReopenMatch::Any, _) => None,
+    };
+    let rule = match &topics {
+        Some(topics) => ReopenRule::SameIntent {
+            topics,
+            min_similarity: settings.config.reopen_min_similarity as f32,
+            follow_up_intents: &settings.config.reopen_follow_up_intents,
+        },
+        None => ReopenRule::Any,
+    };
+    link_reopens(&mut rows, &rule, settings, as_of_us, &mut warnings);
     timer.done("link");
 
     let kpis = aggregate(&rows, &assembled.conversations, &settings.time_zone);

@@ -243,6 +243,7 @@ pub fn conversations_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
     t.bool("within_sla", rows.iter().map(|r| r.within_sla));
     t.bool("reopened", rows.iter().map(|r| r.reopened));
     t.str("reopen_of", rows.iter().map(|r| r.reopen_of.as_deref()));
+    t.str("reopen_reason", rows.iter().map(|r| r.reopen_reason));
     t.bool("fcr", rows.iter().map(|r| r.fcr));
     t.bool("fcr_mature", rows.iter().map(|r| Some(r.fcr_mature)));
     t.f64("sentiment_start", rows.iter().map(|r| r.sentiment.start));

@@ -28,7 +28,7 @@ fn every_planted_fact_is_found() {
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
     let as_of = manifest["as_of"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap().as_microsecond();
 
-    let mut checked_reopens = 0;
+    let (mut checked_reopens, mut new_topics, mut new_topic_misses) = (0, 0, 0);
     for t in 0..truth.len() {
         let id = truth.get("conversation_id", t).str().unwrap().to_string();
         let r = by_id[&id];
@@ -45,15 +45,22 @@ fn every_planted_fact_is_found() {
         assert_eq!(conv.get("resolved_at", r), truth.get("resolved_at", t), "{id} resolved_at");
         assert!(close(conv.get("csat_score", r).f64(), truth.get("csat_score", t).f64()), "{id} csat");
 
-        // Reopens: only the planted return can reopen a conversation (one customer per story).
+        // Reopens: only the planted return can reopen a conversation (one customer per story),
+        // and under the default reopen_match = "same_intent" only when it is about the same
+        // issue. Whether a new-topic return is told apart rests on the model, so those are
+        // counted rather than asserted one by one.
         let resolved = truth.get("resolved_at", t).ts();
         let planted_gap_us = truth.get("return_gap_s", t).f64().map(|s| (s * 1e6).round() as i64);
-        let expected_reopen = planted_gap_us.is_some_and(|g| g > 0 && g <= WINDOW_US);
+        let kind = truth.get("return_kind", t);
+        let new_topic = kind == Value::Str("new_topic".into());
+        let expected_reopen = planted_gap_us.is_some_and(|g| g > 0 && g <= WINDOW_US) && !new_topic;
         match resolved {
             Some(res) if as_of >= res + WINDOW_US => {
                 assert_eq!(conv.get("fcr_mature", r), Value::Bool(true), "{id} mature");
-                assert_eq!(conv.get("reopened", r), Value::Bool(expected_reopen), "{id} reopened");
-                assert_eq!(conv.get("fcr", r), Value::Bool(!expected_reopen), "{id} fcr");
+                if !new_topic {
+                    assert_eq!(conv.get("reopened", r), Value::Bool(expected_reopen), "{id} reopened");
+                    assert_eq!(conv.get("fcr", r), Value::Bool(!expected_reopen), "{id} fcr");
+                }
             }
             _ => {
                 assert_eq!(conv.get("fcr_mature", r), Value::Bool(false), "{id} immature");
@@ -64,11 +71,24 @@ fn every_planted_fact_is_found() {
         if let Value::Str(ret) = truth.get("return_conversation_id", t) {
             let rr = by_id[&ret];
             let expected = if expected_reopen { Value::Str(id.clone()) } else { Value::Null };
-            assert_eq!(conv.get("reopen_of", rr), expected, "{ret} reopen_of");
-            checked_reopens += 1;
+            if new_topic {
+                new_topics += 1;
+                new_topic_misses += usize::from(conv.get("reopen_of", rr) != expected);
+            } else {
+                assert_eq!(conv.get("reopen_of", rr), expected, "{ret} ({kind:?}) reopen_of");
+                checked_reopens += 1;
+            }
+            let reason = conv.get("reopen_reason", rr);
+            assert_eq!(reason == Value::Null, conv.get("reopen_of", rr) == Value::Null, "{ret}: a link has a reason");
+            if kind == Value::Str("vague".into()) {
+                assert_eq!(reason, Value::Str("follow_up".into()), "{ret}");
+            }
         }
     }
     assert!(checked_reopens >= 20, "the demo plants enough returns to test ({checked_reopens})");
+    eprintln!("new-topic returns linked as reopens: {new_topic_misses}/{new_topics}");
+    assert!(new_topics >= 5, "the demo plants new-topic returns ({new_topics})");
+    assert!(new_topic_misses * 5 <= new_topics, "new-topic returns linked as reopens: {new_topic_misses}/{new_topics}");
 
     // Row accounting matches the planted faults exactly.
     let planted: serde_json::Value = serde_json::from_slice(&std::fs::read(data.join("ground_truth.json")).unwrap()).unwrap();
@@ -111,8 +131,8 @@ fn without_a_conversations_table_inactivity_decides_resolution() {
 }
 
 /// The intent model reads the demo's opening messages (written apart from the taxonomy's
-/// examples) as the generator meant them, for most conversations. Returns are left out: their
-/// opening ("the problem from before still isn't fixed") is a complaint, whatever came before.
+/// examples) as the generator meant them, for most conversations. Vague returns are left out:
+/// their opening ("the problem from before still isn't fixed") names no intent.
 #[test]
 fn planted_intents_are_mostly_recognised() {
     let tmp = tempfile::tempdir().unwrap();
@@ -122,12 +142,14 @@ fn planted_intents_are_mostly_recognised() {
     let truth = Table::open(&data.join("ground_truth.parquet"));
     let conv = Table::open(&out.join("conversations.parquet"));
     let by_id = conv.index_by("conversation_id");
-    let returns: std::collections::HashSet<String> =
-        (0..truth.len()).filter_map(|t| truth.get("return_conversation_id", t).str().map(str::to_string)).collect();
+    let vague_returns: std::collections::HashSet<String> = (0..truth.len())
+        .filter(|&t| truth.get("return_kind", t) == Value::Str("vague".into()))
+        .filter_map(|t| truth.get("return_conversation_id", t).str().map(str::to_string))
+        .collect();
     let (mut agree, mut n) = (0, 0);
     for t in 0..truth.len() {
         let id = truth.get("conversation_id", t).str().unwrap().to_string();
-        if returns.contains(&id) {
+        if vague_returns.contains(&id) {
             continue;
         }
         let r = by_id[&id];
@@ -138,5 +160,5 @@ fn planted_intents_are_mostly_recognised() {
     }
     let rate = agree as f64 / n as f64;
     eprintln!("intent agreement with the planted intents: {agree}/{n} = {rate:.3}");
-    assert!(rate >= 0.75, "intent agreement {rate:.3} on {n} conversations");
+    assert!(rate >= 0.9, "intent agreement {rate:.3} on {n} conversations");
 }

@@ -75,6 +75,8 @@ fn no_model_gives_kpis_without_sentiment() {
     assert!((0..m.len()).all(|r| m.get("sentiment", r) == Value::Null));
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
     assert!(manifest["model"].is_null());
+    // The default same_intent reopen rule needs intents: the run says it counted any return.
+    assert_eq!(manifest["warnings"]["reopen_match_fallback"]["count"], 1, "{}", manifest["warnings"]);
 }
 
 #[test]
