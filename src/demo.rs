@@ -320,8 +320,14 @@ impl Gen {
                 truth.handed_over = true;
                 truth.frt_handover_s = Some((t - last_bot_t.expect("bot spoke")) as f64 / S as f64);
             }
-            let exchanges = self.rng.random_range(1..4);
             let mut agent_replies = 1;
+            if matches!(intent, "refund_return" | "payment_billing") {
+                // Money questions wait on the finance team: the slow intents of the demo.
+                t += lognormal_us(&mut self.rng, 3.0 * 3600.0, 0.5);
+                self.push(conv, customer, channel, t, agent_role, Some(say(lang, "Sudah kami cek dengan tim finance ya kak", "Finance has checked it now")), Some(main_agent), false);
+                agent_replies += 1;
+            }
+            let exchanges = self.rng.random_range(1..4);
             for _ in 0..exchanges {
                 t += lognormal_us(&mut self.rng, 60.0, 0.8);
                 self.push(conv, customer, channel, t, customer_role, Some(say(lang, "iya kak, tolong dibantu ya", "ok, please help")), None, false);

@@ -199,13 +199,15 @@ pub struct ConversationSentiment {
     pub mean: Option<f64>,
     pub min: Option<f64>,
     pub trend: Option<f64>,
+    /// The last labelled customer message was negative: the customer left unhappy.
+    pub ends_negative: Option<bool>,
 }
 
 pub fn conversation_sentiment(scores: &[Option<MessageSentiment>]) -> ConversationSentiment {
     let s: Vec<f64> = scores.iter().flatten().map(|m| m.score as f64).collect();
-    if s.is_empty() {
+    let Some(last) = scores.iter().flatten().last() else {
         return ConversationSentiment::default();
-    }
+    };
     let (start, end) = (s[0], s[s.len() - 1]);
     ConversationSentiment {
         start: Some(start),
@@ -213,6 +215,7 @@ pub fn conversation_sentiment(scores: &[Option<MessageSentiment>]) -> Conversati
         mean: Some(s.iter().sum::<f64>() / s.len() as f64),
         min: Some(s.iter().copied().fold(f64::INFINITY, f64::min)),
         trend: Some(end - start),
+        ends_negative: Some(last.label == "negative"),
     }
 }
 
@@ -231,6 +234,7 @@ mod tests {
         assert_eq!(c.end, Some(-0.25));
         assert_eq!(c.min, Some(-1.0));
         assert_eq!(c.trend, Some(-0.75));
+        assert_eq!(c.ends_negative, Some(false)); // the last label, not the score's sign
         assert!((c.mean.unwrap() - (-0.25)).abs() < 1e-12);
         assert_eq!(conversation_sentiment(&[None]), ConversationSentiment::default());
     }

@@ -79,9 +79,9 @@ pub fn render(report: &AnalyzeReport) -> String {
         let mut negative_end = 0u64;
         let mut with_sentiment = 0u64;
         for r in &report.conversations {
-            if let Some(end) = r.sentiment.end {
+            if let Some(ends_negative) = r.sentiment.ends_negative {
                 with_sentiment += 1;
-                negative_end += u64::from(end < -0.5);
+                negative_end += u64::from(ends_negative);
             }
         }
         for (label, n) in &report.sentiment_counts {
@@ -107,6 +107,23 @@ pub fn render(report: &AnalyzeReport) -> String {
         intents.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         let top: Vec<String> = intents.iter().take(5).map(|(k, n)| format!("{} {n}", k.as_deref().unwrap_or("-"))).collect();
         out.push_str(&format!("top intents: {}\n", top.join(", ")));
+    }
+    let ir = &report.kpis.intent_resolution;
+    // A median of a handful of conversations is noise: list intents with 10+ resolved.
+    let mut slow: Vec<_> =
+        ir.rows.iter().filter(|r| r.resolved_conversations >= 10).filter_map(|r| r.resolution_median_ratio.map(|x| (x, r))).collect();
+    slow.sort_by(|a, b| b.0.total_cmp(&a.0));
+    if let (Some(h), Some(p), Some(e2)) = (ir.test.h, ir.test.p_value, ir.test.epsilon_squared) {
+        let top: Vec<String> = slow
+            .iter()
+            .take(3)
+            .map(|(x, r)| format!("{} {} ({x:.1}x)", r.intent, dur(r.resolution.median)))
+            .collect();
+        out.push_str(&format!(
+            "slowest to resolve (median, x overall): {}; across intents Kruskal-Wallis H {h:.1}, p {}, epsilon^2 {e2:.3}\n",
+            top.join(", "),
+            if p < 0.001 { "< 0.001".to_string() } else { format!("{p:.3}") }
+        ));
     }
     let warn_total: u64 = m.warnings.0.values().map(|w| w.count).sum();
     if warn_total > 0 {

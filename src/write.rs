@@ -15,6 +15,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use crate::aggregate::intent_resolution::IntentResolution;
 use crate::aggregate::{KpiRow, KpiTable, KpiTables, TIMINGS};
 use crate::error::{Error, Result};
 use crate::features::ConversationRow;
@@ -104,6 +105,37 @@ fn keyed_table(key: &str, table: &KpiTable<Option<String>>) -> Result<RecordBatc
     t.finish()
 }
 
+/// One row per intent; the Kruskal-Wallis columns are the same on every row (a test across
+/// all intents), so a reader of any row sees how sure the differences are.
+fn intent_resolution_batch(t: &IntentResolution) -> Result<RecordBatch> {
+    let r = &t.rows;
+    let mut b = TableBuilder::new();
+    b.str("intent", r.iter().map(|x| Some(&x.intent)));
+    b.u64("conversations", r.iter().map(|x| x.conversations));
+    b.u64("resolved_conversations", r.iter().map(|x| x.resolved_conversations));
+    b.f64("resolution_mean_s", r.iter().map(|x| x.resolution.mean));
+    b.f64("resolution_median_s", r.iter().map(|x| x.resolution.median));
+    b.f64("resolution_p90_s", r.iter().map(|x| x.resolution.p90));
+    b.f64("resolution_bh_mean_s", r.iter().map(|x| x.resolution_bh.mean));
+    b.f64("resolution_bh_median_s", r.iter().map(|x| x.resolution_bh.median));
+    b.f64("resolution_bh_p90_s", r.iter().map(|x| x.resolution_bh.p90));
+    b.f64("resolution_median_ratio", r.iter().map(|x| x.resolution_median_ratio));
+    b.f64("frt_human_median_s", r.iter().map(|x| x.frt_human_median_s));
+    b.f64("fcr_rate", r.iter().map(|x| x.fcr_rate));
+    b.f64("reopen_rate", r.iter().map(|x| x.reopen_rate));
+    b.f64("csat_pct", r.iter().map(|x| x.csat_pct));
+    b.u64("csat_responses", r.iter().map(|x| x.csat_responses));
+    b.f64("handover_rate", r.iter().map(|x| x.handover_rate));
+    b.f64("ending_negative_rate", r.iter().map(|x| x.ending_negative_rate));
+    let kw = t.test;
+    b.f64("kruskal_wallis_h", r.iter().map(|_| kw.h));
+    b.u64("kruskal_wallis_df", r.iter().map(|_| kw.df));
+    b.u64("kruskal_wallis_n", r.iter().map(|_| kw.n));
+    b.f64("kruskal_wallis_p_value", r.iter().map(|_| kw.p_value));
+    b.f64("epsilon_squared", r.iter().map(|_| kw.epsilon_squared));
+    b.finish()
+}
+
 /// The KPI tables and heatmap as (file name, batch).
 pub fn kpi_batches(k: &KpiTables) -> Result<Vec<(&'static str, RecordBatch)>> {
     let mut overall = TableBuilder::new();
@@ -126,6 +158,7 @@ pub fn kpi_batches(k: &KpiTables) -> Result<Vec<(&'static str, RecordBatch)>> {
         ("kpi_by_team.parquet", keyed_table("team", &k.by_team)?),
         ("kpi_by_day.parquet", by_day.finish()?),
         ("kpi_by_intent.parquet", keyed_table("intent", &k.by_intent)?),
+        ("intent_resolution.parquet", intent_resolution_batch(&k.intent_resolution)?),
         ("heatmap_hourly.parquet", heat.finish()?),
     ])
 }
@@ -251,6 +284,7 @@ pub fn conversations_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
     t.f64("sentiment_mean", rows.iter().map(|r| r.sentiment.mean));
     t.f64("sentiment_min", rows.iter().map(|r| r.sentiment.min));
     t.f64("sentiment_trend", rows.iter().map(|r| r.sentiment.trend));
+    t.bool("ends_negative", rows.iter().map(|r| r.sentiment.ends_negative));
     t.str("intent", rows.iter().map(|r| r.intent.as_deref()));
     t.f64("intent_confidence", rows.iter().map(|r| r.intent_confidence));
     t.finish()

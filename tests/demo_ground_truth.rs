@@ -162,3 +162,27 @@ fn planted_intents_are_mostly_recognised() {
     eprintln!("intent agreement with the planted intents: {agree}/{n} = {rate:.3}");
     assert!(rate >= 0.9, "intent agreement {rate:.3} on {n} conversations");
 }
+
+/// The demo makes refund and payment questions wait on a finance team (about 3 h more);
+/// intent_resolution.parquet must find those two slow and the Kruskal-Wallis test significant.
+#[test]
+fn intent_resolution_finds_the_planted_slow_intents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = demo(tmp.path(), 500, 2);
+    let out = tmp.path().join("out");
+    analyze_demo(&data, &out);
+    let t = Table::open(&out.join("intent_resolution.parquet"));
+    let ratio = |intent: &str| {
+        let r = (0..t.len()).find(|&r| t.get("intent", r).str() == Some(intent)).unwrap_or_else(|| panic!("no row for {intent}"));
+        t.get("resolution_median_ratio", r).f64().unwrap()
+    };
+    for slow in ["refund_return", "payment_billing"] {
+        assert!(ratio(slow) > 2.0, "{slow}: {}", ratio(slow));
+    }
+    for fast in ["order_status", "cancellation", "account_access", "promo_voucher"] {
+        assert!(ratio(fast) < ratio("refund_return").min(ratio("payment_billing")), "{fast}: {}", ratio(fast));
+    }
+    let p = t.get("kruskal_wallis_p_value", 0).f64().unwrap();
+    let e2 = t.get("epsilon_squared", 0).f64().unwrap();
+    assert!(p < 0.01 && e2 > 0.02, "p {p}, epsilon^2 {e2}");
+}

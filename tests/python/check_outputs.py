@@ -33,7 +33,7 @@ def same(a, b, tol=1e-6):
     return abs(float(a) - float(b)) <= tol * max(1.0, abs(float(b)))
 
 
-TABLES = ["conversations", "messages", "kpi_overall", "kpi_by_channel", "kpi_by_agent", "kpi_by_team", "kpi_by_day", "kpi_by_intent", "heatmap_hourly", "quarantine"]
+TABLES = ["conversations", "messages", "kpi_overall", "kpi_by_channel", "kpi_by_agent", "kpi_by_team", "kpi_by_day", "kpi_by_intent", "intent_resolution", "heatmap_hourly", "quarantine"]
 UTC_US = pa.timestamp("us", tz="UTC")
 
 # 1. Types, read by pyarrow.
@@ -140,7 +140,39 @@ cell = con.execute("""
 mine = con.execute(f"SELECT customer_messages FROM read_parquet('{out / 'heatmap_hourly.parquet'}') WHERE weekday = 1 AND hour = 9").fetchone()[0]
 check("heatmap Monday 09:00 cell", cell == mine, f"{mine} vs {cell}")
 
-# 6. Row accounting in the manifest.
+# 6. intent_resolution: per-intent figures recomputed in SQL, Kruskal-Wallis with scipy.
+ir = con.execute(f"SELECT * FROM read_parquet('{out / 'intent_resolution.parquet'}') ORDER BY intent").fetchall()
+ir_cols = [d[0] for d in con.description]
+ir_rows = [dict(zip(ir_cols, r)) for r in ir]
+overall_median = con.execute("SELECT quantile_cont(resolution_s, 0.5) FROM c").fetchone()[0]
+check("intent_resolution has one row per intent", len(ir_rows) == con.execute("SELECT count(DISTINCT intent) FROM c").fetchone()[0] and len(ir_rows) >= 3)
+groups = []
+for row in ir_rows:
+    q = con.execute("""
+      SELECT count(*), count(resolution_s), avg(resolution_s), quantile_cont(resolution_s, 0.5), quantile_cont(resolution_s, 0.9),
+             quantile_cont(frt_human_s, 0.5), avg(fcr::int), avg(reopened::int), avg(handed_over::int) FILTER (WHERE had_bot),
+             avg(ends_negative::int), 100.0 * avg((csat_score >= 4)::int)
+      FROM c WHERE intent = ?""", [row["intent"]]).fetchone()
+    names = ["conversations", "resolved_conversations", "resolution_mean_s", "resolution_median_s", "resolution_p90_s",
+             "frt_human_median_s", "fcr_rate", "reopen_rate", "handover_rate", "ending_negative_rate", "csat_pct"]
+    for name, want in zip(names, q):
+        check(f"intent_resolution[{row['intent']}].{name}", same(row[name], want), f"{row[name]} vs {want}")
+    ratio = None if q[3] is None else q[3] / overall_median
+    check(f"intent_resolution[{row['intent']}].resolution_median_ratio", same(row["resolution_median_ratio"], ratio))
+    values = [v for (v,) in con.execute("SELECT resolution_s FROM c WHERE intent = ? AND resolution_s IS NOT NULL", [row["intent"]]).fetchall()]
+    if values:
+        groups.append(values)
+from scipy.stats import kruskal
+h, p = kruskal(*groups)
+n = sum(len(g) for g in groups)
+first = ir_rows[0]
+check("Kruskal-Wallis H = scipy", same(first["kruskal_wallis_h"], h, 1e-9), f"{first['kruskal_wallis_h']} vs {h}")
+check("Kruskal-Wallis p = scipy", same(first["kruskal_wallis_p_value"], p, 1e-6) or abs(first["kruskal_wallis_p_value"] - p) < 1e-12, f"{first['kruskal_wallis_p_value']} vs {p}")
+check("Kruskal-Wallis df and n", first["kruskal_wallis_df"] == len(groups) - 1 and first["kruskal_wallis_n"] == n)
+check("epsilon squared = H / (n - 1)", same(first["epsilon_squared"], h / (n - 1), 1e-9))
+check("the test is the same on every row", all(r["kruskal_wallis_h"] == first["kruskal_wallis_h"] for r in ir_rows))
+
+# 7. Row accounting in the manifest.
 manifest = json.loads((out / "run_manifest.json").read_text())
 acc = manifest["rows"]["messages"]
 check("rows_in = used + quarantined + duplicates", acc["rows_in"] == acc["rows_used"] + acc["rows_quarantined"] + acc["duplicates_dropped"])

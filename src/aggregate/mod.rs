@@ -1,5 +1,7 @@
 //! Stage 6, aggregate: KPI tables overall and by channel, primary agent, team and day, and the
-//! busy-hours heatmap. Every figure is computed from the per-conversation rows, exactly.
+//! busy-hours heatmap, and intent x resolution time. Every figure is computed from the per-conversation rows, exactly.
+
+pub mod intent_resolution;
 
 use std::collections::BTreeMap;
 
@@ -7,6 +9,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
 use crate::features::ConversationRow;
+use intent_resolution::{intent_resolution, IntentResolution};
 use crate::model::{Conversation, Role};
 use crate::timefmt::local_datetime;
 
@@ -157,6 +160,8 @@ pub struct KpiTables {
     pub by_day: KpiTable<Option<Date>>,
     /// Empty of keys (one null group) when the model is off.
     pub by_intent: KpiTable<Option<String>>,
+    /// Intents only (empty when the model is off), with the Kruskal-Wallis test across them.
+    pub intent_resolution: IntentResolution,
     /// customer_messages[weekday Monday=0][hour].
     pub heatmap: [[u64; 24]; 7],
 }
@@ -176,6 +181,7 @@ pub fn aggregate(rows: &[ConversationRow], conversations: &[Conversation], tz: &
         by_team: kpis_by(rows, |r| r.team.clone()),
         by_day: kpis_by(rows, |r| local_day(r.created_at_us, tz)),
         by_intent: kpis_by(rows, |r| r.intent.clone()),
+        intent_resolution: intent_resolution(rows),
         heatmap,
     }
 }
