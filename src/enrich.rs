@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::encoder::{Encoder, QUERY_PREFIX};
+use crate::encoder::Encoder;
 use crate::error::Result;
 use crate::heads::Head;
 use crate::config::ModelConfig;
@@ -38,16 +38,36 @@ impl LanguageModel {
                 .map_err(|e| crate::Error::input(path, format!("cannot read the taxonomy ({e})"), "fix [model] intent_taxonomy"))?;
             Taxonomy::parse(&text, path)?
         };
+        let encoder = Encoder::load(Path::new(&cfg.encoder))?;
+        let sentiment = Head::load(Path::new(&cfg.sentiment_head))?;
+        let intent = Head::load(Path::new(&cfg.intent_head))?;
+        for (head, dir) in [(&sentiment, &cfg.sentiment_head), (&intent, &cfg.intent_head)] {
+            check_head_fits(head, Path::new(dir), &encoder)?;
+        }
         Ok(LanguageModel {
-            encoder: Encoder::load(Path::new(&cfg.encoder))?,
-            sentiment: Head::load(Path::new(&cfg.sentiment_head))?,
-            intent: Head::load(Path::new(&cfg.intent_head))?,
+            encoder,
+            sentiment,
+            intent,
             taxonomy,
             encoder_path: PathBuf::from(&cfg.encoder),
             sentiment_path: PathBuf::from(&cfg.sentiment_head),
             max_tokens: cfg.max_tokens,
         })
     }
+}
+
+/// A head reads the embeddings of the encoder it was trained on and no other: the same width
+/// is not enough (MiniLM and e5-small both give 384 floats that mean different things).
+fn check_head_fits(head: &Head, dir: &Path, encoder: &Encoder) -> Result<()> {
+    let trained_on = crate::encoder::encoder_name(Path::new(&head.card.encoder));
+    if trained_on != encoder.name {
+        return Err(crate::Error::config(
+            "model",
+            format!("the head in {} was trained on {trained_on} embeddings, but [model] encoder is {}", dir.display(), encoder.name),
+            format!("train heads for this encoder: `convoqa train {} --model <encoder> --out DIR`, then point [model] at them", head.card.task),
+        ));
+    }
+    Ok(())
 }
 
 /// A conversation's intent and the head's probability for it; `other` when below the
@@ -122,7 +142,7 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
         slots.push(row);
     }
     let refs: Vec<&str> = distinct.iter().map(String::as_str).collect();
-    let embedded = model.encoder.embed(&refs, QUERY_PREFIX, model.max_tokens, 4096)?;
+    let embedded = model.encoder.embed(&refs, &model.encoder.query_prefix, model.max_tokens, 4096)?;
     let probs = model.sentiment.predict_proba(&embedded.vectors)?;
     let results: Vec<MessageSentiment> = probs
         .iter()
@@ -172,7 +192,7 @@ fn conversation_intents(conversations: &[Conversation], model: &LanguageModel) -
         })
         .collect();
     let refs: Vec<&str> = distinct.iter().map(String::as_str).collect();
-    let vectors = model.encoder.embed(&refs, QUERY_PREFIX, model.max_tokens, 4096)?.vectors;
+    let vectors = model.encoder.embed(&refs, &model.encoder.query_prefix, model.max_tokens, 4096)?.vectors;
     let probs = model.intent.predict_proba(&vectors)?;
     let labels = &model.intent.card.labels;
     let min_confidence = model.taxonomy.min_confidence;

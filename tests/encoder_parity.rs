@@ -2,6 +2,8 @@
 //! scripts/gen-parity-fixtures.sh): identical token ids, and cosine >= 0.999 per text.
 //! Needs the model: scripts/fetch-model.sh (scripts/test.sh runs it first).
 
+mod common;
+
 use std::path::PathBuf;
 
 use convoqa::encoder::bert::cosine;
@@ -12,18 +14,7 @@ fn root() -> PathBuf {
 }
 
 fn fixtures() -> (Vec<String>, Vec<Vec<u32>>, Vec<Vec<f32>>) {
-    let text = std::fs::read_to_string(root().join("tests/fixtures/e5_parity.jsonl")).unwrap();
-    let (mut texts, mut ids) = (Vec::new(), Vec::new());
-    for line in text.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        texts.push(v["text"].as_str().unwrap().to_string());
-        ids.push(v["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect());
-    }
-    let raw = std::fs::read(root().join("tests/fixtures/e5_parity.f32")).unwrap();
-    let floats: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-    let emb = floats.chunks(384).map(|c| c.to_vec()).collect::<Vec<_>>();
-    assert_eq!(emb.len(), texts.len());
-    (texts, ids, emb)
+    common::parity_fixtures("e5_parity", 384)
 }
 
 fn encoder() -> Encoder {
@@ -75,7 +66,7 @@ fn long_texts_are_cut_at_the_limit_and_counted() {
     let cut = enc.tokenizer.encode(&format!("{QUERY_PREFIX}{}", texts.last().unwrap()), 128).unwrap();
     assert_eq!(cut.ids.len(), 128);
     assert_eq!(cut.ids[..127], ids.last().unwrap()[..127]);
-    assert_eq!(*cut.ids.last().unwrap(), enc.tokenizer.eos_id);
+    assert_eq!(cut.ids.last(), ids.last().unwrap().last(), "the closing </s> is kept");
 }
 
 /// How much 8-bit activations would move the labels: the shipped heads on our embeddings (f32

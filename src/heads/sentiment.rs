@@ -8,7 +8,7 @@ use serde_json::json;
 use super::data::{load, Labelled};
 use super::train::{train_best, EmbeddedSet, Recipe};
 use super::{Head, HeadCard};
-use crate::encoder::{Encoder, QUERY_PREFIX};
+use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 
 pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
@@ -37,12 +37,13 @@ impl SentimentData {
     }
 }
 
-/// Embeds texts, reusing a cache file keyed by the texts and the token limit.
+/// Embeds texts, reusing a cache file keyed by the encoder, the texts and the token limit.
 pub fn embed_cached(encoder: &Encoder, texts: &[&str], max_tokens: usize, cache_dir: Option<&Path>) -> Result<Vec<Vec<f32>>> {
     let dim = encoder.model.shape.hidden;
     let key = {
         let mut h = 0xcbf2_9ce4_8422_2325u64;
-        for t in texts.iter().map(|t| t.as_bytes()).chain(std::iter::once(max_tokens.to_string().as_bytes())) {
+        let setting = format!("{}\x00{}\x00{max_tokens}", encoder.name, encoder.query_prefix);
+        for t in texts.iter().map(|t| t.as_bytes()).chain(std::iter::once(setting.as_bytes())) {
             for &b in t.iter().chain(b"\x00") {
                 h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
             }
@@ -58,7 +59,7 @@ pub fn embed_cached(encoder: &Encoder, texts: &[&str], max_tokens: usize, cache_
             }
         }
     }
-    let vectors = encoder.embed(texts, QUERY_PREFIX, max_tokens, 4096)?.vectors;
+    let vectors = encoder.embed(texts, &encoder.query_prefix, max_tokens, 4096)?.vectors;
     if let Some(dir) = cache_dir {
         std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         let bytes: Vec<u8> = vectors.iter().flatten().flat_map(|f| f.to_le_bytes()).collect();

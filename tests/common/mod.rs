@@ -130,3 +130,21 @@ impl Table {
         (0..self.len()).map(|r| (self.get(key, r).str().expect("key").to_string(), r)).collect()
     }
 }
+
+/// A parity fixture set made by a scripts/gen-*-fixtures.sh: `<name>.jsonl` (text, reference
+/// token ids) and `<name>.f32` (reference embeddings, `dim` little-endian floats each).
+pub fn parity_fixtures(name: &str, dim: usize) -> (Vec<String>, Vec<Vec<u32>>, Vec<Vec<f32>>) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let text = std::fs::read_to_string(dir.join(format!("{name}.jsonl"))).unwrap();
+    let (mut texts, mut ids) = (Vec::new(), Vec::new());
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        texts.push(v["text"].as_str().unwrap().to_string());
+        ids.push(v["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect());
+    }
+    let raw = std::fs::read(dir.join(format!("{name}.f32"))).unwrap();
+    let floats: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let emb = floats.chunks(dim).map(|c| c.to_vec()).collect::<Vec<_>>();
+    assert_eq!(emb.len(), texts.len());
+    (texts, ids, emb)
+}
