@@ -13,7 +13,7 @@ fn main() -> convoqa::Result<()> {
     let rows = Taxonomy::default_taxonomy().labelled();
     let keys: Vec<String> = rows.iter().map(|r| inference_key(&r.text)).collect();
     let texts: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let vectors = encoder.embed(&texts, QUERY_PREFIX, 128, 4096)?.vectors;
+    let vectors = encoder.embed(&texts, QUERY_PREFIX, 128, convoqa::encoder::DEFAULT_BATCH_TOKENS)?.vectors;
     let (mut same, mut different) = (Vec::new(), Vec::new());
     for i in 0..rows.len() {
         for j in i + 1..rows.len() {

@@ -17,6 +17,9 @@ pub struct EncoderBench {
     pub tokens_per_s: f64,
     pub peak_rss_mb: f64,
     pub threads: usize,
+    /// The last run's embeddings, in corpus order (for comparing other tools' outputs).
+    #[serde(skip)]
+    pub vectors: Vec<Vec<f32>>,
 }
 
 fn proc_status_mb(key: &str) -> f64 {
@@ -59,5 +62,6 @@ pub fn bench_encoder(encoder: &Encoder, texts: &[&str], max_tokens: usize, batch
         tokens_per_s: out.tokens as f64 / median,
         peak_rss_mb: peak_rss_mb(),
         threads: rayon::current_num_threads(),
+        vectors: out.vectors,
     })
 }

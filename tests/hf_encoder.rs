@@ -27,7 +27,7 @@ fn minilm_matches_sentence_transformers() {
     }
     assert_eq!(id_mismatches, 0, "token ids differ from sentence-transformers' tokenizer");
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let got = enc.embed(&refs, "", 256, 4096).unwrap();
+    let got = enc.embed(&refs, "", 256, convoqa::encoder::DEFAULT_BATCH_TOKENS).unwrap();
     let (worst, at) = got.vectors.iter().zip(&want).map(|(g, w)| cosine(g, w)).zip(&texts).fold((1.0f32, ""), |acc, (c, t)| if c < acc.0 { (c, t) } else { acc });
     eprintln!("lowest cosine vs sentence-transformers: {worst:.6} on {at:?}");
     assert!(worst >= 0.999, "lowest cosine {worst} on {at:?}");

@@ -86,11 +86,8 @@ impl Layer {
     fn new(w: LayerWeights, s: &EncoderShape, dev: &Device) -> Result<Layer> {
         let (h, f) = (s.hidden, s.ffn);
         // Fused QKV: one [3h, h] matrix, so each layer streams the input once.
-        let (mut qkv_w, mut qkv_b) = w.q;
-        qkv_w.extend(w.k.0);
-        qkv_w.extend(w.v.0);
-        qkv_b.extend(w.k.1);
-        qkv_b.extend(w.v.1);
+        let qkv_w: Vec<f32> = [w.q.0, w.k.0, w.v.0].concat();
+        let qkv_b: Vec<f32> = [w.q.1, w.k.1, w.v.1].concat();
         Ok(Layer {
             qkv: Linear::new(qkv_w, qkv_b, 3 * h, h, dev)?,
             attn_out: Linear::new(w.attn_out.0, w.attn_out.1, h, h, dev)?,
@@ -139,14 +136,22 @@ pub struct BertModel {
 
 impl BertModel {
     /// Builds the model from f32 weights (the loaders' common form).
-    pub(crate) fn from_weights(shape: EncoderShape, pooling: Pooling, emb: EmbeddingWeights, layers: Vec<LayerWeights>) -> Result<BertModel> {
+    /// Layers are read one at a time and turned into tensors at once, so loading never holds
+    /// more than one layer's f32 copy beside the model (the resident size stays near the model's).
+    pub(crate) fn from_weights(
+        shape: EncoderShape,
+        pooling: Pooling,
+        emb: EmbeddingWeights,
+        layers: impl Iterator<Item = Result<LayerWeights>>,
+    ) -> Result<BertModel> {
         let dev = Device::Cpu;
+        let layers: Vec<Layer> = layers.map(|w| Layer::new(w?, &shape, &dev)).collect::<Result<_>>()?;
         if layers.len() != shape.layers {
             return Err(Error::Internal(format!("{} layers of weights for a {}-layer shape", layers.len(), shape.layers)));
         }
         Ok(BertModel {
             emb_norm: Norm::new(emb.norm.0, emb.norm.1, shape.layer_norm_eps, &dev)?,
-            layers: layers.into_iter().map(|w| Layer::new(w, &shape, &dev)).collect::<Result<_>>()?,
+            layers,
             shape,
             pooling,
             words: emb.words,
@@ -166,22 +171,20 @@ impl BertModel {
         let s = file.shape;
         let (h, f) = (s.hidden, s.ffn);
         let pair = |w: &str, b: &str, n: usize| -> Result<(Vec<f32>, Vec<f32>)> { Ok((file.f32_tensor(w, n)?, file.f32_tensor(b, n)?)) };
-        let layers = (0..s.layers)
-            .map(|l| {
-                let q4 = |name: &str, n: usize| file.q4_tensor_dequantised(&format!("l{l}.{name}"), n);
-                let f32t = |name: &str, n: usize| file.f32_tensor(&format!("l{l}.{name}"), n);
-                Ok(LayerWeights {
-                    q: (q4("q.w", h * h)?, f32t("q.b", h)?),
-                    k: (q4("k.w", h * h)?, f32t("k.b", h)?),
-                    v: (q4("v.w", h * h)?, f32t("v.b", h)?),
-                    attn_out: (q4("ao.w", h * h)?, f32t("ao.b", h)?),
-                    attn_norm: pair(&format!("l{l}.aln.w"), &format!("l{l}.aln.b"), h)?,
-                    ffn_in: (q4("fi.w", f * h)?, f32t("fi.b", f)?),
-                    ffn_out: (q4("fo.w", h * f)?, f32t("fo.b", h)?),
-                    out_norm: pair(&format!("l{l}.oln.w"), &format!("l{l}.oln.b"), h)?,
-                })
+        let layers = (0..s.layers).map(|l| {
+            let q4 = |name: &str, n: usize| file.q4_tensor_dequantised(&format!("l{l}.{name}"), n);
+            let f32t = |name: &str, n: usize| file.f32_tensor(&format!("l{l}.{name}"), n);
+            Ok(LayerWeights {
+                q: (q4("q.w", h * h)?, f32t("q.b", h)?),
+                k: (q4("k.w", h * h)?, f32t("k.b", h)?),
+                v: (q4("v.w", h * h)?, f32t("v.b", h)?),
+                attn_out: (q4("ao.w", h * h)?, f32t("ao.b", h)?),
+                attn_norm: pair(&format!("l{l}.aln.w"), &format!("l{l}.aln.b"), h)?,
+                ffn_in: (q4("fi.w", f * h)?, f32t("fi.b", f)?),
+                ffn_out: (q4("fo.w", h * f)?, f32t("fo.b", h)?),
+                out_norm: pair(&format!("l{l}.oln.w"), &format!("l{l}.oln.b"), h)?,
             })
-            .collect::<Result<Vec<_>>>()?;
+        });
         let emb = EmbeddingWeights {
             words: WordTable::Q4(file.q4_tensor_raw("emb.word", s.vocab * h)?),
             positions: file.f32_tensor("emb.pos", s.max_positions * h)?,

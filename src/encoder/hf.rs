@@ -153,24 +153,22 @@ pub fn load(dir: &Path) -> Result<HfEncoder> {
     };
     let w = Weights { tensors, path: &weights_path };
     let (h, f) = (shape.hidden, shape.ffn);
-    let layers = (0..shape.layers)
-        .map(|l| {
-            let p = format!("encoder.layer.{l}.");
-            let lin = |name: &str, out: usize, inp: usize| -> Result<(Vec<f32>, Vec<f32>)> {
-                Ok((w.get(&format!("{p}{name}.weight"), out * inp)?, w.get(&format!("{p}{name}.bias"), out)?))
-            };
-            Ok(LayerWeights {
-                q: lin("attention.self.query", h, h)?,
-                k: lin("attention.self.key", h, h)?,
-                v: lin("attention.self.value", h, h)?,
-                attn_out: lin("attention.output.dense", h, h)?,
-                attn_norm: lin("attention.output.LayerNorm", h, 1)?,
-                ffn_in: lin("intermediate.dense", f, h)?,
-                ffn_out: lin("output.dense", h, f)?,
-                out_norm: lin("output.LayerNorm", h, 1)?,
-            })
+    let layers = (0..shape.layers).map(|l| {
+        let p = format!("encoder.layer.{l}.");
+        let lin = |name: &str, out: usize, inp: usize| -> Result<(Vec<f32>, Vec<f32>)> {
+            Ok((w.get(&format!("{p}{name}.weight"), out * inp)?, w.get(&format!("{p}{name}.bias"), out)?))
+        };
+        Ok(LayerWeights {
+            q: lin("attention.self.query", h, h)?,
+            k: lin("attention.self.key", h, h)?,
+            v: lin("attention.self.value", h, h)?,
+            attn_out: lin("attention.output.dense", h, h)?,
+            attn_norm: lin("attention.output.LayerNorm", h, 1)?,
+            ffn_in: lin("intermediate.dense", f, h)?,
+            ffn_out: lin("output.dense", h, f)?,
+            out_norm: lin("output.LayerNorm", h, 1)?,
         })
-        .collect::<Result<Vec<_>>>()?;
+    });
     let emb = EmbeddingWeights {
         words: WordTable::F32(w.get("embeddings.word_embeddings.weight", shape.vocab * h)?),
         positions: w.get("embeddings.position_embeddings.weight", shape.max_positions * h)?,

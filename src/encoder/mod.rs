@@ -23,6 +23,11 @@ use tokenizer::{SentencePieceTokenizer, Tokens};
 /// Where `scripts/fetch-model.sh` puts the default encoder, relative to the project root.
 pub const DEFAULT_MODEL_PATH: &str = "models/e5-small/e5-small-q4.bin";
 
+/// Padded tokens per batch. Small batches keep each layer's activations in the core's L2 cache
+/// (384 tokens x 1,536 FFN floats = 2.4 MB): on the bench corpus 384 beat 256, 512, 768 and
+/// 4,096 (`convoqa bench --batch-tokens N`; BENCHMARKS.md).
+pub const DEFAULT_BATCH_TOKENS: usize = 384;
+
 /// E5 models expect a task prefix; classification and symmetric matching use "query: ".
 pub const QUERY_PREFIX: &str = "query: ";
 

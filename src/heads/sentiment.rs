@@ -59,7 +59,7 @@ pub fn embed_cached(encoder: &Encoder, texts: &[&str], max_tokens: usize, cache_
             }
         }
     }
-    let vectors = encoder.embed(texts, &encoder.query_prefix, max_tokens, 4096)?.vectors;
+    let vectors = encoder.embed(texts, &encoder.query_prefix, max_tokens, crate::encoder::DEFAULT_BATCH_TOKENS)?.vectors;
     if let Some(dir) = cache_dir {
         std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         let bytes: Vec<u8> = vectors.iter().flatten().flat_map(|f| f.to_le_bytes()).collect();
