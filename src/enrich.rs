@@ -195,14 +195,18 @@ fn conversation_intents(conversations: &[Conversation], model: &LanguageModel) -
     let vectors = model.encoder.embed(&refs, &model.encoder.query_prefix, model.max_tokens, crate::encoder::DEFAULT_BATCH_TOKENS)?.vectors;
     let probs = model.intent.predict_proba(&vectors)?;
     let labels = &model.intent.card.labels;
-    let min_confidence = model.taxonomy.min_confidence;
+    // A head trained with an out-of-scope label carries its own calibrated threshold.
+    let (fallback, min_confidence) = match &model.intent.card.out_of_scope {
+        Some(o) => (o.label.as_str(), o.min_confidence),
+        None => ("other", model.taxonomy.min_confidence),
+    };
     let intents = slots
         .into_iter()
         .map(|slot| match slot {
             Some(i) => {
                 let best = crate::heads::argmax(&probs[i]);
                 let p = probs[i][best] as f64;
-                let intent = if p >= min_confidence { labels[best].clone() } else { "other".to_string() };
+                let intent = if p >= min_confidence { labels[best].clone() } else { fallback.to_string() };
                 ConversationIntent { intent, confidence: Some(p), text_slot: Some(i) }
             }
             None => ConversationIntent { intent: "other".into(), confidence: None, text_slot: None },

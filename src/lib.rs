@@ -23,6 +23,7 @@ pub mod link;
 pub mod manifest;
 pub mod model;
 pub mod pipeline;
+pub mod redact;
 pub mod summary;
 pub mod text;
 pub mod timefmt;

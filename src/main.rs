@@ -123,6 +123,10 @@ enum TrainCommand {
         max_tokens: usize,
         #[arg(long)]
         cache: Option<PathBuf>,
+        /// The data's out-of-scope label (e.g. `oos` for CLINC150): a confidence threshold for it
+        /// is picked on 15% of the training part and stored in the card.
+        #[arg(long)]
+        out_of_scope: Option<String>,
     },
     /// Sentiment (negative, neutral, positive) on SmSA and NusaX, selected on their validation splits.
     Sentiment {
@@ -216,7 +220,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             println!("saved {}", out.display());
             Ok(())
         }
-        Command::Train { what: TrainCommand::Intent { data, taxonomy, holdout, out, model, max_tokens, cache } } => {
+        Command::Train { what: TrainCommand::Intent { data, taxonomy, holdout, out, model, max_tokens, cache, out_of_scope } } => {
             if !(0.05..=0.5).contains(&holdout) {
                 return Err(convoqa::Error::config("--holdout", format!("{holdout} is outside 0.05..0.5"), "e.g. --holdout 0.25").into());
             }
@@ -229,7 +233,16 @@ fn run(command: Command) -> anyhow::Result<()> {
                 (None, None) => (convoqa::heads::intent::Taxonomy::default_taxonomy().labelled(), "built-in taxonomy data/taxonomy/intents.toml".to_string()),
             };
             let encoder = convoqa::encoder::Encoder::load(&model)?;
-            let mut head = convoqa::heads::intent::train_intent(&encoder, &model.display().to_string(), &rows, &source, holdout, &out, max_tokens, cache.as_deref())?;
+            let model_name = model.display().to_string();
+            let how = convoqa::heads::intent::IntentTraining {
+                model_name: &model_name,
+                source: &source,
+                holdout,
+                max_tokens,
+                cache: cache.as_deref(),
+                out_of_scope: out_of_scope.as_deref(),
+            };
+            let mut head = convoqa::heads::intent::train_intent(&encoder, &rows, &how, &out)?;
             head.card.command = std::env::args().collect::<Vec<_>>().join(" ");
             head.save(&out)?;
             for (name, m) in &head.card.validation {
@@ -239,6 +252,9 @@ fn run(command: Command) -> anyhow::Result<()> {
                         println!("{name}: recall of `{scope}` = {r:.4}");
                     }
                 }
+            }
+            if let Some(o) = &head.card.out_of_scope {
+                println!("out-of-scope: top probability below {:.2} -> `{}` (picked on the calibration rows)", o.min_confidence, o.label);
             }
             println!("saved {}", out.display());
             Ok(())

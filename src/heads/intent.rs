@@ -2,6 +2,7 @@
 //! trained on its examples or on a team's labelled file, and the rule that picks which customer
 //! messages of a conversation say what it is about.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rand::seq::SliceRandom;
@@ -13,7 +14,8 @@ use serde_json::json;
 use super::data::Labelled;
 use super::sentiment::embed_cached;
 use super::train::{train_best, EmbeddedSet, Recipe};
-use super::{Head, HeadCard};
+use super::metrics::Metrics;
+use super::{Head, HeadCard, OutOfScope};
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 
@@ -73,13 +75,59 @@ pub fn stratified_split(rows: &[Labelled], holdout: f64, seed: u64) -> (Vec<Labe
     (train_rows, held)
 }
 
+/// How an intent head is trained: the split, and the out-of-scope label if the data has one.
+pub struct IntentTraining<'a> {
+    pub model_name: &'a str,
+    pub source: &'a str,
+    pub holdout: f64,
+    pub max_tokens: usize,
+    pub cache: Option<&'a Path>,
+    /// With an out-of-scope label ("oos" in CLINC150), 15% of the training part is set aside to
+    /// pick the confidence below which a prediction becomes that label.
+    pub out_of_scope: Option<&'a str>,
+}
+
+/// Top probabilities below `min_confidence` become `oos`.
+pub fn predict_with_threshold(probs: &[Vec<f32>], oos: usize, min_confidence: f64) -> Vec<usize> {
+    probs
+        .iter()
+        .map(|p| {
+            let best = crate::heads::argmax(p);
+            if (p[best] as f64) < min_confidence { oos } else { best }
+        })
+        .collect()
+}
+
+/// The threshold (0.00 to 0.95 in steps of 0.05) with the best macro-F1 on calibration rows;
+/// ties go to the lower threshold (fewer in-scope queries thrown away).
+pub fn pick_min_confidence(labels: &[String], probs: &[Vec<f32>], y: &[usize], oos: usize) -> f64 {
+    let mut best = (f64::NEG_INFINITY, 0.0);
+    for step in 0..20 {
+        let t = step as f64 / 20.0;
+        let f1 = super::metrics::evaluate(labels, y, &predict_with_threshold(probs, oos, t)).macro_f1;
+        if f1 > best.0 + 1e-12 {
+            best = (f1, t);
+        }
+    }
+    best.1
+}
+
 /// Trains an intent head on labelled rows: a stratified hold-out picks the recipe and epoch and
 /// gives the reported metrics.
-pub fn train_intent(encoder: &Encoder, model_name: &str, rows: &[Labelled], source: &str, holdout: f64, out: &Path, max_tokens: usize, cache: Option<&Path>) -> Result<Head> {
+pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, out: &Path) -> Result<Head> {
+    let IntentTraining { model_name, source, holdout, max_tokens, cache, out_of_scope } = *how;
     let mut labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
     labels.sort();
     labels.dedup();
+    let oos = match out_of_scope {
+        Some(l) => Some(labels.iter().position(|x| x == l).ok_or_else(|| {
+            crate::Error::input(Path::new(source), format!("--out-of-scope {l:?} is not a label of the data"), "name the data's out-of-scope label, e.g. oos")
+        })?),
+        None => None,
+    };
     let (train_rows, held) = stratified_split(rows, holdout, 17);
+    // The calibration rows never train the head and never score it.
+    let (train_rows, calibration) = if oos.is_some() { stratified_split(&train_rows, 0.15, 23) } else { (train_rows, Vec::new()) };
     let embed = |name: &str, rows: &[Labelled]| -> Result<EmbeddedSet> {
         let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
         let x = embed_cached(encoder, &texts, max_tokens, cache)?;
@@ -91,6 +139,19 @@ pub fn train_intent(encoder: &Encoder, model_name: &str, rows: &[Labelled], sour
     let base = Recipe { hidden: 0, epochs: 80, learning_rate: 1e-2, weight_decay: 1e-4, batch_size: 32, input_dropout: 0.0, seed: 7 };
     let candidates = [base, Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.1, ..base }];
     let (recipe, trained, tried) = train_best(&labels, &train_set, &valid, &candidates)?;
+    let mut validation: HashMap<String, Metrics> = trained.validation.into_iter().collect();
+    let out_of_scope = match oos {
+        Some(oos) => {
+            let head = Head::new(HeadCard::bare(&labels), trained.layers.clone());
+            let calibration_set = embed("calibration", &calibration)?;
+            let min_confidence = pick_min_confidence(&labels, &head.predict_proba(&calibration_set.x)?, &calibration_set.y, oos);
+            let held_probs = head.predict_proba(&valid[0].x)?;
+            let with_threshold = super::metrics::evaluate(&labels, &valid[0].y, &predict_with_threshold(&held_probs, oos, min_confidence));
+            validation.insert("holdout_with_threshold".into(), with_threshold);
+            Some(OutOfScope { label: labels[oos].clone(), min_confidence })
+        }
+        None => None,
+    };
     let card = HeadCard {
         task: "intent".into(),
         labels,
@@ -102,9 +163,16 @@ pub fn train_intent(encoder: &Encoder, model_name: &str, rows: &[Labelled], sour
             "selection": format!("stratified hold-out of {:.0}% per label (seed 17) picks recipe and epoch and gives the metrics", holdout * 100.0),
             "tried": tried,
         }),
-        training_data: vec![format!("{source}: {} rows ({} train, {} hold-out)", rows.len(), train_rows.len(), held.len())],
-        validation: trained.validation.into_iter().collect(),
+        training_data: vec![format!(
+            "{source}: {} rows ({} train, {} calibration, {} hold-out)",
+            rows.len(),
+            train_rows.len(),
+            calibration.len(),
+            held.len()
+        )],
+        validation,
         command: String::new(),
+        out_of_scope,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
@@ -180,5 +248,18 @@ mod tests {
         let (train_rows, held) = stratified_split(&rows, 0.25, 1);
         assert_eq!(train_rows.len() + held.len(), rows.len());
         assert_eq!(held.iter().filter(|r| r.label == "other").count(), 10);
+    }
+
+    #[test]
+    fn low_confidence_predictions_become_out_of_scope_at_the_picked_threshold() {
+        let labels: Vec<String> = ["a", "b", "oos"].iter().map(|s| s.to_string()).collect();
+        // Confident in-scope rows, and out-of-scope rows the head spreads thinly.
+        let probs = vec![vec![0.9, 0.05, 0.05], vec![0.1, 0.8, 0.1], vec![0.4, 0.35, 0.25], vec![0.3, 0.47, 0.23]];
+        let y = vec![0, 1, 2, 2];
+        assert_eq!(predict_with_threshold(&probs, 2, 0.5), vec![0, 1, 2, 2]);
+        assert_eq!(predict_with_threshold(&probs, 2, 0.0), vec![0, 1, 0, 1]);
+        let t = pick_min_confidence(&labels, &probs, &y, 2);
+        // The lowest grid threshold that separates them: above 0.47, at most 0.8.
+        assert_eq!(t, 0.5);
     }
 }

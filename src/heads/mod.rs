@@ -27,6 +27,33 @@ pub struct HeadCard {
     pub training_data: Vec<String>,
     pub validation: HashMap<String, metrics::Metrics>,
     pub command: String,
+    /// Intent heads trained with an out-of-scope label: below this top probability the
+    /// prediction becomes that label (picked on a calibration split, see heads::intent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_scope: Option<OutOfScope>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutOfScope {
+    pub label: String,
+    pub min_confidence: f64,
+}
+
+impl HeadCard {
+    /// A card with labels only, for heads used in memory during training.
+    pub fn bare(labels: &[String]) -> HeadCard {
+        HeadCard {
+            task: String::new(),
+            labels: labels.to_vec(),
+            encoder: String::new(),
+            max_tokens: 0,
+            recipe: serde_json::Value::Null,
+            training_data: vec![],
+            validation: HashMap::new(),
+            command: String::new(),
+            out_of_scope: None,
+        }
+    }
 }
 
 pub struct Head {

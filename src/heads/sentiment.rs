@@ -122,6 +122,7 @@ pub fn train_sentiment(encoder: &Encoder, model_name: &str, data_dir: &Path, out
         training_data,
         validation: trained.validation.into_iter().collect(),
         command: format!("convoqa train sentiment --data-dir {} --out {}", data_dir.display(), out.display()),
+        out_of_scope: None,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;

@@ -5,7 +5,7 @@
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{linear, AdamW, Linear, Module, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
@@ -49,32 +49,44 @@ fn to_tensor(x: &[Vec<f32>], dev: &Device) -> candle_core::Result<Tensor> {
 }
 
 fn predict(layers: &[(Tensor, Tensor)], x: &[Vec<f32>]) -> candle_core::Result<Vec<usize>> {
-    let card = HeadCard {
-        task: String::new(),
-        labels: vec![],
-        encoder: String::new(),
-        max_tokens: 0,
-        recipe: serde_json::Value::Null,
-        training_data: vec![],
-        validation: Default::default(),
-        command: String::new(),
-    };
+    let card = HeadCard::bare(&[]);
     let head = Head::new(card, layers.to_vec());
     let logits = head.logits(&to_tensor(x, &Device::Cpu)?)?.to_vec2::<f32>()?;
     Ok(logits.iter().map(|r| argmax(r)).collect())
+}
+
+/// Inverted dropout with a mask drawn from the training's own seeded generator.
+fn dropout(x: &Tensor, p: f32, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+    let keep = 1.0 / (1.0 - p);
+    let mask: Vec<f32> = (0..x.elem_count()).map(|_| if rng.random::<f32>() < p { 0.0 } else { keep }).collect();
+    let mask = Tensor::from_vec(mask, x.shape(), x.device()).map_err(ce)?;
+    x.mul(&mask).map_err(ce)
 }
 
 pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], recipe: Recipe) -> Result<Trained> {
     let dev = Device::Cpu;
     let k = labels.len();
     let dim = train_set.x.first().map_or(0, |v| v.len());
-    let varmap = VarMap::new();
+    let mut varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
     let layers: Vec<Linear> = if recipe.hidden == 0 {
         vec![linear(dim, k, vb.pp("l0")).map_err(ce)?]
     } else {
         vec![linear(dim, recipe.hidden, vb.pp("l0")).map_err(ce)?, linear(recipe.hidden, k, vb.pp("l1")).map_err(ce)?]
     };
+    // candle's CPU random source cannot be seeded: initialise from the recipe's seed instead
+    // (uniform +-1/sqrt(fan_in), candle's own default), so `convoqa train` reproduces a head
+    // bit for bit.
+    let mut rng = ChaCha8Rng::seed_from_u64(recipe.seed);
+    let dims: Vec<(usize, usize)> = if recipe.hidden == 0 { vec![(dim, k)] } else { vec![(dim, recipe.hidden), (recipe.hidden, k)] };
+    for (i, (fan_in, fan_out)) in dims.into_iter().enumerate() {
+        let bound = 1.0 / (fan_in as f32).sqrt();
+        let mut uniform = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
+        let w = Tensor::from_vec(uniform(fan_in * fan_out), (fan_out, fan_in), &dev).map_err(ce)?;
+        let b = Tensor::from_vec(uniform(fan_out), fan_out, &dev).map_err(ce)?;
+        varmap.set_one(format!("l{i}.weight"), w).map_err(ce)?;
+        varmap.set_one(format!("l{i}.bias"), b).map_err(ce)?;
+    }
     let params = ParamsAdamW { lr: recipe.learning_rate, weight_decay: recipe.weight_decay, ..Default::default() };
     let mut opt = AdamW::new(varmap.all_vars(), params).map_err(ce)?;
 
@@ -88,7 +100,6 @@ pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], 
 
     let x_all = to_tensor(&train_set.x, &dev).map_err(ce)?;
     let y_all = Tensor::from_vec(train_set.y.iter().map(|&y| y as u32).collect::<Vec<_>>(), train_set.y.len(), &dev).map_err(ce)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(recipe.seed);
     let mut order: Vec<u32> = (0..train_set.y.len() as u32).collect();
     let mut best: Option<Trained> = None;
     for epoch in 1..=recipe.epochs {
@@ -97,7 +108,7 @@ pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], 
             let idx = Tensor::from_vec(chunk.to_vec(), chunk.len(), &dev).map_err(ce)?;
             let x = x_all.index_select(&idx, 0).map_err(ce)?;
             let y = y_all.index_select(&idx, 0).map_err(ce)?;
-            let x = if recipe.input_dropout > 0.0 { candle_nn::ops::dropout(&x, recipe.input_dropout).map_err(ce)? } else { x };
+            let x = if recipe.input_dropout > 0.0 { dropout(&x, recipe.input_dropout, &mut rng)? } else { x };
             let mut h = x;
             for (i, l) in layers.iter().enumerate() {
                 h = l.forward(&h).map_err(ce)?;
