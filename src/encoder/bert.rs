@@ -19,7 +19,7 @@ fn ce(e: candle_core::Error) -> Error {
 }
 
 /// y = x W^T + b, W stored [out, in] as in the file; the GEMM reads it transposed in place,
-/// so no second copy of the weights is ever made.
+/// so no second copy of the weights is ever made (storing it transposed measured no faster).
 struct Linear {
     weight: Tensor,
     bias: Tensor,
@@ -85,9 +85,12 @@ struct Layer {
 impl Layer {
     fn new(w: LayerWeights, s: &EncoderShape, dev: &Device) -> Result<Layer> {
         let (h, f) = (s.hidden, s.ffn);
-        // Fused QKV: one [3h, h] matrix, so each layer streams the input once.
-        let qkv_w: Vec<f32> = [w.q.0, w.k.0, w.v.0].concat();
-        let qkv_b: Vec<f32> = [w.q.1, w.k.1, w.v.1].concat();
+        // Fused QKV: one [3h, h] matrix, so each layer streams the input once. The attention
+        // scale 1/sqrt(head_dim) is folded into Q here rather than applied to every batch.
+        let scale = 1.0 / ((h / s.heads) as f32).sqrt();
+        let scaled = |v: Vec<f32>| -> Vec<f32> { v.into_iter().map(|x| x * scale).collect() };
+        let qkv_w: Vec<f32> = [scaled(w.q.0), w.k.0, w.v.0].concat();
+        let qkv_b: Vec<f32> = [scaled(w.q.1), w.k.1, w.v.1].concat();
         Ok(Layer {
             qkv: Linear::new(qkv_w, qkv_b, 3 * h, h, dev)?,
             attn_out: Linear::new(w.attn_out.0, w.attn_out.1, h, h, dev)?,
@@ -244,10 +247,9 @@ impl BertModel {
         let bias = ((mask.clone() - 1.0)? * 1e9)?.reshape((b, 1, 1, len))?;
         let x = self.embed_tokens(batch, len, pad_id).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let mut x = self.emb_norm.forward(&x)?.reshape((b * len, h))?;
-        let scale = 1.0 / (hd as f64).sqrt();
         for layer in &self.layers {
             let qkv = layer.qkv.forward(&x)?.reshape((b, len, 3, nh, hd))?.permute((2, 0, 3, 1, 4))?;
-            let q = (qkv.get(0)?.contiguous()? * scale)?;
+            let q = qkv.get(0)?.contiguous()?;
             let k = qkv.get(1)?.contiguous()?;
             let v = qkv.get(2)?.contiguous()?;
             let scores = q.matmul(&k.t()?)?.broadcast_add(&bias)?;
