@@ -94,7 +94,8 @@ pub struct MessageSentiment {
 pub struct Enrichment {
     pub sentiment: Vec<Vec<Option<MessageSentiment>>>,
     pub intent: Vec<ConversationIntent>,
-    /// Embeddings of the distinct intent texts (for same-topic reopen matching).
+    /// Embeddings of every distinct text inferred; `ConversationIntent::text_slot` indexes it
+    /// (same-topic reopen matching compares intent texts).
     pub intent_embeddings: Vec<Vec<f32>>,
     pub stats: EnrichStats,
 }
@@ -122,26 +123,30 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
             "point [model] sentiment_head at a sentiment head",
         ));
     };
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut distinct: Vec<String> = Vec::new();
-    let mut slots: Vec<Vec<Option<usize>>> = Vec::with_capacity(conversations.len());
+    // One pass feeding both heads: customer messages and each conversation's intent text go into
+    // one deduplicated set (the intent text is usually one of the messages), embedded once.
+    let mut texts = TextIndex::default();
     let mut customer_texts = 0u64;
-    for conv in conversations {
-        let mut row = Vec::with_capacity(conv.messages.len());
-        for m in &conv.messages {
-            let text = m.text.as_deref().filter(|t| m.role == Role::Customer && !t.trim().is_empty());
-            row.push(text.map(|t| {
-                customer_texts += 1;
-                let key = inference_key(t);
-                *index.entry(key.clone()).or_insert_with(|| {
-                    distinct.push(key);
-                    distinct.len() - 1
+    let slots: Vec<Vec<Option<usize>>> = conversations
+        .iter()
+        .map(|conv| {
+            conv.messages
+                .iter()
+                .map(|m| {
+                    let text = m.text.as_deref().filter(|t| m.role == Role::Customer && !t.trim().is_empty());
+                    text.map(|t| {
+                        customer_texts += 1;
+                        texts.slot(t)
+                    })
                 })
-            }));
-        }
-        slots.push(row);
-    }
-    let refs: Vec<&str> = distinct.iter().map(String::as_str).collect();
+                .collect()
+        })
+        .collect();
+    let intent_slots: Vec<Option<usize>> = conversations
+        .iter()
+        .map(|c| intent_text(c.messages.iter().filter(|m| m.role == Role::Customer).filter_map(|m| m.text.as_deref())).map(|t| texts.slot(&t)))
+        .collect();
+    let refs: Vec<&str> = texts.distinct.iter().map(String::as_str).collect();
     let embedded = model.encoder.embed(&refs, &model.encoder.query_prefix, model.max_tokens, crate::encoder::DEFAULT_BATCH_TOKENS)?;
     let probs = model.sentiment.predict_proba(&embedded.vectors)?;
     let results: Vec<MessageSentiment> = probs
@@ -153,56 +158,55 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
         })
         .collect();
     let sentiment = slots.into_iter().map(|row| row.into_iter().map(|s| s.map(|i| results[i])).collect()).collect();
-    let (intent, intent_embeddings) = conversation_intents(conversations, model)?;
+    let intent = conversation_intents(&intent_slots, &embedded.vectors, model)?;
     Ok(Enrichment {
         sentiment,
         intent,
-        intent_embeddings,
         stats: EnrichStats {
             encoder: model.encoder_path.display().to_string(),
             sentiment_head: model.sentiment_path.display().to_string(),
             customer_texts,
-            distinct_texts: distinct.len() as u64,
+            distinct_texts: texts.distinct.len() as u64,
             tokens: embedded.tokens as u64,
             truncated: embedded.truncated as u64,
             max_tokens: model.max_tokens,
             seconds: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
         },
+        intent_embeddings: embedded.vectors,
     })
 }
 
-/// One intent inference per conversation with something substantive to say, deduplicated.
-fn conversation_intents(conversations: &[Conversation], model: &LanguageModel) -> Result<(Vec<ConversationIntent>, Vec<Vec<f32>>)> {
-    let texts: Vec<Option<String>> = conversations
-        .iter()
-        .map(|c| intent_text(c.messages.iter().filter(|m| m.role == Role::Customer).filter_map(|m| m.text.as_deref())))
-        .collect();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut distinct: Vec<String> = Vec::new();
-    let slots: Vec<Option<usize>> = texts
-        .iter()
-        .map(|t| {
-            t.as_ref().map(|t| {
-                let key = inference_key(t);
-                *index.entry(key.clone()).or_insert_with(|| {
-                    distinct.push(key);
-                    distinct.len() - 1
-                })
-            })
-        })
-        .collect();
-    let refs: Vec<&str> = distinct.iter().map(String::as_str).collect();
-    let vectors = model.encoder.embed(&refs, &model.encoder.query_prefix, model.max_tokens, crate::encoder::DEFAULT_BATCH_TOKENS)?.vectors;
-    let probs = model.intent.predict_proba(&vectors)?;
+/// Distinct inference keys in first-seen order.
+#[derive(Default)]
+struct TextIndex {
+    index: HashMap<String, usize>,
+    distinct: Vec<String>,
+}
+
+impl TextIndex {
+    fn slot(&mut self, text: &str) -> usize {
+        let key = inference_key(text);
+        if let Some(&i) = self.index.get(&key) {
+            return i;
+        }
+        self.distinct.push(key.clone());
+        self.index.insert(key, self.distinct.len() - 1);
+        self.distinct.len() - 1
+    }
+}
+
+/// Each conversation's intent from the embedding of its intent text (None: nothing substantive).
+fn conversation_intents(slots: &[Option<usize>], vectors: &[Vec<f32>], model: &LanguageModel) -> Result<Vec<ConversationIntent>> {
+    let probs = model.intent.predict_proba(vectors)?;
     let labels = &model.intent.card.labels;
     // A head trained with an out-of-scope label carries its own calibrated threshold.
     let (fallback, min_confidence) = match &model.intent.card.out_of_scope {
         Some(o) => (o.label.as_str(), o.min_confidence),
         None => ("other", model.taxonomy.min_confidence),
     };
-    let intents = slots
-        .into_iter()
-        .map(|slot| match slot {
+    Ok(slots
+        .iter()
+        .map(|slot| match *slot {
             Some(i) => {
                 let best = crate::heads::argmax(&probs[i]);
                 let p = probs[i][best] as f64;
@@ -211,8 +215,7 @@ fn conversation_intents(conversations: &[Conversation], model: &LanguageModel) -
             }
             None => ConversationIntent { intent: "other".into(), confidence: None, text_slot: None },
         })
-        .collect();
-    Ok((intents, vectors))
+        .collect())
 }
 
 /// Conversation-level sentiment from its customer messages' scores, in time order.
