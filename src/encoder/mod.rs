@@ -88,11 +88,14 @@ impl Encoder {
         let name = encoder_name(path);
         if path.is_dir() {
             let hf = hf::load(path)?;
+            release_freed_memory();
             return Ok(Encoder { tokenizer: TextTokenizer::Hf(hf.tokenizer), model: hf.model, query_prefix: hf.query_prefix, name });
         }
         let file = E5s1File::open(path)?;
         let tokenizer = SentencePieceTokenizer::from_parts(&file.tokenizer)?;
         let model = BertModel::from_file(&file)?;
+        drop(file);
+        release_freed_memory();
         Ok(Encoder { tokenizer: TextTokenizer::SentencePiece(tokenizer), model, query_prefix: QUERY_PREFIX.into(), name })
     }
 
@@ -147,6 +150,16 @@ impl Encoder {
             tokens: tokens.iter().map(|t| t.ids.len()).sum(),
             truncated: tokens.iter().filter(|t| t.truncated).count(),
         })
+    }
+}
+
+/// Loading frees the file image and every temporary f32 copy; glibc keeps such memory mapped
+/// for reuse unless asked to return it, which would count against the model's resident size.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages back to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
