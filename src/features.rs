@@ -78,6 +78,12 @@ pub struct ConversationRow {
     pub sentiment: crate::enrich::ConversationSentiment,
     pub intent: Option<String>,
     pub intent_confidence: Option<f64>,
+    /// score::RiskModel outputs: probability of a 1-3 star rating, and for resolved
+    /// conversations of a return about the same issue; reason codes largest first.
+    pub low_csat_risk: Option<f64>,
+    pub low_csat_reasons: Vec<&'static str>,
+    pub false_fcr_risk: Option<f64>,
+    pub false_fcr_reasons: Vec<&'static str>,
 }
 
 impl ConversationRow {
@@ -200,6 +206,10 @@ pub fn conversation_features(conv: &Conversation, settings: &Settings, as_of_us:
         sentiment: Default::default(),
         intent: None,
         intent_confidence: None,
+        low_csat_risk: None,
+        low_csat_reasons: Vec::new(),
+        false_fcr_risk: None,
+        false_fcr_reasons: Vec::new(),
     }
 }
 

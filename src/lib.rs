@@ -3,7 +3,7 @@
 //! Data flows one way, one module per stage:
 //! [`ingest`] (read and validate) -> [`assemble`] (conversations) -> [`enrich`] (sentiment
 //! from the language model: [`encoder`] + [`heads`]) -> [`features`]
-//! (per-conversation KPIs) -> [`link`] (reopens, FCR maturity) -> [`aggregate`] (KPI tables)
+//! (per-conversation KPIs) -> [`link`] (reopens, FCR maturity) -> [`score`] (low-CSAT and false-FCR risk) -> [`aggregate`] (KPI tables)
 //! -> [`write`] (Parquet, atomically). [`pipeline`] runs them in order; the binary only parses
 //! arguments into an [`pipeline::AnalyzeRequest`] and calls it.
 
@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod model;
 pub mod pipeline;
 pub mod redact;
+pub mod score;
 pub mod summary;
 pub mod text;
 pub mod timefmt;

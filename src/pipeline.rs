@@ -1,4 +1,5 @@
-//! The analyze run: read -> assemble -> features -> link -> aggregate -> write, timed per stage.
+//! The analyze run: read -> assemble -> enrich -> features -> link -> score -> aggregate -> write, timed
+//! per stage.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::features::{conversation_features, ConversationRow};
 use crate::ingest::{read_conversations, read_messages};
 use crate::link::{conversation_topics, link_reopens, ReopenRule};
+use crate::score::score_conversations;
 use crate::manifest::{InputFileEntry, Manifest, Warnings};
 use crate::timefmt::format_us;
 use crate::write::{conversations_batch, kpi_batches, messages_batch, quarantine_batch, StagedOutput};
@@ -160,6 +162,9 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     };
     link_reopens(&mut rows, &rule, settings, as_of_us, &mut warnings);
     timer.done("link");
+
+    score_conversations(&mut rows, &assembled.conversations, enrichment.as_ref().map(|e| e.sentiment.as_slice()));
+    timer.done("score");
 
     let kpis = aggregate(&rows, &assembled.conversations, &settings.time_zone);
     timer.done("aggregate");

@@ -1,5 +1,7 @@
 //! The one-screen summary printed at the end of `analyze`.
 
+use std::collections::BTreeMap;
+
 use crate::aggregate::{Distribution, KpiRow, TIMINGS};
 use crate::pipeline::AnalyzeReport;
 
@@ -125,6 +127,22 @@ pub fn render(report: &AnalyzeReport) -> String {
             if p < 0.001 { "< 0.001".to_string() } else { format!("{p:.3}") }
         ));
     }
+    let flagged = |risk: fn(&crate::features::ConversationRow) -> Option<f64>| report.conversations.iter().filter(|r| risk(r).is_some_and(|p| p >= 0.5)).count();
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &report.conversations {
+        for code in r.low_csat_reasons.iter().chain(&r.false_fcr_reasons) {
+            *reasons.entry(code).or_default() += 1;
+        }
+    }
+    let mut top: Vec<(&str, usize)> = reasons.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let top: Vec<String> = top.iter().take(4).map(|(c, n)| format!("{c} {n}")).collect();
+    out.push_str(&format!(
+        "risk >= 0.5 (built-in models): low CSAT {}, false FCR {}; top reasons: {}\n",
+        flagged(|r| r.low_csat_risk),
+        flagged(|r| r.false_fcr_risk),
+        if top.is_empty() { "-".to_string() } else { top.join(", ") }
+    ));
     let warn_total: u64 = m.warnings.0.values().map(|w| w.count).sum();
     if warn_total > 0 {
         let kinds: Vec<String> = m.warnings.0.iter().map(|(k, w)| format!("{k} {}", w.count)).collect();

@@ -287,6 +287,10 @@ pub fn conversations_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
     t.bool("ends_negative", rows.iter().map(|r| r.sentiment.ends_negative));
     t.str("intent", rows.iter().map(|r| r.intent.as_deref()));
     t.f64("intent_confidence", rows.iter().map(|r| r.intent_confidence));
+    t.f64("low_csat_risk", rows.iter().map(|r| r.low_csat_risk));
+    t.str("low_csat_reasons", rows.iter().map(|r| r.low_csat_risk.map(|_| r.low_csat_reasons.join(","))));
+    t.f64("false_fcr_risk", rows.iter().map(|r| r.false_fcr_risk));
+    t.str("false_fcr_reasons", rows.iter().map(|r| r.false_fcr_risk.map(|_| r.false_fcr_reasons.join(","))));
     t.finish()
 }
 

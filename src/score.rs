@@ -1,0 +1,427 @@
+//! Stage 5, score: before the survey goes out and before the reopen window matures, the risk
+//! that a conversation gets a 1-3 star rating (low_csat_risk) and, for resolved ones, that the
+//! customer comes back about the same issue (false_fcr_risk), each with the reason codes that
+//! drove it.
+//!
+//! The model is a logistic regression over the explainable signals below: a conversation's
+//! contribution from each signal is its coefficient x its value, and the largest positive
+//! contributions become its reasons. The built-in coefficients are set by reasoning, not fitted
+//! (see [`RiskModel::default_low_csat`]); `convoqa train risk` (to come) fits them on a team's
+//! own history.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::enrich::MessageSentiment;
+use crate::features::{customer_turns, ConversationRow};
+use crate::heads::intent::is_substantive;
+use crate::model::{Conversation, Role};
+use crate::text::inference_key;
+
+/// The signals, in model order; each is 0 when absent.
+pub const SIGNALS: [Signal; 12] = [
+    Signal::NegativeEnd,
+    Signal::SentimentDrop,
+    Signal::UnaddressedNegative,
+    Signal::Unanswered,
+    Signal::LongWait,
+    Signal::BotLoop,
+    Signal::RepeatedQuestion,
+    Signal::GreetingOnlyFirstReply,
+    Signal::ClosedWithoutConfirmation,
+    Signal::DeferredResolution,
+    Signal::SlowForIntent,
+    Signal::RepeatContact,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Signal {
+    /// The last labelled customer message is negative (0/1).
+    NegativeEnd,
+    /// Sentiment fell from start to end: max(0, -trend), 0..2.
+    SentimentDrop,
+    /// Negative customer messages after the last agent reply (capped at 3).
+    UnaddressedNegative,
+    /// The last customer turn got no reply (0/1).
+    Unanswered,
+    /// The longest wait for a reply (a customer turn's, or for the first human), log2(1 + hours).
+    LongWait,
+    /// The bot repeated itself, or the customer asked for a human (0/1).
+    BotLoop,
+    /// The customer asked the same thing again (messages with 3+ content words and the same
+    /// text; count, capped at 3).
+    RepeatedQuestion,
+    /// The first human reply only greets or asks to wait (0/1).
+    GreetingOnlyFirstReply,
+    /// Resolved, and the customer never confirmed after the last agent reply (0/1).
+    ClosedWithoutConfirmation,
+    /// The last agent reply hands the issue on ("diteruskan ke tim terkait", "1x24 jam",
+    /// "we'll get back to you"): closed, not solved (0/1).
+    DeferredResolution,
+    /// Resolution time over its intent's median, log2 of the ratio, 0..3.
+    SlowForIntent,
+    /// The customer's other conversations in the 7 days before this one (capped at 3).
+    RepeatContact,
+}
+
+impl Signal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Signal::NegativeEnd => "NEGATIVE_END",
+            Signal::SentimentDrop => "SENTIMENT_DROP",
+            Signal::UnaddressedNegative => "UNADDRESSED_NEGATIVE",
+            Signal::Unanswered => "UNANSWERED",
+            Signal::LongWait => "LONG_WAIT",
+            Signal::BotLoop => "BOT_LOOP",
+            Signal::RepeatedQuestion => "REPEATED_QUESTION",
+            Signal::GreetingOnlyFirstReply => "GREETING_ONLY_FIRST_REPLY",
+            Signal::ClosedWithoutConfirmation => "CLOSED_WITHOUT_CONFIRMATION",
+            Signal::DeferredResolution => "DEFERRED_RESOLUTION",
+            Signal::SlowForIntent => "SLOW_FOR_INTENT",
+            Signal::RepeatContact => "REPEAT_CONTACT",
+        }
+    }
+}
+
+/// Signal values of one conversation, in SIGNALS order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RiskSignals(pub [f64; 12]);
+
+impl RiskSignals {
+    pub fn get(&self, s: Signal) -> f64 {
+        self.0[SIGNALS.iter().position(|&x| x == s).expect("listed")]
+    }
+    fn set(&mut self, s: Signal, v: f64) {
+        self.0[SIGNALS.iter().position(|&x| x == s).expect("listed")] = v;
+    }
+}
+
+const HUMAN_ASK: [&str; 10] = ["agen", "agent", "manusia", "human", "operator", "orang asli", "cs nya", "real person", "bicara dengan", "talk to"];
+const CONFIRM: [&str; 14] =
+    ["makasih", "terima kasih", "trims", "thx", "thanks", "thank", "sudah bisa", "udah bisa", "berhasil", "beres", "works", "solved", "oke", "ok"];
+const DEFER: [&str; 14] = [
+    "diteruskan", "teruskan", "tim terkait", "1x24", "2x24", "3x24", "akan kami hubungi", "akan menghubungi", "eskalasi", "escalat",
+    "forwarded", "get back to you", "follow up", "mohon ditunggu kabar",
+];
+const GREETING_WORDS: [&str; 36] = [
+    "halo", "hai", "hi", "hello", "kak", "selamat", "pagi", "siang", "sore", "malam", "dengan", "saya", "di", "sini", "mohon", "maaf",
+    "menunggu", "ditunggu", "tunggu", "sebentar", "ya", "baik", "terima", "kasih", "telah", "this", "is", "wait", "please", "sorry",
+    "for", "the", "thanks", "a", "moment", "hold",
+];
+
+fn contains_any(text: &str, words: &[&str]) -> bool {
+    let t = text.to_lowercase();
+    words.iter().any(|w| t.contains(w))
+}
+
+/// A reply that only greets, apologises or asks to wait ("Halo kak, dengan Ayu, mohon ditunggu
+/// ya"): every word a greeting word but at most one (the agent's name).
+fn greeting_only(text: &str) -> bool {
+    let words: Vec<String> =
+        text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    let unknown = words.iter().filter(|w| !GREETING_WORDS.contains(&w.as_str())).count();
+    !words.is_empty() && words.len() <= 12 && unknown <= 1
+}
+
+/// Words that carry content: not greetings, politeness or pleas for help.
+fn content_words(text: &str) -> usize {
+    const FILLER: [&str; 24] = [
+        "iya", "ya", "kak", "min", "tolong", "dibantu", "bantu", "bantuin", "please", "help", "dong", "ok", "oke", "halo", "hi", "hello",
+        "makasih", "terima", "kasih", "thanks", "thank", "you", "ada", "orang",
+    ];
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty() && !FILLER.contains(&w.to_lowercase().as_str())).count()
+}
+
+/// Everything the signals need besides the conversation itself.
+pub struct SignalContext<'a> {
+    pub sentiment: Option<&'a [Option<MessageSentiment>]>,
+    /// Median resolution_s of the conversation's intent in this run.
+    pub intent_median_resolution_s: Option<f64>,
+    pub recent_contacts: u32,
+}
+
+pub fn risk_signals(conv: &Conversation, row: &ConversationRow, ctx: &SignalContext) -> RiskSignals {
+    let mut s = RiskSignals::default();
+    let msgs = &conv.messages;
+    let is_agent = |i: usize| msgs[i].role == Role::Agent && !msgs[i].is_auto_reply;
+    let last_agent = (0..msgs.len()).rev().find(|&i| is_agent(i));
+
+    if row.sentiment.ends_negative == Some(true) {
+        s.set(Signal::NegativeEnd, 1.0);
+    }
+    if let Some(trend) = row.sentiment.trend {
+        s.set(Signal::SentimentDrop, (-trend).clamp(0.0, 2.0));
+    }
+    if let Some(sentiment) = ctx.sentiment {
+        let after = last_agent.map_or(0, |i| i + 1);
+        let n = (after..msgs.len()).filter(|&i| sentiment.get(i).copied().flatten().is_some_and(|m| m.label == "negative")).count();
+        s.set(Signal::UnaddressedNegative, n.min(3) as f64);
+    }
+    if row.unanswered {
+        s.set(Signal::Unanswered, 1.0);
+    }
+    // A bot's instant answer is not help: the first human reply's wait counts too.
+    let longest_wait_s = customer_turns(msgs).iter().filter_map(|t| t.response_s).chain(row.frt_human_s).fold(0.0f64, f64::max);
+    s.set(Signal::LongWait, (1.0 + longest_wait_s / 3600.0).log2());
+
+    let mut bot_texts: HashMap<&str, usize> = HashMap::new();
+    for m in msgs.iter().filter(|m| m.role == Role::Bot && !m.is_auto_reply) {
+        *bot_texts.entry(m.text.as_deref().unwrap_or("")).or_default() += 1;
+    }
+    let customer_texts: Vec<&str> = msgs.iter().filter(|m| m.role == Role::Customer).filter_map(|m| m.text.as_deref()).collect();
+    let bot_repeated = bot_texts.values().any(|&n| n >= 2);
+    let asked_for_human = row.had_bot && customer_texts.iter().any(|t| contains_any(t, &HUMAN_ASK));
+    if bot_repeated || asked_for_human {
+        s.set(Signal::BotLoop, 1.0);
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    // Fillers ("iya kak, tolong dibantu ya") repeat by nature; a question restated has content.
+    for t in customer_texts.iter().filter(|t| is_substantive(t) && content_words(t) >= 3) {
+        *seen.entry(inference_key(t)).or_default() += 1;
+    }
+    let repeats: usize = seen.values().map(|&n| n - 1).sum();
+    s.set(Signal::RepeatedQuestion, repeats.min(3) as f64);
+
+    if let Some(first_human) = msgs.iter().find(|m| m.role == Role::Agent && !m.is_auto_reply) {
+        if first_human.text.as_deref().is_some_and(greeting_only) {
+            s.set(Signal::GreetingOnlyFirstReply, 1.0);
+        }
+    }
+    if row.is_resolved() {
+        let confirmed = last_agent.is_some_and(|i| {
+            msgs[i + 1..].iter().any(|m| m.role == Role::Customer && m.text.as_deref().is_some_and(|t| contains_any(t, &CONFIRM)))
+        });
+        if last_agent.is_some() && !confirmed {
+            s.set(Signal::ClosedWithoutConfirmation, 1.0);
+        }
+    }
+    if last_agent.and_then(|i| msgs[i].text.as_deref()).is_some_and(|t| contains_any(t, &DEFER)) {
+        s.set(Signal::DeferredResolution, 1.0);
+    }
+    if let (Some(r), Some(median)) = (row.resolution_s, ctx.intent_median_resolution_s) {
+        if median > 0.0 {
+            s.set(Signal::SlowForIntent, (r / median).log2().clamp(0.0, 3.0));
+        }
+    }
+    s.set(Signal::RepeatContact, ctx.recent_contacts.min(3) as f64);
+    s
+}
+
+/// A logistic model over the signals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskModel {
+    pub name: String,
+    pub intercept: f64,
+    pub weights: Vec<(Signal, f64)>,
+    /// Where the coefficients come from, for the card.
+    pub source: String,
+}
+
+/// A score and the signals that pushed it up most.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Risk {
+    pub probability: f64,
+    pub reasons: Vec<&'static str>,
+}
+
+impl RiskModel {
+    /// Low-CSAT risk, coefficients by reasoning (log-odds): a base rate near 12% of 1-3 star
+    /// ratings; an unhappy last word and an unanswered turn weigh most (customers rate the
+    /// ending), then waiting, bot loops and having to repeat oneself; closing without the
+    /// customer's confirmation and a hand-off to "the team" weigh like one more hour of waiting.
+    pub fn default_low_csat() -> RiskModel {
+        RiskModel {
+            name: "low_csat (built-in)".into(),
+            intercept: -2.0,
+            weights: vec![
+                (Signal::NegativeEnd, 1.6),
+                (Signal::SentimentDrop, 0.6),
+                (Signal::UnaddressedNegative, 0.8),
+                (Signal::Unanswered, 1.2),
+                (Signal::LongWait, 0.5),
+                (Signal::BotLoop, 0.8),
+                (Signal::RepeatedQuestion, 0.7),
+                (Signal::GreetingOnlyFirstReply, 0.3),
+                (Signal::ClosedWithoutConfirmation, 0.5),
+                (Signal::DeferredResolution, 0.9),
+                (Signal::SlowForIntent, 0.4),
+                (Signal::RepeatContact, 0.5),
+            ],
+            source: "set by reasoning (src/score.rs), not fitted".into(),
+        }
+    }
+
+    /// False-FCR risk for resolved conversations, by reasoning: a base rate near 10% of
+    /// returns; a hand-off to another team ("1x24 jam") and a close the customer never
+    /// confirmed are the strongest signs the issue is still open, then an unhappy ending,
+    /// repeated questions and customers who already came back recently.
+    pub fn default_false_fcr() -> RiskModel {
+        RiskModel {
+            name: "false_fcr (built-in)".into(),
+            intercept: -2.2,
+            weights: vec![
+                (Signal::NegativeEnd, 0.9),
+                (Signal::SentimentDrop, 0.3),
+                (Signal::UnaddressedNegative, 0.6),
+                (Signal::Unanswered, 0.8),
+                (Signal::LongWait, 0.1),
+                (Signal::BotLoop, 0.4),
+                (Signal::RepeatedQuestion, 0.6),
+                (Signal::GreetingOnlyFirstReply, 0.1),
+                (Signal::ClosedWithoutConfirmation, 0.9),
+                (Signal::DeferredResolution, 1.8),
+                (Signal::SlowForIntent, 0.2),
+                (Signal::RepeatContact, 0.7),
+            ],
+            source: "set by reasoning (src/score.rs), not fitted".into(),
+        }
+    }
+
+    /// Probability and up to three reasons: the signals contributing at least 0.3 log-odds,
+    /// largest first.
+    pub fn score(&self, signals: &RiskSignals) -> Risk {
+        let mut contributions: Vec<(f64, Signal)> = self.weights.iter().map(|&(s, w)| (w * signals.get(s), s)).collect();
+        let z = self.intercept + contributions.iter().map(|c| c.0).sum::<f64>();
+        contributions.sort_by(|a, b| b.0.total_cmp(&a.0));
+        Risk {
+            probability: 1.0 / (1.0 + (-z).exp()),
+            reasons: contributions.iter().filter(|c| c.0 >= 0.3).take(3).map(|c| c.1.code()).collect(),
+        }
+    }
+}
+
+const WEEK_US: i64 = 7 * 24 * 3_600_000_000;
+
+/// Fills low_csat_risk, false_fcr_risk (resolved only) and their reasons on every row.
+pub fn score_conversations(rows: &mut [ConversationRow], conversations: &[Conversation], sentiment: Option<&[Vec<Option<MessageSentiment>>]>) {
+    let low_csat = RiskModel::default_low_csat();
+    let false_fcr = RiskModel::default_false_fcr();
+    let mut by_intent: HashMap<&str, Vec<f64>> = HashMap::new();
+    for r in rows.iter() {
+        if let (Some(i), Some(s)) = (r.intent.as_deref(), r.resolution_s) {
+            by_intent.entry(i).or_default().push(s);
+        }
+    }
+    let medians: HashMap<String, f64> = by_intent
+        .into_iter()
+        .filter_map(|(k, mut v)| crate::aggregate::distribution(&mut v).median.map(|m| (k.to_string(), m)))
+        .collect();
+    let mut created_by_customer: HashMap<&str, Vec<i64>> = HashMap::new();
+    for r in rows.iter() {
+        if let Some(c) = r.customer_id.as_deref() {
+            created_by_customer.entry(c).or_default().push(r.created_at_us);
+        }
+    }
+    for v in created_by_customer.values_mut() {
+        v.sort_unstable();
+    }
+    let recent: Vec<u32> = rows
+        .iter()
+        .map(|r| {
+            r.customer_id.as_deref().and_then(|c| created_by_customer.get(c)).map_or(0, |times| {
+                let lo = times.partition_point(|&t| t < r.created_at_us - WEEK_US);
+                let hi = times.partition_point(|&t| t < r.created_at_us);
+                (hi - lo) as u32
+            })
+        })
+        .collect();
+    for (i, (row, conv)) in rows.iter_mut().zip(conversations).enumerate() {
+        let ctx = SignalContext {
+            sentiment: sentiment.map(|s| s[i].as_slice()),
+            intent_median_resolution_s: row.intent.as_deref().and_then(|k| medians.get(k)).copied(),
+            recent_contacts: recent[i],
+        };
+        let signals = risk_signals(conv, row, &ctx);
+        let csat = low_csat.score(&signals);
+        row.low_csat_risk = Some(csat.probability);
+        row.low_csat_reasons = csat.reasons;
+        if row.is_resolved() {
+            let fcr = false_fcr.score(&signals);
+            row.false_fcr_risk = Some(fcr.probability);
+            row.false_fcr_reasons = fcr.reasons;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Message, RowRef};
+
+    fn msg(t_min: i64, role: Role, text: &str) -> Message {
+        Message {
+            conversation_id: "c".into(),
+            thread_id: "c".into(),
+            message_id: None,
+            sent_at_us: t_min * 60_000_000,
+            role,
+            text: Some(text.into()),
+            customer_id: Some("u".into()),
+            channel: Some("whatsapp".into()),
+            agent_id: (role == Role::Agent).then(|| "a".into()),
+            is_auto_reply: false,
+            source: RowRef { file: 0, row: t_min as u64 },
+        }
+    }
+
+    fn conv(msgs: Vec<Message>) -> Conversation {
+        Conversation { conversation_id: "c".into(), thread_id: "c".into(), messages: msgs, record: None }
+    }
+
+    fn ctx() -> SignalContext<'static> {
+        SignalContext { sentiment: None, intent_median_resolution_s: Some(600.0), recent_contacts: 1 }
+    }
+
+    #[test]
+    fn each_signal_reads_what_its_name_says() {
+        let c = conv(vec![
+            msg(0, Role::Customer, "kak paket aku belum sampai"),
+            msg(1, Role::Bot, "Silakan pilih menu"),
+            msg(2, Role::Customer, "mau bicara dengan agen"),
+            msg(3, Role::Bot, "Silakan pilih menu"),
+            msg(63, Role::Agent, "Halo kak, mohon ditunggu ya"),
+            msg(64, Role::Customer, "kak paket aku belum sampai"),
+            msg(70, Role::Agent, "Baik kak, sudah kami teruskan ke tim terkait, mohon ditunggu 1x24 jam"),
+        ]);
+        let row = ConversationRow {
+            had_bot: true,
+            frt_human_s: Some(3780.0),
+            resolved_at_us: Some(71 * 60_000_000),
+            resolution_s: Some(2400.0),
+            ..Default::default()
+        };
+        let s = risk_signals(&c, &row, &ctx());
+        assert_eq!(s.get(Signal::BotLoop), 1.0);
+        assert_eq!(s.get(Signal::RepeatedQuestion), 1.0);
+        assert_eq!(s.get(Signal::GreetingOnlyFirstReply), 1.0);
+        assert_eq!(s.get(Signal::DeferredResolution), 1.0);
+        assert_eq!(s.get(Signal::ClosedWithoutConfirmation), 1.0);
+        assert_eq!(s.get(Signal::SlowForIntent), 2.0); // 2400 s against a 600 s median
+        // 63 minutes until a human answered.
+        assert!((s.get(Signal::LongWait) - (1.0f64 + 3780.0 / 3600.0).log2()).abs() < 1e-9, "{}", s.get(Signal::LongWait));
+        assert_eq!(s.get(Signal::RepeatContact), 1.0);
+        let fcr = RiskModel::default_false_fcr().score(&s);
+        assert_eq!(fcr.reasons[0], "DEFERRED_RESOLUTION");
+        assert!(fcr.probability > 0.9);
+    }
+
+    #[test]
+    fn a_confirmed_quick_resolution_scores_low_with_no_reasons() {
+        let c = conv(vec![
+            msg(0, Role::Customer, "kak voucher GAJIAN50 gak bisa dipakai"),
+            msg(2, Role::Agent, "Sudah kami aktifkan ya kak, silakan dicoba lagi"),
+            msg(3, Role::Customer, "udah bisa kak, makasih"),
+        ]);
+        let row = ConversationRow { resolved_at_us: Some(4 * 60_000_000), resolution_s: Some(240.0), ..Default::default() };
+        let s = risk_signals(&c, &row, &SignalContext { recent_contacts: 0, ..ctx() });
+        assert_eq!(s.get(Signal::ClosedWithoutConfirmation), 0.0);
+        assert_eq!(s.get(Signal::GreetingOnlyFirstReply), 0.0);
+        for model in [RiskModel::default_low_csat(), RiskModel::default_false_fcr()] {
+            let r = model.score(&s);
+            assert!(r.probability < 0.15, "{}: {}", model.name, r.probability);
+            assert!(r.reasons.is_empty(), "{:?}", r.reasons);
+        }
+    }
+}
