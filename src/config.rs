@@ -43,6 +43,25 @@ pub struct Config {
     pub columns: Columns,
     pub business_hours: BusinessHoursConfig,
     pub model: ModelConfig,
+    pub qa: QaConfig,
+}
+
+/// The QA review list: which conversations it flags, and the control sample beside them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QaConfig {
+    /// Flag conversations with low_csat_risk at or above this.
+    pub low_csat_threshold: f64,
+    /// Flag resolved conversations with false_fcr_risk at or above this.
+    pub false_fcr_threshold: f64,
+    /// Share of unflagged conversations sampled per channel x agent as the control group.
+    pub control_rate: f64,
+}
+
+impl Default for QaConfig {
+    fn default() -> Self {
+        QaConfig { low_csat_threshold: 0.5, false_fcr_threshold: 0.5, control_rate: 0.05 }
+    }
 }
 
 /// The language model: encoder file, heads, and the token limit per message.
@@ -247,6 +266,7 @@ impl Default for Config {
             columns: Columns::default(),
             business_hours: BusinessHoursConfig::default(),
             model: ModelConfig::default(),
+            qa: QaConfig::default(),
         }
     }
 }
@@ -302,6 +322,15 @@ impl Config {
         let inactivity_close_us = hours("inactivity_close_hours", self.inactivity_close_hours, true)?;
         let gap = hours("session_gap_hours", self.session_gap_hours, true)?;
         let session_gap_us = (gap > 0).then_some(gap);
+        for (key, v) in [
+            ("qa.low_csat_threshold", self.qa.low_csat_threshold),
+            ("qa.false_fcr_threshold", self.qa.false_fcr_threshold),
+            ("qa.control_rate", self.qa.control_rate),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(Error::config(key, format!("must be between 0 and 1, found {v}"), "thresholds are probabilities, the rate a share, e.g. 0.05"));
+            }
+        }
         if !(0.0..=1.0).contains(&self.reopen_min_similarity) {
             return Err(Error::config(
                 "reopen_min_similarity",

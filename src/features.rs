@@ -84,6 +84,8 @@ pub struct ConversationRow {
     pub low_csat_reasons: Vec<&'static str>,
     pub false_fcr_risk: Option<f64>,
     pub false_fcr_reasons: Vec<&'static str>,
+    /// For each reason, the index (into the conversation's messages) of the message showing it.
+    pub risk_evidence: Vec<(&'static str, usize)>,
 }
 
 impl ConversationRow {
@@ -210,6 +212,7 @@ pub fn conversation_features(conv: &Conversation, settings: &Settings, as_of_us:
         low_csat_reasons: Vec::new(),
         false_fcr_risk: None,
         false_fcr_reasons: Vec::new(),
+        risk_evidence: Vec::new(),
     }
 }
 

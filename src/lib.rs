@@ -23,6 +23,7 @@ pub mod link;
 pub mod manifest;
 pub mod model;
 pub mod pipeline;
+pub mod qa;
 pub mod redact;
 pub mod score;
 pub mod summary;

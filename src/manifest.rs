@@ -87,6 +87,8 @@ pub struct Manifest {
     pub conversations_out: u64,
     /// What the language model did; null when it was off.
     pub model: Option<crate::enrich::EnrichStats>,
+    /// The QA review list: counts, thresholds and the control sample per stratum.
+    pub qa: crate::qa::QaStats,
     pub warnings: Warnings,
     pub stage_seconds: Vec<(String, f64)>,
     pub outputs: Vec<String>,

@@ -84,6 +84,12 @@ pub struct Message {
 }
 
 impl Message {
+    /// The id written to messages.parquet: the input's, or `<conversation_id>-<n>` (1-based
+    /// position in the conversation) where the input had none.
+    pub fn output_id(&self, index: usize) -> String {
+        self.message_id.clone().unwrap_or_else(|| format!("{}-{}", self.conversation_id, index + 1))
+    }
+
     /// A human reply: an agent message that is not an auto-reply.
     pub fn is_human_reply(&self) -> bool {
         self.role == Role::Agent && !self.is_auto_reply

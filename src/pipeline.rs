@@ -20,7 +20,8 @@ use crate::link::{conversation_topics, link_reopens, ReopenRule};
 use crate::score::score_conversations;
 use crate::manifest::{InputFileEntry, Manifest, Warnings};
 use crate::timefmt::format_us;
-use crate::write::{conversations_batch, kpi_batches, messages_batch, quarantine_batch, StagedOutput};
+use crate::qa::qa_review;
+use crate::write::{conversations_batch, kpi_batches, messages_batch, qa_batch, qa_csv, quarantine_batch, StagedOutput};
 
 /// Everything `analyze` needs, already validated.
 #[derive(Debug, Clone)]
@@ -167,6 +168,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     timer.done("score");
 
     let kpis = aggregate(&rows, &assembled.conversations, &settings.time_zone);
+    let (qa_items, qa_stats) = qa_review(&rows, &assembled.conversations, &settings.config.qa);
     timer.done("aggregate");
 
     // Every input row must be accounted for before anything is written.
@@ -181,6 +183,8 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     for (name, batch) in kpi_batches(&kpis)? {
         staged.parquet(name, &batch)?;
     }
+    staged.parquet("qa_review.parquet", &qa_batch(&qa_items)?)?;
+    staged.bytes("qa_review.csv", &qa_csv(&qa_items)?)?;
     let source_path = |q: &crate::model::QuarantinedRow| {
         let files = if q.table == "messages" { &message_files } else { &conversation_files };
         files.get(q.source.file as usize).map(|p| p.display().to_string()).unwrap_or_default()
@@ -214,6 +218,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         quarantine_by_reason,
         conversations_out: rows.len() as u64,
         model: enrichment.as_ref().map(|e| e.stats.clone()),
+        qa: qa_stats,
         warnings,
         stage_seconds: timer.stages.clone(),
         outputs,

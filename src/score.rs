@@ -85,16 +85,31 @@ impl Signal {
     }
 }
 
-/// Signal values of one conversation, in SIGNALS order.
+/// Signal values of one conversation, in SIGNALS order, and for each the message that shows it
+/// (an index into the conversation's messages) where one does.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct RiskSignals(pub [f64; 12]);
+pub struct RiskSignals {
+    pub values: [f64; 12],
+    pub evidence: [Option<usize>; 12],
+}
+
+fn position(s: Signal) -> usize {
+    SIGNALS.iter().position(|&x| x == s).expect("listed")
+}
 
 impl RiskSignals {
     pub fn get(&self, s: Signal) -> f64 {
-        self.0[SIGNALS.iter().position(|&x| x == s).expect("listed")]
+        self.values[position(s)]
+    }
+    pub fn evidence(&self, s: Signal) -> Option<usize> {
+        self.evidence[position(s)]
     }
     fn set(&mut self, s: Signal, v: f64) {
-        self.0[SIGNALS.iter().position(|&x| x == s).expect("listed")] = v;
+        self.values[position(s)] = v;
+    }
+    fn set_with(&mut self, s: Signal, v: f64, message: Option<usize>) {
+        self.values[position(s)] = v;
+        self.evidence[position(s)] = message;
     }
 }
 
@@ -148,45 +163,64 @@ pub fn risk_signals(conv: &Conversation, row: &ConversationRow, ctx: &SignalCont
     let is_agent = |i: usize| msgs[i].role == Role::Agent && !msgs[i].is_auto_reply;
     let last_agent = (0..msgs.len()).rev().find(|&i| is_agent(i));
 
+    let labelled = |i: usize| ctx.sentiment.and_then(|s| s.get(i).copied().flatten());
+    let last_labelled = (0..msgs.len()).rev().find(|&i| labelled(i).is_some());
+    let last_customer = (0..msgs.len()).rev().find(|&i| msgs[i].role == Role::Customer);
     if row.sentiment.ends_negative == Some(true) {
-        s.set(Signal::NegativeEnd, 1.0);
+        s.set_with(Signal::NegativeEnd, 1.0, last_labelled);
     }
     if let Some(trend) = row.sentiment.trend {
-        s.set(Signal::SentimentDrop, (-trend).clamp(0.0, 2.0));
+        s.set_with(Signal::SentimentDrop, (-trend).clamp(0.0, 2.0), last_labelled);
     }
-    if let Some(sentiment) = ctx.sentiment {
-        let after = last_agent.map_or(0, |i| i + 1);
-        let n = (after..msgs.len()).filter(|&i| sentiment.get(i).copied().flatten().is_some_and(|m| m.label == "negative")).count();
-        s.set(Signal::UnaddressedNegative, n.min(3) as f64);
-    }
+    let after = last_agent.map_or(0, |i| i + 1);
+    let unaddressed: Vec<usize> = (after..msgs.len()).filter(|&i| labelled(i).is_some_and(|m| m.label == "negative")).collect();
+    s.set_with(Signal::UnaddressedNegative, unaddressed.len().min(3) as f64, unaddressed.first().copied());
     if row.unanswered {
-        s.set(Signal::Unanswered, 1.0);
+        s.set_with(Signal::Unanswered, 1.0, last_customer);
     }
     // A bot's instant answer is not help: the first human reply's wait counts too.
-    let longest_wait_s = customer_turns(msgs).iter().filter_map(|t| t.response_s).chain(row.frt_human_s).fold(0.0f64, f64::max);
-    s.set(Signal::LongWait, (1.0 + longest_wait_s / 3600.0).log2());
+    let turns = customer_turns(msgs);
+    let longest_turn = turns.iter().filter(|t| t.response_s.is_some()).max_by(|a, b| a.response_s.partial_cmp(&b.response_s).expect("finite"));
+    let first_customer = msgs.iter().position(|m| m.role == Role::Customer);
+    let (longest_wait_s, waited) = match (longest_turn, row.frt_human_s) {
+        (Some(t), Some(h)) if h > t.response_s.unwrap_or(0.0) => (h, first_customer),
+        (Some(t), _) => (t.response_s.unwrap_or(0.0), Some(t.first_index)),
+        (None, Some(h)) => (h, first_customer),
+        (None, None) => (0.0, None),
+    };
+    s.set_with(Signal::LongWait, (1.0 + longest_wait_s / 3600.0).log2(), waited);
 
-    let mut bot_texts: HashMap<&str, usize> = HashMap::new();
-    for m in msgs.iter().filter(|m| m.role == Role::Bot && !m.is_auto_reply) {
-        *bot_texts.entry(m.text.as_deref().unwrap_or("")).or_default() += 1;
+    let text = |i: usize| msgs[i].text.as_deref().unwrap_or("");
+    let mut bot_seen: HashMap<&str, usize> = HashMap::new();
+    let mut bot_repeat = None;
+    for i in (0..msgs.len()).filter(|&i| msgs[i].role == Role::Bot && !msgs[i].is_auto_reply) {
+        let n = bot_seen.entry(text(i)).or_default();
+        *n += 1;
+        if *n == 2 && bot_repeat.is_none() {
+            bot_repeat = Some(i);
+        }
     }
-    let customer_texts: Vec<&str> = msgs.iter().filter(|m| m.role == Role::Customer).filter_map(|m| m.text.as_deref()).collect();
-    let bot_repeated = bot_texts.values().any(|&n| n >= 2);
-    let asked_for_human = row.had_bot && customer_texts.iter().any(|t| contains_any(t, &HUMAN_ASK));
-    if bot_repeated || asked_for_human {
-        s.set(Signal::BotLoop, 1.0);
+    let customer: Vec<usize> = (0..msgs.len()).filter(|&i| msgs[i].role == Role::Customer && msgs[i].text.is_some()).collect();
+    let asked_for_human = row.had_bot.then(|| customer.iter().copied().find(|&i| contains_any(text(i), &HUMAN_ASK))).flatten();
+    if let Some(i) = asked_for_human.or(bot_repeat) {
+        s.set_with(Signal::BotLoop, 1.0, Some(i));
     }
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let (mut repeats, mut first_repeat) = (0usize, None);
     // Fillers ("iya kak, tolong dibantu ya") repeat by nature; a question restated has content.
-    for t in customer_texts.iter().filter(|t| is_substantive(t) && content_words(t) >= 3) {
-        *seen.entry(inference_key(t)).or_default() += 1;
+    for &i in customer.iter().filter(|&&i| is_substantive(text(i)) && content_words(text(i)) >= 3) {
+        let n = seen.entry(inference_key(text(i))).or_default();
+        *n += 1;
+        if *n >= 2 {
+            repeats += 1;
+            first_repeat.get_or_insert(i);
+        }
     }
-    let repeats: usize = seen.values().map(|&n| n - 1).sum();
-    s.set(Signal::RepeatedQuestion, repeats.min(3) as f64);
+    s.set_with(Signal::RepeatedQuestion, repeats.min(3) as f64, first_repeat);
 
-    if let Some(first_human) = msgs.iter().find(|m| m.role == Role::Agent && !m.is_auto_reply) {
-        if first_human.text.as_deref().is_some_and(greeting_only) {
-            s.set(Signal::GreetingOnlyFirstReply, 1.0);
+    if let Some(first_human) = (0..msgs.len()).find(|&i| is_agent(i)) {
+        if msgs[first_human].text.as_deref().is_some_and(greeting_only) {
+            s.set_with(Signal::GreetingOnlyFirstReply, 1.0, Some(first_human));
         }
     }
     if row.is_resolved() {
@@ -194,11 +228,11 @@ pub fn risk_signals(conv: &Conversation, row: &ConversationRow, ctx: &SignalCont
             msgs[i + 1..].iter().any(|m| m.role == Role::Customer && m.text.as_deref().is_some_and(|t| contains_any(t, &CONFIRM)))
         });
         if last_agent.is_some() && !confirmed {
-            s.set(Signal::ClosedWithoutConfirmation, 1.0);
+            s.set_with(Signal::ClosedWithoutConfirmation, 1.0, last_agent);
         }
     }
-    if last_agent.and_then(|i| msgs[i].text.as_deref()).is_some_and(|t| contains_any(t, &DEFER)) {
-        s.set(Signal::DeferredResolution, 1.0);
+    if last_agent.is_some_and(|i| contains_any(text(i), &DEFER)) {
+        s.set_with(Signal::DeferredResolution, 1.0, last_agent);
     }
     if let (Some(r), Some(median)) = (row.resolution_s, ctx.intent_median_resolution_s) {
         if median > 0.0 {
@@ -223,7 +257,7 @@ pub struct RiskModel {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Risk {
     pub probability: f64,
-    pub reasons: Vec<&'static str>,
+    pub reasons: Vec<Signal>,
 }
 
 impl RiskModel {
@@ -287,7 +321,7 @@ impl RiskModel {
         contributions.sort_by(|a, b| b.0.total_cmp(&a.0));
         Risk {
             probability: 1.0 / (1.0 + (-z).exp()),
-            reasons: contributions.iter().filter(|c| c.0 >= 0.3).take(3).map(|c| c.1.code()).collect(),
+            reasons: contributions.iter().filter(|c| c.0 >= 0.3).take(3).map(|c| c.1).collect(),
         }
     }
 }
@@ -336,12 +370,23 @@ pub fn score_conversations(rows: &mut [ConversationRow], conversations: &[Conver
         let signals = risk_signals(conv, row, &ctx);
         let csat = low_csat.score(&signals);
         row.low_csat_risk = Some(csat.probability);
-        row.low_csat_reasons = csat.reasons;
+        row.low_csat_reasons = csat.reasons.iter().map(|r| r.code()).collect();
+        let mut reasons = csat.reasons;
         if row.is_resolved() {
             let fcr = false_fcr.score(&signals);
             row.false_fcr_risk = Some(fcr.probability);
-            row.false_fcr_reasons = fcr.reasons;
+            row.false_fcr_reasons = fcr.reasons.iter().map(|r| r.code()).collect();
+            reasons.extend(fcr.reasons);
         }
+        let mut evidence: Vec<(&'static str, usize)> = Vec::new();
+        for r in reasons {
+            if let Some(i) = signals.evidence(r) {
+                if !evidence.iter().any(|e| e.0 == r.code()) {
+                    evidence.push((r.code(), i));
+                }
+            }
+        }
+        row.risk_evidence = evidence;
     }
 }
 
@@ -403,7 +448,11 @@ mod tests {
         assert!((s.get(Signal::LongWait) - (1.0f64 + 3780.0 / 3600.0).log2()).abs() < 1e-9, "{}", s.get(Signal::LongWait));
         assert_eq!(s.get(Signal::RepeatContact), 1.0);
         let fcr = RiskModel::default_false_fcr().score(&s);
-        assert_eq!(fcr.reasons[0], "DEFERRED_RESOLUTION");
+        assert_eq!(fcr.reasons[0], Signal::DeferredResolution);
+        assert_eq!(s.evidence(Signal::DeferredResolution), Some(6));
+        assert_eq!(s.evidence(Signal::RepeatedQuestion), Some(5));
+        assert_eq!(s.evidence(Signal::BotLoop), Some(2), "the customer asking for an agent");
+        assert_eq!(s.evidence(Signal::GreetingOnlyFirstReply), Some(4));
         assert!(fcr.probability > 0.9);
     }
 

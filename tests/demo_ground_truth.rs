@@ -230,4 +230,26 @@ fn risk_scores_rank_planted_outcomes_with_reasons() {
     // The planted hand-offs ("sudah kami teruskan ke tim terkait ... 1x24 jam") carry their reason.
     let deferred = (0..conv.len()).filter(|&r| conv.get("false_fcr_reasons", r).str().is_some_and(|s| s.contains("DEFERRED_RESOLUTION"))).count();
     assert!(deferred >= 20, "{deferred}");
+
+    // The QA list: flagged highest first, each with reasons and evidence; then the control group.
+    let qa = Table::open(&out.join("qa_review.parquet"));
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
+    let flagged = manifest["qa"]["flagged"].as_u64().unwrap() as usize;
+    let control = manifest["qa"]["control"].as_u64().unwrap() as usize;
+    assert!(flagged > 0 && control > 0, "{}", manifest["qa"]);
+    assert_eq!(qa.len(), flagged + control);
+    let top = |r: usize| qa.get("low_csat_risk", r).f64().unwrap_or(0.0).max(qa.get("false_fcr_risk", r).f64().unwrap_or(0.0));
+    for r in 0..flagged {
+        assert_eq!(qa.get("group", r), Value::Str("flagged".into()));
+        assert!(top(r) >= 0.5);
+        assert!(r == 0 || top(r) <= top(r - 1), "sorted by risk");
+        assert!(!qa.get("reasons", r).str().unwrap().is_empty() && !qa.get("evidence", r).str().unwrap().is_empty(), "row {r}");
+    }
+    for r in flagged..qa.len() {
+        assert_eq!(qa.get("group", r), Value::Str("control".into()));
+        assert!(top(r) < 0.5);
+    }
+    let csv = std::fs::read_to_string(out.join("qa_review.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(reader.records().count(), qa.len(), "the CSV holds the same rows");
 }

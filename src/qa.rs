@@ -1,0 +1,192 @@
+//! The QA review list: conversations whose risk is over the thresholds, highest first, each with
+//! its reasons and the messages that show them (ids and short redacted snippets); and a control
+//! group of unflagged conversations sampled within each channel x agent, so the scores QA gives
+//! the flagged ones can be compared with a baseline.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::config::QaConfig;
+use crate::features::ConversationRow;
+use crate::model::Conversation;
+use crate::redact::snippet;
+
+/// One row of qa_review.parquet / qa_review.csv.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QaItem {
+    pub conversation_id: String,
+    /// "flagged" or "control".
+    pub group: &'static str,
+    /// 1 = the highest risk; control rows follow the flagged ones.
+    pub rank: u64,
+    pub low_csat_risk: Option<f64>,
+    pub false_fcr_risk: Option<f64>,
+    /// Reason codes of both risks, comma-separated.
+    pub reasons: String,
+    pub primary_agent_id: Option<String>,
+    pub channel: Option<String>,
+    pub team: Option<String>,
+    pub intent: Option<String>,
+    pub evidence_message_ids: String,
+    /// `REASON: "snippet"` per piece of evidence, redacted, joined by " | ".
+    pub evidence: String,
+}
+
+/// What the manifest records about the list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct QaStats {
+    pub flagged: u64,
+    pub control: u64,
+    pub unflagged: u64,
+    pub control_rate: f64,
+    pub low_csat_threshold: f64,
+    pub false_fcr_threshold: f64,
+    /// Control sample size per "channel / agent" stratum.
+    pub control_by_stratum: BTreeMap<String, u64>,
+}
+
+const SNIPPET_CHARS: usize = 120;
+
+/// FNV-1a of the conversation id: a sampling order that is random-looking but the same on
+/// every run of the same data.
+fn stable_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+fn item(row: &ConversationRow, conv: &Conversation, group: &'static str, rank: u64) -> QaItem {
+    let mut reasons: Vec<&str> = row.low_csat_reasons.clone();
+    for r in &row.false_fcr_reasons {
+        if !reasons.contains(r) {
+            reasons.push(r);
+        }
+    }
+    let evidence: Vec<(String, String)> = row
+        .risk_evidence
+        .iter()
+        .filter_map(|&(code, i)| {
+            let m = conv.messages.get(i)?;
+            Some((m.output_id(i), format!("{code}: \"{}\"", snippet(m.text.as_deref().unwrap_or(""), SNIPPET_CHARS))))
+        })
+        .collect();
+    QaItem {
+        conversation_id: row.conversation_id.clone(),
+        group,
+        rank,
+        low_csat_risk: row.low_csat_risk,
+        false_fcr_risk: row.false_fcr_risk,
+        reasons: reasons.join(","),
+        primary_agent_id: row.primary_agent_id.clone(),
+        channel: row.channel.clone(),
+        team: row.team.clone(),
+        intent: row.intent.clone(),
+        evidence_message_ids: evidence.iter().map(|e| e.0.as_str()).collect::<Vec<_>>().join(","),
+        evidence: evidence.iter().map(|e| e.1.as_str()).collect::<Vec<_>>().join(" | "),
+    }
+}
+
+/// Builds the list from scored rows (aligned with `conversations`).
+pub fn qa_review(rows: &[ConversationRow], conversations: &[Conversation], cfg: &QaConfig) -> (Vec<QaItem>, QaStats) {
+    let is_flagged = |r: &ConversationRow| {
+        r.low_csat_risk.is_some_and(|p| p >= cfg.low_csat_threshold) || r.false_fcr_risk.is_some_and(|p| p >= cfg.false_fcr_threshold)
+    };
+    let top_risk = |r: &ConversationRow| r.low_csat_risk.unwrap_or(0.0).max(r.false_fcr_risk.unwrap_or(0.0));
+    let mut flagged: Vec<usize> = (0..rows.len()).filter(|&i| is_flagged(&rows[i])).collect();
+    flagged.sort_by(|&a, &b| top_risk(&rows[b]).total_cmp(&top_risk(&rows[a])).then(rows[a].conversation_id.cmp(&rows[b].conversation_id)));
+
+    // Control: in each channel x agent stratum, the ceil(rate x n) unflagged conversations that
+    // come first in hash order (every stratum with a conversation gets at least one at rate > 0).
+    let mut strata: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for i in (0..rows.len()).filter(|&i| !is_flagged(&rows[i])) {
+        let key = format!("{} / {}", rows[i].channel.as_deref().unwrap_or("-"), rows[i].primary_agent_id.as_deref().unwrap_or("-"));
+        strata.entry(key).or_default().push(i);
+    }
+    let unflagged: usize = strata.values().map(Vec::len).sum();
+    let mut control: Vec<usize> = Vec::new();
+    let mut control_by_stratum = BTreeMap::new();
+    for (key, mut members) in strata {
+        let take = (cfg.control_rate * members.len() as f64).ceil() as usize;
+        members.sort_by_key(|&i| (stable_hash(&rows[i].conversation_id), i));
+        control.extend(members.iter().take(take));
+        if take > 0 {
+            control_by_stratum.insert(key, take as u64);
+        }
+    }
+    control.sort_by(|&a, &b| rows[a].conversation_id.cmp(&rows[b].conversation_id));
+
+    let mut items: Vec<QaItem> = Vec::with_capacity(flagged.len() + control.len());
+    for (rank, &i) in flagged.iter().enumerate() {
+        items.push(item(&rows[i], &conversations[i], "flagged", rank as u64 + 1));
+    }
+    for (k, &i) in control.iter().enumerate() {
+        items.push(item(&rows[i], &conversations[i], "control", (flagged.len() + k) as u64 + 1));
+    }
+    let stats = QaStats {
+        flagged: flagged.len() as u64,
+        control: control.len() as u64,
+        unflagged: unflagged as u64,
+        control_rate: cfg.control_rate,
+        low_csat_threshold: cfg.low_csat_threshold,
+        false_fcr_threshold: cfg.false_fcr_threshold,
+        control_by_stratum,
+    };
+    (items, stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Message, Role, RowRef};
+
+    fn conv(id: &str, text: &str) -> Conversation {
+        let m = Message {
+            conversation_id: id.into(),
+            thread_id: id.into(),
+            message_id: None,
+            sent_at_us: 0,
+            role: Role::Customer,
+            text: Some(text.into()),
+            customer_id: None,
+            channel: None,
+            agent_id: None,
+            is_auto_reply: false,
+            source: RowRef { file: 0, row: 0 },
+        };
+        Conversation { conversation_id: id.into(), thread_id: id.into(), messages: vec![m], record: None }
+    }
+
+    fn row(id: &str, risk: f64, agent: &str) -> ConversationRow {
+        ConversationRow {
+            conversation_id: id.into(),
+            channel: Some("whatsapp".into()),
+            primary_agent_id: Some(agent.into()),
+            low_csat_risk: Some(risk),
+            low_csat_reasons: if risk >= 0.5 { vec!["NEGATIVE_END"] } else { vec![] },
+            risk_evidence: if risk >= 0.5 { vec![("NEGATIVE_END", 0)] } else { vec![] },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn flagged_highest_first_with_redacted_evidence_then_a_stratified_control_group() {
+        let mut rows = vec![row("a", 0.6, "x"), row("b", 0.9, "x")];
+        let mut convs = vec![conv("a", "kecewa banget"), conv("b", "parah, hubungi saya di 081234567890 sekarang")];
+        for i in 0..40 {
+            let (id, agent) = (format!("u{i:02}"), if i < 30 { "x" } else { "y" });
+            rows.push(row(&id, 0.1, agent));
+            convs.push(conv(&id, "ok"));
+        }
+        let cfg = QaConfig { control_rate: 0.05, ..Default::default() };
+        let (items, stats) = qa_review(&rows, &convs, &cfg);
+        assert_eq!(items[0].conversation_id, "b");
+        assert_eq!((items[0].rank, items[1].rank), (1, 2));
+        assert_eq!(items[0].evidence_message_ids, "b-1");
+        assert!(items[0].evidence.contains("[PHONE]") && !items[0].evidence.contains("0812"), "{}", items[0].evidence);
+        // ceil(5% of 30) = 2 for agent x, ceil(5% of 10) = 1 for agent y.
+        assert_eq!((stats.flagged, stats.control, stats.unflagged), (2, 3, 40));
+        assert_eq!(stats.control_by_stratum.values().copied().collect::<Vec<_>>(), vec![2, 1]);
+        assert!(items[2..].iter().all(|i| i.group == "control"));
+        // The same data gives the same sample.
+        assert_eq!(qa_review(&rows, &convs, &cfg).0, items);
+    }
+}
