@@ -97,6 +97,8 @@ pub struct Enrichment {
     /// Embeddings of every distinct text inferred; `ConversationIntent::text_slot` indexes it
     /// (same-topic reopen matching compares intent texts).
     pub intent_embeddings: Vec<Vec<f32>>,
+    /// Per message (aligned like `sentiment`), its index into `intent_embeddings`.
+    pub message_slots: Vec<Vec<Option<usize>>>,
     pub stats: EnrichStats,
 }
 
@@ -157,7 +159,7 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
             MessageSentiment { label: ["negative", "neutral", "positive"][best], probabilities: ordered, score: ordered[2] - ordered[0] }
         })
         .collect();
-    let sentiment = slots.into_iter().map(|row| row.into_iter().map(|s| s.map(|i| results[i])).collect()).collect();
+    let sentiment = slots.iter().map(|row| row.iter().map(|s| s.map(|i| results[i])).collect()).collect();
     let intent = conversation_intents(&intent_slots, &embedded.vectors, model)?;
     Ok(Enrichment {
         sentiment,
@@ -173,6 +175,7 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
             seconds: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
         },
         intent_embeddings: embedded.vectors,
+        message_slots: slots,
     })
 }
 

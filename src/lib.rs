@@ -29,6 +29,7 @@ pub mod score;
 pub mod summary;
 pub mod text;
 pub mod timefmt;
+pub mod voc;
 pub mod write;
 
 pub use error::{Error, Result};

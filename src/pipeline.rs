@@ -21,7 +21,8 @@ use crate::score::score_conversations;
 use crate::manifest::{InputFileEntry, Manifest, Warnings};
 use crate::timefmt::format_us;
 use crate::qa::qa_review;
-use crate::write::{conversations_batch, kpi_batches, messages_batch, qa_batch, qa_csv, quarantine_batch, StagedOutput};
+use crate::voc::{voc_backlog, voc_markdown};
+use crate::write::{conversations_batch, kpi_batches, messages_batch, qa_batch, qa_csv, quarantine_batch, voc_batch, StagedOutput};
 
 /// Everything `analyze` needs, already validated.
 #[derive(Debug, Clone)]
@@ -169,6 +170,13 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
 
     let kpis = aggregate(&rows, &assembled.conversations, &settings.time_zone);
     let (qa_items, qa_stats) = qa_review(&rows, &assembled.conversations, &settings.config.qa);
+    let voc_items = match (&enrichment, &model) {
+        (Some(e), Some(m)) => {
+            let owners = m.taxonomy.intent.iter().map(|i| (i.name.clone(), i.owner_team.clone())).collect();
+            voc_backlog(&rows, &assembled.conversations, e, &owners)
+        }
+        _ => Vec::new(),
+    };
     timer.done("aggregate");
 
     // Every input row must be accounted for before anything is written.
@@ -185,6 +193,8 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     }
     staged.parquet("qa_review.parquet", &qa_batch(&qa_items)?)?;
     staged.bytes("qa_review.csv", &qa_csv(&qa_items)?)?;
+    staged.parquet("voc_backlog.parquet", &voc_batch(&voc_items)?)?;
+    staged.bytes("voc_backlog.md", voc_markdown(&voc_items, 20).as_bytes())?;
     let source_path = |q: &crate::model::QuarantinedRow| {
         let files = if q.table == "messages" { &message_files } else { &conversation_files };
         files.get(q.source.file as usize).map(|p| p.display().to_string()).unwrap_or_default()

@@ -20,6 +20,7 @@ use crate::aggregate::{KpiRow, KpiTable, KpiTables, TIMINGS};
 use crate::error::{Error, Result};
 use crate::features::ConversationRow;
 use crate::qa::QaItem;
+use crate::voc::VocItem;
 use crate::features::turn_indices;
 use crate::enrich::MessageSentiment;
 use crate::model::{Conversation, QuarantinedRow};
@@ -152,6 +153,24 @@ pub fn qa_batch(items: &[QaItem]) -> Result<RecordBatch> {
     t.str("intent", items.iter().map(|i| i.intent.as_deref()));
     t.str("evidence_message_ids", items.iter().map(|i| Some(&i.evidence_message_ids)));
     t.str("evidence", items.iter().map(|i| Some(&i.evidence)));
+    t.finish()
+}
+
+/// voc_backlog.parquet; quotes joined by " | ".
+pub fn voc_batch(items: &[VocItem]) -> Result<RecordBatch> {
+    let mut t = TableBuilder::new();
+    t.u64("rank", items.iter().map(|i| i.rank));
+    t.str("intent", items.iter().map(|i| Some(&i.intent)));
+    t.str("owner_team", items.iter().map(|i| i.owner_team.as_deref()));
+    t.str("title", items.iter().map(|i| Some(&i.title)));
+    t.u64("conversations", items.iter().map(|i| i.conversations));
+    t.f64("share", items.iter().map(|i| Some(i.share)));
+    t.u64("messages", items.iter().map(|i| i.messages));
+    t.f64("reopen_rate", items.iter().map(|i| i.reopen_rate));
+    t.f64("surveyed_low_csat_share", items.iter().map(|i| i.surveyed_low_csat_share));
+    t.f64("low_csat_share", items.iter().map(|i| Some(i.low_csat_share)));
+    t.f64("cost", items.iter().map(|i| Some(i.cost)));
+    t.str("quotes", items.iter().map(|i| Some(i.quotes.join(" | "))));
     t.finish()
 }
 

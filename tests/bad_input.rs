@@ -250,7 +250,7 @@ fn same_input_gives_byte_identical_parquet() {
         common::analyze_demo(&data, &out);
         outputs.push(list(&out).into_iter().filter(|(n, _)| n.ends_with(".parquet")).collect::<Vec<_>>());
     }
-    assert_eq!(outputs[0].len(), 12);
+    assert_eq!(outputs[0].len(), 13);
     assert_eq!(outputs[0], outputs[1]);
 }
 

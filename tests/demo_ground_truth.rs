@@ -252,4 +252,13 @@ fn risk_scores_rank_planted_outcomes_with_reasons() {
     let csv = std::fs::read_to_string(out.join("qa_review.csv")).unwrap();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     assert_eq!(reader.records().count(), qa.len(), "the CSV holds the same rows");
+
+    // The VOC backlog: ranked by cost, each item with an owner and quotes.
+    let voc = Table::open(&out.join("voc_backlog.parquet"));
+    assert!(voc.len() >= 5, "{}", voc.len());
+    for r in 0..voc.len() {
+        assert!(r == 0 || voc.get("cost", r).f64() <= voc.get("cost", r - 1).f64(), "sorted by cost");
+        assert!(voc.get("owner_team", r).str().is_some() && !voc.get("quotes", r).str().unwrap().is_empty());
+    }
+    assert!(std::fs::read_to_string(out.join("voc_backlog.md")).unwrap().contains("## 1."));
 }

@@ -33,7 +33,7 @@ def same(a, b, tol=1e-6):
     return abs(float(a) - float(b)) <= tol * max(1.0, abs(float(b)))
 
 
-TABLES = ["conversations", "messages", "kpi_overall", "kpi_by_channel", "kpi_by_agent", "kpi_by_team", "kpi_by_day", "kpi_by_intent", "intent_resolution", "qa_review", "heatmap_hourly", "quarantine"]
+TABLES = ["conversations", "messages", "kpi_overall", "kpi_by_channel", "kpi_by_agent", "kpi_by_team", "kpi_by_day", "kpi_by_intent", "intent_resolution", "qa_review", "voc_backlog", "heatmap_hourly", "quarantine"]
 UTC_US = pa.timestamp("us", tz="UTC")
 
 # 1. Types, read by pyarrow.
