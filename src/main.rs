@@ -45,6 +45,9 @@ enum Command {
         /// KPIs only: skip the language model (no sentiment).
         #[arg(long)]
         no_model: bool,
+        /// Redact PII in messages.parquet's text too (the QA list, VOC backlog and report always are).
+        #[arg(long)]
+        redact_all: bool,
     },
     /// Print the input contract.
     Schema,
@@ -173,7 +176,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Analyze { messages, conversations, out, config, as_of, quiet, no_model } => {
+        Command::Analyze { messages, conversations, out, config, as_of, quiet, no_model, redact_all } => {
             let mut settings = load_settings(config.as_deref())?;
             if no_model {
                 settings.config.model.enabled = false;
@@ -186,6 +189,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 as_of_us,
                 settings,
                 show_progress: !quiet && std::io::stderr().is_terminal(),
+                redact_all,
             };
             let report = analyze(&request)?;
             if !quiet {

@@ -83,6 +83,26 @@ pub struct Message {
     pub source: RowRef,
 }
 
+#[cfg(test)]
+impl Message {
+    /// A message for unit tests: `role` says `text` at `sent_at_us` in conversation `id`.
+    pub(crate) fn for_test(id: &str, sent_at_us: i64, role: Role, text: &str) -> Message {
+        Message {
+            conversation_id: id.into(),
+            thread_id: id.into(),
+            message_id: None,
+            sent_at_us,
+            role,
+            text: Some(text.into()),
+            customer_id: Some("u".into()),
+            channel: Some("whatsapp".into()),
+            agent_id: (role == Role::Agent).then(|| "a".into()),
+            is_auto_reply: false,
+            source: RowRef { file: 0, row: 0 },
+        }
+    }
+}
+
 impl Message {
     /// The id written to messages.parquet: the input's, or `<conversation_id>-<n>` (1-based
     /// position in the conversation) where the input had none.

@@ -35,6 +35,8 @@ pub struct AnalyzeRequest {
     pub as_of_us: Option<i64>,
     pub settings: Settings,
     pub show_progress: bool,
+    /// Redact messages.parquet's text as well (`--redact-all`).
+    pub redact_all: bool,
 }
 
 /// What a run produced, for the summary and for tests.
@@ -187,7 +189,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
 
     let mut staged = StagedOutput::new(&req.out_dir)?;
     staged.parquet("conversations.parquet", &conversations_batch(&rows)?)?;
-    staged.parquet("messages.parquet", &messages_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment))?)?;
+    staged.parquet("messages.parquet", &messages_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?)?;
     for (name, batch) in kpi_batches(&kpis)? {
         staged.parquet(name, &batch)?;
     }

@@ -136,23 +136,10 @@ pub fn qa_review(rows: &[ConversationRow], conversations: &[Conversation], cfg: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Message, Role, RowRef};
+    use crate::model::{Message, Role};
 
     fn conv(id: &str, text: &str) -> Conversation {
-        let m = Message {
-            conversation_id: id.into(),
-            thread_id: id.into(),
-            message_id: None,
-            sent_at_us: 0,
-            role: Role::Customer,
-            text: Some(text.into()),
-            customer_id: None,
-            channel: None,
-            agent_id: None,
-            is_auto_reply: false,
-            source: RowRef { file: 0, row: 0 },
-        };
-        Conversation { conversation_id: id.into(), thread_id: id.into(), messages: vec![m], record: None }
+        Conversation { conversation_id: id.into(), thread_id: id.into(), messages: vec![Message::for_test(id, 0, Role::Customer, text)], record: None }
     }
 
     fn row(id: &str, risk: f64, agent: &str) -> ConversationRow {

@@ -393,22 +393,10 @@ pub fn score_conversations(rows: &mut [ConversationRow], conversations: &[Conver
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Message, RowRef};
+    use crate::model::Message;
 
     fn msg(t_min: i64, role: Role, text: &str) -> Message {
-        Message {
-            conversation_id: "c".into(),
-            thread_id: "c".into(),
-            message_id: None,
-            sent_at_us: t_min * 60_000_000,
-            role,
-            text: Some(text.into()),
-            customer_id: Some("u".into()),
-            channel: Some("whatsapp".into()),
-            agent_id: (role == Role::Agent).then(|| "a".into()),
-            is_auto_reply: false,
-            source: RowRef { file: 0, row: t_min as u64 },
-        }
+        Message::for_test("c", t_min * 60_000_000, role, text)
     }
 
     fn conv(msgs: Vec<Message>) -> Conversation {

@@ -202,22 +202,10 @@ pub fn voc_markdown(items: &[VocItem], limit: usize) -> String {
 mod tests {
     use super::*;
     use crate::enrich::MessageSentiment;
-    use crate::model::{Message, RowRef};
+    use crate::model::Message;
 
     fn msg(text: &str) -> Message {
-        Message {
-            conversation_id: "c".into(),
-            thread_id: "c".into(),
-            message_id: None,
-            sent_at_us: 0,
-            role: Role::Customer,
-            text: Some(text.into()),
-            customer_id: None,
-            channel: None,
-            agent_id: None,
-            is_auto_reply: false,
-            source: RowRef { file: 0, row: 0 },
-        }
+        Message::for_test("c", 0, Role::Customer, text)
     }
 
     const NEG: Option<MessageSentiment> = Some(MessageSentiment { label: "negative", probabilities: [0.9, 0.05, 0.05], score: -0.85 });

@@ -365,7 +365,7 @@ pub fn conversations_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
 /// messages.parquet: the input columns, normalised role, a message_id for every row
 /// (`<conversation_id>-<n>` where the input had none), the turn index, and for customer messages
 /// with text the sentiment label, its three probabilities and its score (positive - negative).
-pub fn messages_batch(conversations: &[Conversation], sentiment: Option<&Vec<Vec<Option<MessageSentiment>>>>) -> Result<RecordBatch> {
+pub fn messages_batch(conversations: &[Conversation], sentiment: Option<&Vec<Vec<Option<MessageSentiment>>>>, redact: bool) -> Result<RecordBatch> {
     let msgs: Vec<_> = conversations.iter().flat_map(|c| c.messages.iter().enumerate()).collect();
     let turns: Vec<u32> = conversations.iter().flat_map(|c| turn_indices(&c.messages)).collect();
     let mut t = TableBuilder::new();
@@ -377,7 +377,11 @@ pub fn messages_batch(conversations: &[Conversation], sentiment: Option<&Vec<Vec
     );
     t.ts("sent_at", msgs.iter().map(|(_, m)| Some(m.sent_at_us)));
     t.str("sender_role", msgs.iter().map(|(_, m)| Some(m.role.as_str())));
-    t.str("text", msgs.iter().map(|(_, m)| m.text.as_deref()));
+    if redact {
+        t.str("text", msgs.iter().map(|(_, m)| m.text.as_deref().map(|x| crate::redact::redact(x).text)));
+    } else {
+        t.str("text", msgs.iter().map(|(_, m)| m.text.as_deref()));
+    }
     t.str("customer_id", msgs.iter().map(|(_, m)| m.customer_id.as_deref()));
     t.str("channel", msgs.iter().map(|(_, m)| m.channel.as_deref()));
     t.str("agent_id", msgs.iter().map(|(_, m)| m.agent_id.as_deref()));

@@ -36,3 +36,33 @@ fn real_customer_care_text_leaves_no_address_handle_or_phone() {
     assert!(counts.get(&PiiKind::Email).copied().unwrap_or(0) >= 3, "the set has real e-mail addresses: {counts:?}");
     assert!(counts.get(&PiiKind::Handle).copied().unwrap_or(0) >= 300, "{counts:?}");
 }
+
+mod common;
+
+/// messages.parquet keeps the team's own text unless `--redact-all` is given.
+#[test]
+fn redact_all_redacts_messages_text_and_the_default_keeps_it() {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampSecondArray};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("m.parquet");
+    let batch = RecordBatch::try_from_iter(vec![
+        ("conversation_id", Arc::new(StringArray::from(vec!["a", "a"])) as ArrayRef),
+        ("sent_at", Arc::new(TimestampSecondArray::from(vec![1_790_000_000, 1_790_000_060]))),
+        ("sender_role", Arc::new(StringArray::from(vec!["customer", "agent"]))),
+        ("text", Arc::new(StringArray::from(vec!["email saya budi@example.co.id, wa 081234567890", "Baik kak"]))),
+        ("customer_id", Arc::new(StringArray::from(vec!["c1", "c1"]))),
+    ])
+    .unwrap();
+    convoqa::write::write_parquet(&input, &batch).unwrap();
+    for (flag, want) in [(None, "email saya budi@example.co.id, wa 081234567890"), (Some("--redact-all"), "email saya [EMAIL], wa [PHONE]")] {
+        let out = tmp.path().join(format!("out-{}", flag.is_some()));
+        let mut args = vec!["analyze", "--messages", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-model", "-q"];
+        args.extend(flag);
+        common::run_ok(&args);
+        let msgs = common::Table::open(&out.join("messages.parquet"));
+        assert_eq!(msgs.get("text", 0).str(), Some(want), "{flag:?}");
+    }
+}
