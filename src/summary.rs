@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::aggregate::{Distribution, KpiRow, TIMINGS};
 use crate::pipeline::AnalyzeReport;
 
 fn dur(v: Option<f64>) -> String {
@@ -20,11 +19,6 @@ fn pct(v: Option<f64>) -> String {
 
 fn rate(v: Option<f64>) -> String {
     pct(v.map(|r| r * 100.0))
-}
-
-fn timing(k: &KpiRow, name: &str) -> Distribution {
-    let i = TIMINGS.iter().position(|t| *t == name).expect("known timing");
-    k.timings[i]
 }
 
 pub fn render(report: &AnalyzeReport) -> String {
@@ -50,7 +44,7 @@ pub fn render(report: &AnalyzeReport) -> String {
         ("resolution", "resolution"),
         ("handle time", "handle"),
     ] {
-        let d = timing(k, name);
+        let d = k.timing(name);
         out.push_str(&format!("{label:<16}{:>10}{:>10}{:>10}\n", dur(d.mean), dur(d.median), dur(d.p90)));
     }
     out.push('\n');

@@ -5,16 +5,21 @@
 /// of 14+ digits (marketplace order ids). Shorter digit runs are amounts and phone numbers, and
 /// separated short runs are dates: they say nothing about the issue.
 pub fn reference_numbers(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| c.is_whitespace() || ",.;:()[]!?\"'".contains(c)).filter_map(|raw| {
-        let token = raw.trim_start_matches('#').trim_end_matches(['/', '-']);
-        let digits = token.chars().filter(char::is_ascii_digit).count();
-        let well_formed = token.chars().all(|c| c.is_ascii_alphanumeric() || "/-".contains(c));
-        let has_letter = token.chars().any(|c| c.is_ascii_alphabetic());
-        // "2026-11-22" and "22/11/2026" are dates: a separated id has a run of 5+ digits.
-        let longest_run = token.split(|c: char| !c.is_ascii_digit()).map(str::len).max().unwrap_or(0);
-        let separated_id = token.contains(['/', '-']) && longest_run >= 5;
-        (well_formed && digits >= 6 && (has_letter || separated_id || longest_run >= 14)).then(|| token.to_ascii_uppercase())
-    })
+    text.split(|c: char| c.is_whitespace() || PUNCTUATION.contains(c)).filter_map(reference_token)
+}
+
+const PUNCTUATION: &str = ",.;:()[]!?\"'";
+
+/// The token as a reference number (upper-cased, without a leading `#`), if it is one.
+fn reference_token(raw: &str) -> Option<String> {
+    let token = raw.trim_start_matches('#').trim_end_matches(['/', '-']);
+    let digits = token.chars().filter(char::is_ascii_digit).count();
+    let well_formed = token.chars().all(|c| c.is_ascii_alphanumeric() || "/-".contains(c));
+    let has_letter = token.chars().any(|c| c.is_ascii_alphabetic());
+    // "2026-11-22" and "22/11/2026" are dates: a separated id has a run of 5+ digits.
+    let longest_run = token.split(|c: char| !c.is_ascii_digit()).map(str::len).max().unwrap_or(0);
+    let separated_id = token.contains(['/', '-']) && longest_run >= 5;
+    (well_formed && digits >= 6 && (has_letter || separated_id || longest_run >= 14)).then(|| token.to_ascii_uppercase())
 }
 
 /// Drops reference numbers from a text: they say nothing about intent or sentiment, and the
@@ -24,9 +29,8 @@ pub fn strip_references(text: &str) -> String {
     let kept: Vec<&str> = text
         .split_whitespace()
         .filter_map(|word| {
-            let core = word.trim_matches(|c: char| ",.;:()[]!?\"'".contains(c));
-            let whole_word_is_a_reference = reference_numbers(core).next().is_some_and(|r| r.len() + 1 >= core.len());
-            if !whole_word_is_a_reference {
+            let core = word.trim_matches(|c: char| PUNCTUATION.contains(c));
+            if core.is_empty() || reference_token(core).is_none() {
                 return Some(word);
             }
             // Keep punctuation after the number ("INV/1/123456," -> ",") so clauses stay apart.

@@ -5,11 +5,11 @@
 //! resolution_s (rank-based: resolution times are heavy-tailed, so a test on means would be
 //! driven by a few multi-day conversations) with its epsilon-squared effect size.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-use super::{distribution, kpis, Distribution};
+use super::{Distribution, KpiRow, KpiTable};
 use crate::features::ConversationRow;
 
 /// One intent's row.
@@ -54,46 +54,49 @@ pub struct IntentResolution {
     pub test: KruskalWallis,
 }
 
-/// Builds the table from conversations that have an intent (none when the model is off).
-pub fn intent_resolution(rows: &[ConversationRow]) -> IntentResolution {
-    let mut all_resolution: Vec<f64> = rows.iter().filter_map(|r| r.resolution_s).collect();
-    let overall_median = distribution(&mut all_resolution).median;
-    let mut groups: BTreeMap<&str, Vec<&ConversationRow>> = BTreeMap::new();
+/// Builds the table from the per-intent KPI rows the aggregate stage already computed, plus
+/// what only this table needs: each intent's resolution times (for the test) and endings.
+pub fn intent_resolution(rows: &[ConversationRow], overall: &KpiRow, by_intent: &KpiTable<Option<String>>) -> IntentResolution {
+    let overall_median = overall.timing("resolution").median;
+    let mut resolution: HashMap<&str, Vec<f64>> = HashMap::new();
+    let mut ends: HashMap<&str, (u64, u64)> = HashMap::new();
     for r in rows {
-        if let Some(intent) = r.intent.as_deref() {
-            groups.entry(intent).or_default().push(r);
+        let Some(intent) = r.intent.as_deref() else { continue };
+        if let Some(s) = r.resolution_s {
+            resolution.entry(intent).or_default().push(s);
+        }
+        if let Some(negative) = r.sentiment.ends_negative {
+            let e = ends.entry(intent).or_default();
+            e.0 += u64::from(negative);
+            e.1 += 1;
         }
     }
     let mut samples: Vec<Vec<f64>> = Vec::new();
-    let table = groups
-        .into_iter()
-        .map(|(intent, group)| {
-            let k = kpis(&group);
-            let mut resolution: Vec<f64> = group.iter().filter_map(|r| r.resolution_s).collect();
-            let mut resolution_bh: Vec<f64> = group.iter().filter_map(|r| r.resolution_bh_s).collect();
-            let mut frt_human: Vec<f64> = group.iter().filter_map(|r| r.frt_human_s).collect();
-            let ends: Vec<bool> = group.iter().filter_map(|r| r.sentiment.ends_negative).collect();
-            let resolution_dist = distribution(&mut resolution);
-            if !resolution.is_empty() {
-                samples.push(resolution.clone());
-            }
-            IntentResolutionRow {
-                intent: intent.to_string(),
-                conversations: group.len() as u64,
-                resolved_conversations: resolution.len() as u64,
-                resolution: resolution_dist,
-                resolution_bh: distribution(&mut resolution_bh),
-                frt_human_median_s: distribution(&mut frt_human).median,
-                fcr_rate: k.fcr_rate,
-                reopen_rate: k.reopen_rate,
-                csat_pct: k.csat_pct,
-                csat_responses: k.csat_responses,
-                handover_rate: k.handover_rate,
-                ending_negative_rate: (!ends.is_empty()).then(|| ends.iter().filter(|&&e| e).count() as f64 / ends.len() as f64),
-                resolution_median_ratio: resolution_dist.median.zip(overall_median).filter(|(_, o)| *o > 0.0).map(|(m, o)| m / o),
-            }
-        })
-        .collect();
+    let mut table = Vec::new();
+    for (intent, k) in by_intent {
+        let Some(intent) = intent.as_deref() else { continue };
+        let res = k.timing("resolution");
+        let values = resolution.remove(intent).unwrap_or_default();
+        let resolved_conversations = values.len() as u64;
+        if !values.is_empty() {
+            samples.push(values);
+        }
+        table.push(IntentResolutionRow {
+            intent: intent.to_string(),
+            conversations: k.conversations,
+            resolved_conversations,
+            resolution: res,
+            resolution_bh: k.timing("resolution_bh"),
+            frt_human_median_s: k.timing("frt_human").median,
+            fcr_rate: k.fcr_rate,
+            reopen_rate: k.reopen_rate,
+            csat_pct: k.csat_pct,
+            csat_responses: k.csat_responses,
+            handover_rate: k.handover_rate,
+            ending_negative_rate: ends.get(intent).filter(|e| e.1 > 0).map(|e| e.0 as f64 / e.1 as f64),
+            resolution_median_ratio: res.median.zip(overall_median).filter(|(_, o)| *o > 0.0).map(|(m, o)| m / o),
+        });
+    }
     IntentResolution { rows: table, test: kruskal_wallis(&samples) }
 }
 
@@ -142,6 +145,7 @@ pub fn kruskal_wallis(groups: &[Vec<f64>]) -> KruskalWallis {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{kpis, kpis_by};
     use super::*;
 
     #[test]
@@ -181,7 +185,8 @@ mod tests {
             conv("order_status", Some(200.0), Some(false)),
             conv("order_status", None, Some(false)),
         ];
-        let t = intent_resolution(&rows);
+        let all: Vec<&ConversationRow> = rows.iter().collect();
+        let t = intent_resolution(&rows, &kpis(&all), &kpis_by(&rows, |r| r.intent.clone()));
         let names: Vec<&str> = t.rows.iter().map(|r| r.intent.as_str()).collect();
         assert_eq!(names, ["order_status", "refund_return"]);
         let (order, refund) = (&t.rows[0], &t.rows[1]);

@@ -65,6 +65,13 @@ pub struct KpiRow {
     pub unanswered_conversations: u64,
 }
 
+impl KpiRow {
+    /// The distribution of one of TIMINGS.
+    pub fn timing(&self, name: &str) -> Distribution {
+        self.timings[TIMINGS.iter().position(|t| *t == name).expect("known timing")]
+    }
+}
+
 /// Quantile with linear interpolation between closest ranks (numpy's default, "linear").
 pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() {
@@ -174,14 +181,16 @@ pub fn aggregate(rows: &[ConversationRow], conversations: &[Conversation], tz: &
             heatmap[dt.weekday().to_monday_zero_offset() as usize][dt.hour() as usize] += 1;
         }
     }
+    let overall = kpis(&all);
+    let by_intent = kpis_by(rows, |r| r.intent.clone());
     KpiTables {
-        overall: kpis(&all),
+        intent_resolution: intent_resolution(rows, &overall, &by_intent),
+        overall,
         by_channel: kpis_by(rows, |r| r.channel.clone()),
         by_agent: kpis_by(rows, |r| r.primary_agent_id.clone()),
         by_team: kpis_by(rows, |r| r.team.clone()),
         by_day: kpis_by(rows, |r| local_day(r.created_at_us, tz)),
-        by_intent: kpis_by(rows, |r| r.intent.clone()),
-        intent_resolution: intent_resolution(rows),
+        by_intent,
         heatmap,
     }
 }
