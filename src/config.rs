@@ -44,6 +44,16 @@ pub struct Config {
     pub business_hours: BusinessHoursConfig,
     pub model: ModelConfig,
     pub qa: QaConfig,
+    pub risk: RiskConfig,
+}
+
+/// Which risk models score conversations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    /// A risk_model.json written by `convoqa train risk`; empty = the built-in models
+    /// (coefficients set by reasoning, docs/kpis.md). Relative to the working directory.
+    pub model: String,
 }
 
 /// The QA review list: which conversations it flags, and the control sample beside them.
@@ -267,6 +277,7 @@ impl Default for Config {
             business_hours: BusinessHoursConfig::default(),
             model: ModelConfig::default(),
             qa: QaConfig::default(),
+            risk: RiskConfig::default(),
         }
     }
 }

@@ -77,6 +77,8 @@ struct Truth {
     bot_contained: bool,
     primary_agent_id: Option<&'static str>,
     csat_score: Option<f64>,
+    /// The rating every closed conversation would get; csat_score is it where the customer answered.
+    latent_csat_score: Option<f64>,
     nps_score: Option<f64>,
     ces_score: Option<f64>,
     hold_s: Option<f64>,
@@ -368,11 +370,14 @@ impl Gen {
         self.push(conv, customer, channel, t, "system", Some("conversation closed".into()), None, false);
         truth.status = if self.rng.random_bool(0.7) { "resolved" } else { "closed" };
         truth.resolved_at_us = Some(t);
-        // Surveys: about 40% answer; unresolved and slow conversations score lower.
-        if self.rng.random_bool(0.4) {
-            let slow = truth.frt_human_s.is_some_and(|s| s > 1800.0);
-            let base: f64 = if polite_unresolved || matches!(returning, Some(Return::Restate | Return::Vague)) { 2.2 } else if slow { 3.4 } else { 4.4 };
-            let score = (base + self.rng.random_range(-1.2..1.2)).round().clamp(1.0, 5.0);
+        // Surveys: unresolved and slow conversations score lower, and, as in real surveys, unhappy
+        // customers answer more often (about 55% of 1-3 star raters, 35% of the rest): the
+        // surveyed low-CSAT share overstates the real one, which `train risk` must correct.
+        let slow = truth.frt_human_s.is_some_and(|s| s > 1800.0);
+        let base: f64 = if polite_unresolved || matches!(returning, Some(Return::Restate | Return::Vague)) { 2.2 } else if slow { 3.4 } else { 4.4 };
+        let score = (base + self.rng.random_range(-1.2..1.2)).round().clamp(1.0, 5.0);
+        truth.latent_csat_score = Some(score);
+        if self.rng.random_bool(if score <= 3.0 { 0.55 } else { 0.35 }) {
             truth.csat_score = Some(score);
             if self.rng.random_bool(0.5) {
                 truth.nps_score = Some(((score - 1.0) * 2.5 + self.rng.random_range(-1.0..1.0)).round().clamp(0.0, 10.0));
@@ -662,6 +667,7 @@ fn write_demo(out: &Path, mut g: Gen, seed: u64, stories: usize) -> Result<DemoS
     gt.bool("bot_contained", tr.iter().map(|r| Some(r.bot_contained)));
     gt.str("primary_agent_id", tr.iter().map(|r| r.primary_agent_id));
     gt.f64("csat_score", tr.iter().map(|r| r.csat_score));
+    gt.f64("latent_csat_score", tr.iter().map(|r| r.latent_csat_score));
     gt.str("return_conversation_id", tr.iter().map(|r| r.return_conversation_id.as_deref()));
     gt.f64("return_gap_s", tr.iter().map(|r| r.return_gap_s));
     gt.str("return_kind", tr.iter().map(|r| r.return_kind));

@@ -19,6 +19,10 @@ pub enum ResolvedBy {
 }
 
 impl ResolvedBy {
+    pub fn parse(raw: &str) -> Option<ResolvedBy> {
+        [ResolvedBy::Status, ResolvedBy::ResolvedAt, ResolvedBy::Inactivity].into_iter().find(|r| r.as_str() == raw)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ResolvedBy::Status => "status",
@@ -78,6 +82,9 @@ pub struct ConversationRow {
     pub sentiment: crate::enrich::ConversationSentiment,
     pub intent: Option<String>,
     pub intent_confidence: Option<f64>,
+    /// The score stage's inputs (score::SIGNALS), kept for explanation and for rescoring merged
+    /// shards; evidence indices only live within a run.
+    pub risk_signals: crate::score::RiskSignals,
     /// score::RiskModel outputs: probability of a 1-3 star rating, and for resolved
     /// conversations of a return about the same issue; reason codes largest first.
     pub low_csat_risk: Option<f64>,
@@ -208,6 +215,7 @@ pub fn conversation_features(conv: &Conversation, settings: &Settings, as_of_us:
         sentiment: Default::default(),
         intent: None,
         intent_confidence: None,
+        risk_signals: Default::default(),
         low_csat_risk: None,
         low_csat_reasons: Vec::new(),
         false_fcr_risk: None,

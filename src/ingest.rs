@@ -92,7 +92,7 @@ pub const MESSAGE_COLUMNS: [ContractColumn; 9] = [
     col("customer_id", Kind::Id, false, "the customer, for linking reopens across conversations"),
     col("channel", Kind::Text, false, "whatsapp | instagram | live_chat | email | ..."),
     col("agent_id", Kind::Id, false, "the agent who sent an agent message"),
-    col("message_id", Kind::Id, false, "unique id; repeated ids are redeliveries or conflicts"),
+    col("message_id", Kind::Id, false, "unique within its conversation; a repeated id is a redelivery or a conflict"),
     col("is_auto_reply", Kind::Bool, false, "true for automatic acknowledgements (not a human or bot answer)"),
 ];
 
@@ -258,7 +258,21 @@ fn open_checked(
         Error::input(path, format!("not a readable Parquet file ({e})"), format!("re-export the {table} table as Parquet"))
     })?;
     let schema = builder.schema().clone();
-    let partitions = hive_partitions(path);
+    let (indices, constants) = check_schema(&schema, path, table, specs, &hive_partitions(path))?;
+    let wanted: Vec<usize> = indices.iter().flatten().copied().collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
+    Ok((builder.with_projection(mask).with_batch_size(BATCH_ROWS), indices, constants))
+}
+
+/// Where each logical column is in `schema` (or the Hive partition value standing in for it),
+/// or every problem of the schema at once, with the fixes.
+fn check_schema(
+    schema: &arrow::datatypes::Schema,
+    path: &Path,
+    table: &str,
+    specs: &[ColumnSpec],
+    partitions: &[(String, String)],
+) -> Result<(Vec<Option<usize>>, Vec<Option<String>>)> {
     let mut indices = Vec::with_capacity(specs.len());
     let mut constants = Vec::with_capacity(specs.len());
     // Collect every schema problem of the file, so one run shows all that needs fixing.
@@ -311,13 +325,74 @@ fn open_checked(
             fixes.join("\n  fix: "),
         ));
     }
-    let wanted: Vec<usize> = indices.iter().flatten().copied().collect();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
-    Ok((builder.with_projection(mask).with_batch_size(BATCH_ROWS), indices, constants))
+    Ok((indices, constants))
 }
 
-/// Reads every batch of one file and converts the logical columns.
+/// The logical columns of one batch: `position` maps a schema index to the batch's column.
+fn convert_batch(
+    batch: &RecordBatch,
+    position: impl Fn(usize) -> usize,
+    path: &Path,
+    specs: &[ColumnSpec],
+    indices: &[Option<usize>],
+    constants: &[Option<String>],
+    input_tz: &TimeZone,
+) -> Result<Vec<Column>> {
+    let n = batch.num_rows();
+    let mut columns = Vec::with_capacity(specs.len());
+    for ((spec, idx), constant) in specs.iter().zip(indices).zip(constants) {
+        let col = match idx {
+            Some(i) => convert(batch.column(position(*i)), spec, input_tz)
+                .map_err(|problem| Error::input(path, problem, format!("fix or re-export the {} column", spec.configured)))?,
+            None => match constant {
+                Some(v) => Column::Str(StringArray::from(vec![Some(v.as_str()); n])),
+                None => Column::Missing,
+            },
+        };
+        columns.push(col);
+    }
+    Ok(columns)
+}
+
+/// Runs a read of `path`, turning a panic inside the Parquet library into a clear input error.
+/// The fuzzer found files whose metadata makes the parquet crate panic (a negative column offset:
+/// tests/fixtures/fuzz/); a corrupt file is bad input (exit 2), not a crash.
+pub fn guard_corrupt<T>(path: &Path, table: &str, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(|g| g.get()) {
+                previous(info);
+            }
+        }));
+    });
+    GUARDED.with(|g| g.set(true));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    GUARDED.with(|g| g.set(false));
+    outcome.unwrap_or_else(|payload| {
+        let why = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_default();
+        Err(Error::input(path, format!("corrupt Parquet file: the reader stopped with \"{why}\""), format!("re-export the {table} table; check the file was copied completely")))
+    })
+}
+
+thread_local! {
+    /// Set while this thread reads under [`guard_corrupt`]: its panics are reported as errors.
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 fn read_file<T>(
+    path: &Path,
+    table: &str,
+    specs: &[ColumnSpec],
+    input_tz: &TimeZone,
+    progress: &ProgressBar,
+    per_batch: impl FnMut(&[Column], usize, u64) -> T,
+) -> Result<Vec<T>> {
+    guard_corrupt(path, table, || read_file_unguarded(path, table, specs, input_tz, progress, per_batch))
+}
+
+fn read_file_unguarded<T>(
     path: &Path,
     table: &str,
     specs: &[ColumnSpec],
@@ -335,22 +410,7 @@ fn read_file<T>(
     for batch in reader {
         let batch: RecordBatch = batch.map_err(|e| Error::read(path, format!("reading rows after row {first_row}"), e))?;
         let n = batch.num_rows();
-        let mut columns = Vec::with_capacity(specs.len());
-        for ((spec, idx), constant) in specs.iter().zip(&indices).zip(&constants) {
-            let col = match idx {
-                Some(i) => {
-                    let pos = projected.binary_search(i).expect("projected column");
-                    convert(batch.column(pos), spec, input_tz).map_err(|problem| {
-                        Error::input(path, problem, format!("fix or re-export the {} column", spec.configured))
-                    })?
-                }
-                None => match constant {
-                    Some(v) => Column::Str(StringArray::from(vec![Some(v.as_str()); n])),
-                    None => Column::Missing,
-                },
-            };
-            columns.push(col);
-        }
+        let columns = convert_batch(&batch, |i| projected.binary_search(&i).expect("projected column"), path, specs, &indices, &constants, input_tz)?;
         out.push(per_batch(&columns, n, first_row));
         first_row += n as u64;
         progress.inc(n as u64);
@@ -399,6 +459,8 @@ fn convert(array: &ArrayRef, spec: &ColumnSpec, input_tz: &TimeZone) -> std::res
 pub struct MessagesInput {
     pub files: Vec<PathBuf>,
     pub rows_in: u64,
+    /// Rows left to other shards by shard::select.
+    pub rows_other_shards: u64,
     pub messages: Vec<Message>,
     pub quarantined: Vec<QuarantinedRow>,
 }
@@ -408,7 +470,7 @@ pub fn read_messages(paths: &[PathBuf], settings: &Settings, progress: &Progress
     let specs = specs_for(&MESSAGE_COLUMNS, |l| settings.config.columns.messages.name_of(l));
     // Check every file's schema before reading any rows, so a bad file fails fast.
     for f in &files {
-        open_checked(f, "messages", &specs)?;
+        guard_corrupt(f, "messages", || open_checked(f, "messages", &specs))?;
     }
     let per_file: Vec<Result<(u64, Vec<Message>, Vec<QuarantinedRow>)>> = files
         .par_iter()
@@ -419,13 +481,7 @@ pub fn read_messages(paths: &[PathBuf], settings: &Settings, progress: &Progress
             let mut rows = 0u64;
             read_file(path, "messages", &specs, &settings.input_time_zone, progress, |cols, n, first_row| {
                 rows += n as u64;
-                for r in 0..n {
-                    let source = RowRef { file: file_idx as u32, row: first_row + r as u64 };
-                    match message_row(cols, r, source, settings) {
-                        Ok(m) => messages.push(m),
-                        Err(q) => quarantined.push(q),
-                    }
-                }
+                push_message_rows(cols, n, RowRef { file: file_idx as u32, row: first_row }, settings, &mut messages, &mut quarantined);
             })?;
             Ok((rows, messages, quarantined))
         })
@@ -438,6 +494,41 @@ pub fn read_messages(paths: &[PathBuf], settings: &Settings, progress: &Progress
         input.quarantined.extend(quarantined);
     }
     Ok(input)
+}
+
+/// Where errors say stream input came from.
+pub const STDIN_PATH: &str = "<stdin>";
+
+/// Messages from an Arrow IPC stream (`convoqa stream`, one engine partition at a time): the same
+/// columns, mapping and row checks as Parquet input; rows are numbered in stream order.
+pub fn read_messages_ipc(input: impl std::io::Read, settings: &Settings) -> Result<MessagesInput> {
+    let path = Path::new(STDIN_PATH);
+    let specs = specs_for(&MESSAGE_COLUMNS, |l| settings.config.columns.messages.name_of(l));
+    let reader = arrow::ipc::reader::StreamReader::try_new(std::io::BufReader::new(input), None).map_err(|e| {
+        Error::input(path, format!("not an Arrow IPC stream ({e})"), "send the messages as an Arrow IPC stream (pyarrow.ipc.new_stream), not the IPC file format or Parquet")
+    })?;
+    let (indices, constants) = check_schema(&reader.schema(), path, "messages", &specs, &[])?;
+    let mut input = MessagesInput { files: vec![path.to_path_buf()], ..Default::default() };
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::read(path, format!("reading the stream after row {}", input.rows_in), e))?;
+        let columns = convert_batch(&batch, |i| i, path, &specs, &indices, &constants, &settings.input_time_zone)?;
+        let first = RowRef { file: 0, row: input.rows_in };
+        push_message_rows(&columns, batch.num_rows(), first, settings, &mut input.messages, &mut input.quarantined);
+        input.rows_in += batch.num_rows() as u64;
+    }
+    Ok(input)
+}
+
+/// Converts `n` rows of one batch, whose first row is `first`: valid rows become messages, the
+/// rest quarantine rows.
+fn push_message_rows(cols: &[Column], n: usize, first: RowRef, settings: &Settings, messages: &mut Vec<Message>, quarantined: &mut Vec<QuarantinedRow>) {
+    for r in 0..n {
+        let source = RowRef { file: first.file, row: first.row + r as u64 };
+        match message_row(cols, r, source, settings) {
+            Ok(m) => messages.push(m),
+            Err(q) => quarantined.push(q),
+        }
+    }
 }
 
 fn message_row(cols: &[Column], r: usize, source: RowRef, settings: &Settings) -> std::result::Result<Message, QuarantinedRow> {
@@ -502,6 +593,8 @@ pub fn normalise_channel(raw: &str) -> String {
 pub struct ConversationsInput {
     pub files: Vec<PathBuf>,
     pub rows_in: u64,
+    /// Rows left to other shards by shard::select.
+    pub rows_other_shards: u64,
     pub records: Vec<(ConversationRecord, RowRef)>,
     pub quarantined: Vec<QuarantinedRow>,
 }
@@ -515,7 +608,7 @@ pub fn read_conversations(
     let files = discover_files(paths, "conversations")?;
     let specs = specs_for(&CONVERSATION_COLUMNS, |l| settings.config.columns.conversations.name_of(l));
     for f in &files {
-        open_checked(f, "conversations", &specs)?;
+        guard_corrupt(f, "conversations", || open_checked(f, "conversations", &specs))?;
     }
     let mut input = ConversationsInput { files: files.clone(), ..Default::default() };
     for (file_idx, path) in files.iter().enumerate() {

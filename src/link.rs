@@ -27,6 +27,23 @@ pub struct Topic<'a> {
     pub references: Vec<String>,
 }
 
+/// A topic as stored by a nightly run (link_state.parquet), for linking the next nights' returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredTopic {
+    pub intent: Option<String>,
+    pub embedding: Option<Vec<f32>>,
+    pub references: Vec<String>,
+}
+
+impl StoredTopic {
+    pub fn of(t: &Topic) -> StoredTopic {
+        StoredTopic { intent: t.intent.map(str::to_string), embedding: t.embedding.map(<[f32]>::to_vec), references: t.references.clone() }
+    }
+    pub fn as_topic(&self) -> Topic<'_> {
+        Topic { intent: self.intent.as_deref(), embedding: self.embedding.as_deref(), references: self.references.clone() }
+    }
+}
+
 /// How a return is matched to an earlier conversation.
 #[derive(Debug, Clone, Copy)]
 pub enum ReopenRule<'a> {
@@ -47,6 +64,13 @@ pub enum ReopenReason {
 }
 
 impl ReopenReason {
+    pub const ALL: [ReopenReason; 5] =
+        [ReopenReason::AnyReturn, ReopenReason::SameReference, ReopenReason::SameIntent, ReopenReason::SimilarText, ReopenReason::FollowUp];
+
+    pub fn parse(raw: &str) -> Option<ReopenReason> {
+        Self::ALL.into_iter().find(|r| r.as_str() == raw)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReopenReason::AnyReturn => "any_return",

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use convoqa::pipeline::{analyze, load_settings, AnalyzeRequest};
+use convoqa::pipeline::{analyze, load_settings, AnalyzeRequest, InputRequest};
 
 #[derive(Parser)]
 #[command(name = "convoqa", version, about = "Conversation-quality analysis for customer-service chats")]
@@ -48,6 +48,60 @@ enum Command {
         /// Redact PII in messages.parquet's text too (the QA list, VOC backlog and report always are).
         #[arg(long)]
         redact_all: bool,
+        /// An earlier run's output directory: VOC themes get a trend (new/up/down/steady) against it.
+        #[arg(long)]
+        previous: Option<PathBuf>,
+        /// Only part I of N (0-based), by a stable hash of the customer: run N of these, then
+        /// `convoqa kpis --rescore` over their outputs.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Nightly: the conversations created on this local day (YYYY-MM-DD); --out is the
+        /// store, this night writes --out/date=DAY/ and updates the earlier nights' reopen and
+        /// FCR fields.
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Engine mode: one partition's messages (every message of some customers) as an Arrow IPC
+    /// stream on stdin; its conversations, enriched messages and quarantined rows as one Arrow
+    /// IPC stream on stdout (column `record` = conversation | message | quarantine). For Spark's
+    /// mapInArrow and the like: scripts/spark_job.py. Then `convoqa kpis --rescore` over the
+    /// conversation and message rows of all partitions.
+    Stream {
+        /// The moment every partition is judged at (RFC 3339), the same for all: the whole
+        /// input's latest sent_at for the result of one `analyze`.
+        #[arg(long)]
+        as_of: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Skip the language model (no sentiment or intent).
+        #[arg(long)]
+        no_model: bool,
+        /// Redact PII in the messages' text too.
+        #[arg(long)]
+        redact_all: bool,
+    },
+    /// Recompute every KPI table for a period from stored outputs (no model): one run's, several
+    /// nights', or the shards of one run (--rescore).
+    Kpis {
+        /// Stored conversations.parquet files or directories.
+        #[arg(long, required = true, num_args = 1..)]
+        conversations: Vec<PathBuf>,
+        /// The matching stored messages.parquet files or directories (busy-hours heatmap).
+        #[arg(long, required = true, num_args = 1..)]
+        messages: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        /// First local day (YYYY-MM-DD, config time_zone) of created_at to include.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last local day to include.
+        #[arg(long)]
+        to: Option<String>,
+        /// Recompute intent norms (SLOW_FOR_INTENT) and the risks over the rows given: for merging shards.
+        #[arg(long)]
+        rescore: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Print the input contract.
     Schema,
@@ -107,6 +161,35 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TrainCommand {
+    /// The low-CSAT and false-FCR risk models, on your own history (messages plus a conversations
+    /// table with csat_score); evaluated on the latest part by time, saved with a card.
+    Risk {
+        /// Messages: Parquet file(s) or directories of them.
+        #[arg(long, required = true, num_args = 1..)]
+        messages: Vec<PathBuf>,
+        /// Conversations table with csat_score (the low-CSAT labels).
+        #[arg(long, num_args = 1..)]
+        conversations: Vec<PathBuf>,
+        /// The same config `analyze` runs with (time zone, reopen window, model).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// As in analyze: the moment reopen windows are judged at.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Writes risk_model.json and CARD.md here.
+        #[arg(long, default_value = "models/risk")]
+        out: PathBuf,
+        /// Share of conversations, the latest by created_at, held out for the test figures.
+        #[arg(long, default_value_t = 0.3)]
+        test_fraction: f64,
+        /// L2 penalty on the coefficients.
+        #[arg(long, default_value_t = 1.0)]
+        l2: f64,
+        /// Without the language model: no sentiment or intent features (train the model `analyze
+        /// --no-model` will score with).
+        #[arg(long)]
+        no_model: bool,
+    },
     /// Intent, from a taxonomy's examples (default: the built-in one) or a labelled file.
     Intent {
         /// Labelled messages or conversations: TSV (text<TAB>label), CSV or Parquet with text and label columns.
@@ -176,25 +259,78 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Analyze { messages, conversations, out, config, as_of, quiet, no_model, redact_all } => {
+        Command::Analyze { messages, conversations, out, config, as_of, quiet, no_model, redact_all, previous, shard, date } => {
             let mut settings = load_settings(config.as_deref())?;
             if no_model {
                 settings.config.model.enabled = false;
             }
             let as_of_us = as_of.map(|s| parse_as_of(&s)).transpose()?;
             let request = AnalyzeRequest {
-                messages,
-                conversations,
+                input: InputRequest {
+                    messages,
+                    conversations,
+                    as_of_us,
+                    settings,
+                    show_progress: !quiet && std::io::stderr().is_terminal(),
+                    shard: shard.as_deref().map(convoqa::shard::Shard::parse).transpose()?,
+                    nightly: date
+                        .map(|d| {
+                            d.parse::<jiff::civil::Date>()
+                                .map(|day| convoqa::pipeline::Nightly { day, store: out.clone() })
+                                .map_err(|e| convoqa::Error::config("--date", format!("{d:?} is not a date ({e})"), "use YYYY-MM-DD, e.g. --date 2026-11-22"))
+                        })
+                        .transpose()?,
+                },
                 out_dir: out,
-                as_of_us,
-                settings,
-                show_progress: !quiet && std::io::stderr().is_terminal(),
                 redact_all,
+                previous_dir: previous,
             };
             let report = analyze(&request)?;
             if !quiet {
                 print!("{}", convoqa::summary::render(&report));
             }
+            Ok(())
+        }
+        Command::Stream { as_of, config, no_model, redact_all } => {
+            let mut settings = load_settings(config.as_deref())?;
+            if no_model {
+                settings.config.model.enabled = false;
+            }
+            let request = convoqa::pipeline::StreamRequest { settings, as_of_us: parse_as_of(&as_of)?, redact_all };
+            let report = convoqa::pipeline::stream(&request, std::io::stdin().lock(), std::io::BufWriter::new(std::io::stdout().lock()))?;
+            // stdout carries the data; the accounting goes to stderr for the engine's logs.
+            let m = &report.messages;
+            eprintln!(
+                "convoqa stream: {} message rows in: {} used, {} quarantined, {} duplicates dropped; {} conversations out",
+                m.rows_in, m.rows_used, m.rows_quarantined, m.duplicates_dropped, report.conversations_out
+            );
+            for (kind, w) in &report.warnings.0 {
+                eprintln!("  warning {kind}: {} (e.g. {})", w.count, w.examples.first().map_or("", String::as_str));
+            }
+            Ok(())
+        }
+        Command::Kpis { conversations, messages, out, from, to, rescore, config } => {
+            let settings = load_settings(config.as_deref())?;
+            let day = |flag: &str, raw: Option<String>| -> Result<Option<jiff::civil::Date>, convoqa::Error> {
+                raw.map(|r| r.parse::<jiff::civil::Date>().map_err(|e| convoqa::Error::config(flag, format!("{r:?} is not a date ({e})"), "use YYYY-MM-DD, e.g. 2026-11-01"))).transpose()
+            };
+            let (from, to) = (day("--from", from)?, day("--to", to)?);
+            if let (Some(f), Some(t)) = (from, to) {
+                if f > t {
+                    return Err(convoqa::Error::config("--from", format!("{f} is after --to {t}"), "swap them").into());
+                }
+            }
+            let request = convoqa::pipeline::KpisRequest { conversations, messages, from, to, rescore, settings, out_dir: out };
+            let (manifest, _) = convoqa::pipeline::period_kpis(&request)?;
+            println!(
+                "{} of {} stored conversations in the period ({} .. {}){}; KPI tables in {}",
+                manifest.conversations_in_period,
+                manifest.conversations_read,
+                manifest.from.as_deref().unwrap_or("start"),
+                manifest.to.as_deref().unwrap_or("end"),
+                if manifest.rescored { ", risks rescored" } else { "" },
+                request.out_dir.display()
+            );
             Ok(())
         }
         Command::Schema => {
@@ -213,6 +349,30 @@ fn run(command: Command) -> anyhow::Result<()> {
             std::fs::write(&file, convoqa::config::DEFAULT_CONFIG_TOML)
                 .with_context(|| format!("writing {}", file.display()))?;
             println!("wrote {}", file.display());
+            Ok(())
+        }
+        Command::Train { what: TrainCommand::Risk { messages, conversations, config, as_of, out, test_fraction, l2, no_model } } => {
+            if !(0.05..=0.5).contains(&test_fraction) {
+                return Err(convoqa::Error::config("--test-fraction", format!("{test_fraction} is outside 0.05..0.5"), "e.g. --test-fraction 0.3").into());
+            }
+            if !(l2 >= 0.0 && l2.is_finite()) {
+                return Err(convoqa::Error::config("--l2", format!("{l2} is not a non-negative number"), "e.g. --l2 1.0").into());
+            }
+            if conversations.is_empty() {
+                eprintln!("warning: no --conversations table: there are no survey answers, so the low-CSAT model cannot be trained");
+            }
+            let mut settings = load_settings(config.as_deref())?;
+            settings.config.model.enabled &= !no_model;
+            let as_of_us = as_of.map(|s| parse_as_of(&s)).transpose()?;
+            let source = messages.iter().chain(&conversations).map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+            let input = InputRequest { messages, conversations, as_of_us, settings, show_progress: std::io::stderr().is_terminal(), shard: None, nightly: None };
+            let (rows, _warnings) = convoqa::pipeline::risk_history(&input)?;
+            let how = convoqa::score::train::RiskTraining { test_fraction, l2, source, ..Default::default() };
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            let (models, card) = convoqa::score::train::train_risk(&rows, &how, &command)?;
+            let saved = convoqa::score::train::save(&out, &models, &card)?;
+            print!("{}", convoqa::score::train::summary(&card));
+            println!("saved {} (use it: [risk] model = \"{}\" in the config)", out.display(), saved.display());
             Ok(())
         }
         Command::Train { what: TrainCommand::Sentiment { data_dir, out, model, max_tokens, cache } } => {

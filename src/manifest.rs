@@ -44,23 +44,28 @@ impl Warnings {
     }
 }
 
-/// Row accounting for one input table: rows_in = rows_used + rows_quarantined + duplicates_dropped.
+/// Row accounting for one input table: rows_in = rows_used + rows_quarantined +
+/// duplicates_dropped + rows_other_shards.
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct RowAccounting {
     pub rows_in: u64,
     pub rows_used: u64,
     pub rows_quarantined: u64,
     pub duplicates_dropped: u64,
+    /// `--shard I/N`: rows that belong to another shard (that shard's run accounts for them).
+    pub rows_other_shards: u64,
+    /// `--date D`: rows of conversations created on another day (that night's run owns them).
+    pub rows_other_days: u64,
 }
 
 impl RowAccounting {
     /// Fails the run loudly if a row went missing or was counted twice: that is a bug.
     pub fn check(&self, table: &str) -> Result<()> {
-        let accounted = self.rows_used + self.rows_quarantined + self.duplicates_dropped;
+        let accounted = self.rows_used + self.rows_quarantined + self.duplicates_dropped + self.rows_other_shards + self.rows_other_days;
         if accounted != self.rows_in {
             return Err(Error::Internal(format!(
-                "row accounting broken for {table}: rows_in {} != rows_used {} + rows_quarantined {} + duplicates_dropped {}",
-                self.rows_in, self.rows_used, self.rows_quarantined, self.duplicates_dropped
+                "row accounting broken for {table}: rows_in {} != rows_used {} + rows_quarantined {} + duplicates_dropped {} + rows_other_shards {} + rows_other_days {}",
+                self.rows_in, self.rows_used, self.rows_quarantined, self.duplicates_dropped, self.rows_other_shards, self.rows_other_days
             )));
         }
         Ok(())
@@ -89,9 +94,22 @@ pub struct Manifest {
     pub model: Option<crate::enrich::EnrichStats>,
     /// The QA review list: counts, thresholds and the control sample per stratum.
     pub qa: crate::qa::QaStats,
+    /// Where the risk models' coefficients come from (the built-in ones or a trained file).
+    pub risk_model: String,
+    /// `--shard I/N` when the run was one part of N; merge parts with `convoqa kpis --rescore`.
+    pub shard: Option<String>,
+    /// `--date D`: the night, and the earlier nights whose conversations it relinked.
+    pub nightly: Option<NightlyInfo>,
     pub warnings: Warnings,
     pub stage_seconds: Vec<(String, f64)>,
     pub outputs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NightlyInfo {
+    pub day: String,
+    pub earlier_partitions_updated: Vec<String>,
+    pub earlier_conversations_relinked: u64,
 }
 
 #[cfg(test)]
@@ -100,9 +118,9 @@ mod tests {
 
     #[test]
     fn accounting_must_add_up() {
-        let ok = RowAccounting { rows_in: 10, rows_used: 7, rows_quarantined: 2, duplicates_dropped: 1 };
+        let ok = RowAccounting { rows_in: 10, rows_used: 7, rows_quarantined: 2, duplicates_dropped: 1, rows_other_shards: 0, rows_other_days: 0 };
         assert!(ok.check("messages").is_ok());
-        let broken = RowAccounting { rows_in: 10, rows_used: 7, rows_quarantined: 2, duplicates_dropped: 0 };
+        let broken = RowAccounting { rows_in: 10, rows_used: 7, rows_quarantined: 2, duplicates_dropped: 0, rows_other_shards: 0, rows_other_days: 0 };
         let err = broken.check("messages").unwrap_err();
         assert_eq!(err.exit_code(), 1);
     }

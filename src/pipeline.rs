@@ -15,28 +15,87 @@ use crate::config::{ReopenMatch, Settings};
 use crate::enrich::{conversation_sentiment, enrich, LanguageModel};
 use crate::error::{Error, Result};
 use crate::features::{conversation_features, ConversationRow};
-use crate::ingest::{read_conversations, read_messages};
+use crate::ingest::{read_conversations, read_messages, MessagesInput};
 use crate::link::{conversation_topics, link_reopens, ReopenRule};
-use crate::score::score_conversations;
+use crate::assemble::Assembled;
+use crate::enrich::Enrichment;
+use crate::score::{conversation_signals, score_conversations, RiskModels};
 use crate::manifest::{InputFileEntry, Manifest, Warnings};
 use crate::timefmt::format_us;
 use crate::qa::qa_review;
 use crate::voc::{voc_backlog, voc_markdown};
 use crate::write::{conversations_batch, kpi_batches, messages_batch, qa_batch, qa_csv, quarantine_batch, voc_batch, StagedOutput};
 
-/// Everything `analyze` needs, already validated.
+/// The input of a run, already validated.
 #[derive(Debug, Clone)]
-pub struct AnalyzeRequest {
+pub struct InputRequest {
     pub messages: Vec<PathBuf>,
     /// Empty when there is no conversations table.
     pub conversations: Vec<PathBuf>,
-    pub out_dir: PathBuf,
     /// `--as-of`, microseconds UTC; default: the latest sent_at in the input.
     pub as_of_us: Option<i64>,
     pub settings: Settings,
     pub show_progress: bool,
+    /// `--shard I/N`: only this part of the customers.
+    pub shard: Option<crate::shard::Shard>,
+    /// `--date D`: a nightly run over a store of earlier nights.
+    pub nightly: Option<Nightly>,
+}
+
+/// A nightly run: the conversations created on `day`, linked against the store's earlier nights.
+#[derive(Debug, Clone)]
+pub struct Nightly {
+    pub day: jiff::civil::Date,
+    /// The output store: each night writes `date=YYYY-MM-DD/` under it.
+    pub store: PathBuf,
+}
+
+impl Nightly {
+    pub fn partition(&self, day: jiff::civil::Date) -> PathBuf {
+        self.store.join(format!("date={day}"))
+    }
+}
+
+/// An earlier night's conversations, linked again with tonight's and rewritten.
+struct PriorPartition {
+    dir: PathBuf,
+    rows: Vec<ConversationRow>,
+    topics: Vec<crate::link::StoredTopic>,
+}
+
+/// The nights whose conversations can still be reopened or mature: every day whose conversations
+/// may have been resolved within one reopen window (plus a day for conversations resolved the
+/// day after they started) before `day`.
+fn load_prior(nightly: &Nightly, settings: &Settings) -> Result<Vec<PriorPartition>> {
+    let days = (settings.reopen_window_us as f64 / 86_400e6).ceil() as i64 + 1;
+    let mut prior = Vec::new();
+    for k in (1..=days).rev() {
+        let day = nightly.day.checked_sub(jiff::Span::new().days(k)).map_err(|e| Error::Internal(format!("date arithmetic: {e}")))?;
+        let dir = nightly.partition(day);
+        let conversations = dir.join("conversations.parquet");
+        if !conversations.exists() {
+            continue;
+        }
+        let (_, rows) = crate::store::read_conversation_rows(&[conversations])?;
+        let state_path = dir.join(LINK_STATE_FILE);
+        let mut state = if state_path.exists() { crate::store::read_link_state(&state_path)? } else { Default::default() };
+        let topics = rows.iter().map(|r| state.remove(&r.conversation_id).unwrap_or_default()).collect();
+        prior.push(PriorPartition { dir, rows, topics });
+    }
+    Ok(prior)
+}
+
+pub const LINK_STATE_FILE: &str = "link_state.parquet";
+
+/// Everything `analyze` needs, already validated.
+#[derive(Debug, Clone)]
+pub struct AnalyzeRequest {
+    pub input: InputRequest,
+    pub out_dir: PathBuf,
     /// Redact messages.parquet's text as well (`--redact-all`).
     pub redact_all: bool,
+    /// An earlier run's output directory: the VOC backlog gets a trend against it.
+    pub previous_dir: Option<PathBuf>,
 }
 
 /// What a run produced, for the summary and for tests.
@@ -88,7 +147,39 @@ fn file_entries(files: &[PathBuf]) -> Vec<InputFileEntry> {
         .collect()
 }
 
-pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
+/// The stages up to scoring, shared by `analyze` and `train risk`.
+struct Prepared {
+    model: Option<LanguageModel>,
+    assembled: Assembled,
+    enrichment: Option<Enrichment>,
+    rows: Vec<ConversationRow>,
+    /// Nightly: the earlier nights' rows with their link fields brought up to date.
+    prior: Vec<PriorPartition>,
+    /// Nightly: tonight's topics, stored for the next nights.
+    tonight_topics: Vec<crate::link::StoredTopic>,
+    warnings: Warnings,
+    as_of_us: i64,
+    as_of_source: &'static str,
+    message_files: Vec<PathBuf>,
+    conversation_files: Vec<PathBuf>,
+    timer: StageTimer,
+}
+
+/// The risk models the config names: a trained risk_model.json or the built-in ones.
+pub fn load_risk_models(settings: &Settings) -> Result<RiskModels> {
+    match settings.config.risk.model.as_str() {
+        "" => Ok(RiskModels::built_in()),
+        path => RiskModels::load(Path::new(path)),
+    }
+}
+
+/// Runs the stages up to scoring; `read_messages_from` reads the messages (Parquet files or a
+/// stream), after the model has loaded.
+fn prepare(
+    req: &InputRequest,
+    risk_models: &RiskModels,
+    read_messages_from: impl FnOnce(&Settings, &ProgressBar) -> Result<MessagesInput>,
+) -> Result<Prepared> {
     let settings = &req.settings;
     let mut timer = StageTimer::new();
     let mut warnings = Warnings::default();
@@ -103,7 +194,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     let progress = progress_bar(req.show_progress);
 
     progress.set_message("reading messages");
-    let messages_in = read_messages(&req.messages, settings, &progress)?;
+    let messages_in = read_messages_from(settings, &progress)?;
     let conversations_in = if req.conversations.is_empty() {
         None
     } else {
@@ -111,14 +202,23 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         Some(read_conversations(&req.conversations, settings, &progress, &mut warnings)?)
     };
     progress.finish_and_clear();
+    // The default as_of is the latest valid message of the whole input, so every shard of a run
+    // judges reopen windows at the same moment.
+    let latest = messages_in.messages.iter().map(|m| m.sent_at_us).max();
+    let (messages_in, conversations_in) = match req.shard {
+        Some(shard) => crate::shard::select(messages_in, conversations_in, shard),
+        None => (messages_in, conversations_in),
+    };
     timer.done("read");
 
     let message_files = messages_in.files.clone();
     let conversation_files = conversations_in.as_ref().map(|c| c.files.clone()).unwrap_or_default();
-    let assembled = assemble(messages_in, conversations_in, settings, &mut warnings);
+    let mut assembled = assemble(messages_in, conversations_in, settings, &mut warnings);
+    if let Some(n) = &req.nightly {
+        crate::shard::select_day(&mut assembled, n.day, &settings.time_zone);
+    }
     timer.done("assemble");
 
-    let latest = assembled.conversations.iter().filter_map(|c| c.messages.last()).map(|m| m.sent_at_us).max();
     let (as_of_us, as_of_source) = match (req.as_of_us, latest) {
         (Some(t), _) => (t, "--as-of"),
         (None, Some(t)) => (t, "latest sent_at"),
@@ -156,7 +256,17 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         }
         (ReopenMatch::Any, _) => None,
     };
-    let rule = match &topics {
+    // Nightly: tonight's conversations are linked together with the earlier nights' still in
+    // their window, so a return after midnight is found and their FCR matures.
+    let mut prior = match &req.nightly {
+        Some(n) => load_prior(n, settings)?,
+        None => Vec::new(),
+    };
+    let prior_count: usize = prior.iter().map(|p| p.rows.len()).sum();
+    let mut linked: Vec<ConversationRow> = prior.iter_mut().flat_map(|p| std::mem::take(&mut p.rows)).chain(rows).collect();
+    let all_topics: Option<Vec<crate::link::Topic>> =
+        topics.as_ref().map(|t| prior.iter().flat_map(|p| p.topics.iter().map(crate::link::StoredTopic::as_topic)).chain(t.iter().cloned()).collect());
+    let rule = match &all_topics {
         Some(topics) => ReopenRule::SameIntent {
             topics,
             min_similarity: settings.config.reopen_min_similarity as f32,
@@ -164,31 +274,115 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         },
         None => ReopenRule::Any,
     };
-    link_reopens(&mut rows, &rule, settings, as_of_us, &mut warnings);
+    link_reopens(&mut linked, &rule, settings, as_of_us, &mut warnings);
+    drop(all_topics);
+    let mut rows = linked.split_off(prior_count);
+    for p in prior.iter_mut() {
+        let rest = linked.split_off(p.topics.len());
+        p.rows = std::mem::replace(&mut linked, rest);
+    }
+    let tonight_topics: Vec<crate::link::StoredTopic> = match &topics {
+        Some(t) => t.iter().map(crate::link::StoredTopic::of).collect(),
+        None => vec![Default::default(); rows.len()],
+    };
     timer.done("link");
 
-    score_conversations(&mut rows, &assembled.conversations, enrichment.as_ref().map(|e| e.sentiment.as_slice()));
+    let signals = conversation_signals(&rows, &assembled.conversations, enrichment.as_ref().map(|e| e.sentiment.as_slice()));
+    for (row, s) in rows.iter_mut().zip(signals) {
+        row.risk_signals = s;
+    }
+    score_conversations(&mut rows, risk_models);
     timer.done("score");
 
-    let kpis = aggregate(&rows, &assembled.conversations, &settings.time_zone);
+    // Every input row must be accounted for before anything is used.
+    assembled.messages_rows.check("messages")?;
+    if let Some(acc) = &assembled.conversations_rows {
+        acc.check("conversations")?;
+    }
+    Ok(Prepared { model, assembled, enrichment, rows, prior, tonight_topics, warnings, as_of_us, as_of_source, message_files, conversation_files, timer })
+}
+
+/// `convoqa stream`: one engine partition (every message of some customers) in.
+#[derive(Debug, Clone)]
+pub struct StreamRequest {
+    pub settings: Settings,
+    /// Required: each partition must judge reopen windows at the same moment.
+    pub as_of_us: i64,
+    pub redact_all: bool,
+}
+
+#[derive(Debug)]
+pub struct StreamReport {
+    pub messages: crate::manifest::RowAccounting,
+    pub conversations_out: u64,
+    pub warnings: Warnings,
+}
+
+/// Reads the messages of one partition as an Arrow IPC stream from `input` and writes its
+/// conversations, enriched messages and quarantined rows to `output` as one IPC stream (the
+/// `record` column says which, and an `accounting` row; see write::write_ipc_stream). The risks are scored with this
+/// partition's intent norms: `convoqa kpis --rescore` over all partitions' conversations makes
+/// them the whole run's, as for shards.
+pub fn stream(req: &StreamRequest, input: impl std::io::Read, output: impl std::io::Write) -> Result<StreamReport> {
+    let risk_models = load_risk_models(&req.settings)?;
+    let input_req = InputRequest {
+        messages: Vec::new(),
+        conversations: Vec::new(),
+        as_of_us: Some(req.as_of_us),
+        settings: req.settings.clone(),
+        show_progress: false,
+        shard: None,
+        nightly: None,
+    };
+    let p = prepare(&input_req, &risk_models, |s, _| crate::ingest::read_messages_ipc(input, s))?;
+    let conversations = conversations_batch(&p.rows)?;
+    let messages = messages_batch(&p.assembled.conversations, p.enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?;
+    let quarantine = quarantine_batch(&p.assembled.quarantined, |_| crate::ingest::STDIN_PATH.to_string())?;
+    p.assembled.messages_rows.check("messages")?;
+    let accounting = crate::write::accounting_batch(&p.assembled.messages_rows)?;
+    let tables = [("conversation", &conversations), ("message", &messages), ("quarantine", &quarantine), ("accounting", &accounting)];
+    crate::write::write_ipc_stream(output, &tables)?;
+    Ok(StreamReport { messages: p.assembled.messages_rows, conversations_out: p.rows.len() as u64, warnings: p.warnings })
+}
+
+/// The per-conversation rows (risk signals on them) of a history, for `convoqa train risk`.
+pub fn risk_history(req: &InputRequest) -> Result<(Vec<ConversationRow>, Warnings)> {
+    let p = prepare(req, &RiskModels::built_in(), |s, p| read_messages(&req.messages, s, p))?;
+    Ok((p.rows, p.warnings))
+}
+
+pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
+    let settings = &req.input.settings;
+    // Before the model and the data: a bad risk model path fails at once.
+    let risk_models = load_risk_models(settings)?;
+    let previous_voc = req.previous_dir.as_deref().map(crate::voc::read_previous).transpose()?;
+    let Prepared { model, assembled, enrichment, rows, prior, tonight_topics, warnings, as_of_us, as_of_source, message_files, conversation_files, mut timer } =
+        prepare(&req.input, &risk_models, |s, p| read_messages(&req.input.messages, s, p))?;
+
+    let kpis = aggregate(&rows, crate::aggregate::conversations_heatmap(&assembled.conversations, &settings.time_zone), &settings.time_zone);
     let (qa_items, qa_stats) = qa_review(&rows, &assembled.conversations, &settings.config.qa);
     let voc_items = match (&enrichment, &model) {
         (Some(e), Some(m)) => {
             let owners = m.taxonomy.intent.iter().map(|i| (i.name.clone(), i.owner_team.clone())).collect();
-            voc_backlog(&rows, &assembled.conversations, e, &owners)
+            let mut items = voc_backlog(&rows, &assembled.conversations, e, &owners);
+            if let Some(previous) = &previous_voc {
+                crate::voc::apply_trend(&mut items, previous);
+            }
+            items
         }
         _ => Vec::new(),
     };
     timer.done("aggregate");
 
-    // Every input row must be accounted for before anything is written.
-    assembled.messages_rows.check("messages")?;
-    if let Some(acc) = &assembled.conversations_rows {
-        acc.check("conversations")?;
-    }
-
-    let mut staged = StagedOutput::new(&req.out_dir)?;
+    let out_dir = match &req.input.nightly {
+        Some(n) => n.partition(n.day),
+        None => req.out_dir.clone(),
+    };
+    let mut staged = StagedOutput::new(&out_dir)?;
     staged.parquet("conversations.parquet", &conversations_batch(&rows)?)?;
+    if req.input.nightly.is_some() {
+        staged.parquet(LINK_STATE_FILE, &crate::write::link_state_batch(&rows, &tonight_topics)?)?;
+    }
     staged.parquet("messages.parquet", &messages_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?)?;
     for (name, batch) in kpi_batches(&kpis)? {
         staged.parquet(name, &batch)?;
@@ -197,6 +391,26 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     staged.bytes("qa_review.csv", &qa_csv(&qa_items)?)?;
     staged.parquet("voc_backlog.parquet", &voc_batch(&voc_items)?)?;
     staged.bytes("voc_backlog.md", voc_markdown(&voc_items, 20).as_bytes())?;
+    let local = |us: i64| crate::timefmt::local_datetime(us, &settings.time_zone).map_or("-".to_string(), |d| d.strftime("%Y-%m-%d %H:%M").to_string());
+    let risk_model = match settings.config.risk.model.as_str() {
+        "" => format!("built-in: {}", risk_models.low_csat.source),
+        path => format!("{path}: {}", risk_models.low_csat.source),
+    };
+    let report = crate::report::report_html(&crate::report::ReportInput {
+        kpis: &kpis,
+        rows: &rows,
+        qa: &qa_items,
+        voc: &voc_items,
+        period: (
+            rows.iter().map(|r| r.created_at_us).min().map_or("-".into(), local),
+            rows.iter().map(|r| r.created_at_us).max().map_or("-".into(), local),
+        ),
+        as_of: local(as_of_us),
+        time_zone: settings.config.time_zone.clone(),
+        risk_model: risk_model.clone(),
+        quarantined_rows: assembled.quarantined.len() as u64,
+    })?;
+    staged.bytes("report.html", report.as_bytes())?;
     let source_path = |q: &crate::model::QuarantinedRow| {
         let files = if q.table == "messages" { &message_files } else { &conversation_files };
         files.get(q.source.file as usize).map(|p| p.display().to_string()).unwrap_or_default()
@@ -231,6 +445,13 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         conversations_out: rows.len() as u64,
         model: enrichment.as_ref().map(|e| e.stats.clone()),
         qa: qa_stats,
+        risk_model,
+        shard: req.input.shard.map(|s| format!("{}/{}", s.index, s.count)),
+        nightly: req.input.nightly.as_ref().map(|n| crate::manifest::NightlyInfo {
+            day: n.day.to_string(),
+            earlier_partitions_updated: prior.iter().map(|p| p.dir.display().to_string()).collect(),
+            earlier_conversations_relinked: prior.iter().map(|p| p.rows.len() as u64).sum(),
+        }),
         warnings,
         stage_seconds: timer.stages.clone(),
         outputs,
@@ -238,6 +459,14 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(format!("manifest to JSON: {e}")))?;
     staged.bytes(MANIFEST_FILE, &json)?;
     staged.commit(MANIFEST_FILE)?;
+    // Then the earlier nights' conversations, with reopened / fcr / fcr_mature as of tonight.
+    // Each file is replaced by a rename; a crash before or between them is repaired by running
+    // the night again (the same inputs give the same rows).
+    for p in &prior {
+        let mut staged = StagedOutput::new(&p.dir)?;
+        staged.parquet("conversations.parquet", &conversations_batch(&p.rows)?)?;
+        staged.commit("conversations.parquet")?;
+    }
 
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for s in enrichment.iter().flat_map(|e| e.sentiment.iter().flatten().flatten()) {
@@ -247,7 +476,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         manifest,
         kpis,
         conversations: rows,
-        out_dir: req.out_dir.clone(),
+        out_dir,
         as_of_us,
         sentiment_counts: counts.into_iter().collect(),
     })
@@ -269,4 +498,85 @@ pub fn load_settings(path: Option<&Path>) -> Result<Settings> {
         None => crate::config::Config::default(),
     };
     config.validate()
+}
+
+/// `convoqa kpis`: every KPI table for a period, from stored per-conversation rows.
+#[derive(Debug, Clone)]
+pub struct KpisRequest {
+    /// Stored conversations.parquet files or directories (one run, several days, or shards).
+    pub conversations: Vec<PathBuf>,
+    /// The matching stored messages.parquet files or directories (for the busy-hours heatmap).
+    pub messages: Vec<PathBuf>,
+    /// Local days (config time_zone) of created_at, inclusive; None = open-ended.
+    pub from: Option<jiff::civil::Date>,
+    pub to: Option<jiff::civil::Date>,
+    /// Recompute SLOW_FOR_INTENT over these rows and rescore the risks with the configured model:
+    /// what merging shards needs (each shard only knew its own intent norms).
+    pub rescore: bool,
+    pub settings: Settings,
+    pub out_dir: PathBuf,
+}
+
+pub const KPIS_MANIFEST_FILE: &str = "kpis_manifest.json";
+
+#[derive(Debug, serde::Serialize)]
+pub struct KpisManifest {
+    pub tool: &'static str,
+    pub tool_version: &'static str,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub rescored: bool,
+    pub risk_model: String,
+    pub conversation_files: Vec<String>,
+    pub message_files: Vec<String>,
+    pub conversations_read: u64,
+    pub conversations_in_period: u64,
+    pub outputs: Vec<String>,
+}
+
+/// Recomputes the KPI tables (and writes the period's conversations) without the model.
+pub fn period_kpis(req: &KpisRequest) -> Result<(KpisManifest, KpiTables)> {
+    let settings = &req.settings;
+    let risk_models = load_risk_models(settings)?;
+    let (conversation_files, all_rows) = crate::store::read_conversation_rows(&req.conversations)?;
+    let read = all_rows.len() as u64;
+    let tz = &settings.time_zone;
+    let mut rows: Vec<ConversationRow> = all_rows
+        .into_iter()
+        .filter(|r| {
+            let day = crate::aggregate::local_day(r.created_at_us, tz);
+            req.from.is_none_or(|f| day.is_some_and(|d| d >= f)) && req.to.is_none_or(|t| day.is_some_and(|d| d <= t))
+        })
+        .collect();
+    if req.rescore {
+        score_conversations(&mut rows, &risk_models);
+    }
+    let ids: std::collections::HashSet<&str> = rows.iter().map(|r| r.conversation_id.as_str()).collect();
+    let (message_files, times) = crate::store::read_customer_message_times(&req.messages, &ids)?;
+    let kpis = aggregate(&rows, crate::aggregate::customer_heatmap(times.into_iter(), tz), tz);
+
+    let mut staged = StagedOutput::new(&req.out_dir)?;
+    staged.parquet("conversations.parquet", &conversations_batch(&rows)?)?;
+    for (name, batch) in kpi_batches(&kpis)? {
+        staged.parquet(name, &batch)?;
+    }
+    let mut outputs = staged.file_names().to_vec();
+    outputs.push(KPIS_MANIFEST_FILE.to_string());
+    let manifest = KpisManifest {
+        tool: "convoqa",
+        tool_version: env!("CARGO_PKG_VERSION"),
+        from: req.from.map(|d| d.to_string()),
+        to: req.to.map(|d| d.to_string()),
+        rescored: req.rescore,
+        risk_model: if req.rescore { risk_models.low_csat.source.clone() } else { "as stored".into() },
+        conversation_files: conversation_files.iter().map(|p| p.display().to_string()).collect(),
+        message_files: message_files.iter().map(|p| p.display().to_string()).collect(),
+        conversations_read: read,
+        conversations_in_period: rows.len() as u64,
+        outputs,
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(format!("manifest to JSON: {e}")))?;
+    staged.bytes(KPIS_MANIFEST_FILE, &json)?;
+    staged.commit(KPIS_MANIFEST_FILE)?;
+    Ok((manifest, kpis))
 }

@@ -48,11 +48,7 @@ pub struct QaStats {
 
 const SNIPPET_CHARS: usize = 120;
 
-/// FNV-1a of the conversation id: a sampling order that is random-looking but the same on
-/// every run of the same data.
-fn stable_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
-}
+use crate::text::stable_hash;
 
 fn item(row: &ConversationRow, conv: &Conversation, group: &'static str, rank: u64) -> QaItem {
     let mut reasons: Vec<&str> = row.low_csat_reasons.clone();

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::pipeline::AnalyzeReport;
 
-fn dur(v: Option<f64>) -> String {
+pub(crate) fn dur(v: Option<f64>) -> String {
     match v {
         None => "-".into(),
         Some(s) if s < 120.0 => format!("{s:.0}s"),
@@ -13,11 +13,11 @@ fn dur(v: Option<f64>) -> String {
     }
 }
 
-fn pct(v: Option<f64>) -> String {
+pub(crate) fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.1}%"))
 }
 
-fn rate(v: Option<f64>) -> String {
+pub(crate) fn rate(v: Option<f64>) -> String {
     pct(v.map(|r| r * 100.0))
 }
 
@@ -60,6 +60,11 @@ pub fn render(report: &AnalyzeReport) -> String {
         k.had_bot_conversations,
         rate(k.handover_rate),
         rate(k.bot_containment_rate)
+    ));
+    out.push_str(&format!(
+        "1-3 star ratings: {} of survey answers, {} predicted for all conversations\n",
+        pct(k.low_csat_pct),
+        pct(k.predicted_low_csat_pct)
     ));
     out.push_str(&format!(
         "CSAT {} ({} responses)  NPS {}  CES {}  service level {}  unanswered {}\n",
@@ -132,7 +137,8 @@ pub fn render(report: &AnalyzeReport) -> String {
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let top: Vec<String> = top.iter().take(4).map(|(c, n)| format!("{c} {n}")).collect();
     out.push_str(&format!(
-        "risk >= 0.5 (built-in models): low CSAT {}, false FCR {}; top reasons: {}\n",
+        "risk >= 0.5 ({}): low CSAT {}, false FCR {}; top reasons: {}\n",
+        if report.manifest.risk_model.starts_with("built-in") { "built-in models" } else { "trained models" },
         flagged(|r| r.low_csat_risk),
         flagged(|r| r.false_fcr_risk),
         if top.is_empty() { "-".to_string() } else { top.join(", ") }

@@ -8,6 +8,11 @@
 //! item with a title from its most characteristic words, the conversations it touches, their
 //! reopen rate and low-CSAT share, the intent's owner team, and 3-5 redacted quotes. Cost =
 //! conversations affected x (reopen rate + low-CSAT share).
+//!
+//! Trend: given an earlier run's voc_backlog.parquet (`analyze --previous DIR`), each theme is
+//! matched to the earlier theme of the same intent whose centroid is closest (cosine at least
+//! `TREND_SIMILARITY`) and compared by share of all conversations, so periods of different
+//! length compare fairly.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -40,6 +45,104 @@ pub struct VocItem {
     pub cost: f64,
     /// 3-5 redacted quotes, the most central first.
     pub quotes: Vec<String>,
+    /// Normalised mean embedding of the theme's messages: what the next run matches against.
+    pub centroid: Vec<f32>,
+    /// Filled by [`apply_trend`] when an earlier run is given.
+    pub trend: Option<Trend>,
+}
+
+/// A theme against the earlier run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trend {
+    /// "new" (no matching theme before), "up", "down" or "steady".
+    pub direction: &'static str,
+    pub previous_conversations: Option<u64>,
+    pub previous_share: Option<f64>,
+}
+
+/// An earlier run's theme, as read back from its voc_backlog.parquet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviousTheme {
+    pub intent: String,
+    pub conversations: u64,
+    pub share: f64,
+    pub centroid: Vec<f32>,
+}
+
+/// Same-intent themes of two runs at least this close (centroid cosine) are the same theme;
+/// a little below THEME_SIMILARITY, since a centroid moves as the theme gains messages.
+pub const TREND_SIMILARITY: f32 = 0.85;
+
+/// Fills each item's trend: "up"/"down" when its share of conversations moved by 25% or more
+/// (relative) and either period has at least 5 conversations in it; otherwise "steady".
+pub fn apply_trend(items: &mut [VocItem], previous: &[PreviousTheme]) {
+    for item in items {
+        let best = previous
+            .iter()
+            .filter(|p| p.intent == item.intent && p.centroid.len() == item.centroid.len())
+            .map(|p| (cosine(&p.centroid, &item.centroid), p))
+            .filter(|(c, _)| *c >= TREND_SIMILARITY)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        item.trend = Some(match best {
+            None => Trend { direction: "new", previous_conversations: None, previous_share: None },
+            Some((_, p)) => {
+                let ratio = item.share / p.share.max(f64::MIN_POSITIVE);
+                let enough = item.conversations.max(p.conversations) >= 5;
+                let direction = match () {
+                    _ if enough && ratio >= 1.25 => "up",
+                    _ if enough && ratio <= 0.8 => "down",
+                    _ => "steady",
+                };
+                Trend { direction, previous_conversations: Some(p.conversations), previous_share: Some(p.share) }
+            }
+        });
+    }
+}
+
+/// The themes of an earlier run's voc_backlog.parquet (`analyze --previous DIR`).
+pub fn read_previous(dir: &std::path::Path) -> crate::error::Result<Vec<PreviousTheme>> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Float32Type, Float64Type, UInt64Type};
+    use crate::error::Error;
+    let path = dir.join("voc_backlog.parquet");
+    let fix = "pass the output directory of an earlier `convoqa analyze` run made with the model on (it holds voc_backlog.parquet with a theme_centroid column)";
+    let file = std::fs::File::open(&path).map_err(|e| Error::input(&path, format!("cannot open the previous run's VOC backlog: {e}"), fix))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| Error::read(&path, "reading the previous VOC backlog", e))?;
+    let mut themes = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::read(&path, "reading the previous VOC backlog", e))?;
+        let column = |name: &str| batch.column_by_name(name).ok_or_else(|| Error::input(&path, format!("no column {name:?}"), fix));
+        let (intent, conversations, share, centroid) = (column("intent")?, column("conversations")?, column("share")?, column(crate::write::VOC_CENTROID_COLUMN)?);
+        let wrong = |name: &str| Error::input(&path, format!("column {name:?} has an unexpected type"), fix);
+        let intent = intent.as_string_opt::<i32>().ok_or_else(|| wrong("intent"))?;
+        let conversations = conversations.as_primitive_opt::<UInt64Type>().ok_or_else(|| wrong("conversations"))?;
+        let share = share.as_primitive_opt::<Float64Type>().ok_or_else(|| wrong("share"))?;
+        let centroid = centroid.as_list_opt::<i32>().ok_or_else(|| wrong(crate::write::VOC_CENTROID_COLUMN))?;
+        for i in 0..batch.num_rows() {
+            let values = centroid.value(i);
+            let values = values.as_primitive_opt::<Float32Type>().ok_or_else(|| wrong(crate::write::VOC_CENTROID_COLUMN))?;
+            themes.push(PreviousTheme {
+                intent: intent.value(i).to_string(),
+                conversations: conversations.value(i),
+                share: share.value(i),
+                centroid: values.values().to_vec(),
+            });
+        }
+    }
+    Ok(themes)
+}
+
+fn centroid(vectors: &[Vec<f32>], slots: &[usize]) -> Vec<f32> {
+    let mut sum = vec![0.0f32; vectors[slots[0]].len()];
+    for &s in slots {
+        for (a, v) in sum.iter_mut().zip(&vectors[s]) {
+            *a += v;
+        }
+    }
+    let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+    sum.iter().map(|v| v / norm).collect()
 }
 
 const STOPWORDS: [&str; 48] = [
@@ -158,6 +261,8 @@ pub fn voc_backlog(rows: &[ConversationRow], conversations: &[Conversation], enr
                 low_csat_share,
                 cost: n * (reopen_rate.unwrap_or(0.0) + low_csat_share),
                 quotes: quotes.into_iter().take(5).map(|q| q.1).collect(),
+                centroid: centroid(vectors, &t.slots),
+                trend: None,
             });
         }
     }
@@ -166,6 +271,14 @@ pub fn voc_backlog(rows: &[ConversationRow], conversations: &[Conversation], enr
         item.rank = i as u64 + 1;
     }
     items
+}
+
+/// "; trend: up from 1.2% of conversations" for the Markdown and the report.
+pub fn trend_text(t: &Trend) -> String {
+    match t.previous_share {
+        None => "; trend: new since the previous run".into(),
+        Some(p) => format!("; trend: {} (previous run {:.1}% of conversations)", t.direction, p * 100.0),
+    }
 }
 
 /// voc_backlog.md: the items as a readable list for a product team.
@@ -177,7 +290,7 @@ pub fn voc_markdown(items: &[VocItem], limit: usize) -> String {
     }
     for item in items.iter().take(limit) {
         out.push_str(&format!(
-            "## {}. {} ({}): \"{}\"\n\n- owner: {}\n- {} conversations ({:.1}% of all), {} messages\n- reopen rate {}, low-CSAT share {:.0}%, cost {:.1}\n",
+            "## {}. {} ({}): \"{}\"\n\n- owner: {}\n- {} conversations ({:.1}% of all), {} messages{}\n- reopen rate {}, low-CSAT share {:.0}%, cost {:.1}\n",
             item.rank,
             item.intent,
             item.conversations,
@@ -186,6 +299,7 @@ pub fn voc_markdown(items: &[VocItem], limit: usize) -> String {
             item.conversations,
             item.share * 100.0,
             item.messages,
+            item.trend.as_ref().map_or(String::new(), trend_text),
             item.reopen_rate.map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0)),
             item.low_csat_share * 100.0,
             item.cost
@@ -244,5 +358,47 @@ mod tests {
         assert_eq!(courier.quotes.len(), 2, "distinct texts only");
         assert!(items[1].quotes[0].contains("[PHONE]"), "{:?}", items[1].quotes);
         assert!(voc_markdown(&items, 10).contains("## 1. delivery_problem (3)"));
+    }
+
+    fn item(intent: &str, conversations: u64, share: f64, centroid: Vec<f32>) -> VocItem {
+        VocItem {
+            rank: 1,
+            intent: intent.into(),
+            owner_team: None,
+            title: String::new(),
+            conversations,
+            share,
+            messages: conversations,
+            reopen_rate: None,
+            surveyed_low_csat_share: None,
+            low_csat_share: 0.0,
+            cost: 0.0,
+            quotes: vec![],
+            centroid,
+            trend: None,
+        }
+    }
+
+    #[test]
+    fn trend_matches_same_intent_themes_by_centroid_and_compares_shares() {
+        let previous = vec![
+            PreviousTheme { intent: "delivery_problem".into(), conversations: 10, share: 0.02, centroid: vec![1.0, 0.0] },
+            PreviousTheme { intent: "refund_return".into(), conversations: 8, share: 0.04, centroid: vec![0.0, 1.0] },
+        ];
+        let mut items = vec![
+            item("delivery_problem", 30, 0.03, vec![0.96, 0.28]), // same theme, share x1.5
+            item("refund_return", 4, 0.01, vec![0.0, 1.0]),       // same theme, share /4
+            item("delivery_problem", 6, 0.012, vec![0.0, 1.0]),   // another theme: new
+            item("payment_billing", 3, 0.0201, vec![1.0, 0.0]),   // same direction, other intent: new
+        ];
+        apply_trend(&mut items, &previous);
+        let directions: Vec<&str> = items.iter().map(|i| i.trend.as_ref().unwrap().direction).collect();
+        assert_eq!(directions, ["up", "down", "new", "new"]);
+        assert_eq!(items[0].trend.as_ref().unwrap().previous_conversations, Some(10));
+        // Small counts on both sides are not called a trend.
+        let mut small = vec![item("refund_return", 2, 0.08, vec![0.0, 1.0])];
+        apply_trend(&mut small, &[PreviousTheme { intent: "refund_return".into(), conversations: 1, share: 0.02, centroid: vec![0.0, 1.0] }]);
+        assert_eq!(small[0].trend.as_ref().unwrap().direction, "steady");
+        assert!(voc_markdown(&items, 10).contains("trend: up (previous run 2.0% of conversations)"));
     }
 }

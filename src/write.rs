@@ -7,8 +7,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, StringArray, TimestampMicrosecondArray, UInt32Array, UInt64Array};
-use arrow::datatypes::{Field, Schema};
+use arrow::array::{ArrayRef, BooleanArray, Float32Builder, ListBuilder, Date32Array, Float64Array, StringArray, TimestampMicrosecondArray, UInt32Array, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use jiff::civil::Date;
 use parquet::arrow::ArrowWriter;
@@ -49,6 +49,30 @@ impl TableBuilder {
     }
     pub fn u64(&mut self, name: &str, values: impl IntoIterator<Item = u64>) -> &mut Self {
         self.push(name, Arc::new(values.into_iter().collect::<UInt64Array>()), false)
+    }
+    pub fn u64_opt(&mut self, name: &str, values: impl IntoIterator<Item = Option<u64>>) -> &mut Self {
+        self.push(name, Arc::new(values.into_iter().collect::<UInt64Array>()), true)
+    }
+    pub fn f32_list<'a>(&mut self, name: &str, values: impl IntoIterator<Item = &'a [f32]>) -> &mut Self {
+        let mut b = ListBuilder::new(Float32Builder::new()).with_field(Arc::new(Field::new("item", DataType::Float32, false)));
+        for v in values {
+            b.values().append_slice(v);
+            b.append(true);
+        }
+        self.push(name, Arc::new(b.finish()), false)
+    }
+    pub fn f32_list_opt<'a>(&mut self, name: &str, values: impl IntoIterator<Item = Option<&'a [f32]>>) -> &mut Self {
+        let mut b = ListBuilder::new(Float32Builder::new()).with_field(Arc::new(Field::new("item", DataType::Float32, false)));
+        for v in values {
+            match v {
+                Some(v) => {
+                    b.values().append_slice(v);
+                    b.append(true);
+                }
+                None => b.append(false),
+            }
+        }
+        self.push(name, Arc::new(b.finish()), true)
     }
     pub fn u32(&mut self, name: &str, values: impl IntoIterator<Item = u32>) -> &mut Self {
         self.push(name, Arc::new(values.into_iter().collect::<UInt32Array>()), false)
@@ -92,6 +116,8 @@ pub fn kpi_columns(t: &mut TableBuilder, rows: &[&KpiRow]) {
     t.f64("bot_containment_rate", rows.iter().map(|k| k.bot_containment_rate));
     t.f64("csat_pct", rows.iter().map(|k| k.csat_pct));
     t.u64("csat_responses", rows.iter().map(|k| k.csat_responses));
+    t.f64("low_csat_pct", rows.iter().map(|k| k.low_csat_pct));
+    t.f64("predicted_low_csat_pct", rows.iter().map(|k| k.predicted_low_csat_pct));
     t.f64("nps", rows.iter().map(|k| k.nps));
     t.u64("nps_responses", rows.iter().map(|k| k.nps_responses));
     t.f64("ces_mean", rows.iter().map(|k| k.ces_mean));
@@ -156,6 +182,20 @@ pub fn qa_batch(items: &[QaItem]) -> Result<RecordBatch> {
     t.finish()
 }
 
+/// link_state.parquet (nightly runs): each conversation's topic, so the next nights can link
+/// returns to it by topic.
+pub fn link_state_batch(rows: &[ConversationRow], topics: &[crate::link::StoredTopic]) -> Result<RecordBatch> {
+    let mut t = TableBuilder::new();
+    t.str("conversation_id", rows.iter().map(|r| Some(&r.conversation_id)));
+    t.str("topic_intent", topics.iter().map(|x| x.intent.as_deref()));
+    t.str("topic_references", topics.iter().map(|x| Some(x.references.join(","))));
+    t.f32_list_opt("topic_embedding", topics.iter().map(|x| x.embedding.as_deref()));
+    t.finish()
+}
+
+/// voc_backlog.parquet's theme embedding, read back by the next run for the trend.
+pub const VOC_CENTROID_COLUMN: &str = "theme_centroid";
+
 /// voc_backlog.parquet; quotes joined by " | ".
 pub fn voc_batch(items: &[VocItem]) -> Result<RecordBatch> {
     let mut t = TableBuilder::new();
@@ -171,6 +211,10 @@ pub fn voc_batch(items: &[VocItem]) -> Result<RecordBatch> {
     t.f64("low_csat_share", items.iter().map(|i| Some(i.low_csat_share)));
     t.f64("cost", items.iter().map(|i| Some(i.cost)));
     t.str("quotes", items.iter().map(|i| Some(i.quotes.join(" | "))));
+    t.str("trend", items.iter().map(|i| i.trend.as_ref().map(|t| t.direction)));
+    t.u64_opt("previous_conversations", items.iter().map(|i| i.trend.as_ref().and_then(|t| t.previous_conversations)));
+    t.f64("previous_share", items.iter().map(|i| i.trend.as_ref().and_then(|t| t.previous_share)));
+    t.f32_list(VOC_CENTROID_COLUMN, items.iter().map(|i| i.centroid.as_slice()));
     t.finish()
 }
 
@@ -245,6 +289,21 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
     Ok(())
 }
 
+/// Staging directories of runs that were killed (their process is gone) hold half-written files
+/// nobody will commit: clear them. Best effort; a live run's directory is never touched.
+fn remove_dead_staging(out_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(out_dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(pid) = name.strip_prefix(".convoqa-staging-").and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let alive = Path::new(&format!("/proc/{pid}")).exists() || !Path::new("/proc/self").exists();
+        if !alive {
+            tracing::info!(dir = %entry.path().display(), "removing a killed run's staging directory");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Output files staged in a private directory, then moved into place together.
 pub struct StagedOutput {
     out_dir: PathBuf,
@@ -255,6 +314,7 @@ pub struct StagedOutput {
 impl StagedOutput {
     pub fn new(out_dir: &Path) -> Result<StagedOutput> {
         std::fs::create_dir_all(out_dir).map_err(|e| Error::write(out_dir, e))?;
+        remove_dead_staging(out_dir);
         let staging = out_dir.join(format!(".convoqa-staging-{}", std::process::id()));
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(|e| Error::write(&staging, e))?;
@@ -359,6 +419,9 @@ pub fn conversations_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
     t.str("low_csat_reasons", rows.iter().map(|r| r.low_csat_risk.map(|_| r.low_csat_reasons.join(","))));
     t.f64("false_fcr_risk", rows.iter().map(|r| r.false_fcr_risk));
     t.str("false_fcr_reasons", rows.iter().map(|r| r.false_fcr_risk.map(|_| r.false_fcr_reasons.join(","))));
+    for (i, signal) in crate::score::SIGNALS.iter().enumerate() {
+        t.f64(&signal.column(), rows.iter().map(|r| Some(r.risk_signals.values[i])));
+    }
     t.finish()
 }
 
@@ -415,5 +478,55 @@ pub fn quarantine_batch(rows: &[QuarantinedRow], source_path: impl Fn(&Quarantin
     t.str("sent_at_raw", rows.iter().map(|q| q.sent_at_raw.as_deref()));
     t.str("sender_role_raw", rows.iter().map(|q| q.sender_role_raw.as_deref()));
     t.str("text", rows.iter().map(|q| q.text.as_deref()));
+    t.finish()
+}
+
+/// Several tables as one Arrow IPC stream (`convoqa stream`), since an engine's map over a
+/// partition returns one schema: a `record` column names each row's table, then the union of
+/// the tables' columns in order of first appearance (a name shared by tables has one type), null
+/// where a row's table has no such column. Each field's metadata `convoqa_tables` lists the
+/// tables that have it, so a reader can split the stream back into tables.
+pub fn write_ipc_stream<W: std::io::Write>(output: W, tables: &[(&str, &RecordBatch)]) -> Result<()> {
+    use arrow::array::new_null_array;
+    let mut fields: Vec<(Field, Vec<&str>)> = vec![(Field::new("record", DataType::Utf8, false), tables.iter().map(|t| t.0).collect())];
+    for (table, batch) in tables {
+        for f in batch.schema().fields() {
+            match fields.iter_mut().find(|(g, _)| g.name() == f.name()) {
+                Some((g, _)) if g.data_type() != f.data_type() => {
+                    return Err(Error::Internal(format!("stream column {} is {} in {table} but {} before", f.name(), f.data_type(), g.data_type())))
+                }
+                Some((_, owners)) => owners.push(table),
+                None => fields.push((f.as_ref().clone().with_nullable(true), vec![*table])),
+            }
+        }
+    }
+    let fields: Vec<Field> = fields
+        .into_iter()
+        .map(|(f, owners)| f.with_metadata(std::collections::HashMap::from([("convoqa_tables".to_string(), owners.join(","))])))
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let stdout = std::path::Path::new("<stdout>");
+    let mut writer = arrow::ipc::writer::StreamWriter::try_new(output, &schema).map_err(|e| Error::write(stdout, e))?;
+    for (table, batch) in tables {
+        let n = batch.num_rows();
+        let columns: Vec<ArrayRef> = std::iter::once(Arc::new(StringArray::from(vec![*table; n])) as ArrayRef)
+            .chain(schema.fields().iter().skip(1).map(|f| batch.column_by_name(f.name()).cloned().unwrap_or_else(|| new_null_array(f.data_type(), n))))
+            .collect();
+        let union = RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::Internal(format!("stream batch of {table}: {e}")))?;
+        writer.write(&union).map_err(|e| Error::write(stdout, e))?;
+    }
+    // into_inner finishes the stream; the flush makes a closed pipe an error here, not at drop.
+    let mut output = writer.into_inner().map_err(|e| Error::write(stdout, e))?;
+    output.flush().map_err(|e| Error::write(stdout, e))
+}
+
+/// One row of row accounting, for the stream's `accounting` record: the engine sums them over
+/// partitions and checks them against its input.
+pub fn accounting_batch(acc: &crate::manifest::RowAccounting) -> Result<RecordBatch> {
+    let mut t = TableBuilder::new();
+    t.u64("rows_in", std::iter::once(acc.rows_in));
+    t.u64("rows_used", std::iter::once(acc.rows_used));
+    t.u64("rows_quarantined", std::iter::once(acc.rows_quarantined));
+    t.u64("duplicates_dropped", std::iter::once(acc.duplicates_dropped));
     t.finish()
 }

@@ -261,4 +261,35 @@ fn risk_scores_rank_planted_outcomes_with_reasons() {
         assert!(voc.get("owner_team", r).str().is_some() && !voc.get("quotes", r).str().unwrap().is_empty());
     }
     assert!(std::fs::read_to_string(out.join("voc_backlog.md")).unwrap().contains("## 1."));
+    assert!((0..voc.len()).all(|r| voc.get("trend", r) == Value::Null), "no trend without --previous");
+
+    // Trend: the same period against itself is steady everywhere, theme for theme.
+    let again = tmp.path().join("again");
+    let args = |previous: &std::path::Path| {
+        vec![
+            "analyze".to_string(),
+            "--messages".into(),
+            data.join("messages").display().to_string(),
+            "--conversations".into(),
+            data.join("conversations.parquet").display().to_string(),
+            "--out".into(),
+            again.display().to_string(),
+            "-q".into(),
+            "--previous".into(),
+            previous.display().to_string(),
+        ]
+    };
+    let owned = args(&out);
+    common::run_ok(&owned.iter().map(String::as_str).collect::<Vec<_>>());
+    let voc2 = Table::open(&again.join("voc_backlog.parquet"));
+    assert_eq!(voc2.len(), voc.len());
+    for r in 0..voc2.len() {
+        assert_eq!(voc2.get("trend", r), Value::Str("steady".into()), "row {r}");
+        assert_eq!(voc2.get("previous_share", r).f64(), voc2.get("share", r).f64());
+    }
+    // A directory without a backlog: exit 2, naming the file.
+    let owned = args(&tmp.path().join("no-such-run"));
+    let (code, _, stderr) = common::run(&owned.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("voc_backlog.parquet"), "{stderr}");
 }

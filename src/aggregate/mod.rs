@@ -57,6 +57,11 @@ pub struct KpiRow {
     pub bot_containment_rate: Option<f64>,
     pub csat_pct: Option<f64>,
     pub csat_responses: u64,
+    /// Share of survey answers rated 1-3, in percent.
+    pub low_csat_pct: Option<f64>,
+    /// Mean low_csat_risk over every scored conversation, in percent: the rate the model
+    /// expects had everyone answered (beside the surveyed low_csat_pct).
+    pub predicted_low_csat_pct: Option<f64>,
     pub nps: Option<f64>,
     pub nps_responses: u64,
     pub ces_mean: Option<f64>,
@@ -130,6 +135,11 @@ pub fn kpis(rows: &[&ConversationRow]) -> KpiRow {
         bot_containment_rate: ratio(count(&|r| r.bot_contained), had_bot),
         csat_pct: pct(csat.iter().filter(|&&s| s >= 4.0).count(), csat.len()),
         csat_responses: csat.len() as u64,
+        low_csat_pct: pct(csat.iter().filter(|&&s| s <= 3.0).count(), csat.len()),
+        predicted_low_csat_pct: {
+            let risks: Vec<f64> = rows.iter().filter_map(|r| r.low_csat_risk).collect();
+            (!risks.is_empty()).then(|| risks.iter().sum::<f64>() / risks.len() as f64 * 100.0)
+        },
         nps: pct(nps.iter().filter(|&&s| s >= 9.0).count(), nps.len())
             .zip(pct(nps.iter().filter(|&&s| s <= 6.0).count(), nps.len()))
             .map(|(p, d)| p - d),
@@ -173,14 +183,24 @@ pub struct KpiTables {
     pub heatmap: [[u64; 24]; 7],
 }
 
-pub fn aggregate(rows: &[ConversationRow], conversations: &[Conversation], tz: &TimeZone) -> KpiTables {
-    let all: Vec<&ConversationRow> = rows.iter().collect();
+/// Customer messages by local weekday (Monday = 0) and hour.
+pub fn customer_heatmap(customer_sent_at_us: impl Iterator<Item = i64>, tz: &TimeZone) -> [[u64; 24]; 7] {
     let mut heatmap = [[0u64; 24]; 7];
-    for m in conversations.iter().flat_map(|c| &c.messages).filter(|m| m.role == Role::Customer) {
-        if let Some(dt) = local_datetime(m.sent_at_us, tz) {
+    for t in customer_sent_at_us {
+        if let Some(dt) = local_datetime(t, tz) {
             heatmap[dt.weekday().to_monday_zero_offset() as usize][dt.hour() as usize] += 1;
         }
     }
+    heatmap
+}
+
+/// The heatmap of assembled conversations.
+pub fn conversations_heatmap(conversations: &[Conversation], tz: &TimeZone) -> [[u64; 24]; 7] {
+    customer_heatmap(conversations.iter().flat_map(|c| &c.messages).filter(|m| m.role == Role::Customer).map(|m| m.sent_at_us), tz)
+}
+
+pub fn aggregate(rows: &[ConversationRow], heatmap: [[u64; 24]; 7], tz: &TimeZone) -> KpiTables {
+    let all: Vec<&ConversationRow> = rows.iter().collect();
     let overall = kpis(&all);
     let by_intent = kpis_by(rows, |r| r.intent.clone());
     KpiTables {
@@ -246,6 +266,8 @@ mod tests {
         assert_eq!(k.bot_containment_rate, Some(1.0 / 3.0));
         assert!((k.csat_pct.unwrap() - 200.0 / 3.0).abs() < 1e-9);
         assert_eq!(k.csat_responses, 3);
+        assert!((k.low_csat_pct.unwrap() - 100.0 / 3.0).abs() < 1e-9);
+        assert_eq!(k.predicted_low_csat_pct, None, "no scored rows");
         assert_eq!(k.nps, Some(25.0 - 50.0));
         assert!((k.service_level_pct.unwrap() - 200.0 / 3.0).abs() < 1e-9);
     }

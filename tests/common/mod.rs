@@ -74,6 +74,8 @@ pub enum Value {
     U64(u64),
     Bool(bool),
     TsUs(i64),
+    /// Days since 1970-01-01.
+    Date(i32),
 }
 
 impl Value {
@@ -102,6 +104,13 @@ impl Value {
             _ => None,
         }
     }
+    /// A Date32 value as YYYY-MM-DD.
+    pub fn date(&self) -> Option<String> {
+        match self {
+            Value::Date(d) => Some(jiff::civil::date(1970, 1, 1).checked_add(jiff::Span::new().days(*d as i64)).ok()?.to_string()),
+            _ => None,
+        }
+    }
 }
 
 impl Table {
@@ -120,8 +129,10 @@ impl Table {
             DataType::Utf8 => Value::Str(col.as_string::<i32>().value(row).to_string()),
             DataType::Float64 => Value::F64(col.as_primitive::<Float64Type>().value(row)),
             DataType::UInt64 => Value::U64(col.as_primitive::<UInt64Type>().value(row)),
+            DataType::UInt32 => Value::U64(col.as_primitive::<arrow::datatypes::UInt32Type>().value(row) as u64),
             DataType::Boolean => Value::Bool(col.as_boolean().value(row)),
             DataType::Timestamp(TimeUnit::Microsecond, _) => Value::TsUs(col.as_primitive::<TimestampMicrosecondType>().value(row)),
+            DataType::Date32 => Value::Date(col.as_primitive::<arrow::datatypes::Date32Type>().value(row)),
             other => panic!("unhandled type {other} in {column}"),
         }
     }
@@ -148,3 +159,15 @@ pub fn parity_fixtures(name: &str, dim: usize) -> (Vec<String>, Vec<Vec<u32>>, V
     assert_eq!(emb.len(), texts.len());
     (texts, ids, emb)
 }
+
+/// The tables `convoqa kpis` writes besides conversations.parquet.
+pub const KPI_FILES: [&str; 8] = [
+    "kpi_overall.parquet",
+    "kpi_by_channel.parquet",
+    "kpi_by_agent.parquet",
+    "kpi_by_team.parquet",
+    "kpi_by_day.parquet",
+    "kpi_by_intent.parquet",
+    "intent_resolution.parquet",
+    "heatmap_hourly.parquet",
+];

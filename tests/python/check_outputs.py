@@ -75,6 +75,8 @@ rates = """
   count(*) FILTER (bot_contained) * 1.0 / nullif(count(*) FILTER (had_bot), 0) AS bot_containment_rate,
   count(*) FILTER (csat_score >= 4) * 100.0 / nullif(count(csat_score), 0) AS csat_pct,
   count(csat_score) AS csat_responses,
+  count(*) FILTER (csat_score <= 3) * 100.0 / nullif(count(csat_score), 0) AS low_csat_pct,
+  avg(low_csat_risk) * 100.0 AS predicted_low_csat_pct,
   (count(*) FILTER (nps_score >= 9) - count(*) FILTER (nps_score <= 6)) * 100.0 / nullif(count(nps_score), 0) AS nps,
   avg(ces_score) AS ces_mean,
   count(*) FILTER (within_sla) * 100.0 / nullif(count(within_sla), 0) AS service_level_pct,

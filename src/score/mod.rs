@@ -3,13 +3,21 @@
 //! customer comes back about the same issue (false_fcr_risk), each with the reason codes that
 //! drove it.
 //!
-//! The model is a logistic regression over the explainable signals below: a conversation's
-//! contribution from each signal is its coefficient x its value, and the largest positive
-//! contributions become its reasons. The built-in coefficients are set by reasoning, not fitted
-//! (see [`RiskModel::default_low_csat`]); `convoqa train risk` (to come) fits them on a team's
-//! own history.
+//! The model is a logistic regression over the explainable signals below, plus an offset for
+//! the conversation's intent and channel: a conversation's contribution from each signal is its
+//! coefficient x its value, and the largest positive contributions become its reasons. The
+//! built-in coefficients are set by reasoning, not fitted (see [`RiskModel::default_low_csat`]);
+//! `convoqa train risk` ([`train`]) fits them on a team's own history and `[risk] model` in the
+//! config makes `analyze` use the result.
 
-use std::collections::HashMap;
+pub mod eval;
+pub mod fit;
+pub mod train;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use crate::error::{Error, Result};
 
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +75,15 @@ pub enum Signal {
 }
 
 impl Signal {
+    /// Its column in conversations.parquet: `signal_negative_end`, ...
+    pub fn column(self) -> String {
+        format!("signal_{}", self.code().to_ascii_lowercase())
+    }
+
+    pub fn from_code(code: &str) -> Option<Signal> {
+        SIGNALS.iter().copied().find(|s| s.code() == code)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Signal::NegativeEnd => "NEGATIVE_END",
@@ -104,7 +121,7 @@ impl RiskSignals {
     pub fn evidence(&self, s: Signal) -> Option<usize> {
         self.evidence[position(s)]
     }
-    fn set(&mut self, s: Signal, v: f64) {
+    pub(crate) fn set(&mut self, s: Signal, v: f64) {
         self.values[position(s)] = v;
     }
     fn set_with(&mut self, s: Signal, v: f64, message: Option<usize>) {
@@ -149,12 +166,21 @@ fn content_words(text: &str) -> usize {
     text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty() && !FILLER.contains(&w.to_lowercase().as_str())).count()
 }
 
-/// Everything the signals need besides the conversation itself.
+/// Everything the signals need besides the conversation itself. SLOW_FOR_INTENT is not here: it
+/// compares with every conversation of the intent, so [`score_conversations`] sets it once all
+/// rows are known (in one run, or over merged shards).
 pub struct SignalContext<'a> {
     pub sentiment: Option<&'a [Option<MessageSentiment>]>,
-    /// Median resolution_s of the conversation's intent in this run.
-    pub intent_median_resolution_s: Option<f64>,
     pub recent_contacts: u32,
+}
+
+/// SLOW_FOR_INTENT: log2 of resolution over its intent's median, 0..3.
+pub fn slow_for_intent(resolution_s: f64, intent_median_s: f64) -> f64 {
+    if intent_median_s > 0.0 {
+        (resolution_s / intent_median_s).log2().clamp(0.0, 3.0)
+    } else {
+        0.0
+    }
 }
 
 pub fn risk_signals(conv: &Conversation, row: &ConversationRow, ctx: &SignalContext) -> RiskSignals {
@@ -234,11 +260,6 @@ pub fn risk_signals(conv: &Conversation, row: &ConversationRow, ctx: &SignalCont
     if last_agent.is_some_and(|i| contains_any(text(i), &DEFER)) {
         s.set_with(Signal::DeferredResolution, 1.0, last_agent);
     }
-    if let (Some(r), Some(median)) = (row.resolution_s, ctx.intent_median_resolution_s) {
-        if median > 0.0 {
-            s.set(Signal::SlowForIntent, (r / median).log2().clamp(0.0, 3.0));
-        }
-    }
     s.set(Signal::RepeatContact, ctx.recent_contacts.min(3) as f64);
     s
 }
@@ -249,8 +270,24 @@ pub struct RiskModel {
     pub name: String,
     pub intercept: f64,
     pub weights: Vec<(Signal, f64)>,
+    /// Log-odds added for a category of the conversation ("intent=refund", "channel=email");
+    /// categories not listed add nothing. Empty in the built-in models.
+    #[serde(default)]
+    pub offsets: BTreeMap<String, f64>,
     /// Where the coefficients come from, for the card.
     pub source: String,
+}
+
+/// The categories a risk model may offset: the conversation's intent and channel.
+pub fn category_keys(row: &ConversationRow) -> Vec<String> {
+    let mut keys = Vec::with_capacity(2);
+    if let Some(i) = &row.intent {
+        keys.push(format!("intent={i}"));
+    }
+    if let Some(c) = &row.channel {
+        keys.push(format!("channel={c}"));
+    }
+    keys
 }
 
 /// A score and the signals that pushed it up most.
@@ -283,7 +320,8 @@ impl RiskModel {
                 (Signal::SlowForIntent, 0.4),
                 (Signal::RepeatContact, 0.5),
             ],
-            source: "set by reasoning (src/score.rs), not fitted".into(),
+            offsets: BTreeMap::new(),
+            source: "set by reasoning (src/score/mod.rs), not fitted".into(),
         }
     }
 
@@ -309,15 +347,19 @@ impl RiskModel {
                 (Signal::SlowForIntent, 0.2),
                 (Signal::RepeatContact, 0.7),
             ],
-            source: "set by reasoning (src/score.rs), not fitted".into(),
+            offsets: BTreeMap::new(),
+            source: "set by reasoning (src/score/mod.rs), not fitted".into(),
         }
     }
 
     /// Probability and up to three reasons: the signals contributing at least 0.3 log-odds,
     /// largest first.
-    pub fn score(&self, signals: &RiskSignals) -> Risk {
+    /// `categories` are the conversation's [`category_keys`]; their offsets shift the base rate
+    /// but are not reasons (an intent is not something a reviewer can fix).
+    pub fn score(&self, signals: &RiskSignals, categories: &[String]) -> Risk {
         let mut contributions: Vec<(f64, Signal)> = self.weights.iter().map(|&(s, w)| (w * signals.get(s), s)).collect();
-        let z = self.intercept + contributions.iter().map(|c| c.0).sum::<f64>();
+        let offset: f64 = categories.iter().filter_map(|k| self.offsets.get(k)).sum();
+        let z = self.intercept + offset + contributions.iter().map(|c| c.0).sum::<f64>();
         contributions.sort_by(|a, b| b.0.total_cmp(&a.0));
         Risk {
             probability: 1.0 / (1.0 + (-z).exp()),
@@ -326,22 +368,44 @@ impl RiskModel {
     }
 }
 
+/// The two risk models `analyze` scores with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskModels {
+    pub low_csat: RiskModel,
+    pub false_fcr: RiskModel,
+}
+
+/// What `convoqa train risk` saves (risk_model.json): the models and how they were made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskModelFile {
+    pub format: String,
+    pub models: RiskModels,
+    pub card: train::RiskCard,
+}
+
+pub const RISK_MODEL_FORMAT: &str = "convoqa-risk-1";
+
+impl RiskModels {
+    pub fn built_in() -> RiskModels {
+        RiskModels { low_csat: RiskModel::default_low_csat(), false_fcr: RiskModel::default_false_fcr() }
+    }
+
+    /// The models of a risk_model.json written by `convoqa train risk`.
+    pub fn load(path: &Path) -> Result<RiskModels> {
+        let fix = "train one with `convoqa train risk --messages ... --out DIR` and point [risk] model at DIR/risk_model.json, or set model = \"\" for the built-in model";
+        let text = std::fs::read_to_string(path).map_err(|e| Error::config(path.display().to_string(), format!("cannot read the risk model: {e}"), fix))?;
+        let file: RiskModelFile = serde_json::from_str(&text).map_err(|e| Error::config(path.display().to_string(), format!("not a convoqa risk model: {e}"), fix))?;
+        if file.format != RISK_MODEL_FORMAT {
+            return Err(Error::config(path.display().to_string(), format!("format {:?}, expected {RISK_MODEL_FORMAT:?}", file.format), fix));
+        }
+        Ok(file.models)
+    }
+}
+
 const WEEK_US: i64 = 7 * 24 * 3_600_000_000;
 
-/// Fills low_csat_risk, false_fcr_risk (resolved only) and their reasons on every row.
-pub fn score_conversations(rows: &mut [ConversationRow], conversations: &[Conversation], sentiment: Option<&[Vec<Option<MessageSentiment>>]>) {
-    let low_csat = RiskModel::default_low_csat();
-    let false_fcr = RiskModel::default_false_fcr();
-    let mut by_intent: HashMap<&str, Vec<f64>> = HashMap::new();
-    for r in rows.iter() {
-        if let (Some(i), Some(s)) = (r.intent.as_deref(), r.resolution_s) {
-            by_intent.entry(i).or_default().push(s);
-        }
-    }
-    let medians: HashMap<String, f64> = by_intent
-        .into_iter()
-        .filter_map(|(k, mut v)| crate::aggregate::distribution(&mut v).median.map(|m| (k.to_string(), m)))
-        .collect();
+/// Every conversation's signals (rows and conversations in the same order).
+pub fn conversation_signals(rows: &[ConversationRow], conversations: &[Conversation], sentiment: Option<&[Vec<Option<MessageSentiment>>]>) -> Vec<RiskSignals> {
     let mut created_by_customer: HashMap<&str, Vec<i64>> = HashMap::new();
     for r in rows.iter() {
         if let Some(c) = r.customer_id.as_deref() {
@@ -361,30 +425,57 @@ pub fn score_conversations(rows: &mut [ConversationRow], conversations: &[Conver
             })
         })
         .collect();
-    for (i, (row, conv)) in rows.iter_mut().zip(conversations).enumerate() {
-        let ctx = SignalContext {
-            sentiment: sentiment.map(|s| s[i].as_slice()),
-            intent_median_resolution_s: row.intent.as_deref().and_then(|k| medians.get(k)).copied(),
-            recent_contacts: recent[i],
-        };
-        let signals = risk_signals(conv, row, &ctx);
-        let csat = low_csat.score(&signals);
-        row.low_csat_risk = Some(csat.probability);
-        row.low_csat_reasons = csat.reasons.iter().map(|r| r.code()).collect();
-        let mut reasons = csat.reasons;
-        if row.is_resolved() {
-            let fcr = false_fcr.score(&signals);
-            row.false_fcr_risk = Some(fcr.probability);
-            row.false_fcr_reasons = fcr.reasons.iter().map(|r| r.code()).collect();
-            reasons.extend(fcr.reasons);
+    rows.iter()
+        .zip(conversations)
+        .enumerate()
+        .map(|(i, (row, conv))| {
+            let ctx = SignalContext { sentiment: sentiment.map(|s| s[i].as_slice()), recent_contacts: recent[i] };
+            risk_signals(conv, row, &ctx)
+        })
+        .collect()
+}
+
+/// Sets SLOW_FOR_INTENT on every row's signals from the medians of these rows' intents.
+pub fn apply_intent_norms(rows: &mut [ConversationRow]) {
+    let mut by_intent: HashMap<String, Vec<f64>> = HashMap::new();
+    for r in rows.iter() {
+        if let (Some(i), Some(s)) = (r.intent.as_deref(), r.resolution_s) {
+            by_intent.entry(i.to_string()).or_default().push(s);
         }
+    }
+    let medians: HashMap<String, f64> =
+        by_intent.into_iter().filter_map(|(k, mut v)| crate::aggregate::distribution(&mut v).median.map(|m| (k, m))).collect();
+    for r in rows.iter_mut() {
+        let value = match (r.resolution_s, r.intent.as_deref().and_then(|k| medians.get(k))) {
+            (Some(s), Some(&m)) => slow_for_intent(s, m),
+            _ => 0.0,
+        };
+        r.risk_signals.set(Signal::SlowForIntent, value);
+    }
+}
+
+/// Sets SLOW_FOR_INTENT from these rows' intent norms, then fills low_csat_risk, false_fcr_risk
+/// (resolved only) and their reasons on every row, from the signals on the rows.
+pub fn score_conversations(rows: &mut [ConversationRow], models: &RiskModels) {
+    apply_intent_norms(rows);
+    for row in rows.iter_mut() {
+        let signals = &row.risk_signals;
+        let categories = category_keys(row);
+        let csat = models.low_csat.score(signals, &categories);
+        let fcr = row.is_resolved().then(|| models.false_fcr.score(signals, &categories));
         let mut evidence: Vec<(&'static str, usize)> = Vec::new();
-        for r in reasons {
+        for &r in csat.reasons.iter().chain(fcr.iter().flat_map(|f| &f.reasons)) {
             if let Some(i) = signals.evidence(r) {
                 if !evidence.iter().any(|e| e.0 == r.code()) {
                     evidence.push((r.code(), i));
                 }
             }
+        }
+        row.low_csat_risk = Some(csat.probability);
+        row.low_csat_reasons = csat.reasons.iter().map(|r| r.code()).collect();
+        if let Some(fcr) = fcr {
+            row.false_fcr_risk = Some(fcr.probability);
+            row.false_fcr_reasons = fcr.reasons.iter().map(|r| r.code()).collect();
         }
         row.risk_evidence = evidence;
     }
@@ -404,7 +495,7 @@ mod tests {
     }
 
     fn ctx() -> SignalContext<'static> {
-        SignalContext { sentiment: None, intent_median_resolution_s: Some(600.0), recent_contacts: 1 }
+        SignalContext { sentiment: None, recent_contacts: 1 }
     }
 
     #[test]
@@ -425,17 +516,25 @@ mod tests {
             resolution_s: Some(2400.0),
             ..Default::default()
         };
-        let s = risk_signals(&c, &row, &ctx());
+        let mut rows = vec![ConversationRow { risk_signals: risk_signals(&c, &row, &ctx()), intent: Some("x".into()), ..row.clone() }];
+        // Its intent's median: 600 s (two quick others), so 2400 s is 4x: log2 = 2.
+        for _ in 0..2 {
+            rows.push(ConversationRow { intent: Some("x".into()), resolution_s: Some(600.0), ..Default::default() });
+        }
+        apply_intent_norms(&mut rows);
+        let s = rows[0].risk_signals.clone();
         assert_eq!(s.get(Signal::BotLoop), 1.0);
         assert_eq!(s.get(Signal::RepeatedQuestion), 1.0);
         assert_eq!(s.get(Signal::GreetingOnlyFirstReply), 1.0);
         assert_eq!(s.get(Signal::DeferredResolution), 1.0);
         assert_eq!(s.get(Signal::ClosedWithoutConfirmation), 1.0);
         assert_eq!(s.get(Signal::SlowForIntent), 2.0); // 2400 s against a 600 s median
+        assert_eq!(slow_for_intent(300.0, 600.0), 0.0);
+        assert_eq!(slow_for_intent(1e9, 600.0), 3.0);
         // 63 minutes until a human answered.
         assert!((s.get(Signal::LongWait) - (1.0f64 + 3780.0 / 3600.0).log2()).abs() < 1e-9, "{}", s.get(Signal::LongWait));
         assert_eq!(s.get(Signal::RepeatContact), 1.0);
-        let fcr = RiskModel::default_false_fcr().score(&s);
+        let fcr = RiskModel::default_false_fcr().score(&s, &[]);
         assert_eq!(fcr.reasons[0], Signal::DeferredResolution);
         assert_eq!(s.evidence(Signal::DeferredResolution), Some(6));
         assert_eq!(s.evidence(Signal::RepeatedQuestion), Some(5));
@@ -456,9 +555,20 @@ mod tests {
         assert_eq!(s.get(Signal::ClosedWithoutConfirmation), 0.0);
         assert_eq!(s.get(Signal::GreetingOnlyFirstReply), 0.0);
         for model in [RiskModel::default_low_csat(), RiskModel::default_false_fcr()] {
-            let r = model.score(&s);
+            let r = model.score(&s, &[]);
             assert!(r.probability < 0.15, "{}: {}", model.name, r.probability);
             assert!(r.reasons.is_empty(), "{:?}", r.reasons);
+        }
+    }
+
+    #[test]
+    fn the_built_in_card_lists_the_coefficients_the_code_uses() {
+        let card = include_str!("../../models/risk/CARD.md");
+        let (low, fcr) = (RiskModel::default_low_csat(), RiskModel::default_false_fcr());
+        assert!(card.contains(&format!("| intercept | {:.1} | {:.1} |", low.intercept, fcr.intercept)));
+        for ((s, a), (_, b)) in low.weights.iter().zip(&fcr.weights) {
+            let row = format!("| {} | {a:.1} | {b:.1} |", s.code());
+            assert!(card.contains(&row), "models/risk/CARD.md lacks {row}");
         }
     }
 }
