@@ -496,6 +496,33 @@ pub fn read_messages(paths: &[PathBuf], settings: &Settings, progress: &Progress
     Ok(input)
 }
 
+/// The messages of `paths` one batch at a time, for runs that must not hold them all
+/// (`--partitions`): `each` gets every batch's valid messages and quarantined rows, in file and
+/// row order. Returns the files and the number of rows read.
+pub fn read_messages_each(
+    paths: &[PathBuf],
+    settings: &Settings,
+    progress: &ProgressBar,
+    mut each: impl FnMut(Vec<Message>, Vec<QuarantinedRow>) -> Result<()>,
+) -> Result<(Vec<PathBuf>, u64)> {
+    let files = discover_files(paths, "messages")?;
+    let specs = specs_for(&MESSAGE_COLUMNS, |l| settings.config.columns.messages.name_of(l));
+    for f in &files {
+        guard_corrupt(f, "messages", || open_checked(f, "messages", &specs))?;
+    }
+    let mut rows_in = 0u64;
+    for (file_idx, path) in files.iter().enumerate() {
+        let outcomes = read_file(path, "messages", &specs, &settings.input_time_zone, progress, |cols, n, first_row| {
+            let (mut messages, mut quarantined) = (Vec::with_capacity(n), Vec::new());
+            push_message_rows(cols, n, RowRef { file: file_idx as u32, row: first_row }, settings, &mut messages, &mut quarantined);
+            rows_in += n as u64;
+            each(messages, quarantined)
+        })?;
+        outcomes.into_iter().collect::<Result<()>>()?;
+    }
+    Ok((files, rows_in))
+}
+
 /// Where errors say stream input came from.
 pub const STDIN_PATH: &str = "<stdin>";
 

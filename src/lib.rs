@@ -5,7 +5,8 @@
 //! from the language model: [`encoder`] + [`heads`]) -> [`features`]
 //! (per-conversation KPIs) -> [`link`] (reopens, FCR maturity) -> [`score`] (low-CSAT and false-FCR risk) -> [`aggregate`] (KPI tables)
 //! -> [`write`] (Parquet, atomically). [`pipeline`] runs them in order; the binary only parses
-//! arguments into an [`pipeline::AnalyzeRequest`] and calls it.
+//! arguments into an [`pipeline::AnalyzeRequest`] and calls it. [`partitioned`] runs the same
+//! stages one customer partition at a time, spilled to disk, in bounded memory.
 
 pub mod aggregate;
 pub mod assemble;
@@ -22,6 +23,7 @@ pub mod ingest;
 pub mod link;
 pub mod manifest;
 pub mod model;
+pub mod partitioned;
 pub mod pipeline;
 pub mod qa;
 pub mod redact;

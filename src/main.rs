@@ -55,6 +55,11 @@ enum Command {
         /// `convoqa kpis --rescore` over their outputs.
         #[arg(long)]
         shard: Option<String>,
+        /// Bounded memory: spill the input to N customer partitions on disk and process one at
+        /// a time (same outputs). Memory then grows with the input's conversations, not its
+        /// messages; pick N so one partition's messages fit, e.g. messages / 200,000.
+        #[arg(long)]
+        partitions: Option<u32>,
         /// Nightly: the conversations created on this local day (YYYY-MM-DD); --out is the
         /// store, this night writes --out/date=DAY/ and updates the earlier nights' reopen and
         /// FCR fields.
@@ -259,7 +264,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Analyze { messages, conversations, out, config, as_of, quiet, no_model, redact_all, previous, shard, date } => {
+        Command::Analyze { messages, conversations, out, config, as_of, quiet, no_model, redact_all, previous, shard, date, partitions } => {
             let mut settings = load_settings(config.as_deref())?;
             if no_model {
                 settings.config.model.enabled = false;
@@ -284,6 +289,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 out_dir: out,
                 redact_all,
                 previous_dir: previous,
+                partitions,
             };
             let report = analyze(&request)?;
             if !quiet {

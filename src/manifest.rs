@@ -97,6 +97,9 @@ pub struct Manifest {
     /// Where the risk models' coefficients come from (the built-in ones or a trained file).
     pub risk_model: String,
     /// `--shard I/N` when the run was one part of N; merge parts with `convoqa kpis --rescore`.
+    /// `--partitions N`: the run was processed in N customer partitions spilled to disk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<u32>,
     pub shard: Option<String>,
     /// `--date D`: the night, and the earlier nights whose conversations it relinked.
     pub nightly: Option<NightlyInfo>,

@@ -57,7 +57,7 @@ impl Nightly {
 }
 
 /// An earlier night's conversations, linked again with tonight's and rewritten.
-struct PriorPartition {
+pub(crate) struct PriorPartition {
     dir: PathBuf,
     rows: Vec<ConversationRow>,
     topics: Vec<crate::link::StoredTopic>,
@@ -96,6 +96,9 @@ pub struct AnalyzeRequest {
     pub redact_all: bool,
     /// An earlier run's output directory: the VOC backlog gets a trend against it.
     pub previous_dir: Option<PathBuf>,
+    /// Bounded memory (`--partitions N`): spill the input to N customer partitions on disk and
+    /// process one at a time (src/partitioned.rs). The outputs are the one-pass run's.
+    pub partitions: Option<u32>,
 }
 
 /// What a run produced, for the summary and for tests.
@@ -112,16 +115,16 @@ pub struct AnalyzeReport {
 
 pub const MANIFEST_FILE: &str = "run_manifest.json";
 
-struct StageTimer {
+pub(crate) struct StageTimer {
     last: Instant,
     stages: Vec<(String, f64)>,
 }
 
 impl StageTimer {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         StageTimer { last: Instant::now(), stages: Vec::new() }
     }
-    fn done(&mut self, stage: &str) {
+    pub(crate) fn done(&mut self, stage: &str) {
         let now = Instant::now();
         let s = (now - self.last).as_secs_f64();
         tracing::info!(stage, seconds = s, "stage done");
@@ -234,28 +237,10 @@ fn prepare(
     };
     timer.done("enrich");
 
-    let mut rows: Vec<ConversationRow> =
-        assembled.conversations.par_iter().map(|c| conversation_features(c, settings, as_of_us)).collect();
-    if let Some(e) = &enrichment {
-        for ((row, scores), intent) in rows.iter_mut().zip(&e.sentiment).zip(&e.intent) {
-            row.sentiment = conversation_sentiment(scores);
-            row.intent = Some(intent.intent.clone());
-            row.intent_confidence = intent.confidence;
-        }
-    }
+    let rows = featured_rows(&assembled.conversations, enrichment.as_ref(), settings, as_of_us);
     timer.done("features");
 
-    let topics = match (&settings.config.reopen_match, &enrichment) {
-        (ReopenMatch::SameIntent, Some(e)) => Some(conversation_topics(&assembled.conversations, e)),
-        (ReopenMatch::SameIntent, None) => {
-            warnings.add(
-                "reopen_match_fallback",
-                "reopen_match = \"same_intent\" needs the model, which is off: any return counted as a reopen".to_string(),
-            );
-            None
-        }
-        (ReopenMatch::Any, _) => None,
-    };
+    let topics = reopen_topics(&assembled.conversations, enrichment.as_ref(), settings, &mut warnings);
     // Nightly: tonight's conversations are linked together with the earlier nights' still in
     // their window, so a return after midnight is found and their FCR matures.
     let mut prior = match &req.nightly {
@@ -266,15 +251,7 @@ fn prepare(
     let mut linked: Vec<ConversationRow> = prior.iter_mut().flat_map(|p| std::mem::take(&mut p.rows)).chain(rows).collect();
     let all_topics: Option<Vec<crate::link::Topic>> =
         topics.as_ref().map(|t| prior.iter().flat_map(|p| p.topics.iter().map(crate::link::StoredTopic::as_topic)).chain(t.iter().cloned()).collect());
-    let rule = match &all_topics {
-        Some(topics) => ReopenRule::SameIntent {
-            topics,
-            min_similarity: settings.config.reopen_min_similarity as f32,
-            follow_up_intents: &settings.config.reopen_follow_up_intents,
-        },
-        None => ReopenRule::Any,
-    };
-    link_reopens(&mut linked, &rule, settings, as_of_us, &mut warnings);
+    link_reopens(&mut linked, &reopen_rule(all_topics.as_deref(), settings), settings, as_of_us, &mut warnings);
     drop(all_topics);
     let mut rows = linked.split_off(prior_count);
     for p in prior.iter_mut() {
@@ -287,10 +264,7 @@ fn prepare(
     };
     timer.done("link");
 
-    let signals = conversation_signals(&rows, &assembled.conversations, enrichment.as_ref().map(|e| e.sentiment.as_slice()));
-    for (row, s) in rows.iter_mut().zip(signals) {
-        row.risk_signals = s;
-    }
+    set_signals(&mut rows, &assembled.conversations, enrichment.as_ref());
     score_conversations(&mut rows, risk_models);
     timer.done("score");
 
@@ -345,6 +319,58 @@ pub fn stream(req: &StreamRequest, input: impl std::io::Read, output: impl std::
     Ok(StreamReport { messages: p.assembled.messages_rows, conversations_out: p.rows.len() as u64, warnings: p.warnings })
 }
 
+/// Per-conversation features, with the model's sentiment and intent where it ran.
+pub(crate) fn featured_rows(conversations: &[crate::model::Conversation], enrichment: Option<&Enrichment>, settings: &Settings, as_of_us: i64) -> Vec<ConversationRow> {
+    let mut rows: Vec<ConversationRow> = conversations.par_iter().map(|c| conversation_features(c, settings, as_of_us)).collect();
+    if let Some(e) = enrichment {
+        for ((row, scores), intent) in rows.iter_mut().zip(&e.sentiment).zip(&e.intent) {
+            row.sentiment = conversation_sentiment(scores);
+            row.intent = Some(intent.intent.clone());
+            row.intent_confidence = intent.confidence;
+        }
+    }
+    rows
+}
+
+/// What reopen matching compares, when the config asks for same-topic matching and the model ran.
+pub(crate) fn reopen_topics<'a>(
+    conversations: &[crate::model::Conversation],
+    enrichment: Option<&'a Enrichment>,
+    settings: &Settings,
+    warnings: &mut Warnings,
+) -> Option<Vec<crate::link::Topic<'a>>> {
+    match (&settings.config.reopen_match, enrichment) {
+        (ReopenMatch::SameIntent, Some(e)) => Some(conversation_topics(conversations, e)),
+        (ReopenMatch::SameIntent, None) => {
+            warnings.add(
+                "reopen_match_fallback",
+                "reopen_match = \"same_intent\" needs the model, which is off: any return counted as a reopen".to_string(),
+            );
+            None
+        }
+        (ReopenMatch::Any, _) => None,
+    }
+}
+
+pub(crate) fn reopen_rule<'a>(topics: Option<&'a [crate::link::Topic<'a>]>, settings: &'a Settings) -> ReopenRule<'a> {
+    match topics {
+        Some(topics) => ReopenRule::SameIntent {
+            topics,
+            min_similarity: settings.config.reopen_min_similarity as f32,
+            follow_up_intents: &settings.config.reopen_follow_up_intents,
+        },
+        None => ReopenRule::Any,
+    }
+}
+
+/// The risk signals of each row (aligned with `conversations`), for scoring.
+pub(crate) fn set_signals(rows: &mut [ConversationRow], conversations: &[crate::model::Conversation], enrichment: Option<&Enrichment>) {
+    let signals = conversation_signals(rows, conversations, enrichment.map(|e| e.sentiment.as_slice()));
+    for (row, s) in rows.iter_mut().zip(signals) {
+        row.risk_signals = s;
+    }
+}
+
 /// The per-conversation rows (risk signals on them) of a history, for `convoqa train risk`.
 pub fn risk_history(req: &InputRequest) -> Result<(Vec<ConversationRow>, Warnings)> {
     let p = prepare(req, &RiskModels::built_in(), |s, p| read_messages(&req.messages, s, p))?;
@@ -356,23 +382,93 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     // Before the model and the data: a bad risk model path fails at once.
     let risk_models = load_risk_models(settings)?;
     let previous_voc = req.previous_dir.as_deref().map(crate::voc::read_previous).transpose()?;
+    if let Some(count) = req.partitions {
+        return crate::partitioned::analyze_partitioned(req, count, &risk_models, previous_voc.as_deref());
+    }
     let Prepared { model, assembled, enrichment, rows, prior, tonight_topics, warnings, as_of_us, as_of_source, message_files, conversation_files, mut timer } =
         prepare(&req.input, &risk_models, |s, p| read_messages(&req.input.messages, s, p))?;
 
-    let kpis = aggregate(&rows, crate::aggregate::conversations_heatmap(&assembled.conversations, &settings.time_zone), &settings.time_zone);
+    let heatmap = crate::aggregate::conversations_heatmap(&assembled.conversations, &settings.time_zone);
     let (qa_items, qa_stats) = qa_review(&rows, &assembled.conversations, &settings.config.qa);
     let voc_items = match (&enrichment, &model) {
-        (Some(e), Some(m)) => {
-            let owners = m.taxonomy.intent.iter().map(|i| (i.name.clone(), i.owner_team.clone())).collect();
-            let mut items = voc_backlog(&rows, &assembled.conversations, e, &owners);
-            if let Some(previous) = &previous_voc {
-                crate::voc::apply_trend(&mut items, previous);
-            }
-            items
-        }
+        (Some(e), Some(m)) => voc_backlog(&rows, &crate::voc::negative_messages(&rows, &assembled.conversations, e), &e.intent_embeddings, &owner_teams(m)),
         _ => Vec::new(),
     };
+    let messages = messages_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?;
+    let mut sentiment_counts: BTreeMap<String, u64> = BTreeMap::new();
+    for s in enrichment.iter().flat_map(|e| e.sentiment.iter().flatten().flatten()) {
+        *sentiment_counts.entry(s.label.to_string()).or_default() += 1;
+    }
+    let run = FinishedRun {
+        rows,
+        heatmap,
+        qa_items,
+        qa_stats,
+        voc_items,
+        quarantined: assembled.quarantined,
+        messages_rows: assembled.messages_rows,
+        conversations_rows: assembled.conversations_rows,
+        model_stats: enrichment.map(|e| e.stats),
+        sentiment_counts,
+        warnings,
+        as_of_us,
+        as_of_source,
+        message_files,
+        conversation_files,
+        prior,
+        tonight_topics,
+        partitions: None,
+    };
     timer.done("aggregate");
+    finish(req, &risk_models, run, previous_voc.as_deref(), timer, |staged| staged.parquet("messages.parquet", &messages))
+}
+
+/// The intents' owner teams, from the model's taxonomy (VOC items name them).
+pub(crate) fn owner_teams(model: &LanguageModel) -> std::collections::HashMap<String, String> {
+    model.taxonomy.intent.iter().map(|i| (i.name.clone(), i.owner_team.clone())).collect()
+}
+
+/// What a run computed, however (one pass, or partition by partition), before it is written.
+pub(crate) struct FinishedRun {
+    /// Scored, sorted by conversation_id.
+    pub rows: Vec<ConversationRow>,
+    pub heatmap: [[u64; 24]; 7],
+    pub qa_items: Vec<crate::qa::QaItem>,
+    pub qa_stats: crate::qa::QaStats,
+    pub voc_items: Vec<crate::voc::VocItem>,
+    pub quarantined: Vec<crate::model::QuarantinedRow>,
+    pub messages_rows: crate::manifest::RowAccounting,
+    pub conversations_rows: Option<crate::manifest::RowAccounting>,
+    pub model_stats: Option<crate::enrich::EnrichStats>,
+    pub sentiment_counts: BTreeMap<String, u64>,
+    pub warnings: Warnings,
+    pub as_of_us: i64,
+    pub as_of_source: &'static str,
+    pub message_files: Vec<PathBuf>,
+    pub conversation_files: Vec<PathBuf>,
+    pub prior: Vec<PriorPartition>,
+    pub tonight_topics: Vec<crate::link::StoredTopic>,
+    pub partitions: Option<u32>,
+}
+
+/// Aggregates, writes every output (staged, then moved into place with the manifest last) and
+/// the earlier nights' updated rows. `write_messages` writes messages.parquet into the stage.
+pub(crate) fn finish(
+    req: &AnalyzeRequest,
+    risk_models: &RiskModels,
+    run: FinishedRun,
+    previous_voc: Option<&[crate::voc::PreviousTheme]>,
+    mut timer: StageTimer,
+    write_messages: impl FnOnce(&mut StagedOutput) -> Result<()>,
+) -> Result<AnalyzeReport> {
+    let settings = &req.input.settings;
+    let FinishedRun { rows, heatmap, qa_items, qa_stats, mut voc_items, mut quarantined, messages_rows, conversations_rows, model_stats, sentiment_counts, warnings, as_of_us, as_of_source, message_files, conversation_files, prior, tonight_topics, partitions } = run;
+    let kpis = aggregate(&rows, heatmap, &settings.time_zone);
+    // In input order (table, file, row), however the run met them.
+    quarantined.sort_by_key(|q| (q.table, q.source));
+    if let Some(previous) = previous_voc {
+        crate::voc::apply_trend(&mut voc_items, previous);
+    }
 
     let out_dir = match &req.input.nightly {
         Some(n) => n.partition(n.day),
@@ -383,7 +479,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     if req.input.nightly.is_some() {
         staged.parquet(LINK_STATE_FILE, &crate::write::link_state_batch(&rows, &tonight_topics)?)?;
     }
-    staged.parquet("messages.parquet", &messages_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?)?;
+    write_messages(&mut staged)?;
     for (name, batch) in kpi_batches(&kpis)? {
         staged.parquet(name, &batch)?;
     }
@@ -408,23 +504,23 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         as_of: local(as_of_us),
         time_zone: settings.config.time_zone.clone(),
         risk_model: risk_model.clone(),
-        quarantined_rows: assembled.quarantined.len() as u64,
+        quarantined_rows: quarantined.len() as u64,
     })?;
     staged.bytes("report.html", report.as_bytes())?;
     let source_path = |q: &crate::model::QuarantinedRow| {
         let files = if q.table == "messages" { &message_files } else { &conversation_files };
         files.get(q.source.file as usize).map(|p| p.display().to_string()).unwrap_or_default()
     };
-    staged.parquet("quarantine.parquet", &quarantine_batch(&assembled.quarantined, source_path)?)?;
+    staged.parquet("quarantine.parquet", &quarantine_batch(&quarantined, source_path)?)?;
     timer.done("write");
 
     let mut quarantine_by_reason = BTreeMap::new();
-    for q in &assembled.quarantined {
+    for q in &quarantined {
         *quarantine_by_reason.entry(q.reason.as_str().to_string()).or_insert(0u64) += 1;
     }
     let mut rows_acc = BTreeMap::new();
-    rows_acc.insert("messages", assembled.messages_rows);
-    if let Some(acc) = assembled.conversations_rows {
+    rows_acc.insert("messages", messages_rows);
+    if let Some(acc) = conversations_rows {
         rows_acc.insert("conversations", acc);
     }
     let mut inputs = BTreeMap::new();
@@ -443,10 +539,11 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         rows: rows_acc,
         quarantine_by_reason,
         conversations_out: rows.len() as u64,
-        model: enrichment.as_ref().map(|e| e.stats.clone()),
+        model: model_stats,
         qa: qa_stats,
         risk_model,
         shard: req.input.shard.map(|s| format!("{}/{}", s.index, s.count)),
+        partitions,
         nightly: req.input.nightly.as_ref().map(|n| crate::manifest::NightlyInfo {
             day: n.day.to_string(),
             earlier_partitions_updated: prior.iter().map(|p| p.dir.display().to_string()).collect(),
@@ -468,17 +565,13 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         staged.commit("conversations.parquet")?;
     }
 
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    for s in enrichment.iter().flat_map(|e| e.sentiment.iter().flatten().flatten()) {
-        *counts.entry(s.label.to_string()).or_default() += 1;
-    }
     Ok(AnalyzeReport {
         manifest,
         kpis,
         conversations: rows,
         out_dir,
         as_of_us,
-        sentiment_counts: counts.into_iter().collect(),
+        sentiment_counts: sentiment_counts.into_iter().collect(),
     })
 }
 

@@ -50,7 +50,8 @@ const SNIPPET_CHARS: usize = 120;
 
 use crate::text::stable_hash;
 
-fn item(row: &ConversationRow, conv: &Conversation, group: &'static str, rank: u64) -> QaItem {
+/// One list entry: the conversation's risks, reasons and the messages that show them.
+pub fn item(row: &ConversationRow, conv: &Conversation, group: &'static str, rank: u64) -> QaItem {
     let mut reasons: Vec<&str> = row.low_csat_reasons.clone();
     for r in &row.false_fcr_reasons {
         if !reasons.contains(r) {
@@ -81,8 +82,24 @@ fn item(row: &ConversationRow, conv: &Conversation, group: &'static str, rank: u
     }
 }
 
+/// A conversation on the list: its index in the rows, group ("flagged" or "control") and rank.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Selected {
+    pub row: usize,
+    pub group: &'static str,
+    pub rank: u64,
+}
+
 /// Builds the list from scored rows (aligned with `conversations`).
 pub fn qa_review(rows: &[ConversationRow], conversations: &[Conversation], cfg: &QaConfig) -> (Vec<QaItem>, QaStats) {
+    let (selected, stats) = qa_selection(rows, cfg);
+    let items = selected.iter().map(|s| item(&rows[s.row], &conversations[s.row], s.group, s.rank)).collect();
+    (items, stats)
+}
+
+/// Which conversations are on the list, in rank order: the flagged ones by risk, then the
+/// control sample. Needs only the scored rows; the evidence comes from the messages (`item`).
+pub fn qa_selection(rows: &[ConversationRow], cfg: &QaConfig) -> (Vec<Selected>, QaStats) {
     let is_flagged = |r: &ConversationRow| {
         r.low_csat_risk.is_some_and(|p| p >= cfg.low_csat_threshold) || r.false_fcr_risk.is_some_and(|p| p >= cfg.false_fcr_threshold)
     };
@@ -110,12 +127,12 @@ pub fn qa_review(rows: &[ConversationRow], conversations: &[Conversation], cfg: 
     }
     control.sort_by(|&a, &b| rows[a].conversation_id.cmp(&rows[b].conversation_id));
 
-    let mut items: Vec<QaItem> = Vec::with_capacity(flagged.len() + control.len());
+    let mut selected: Vec<Selected> = Vec::with_capacity(flagged.len() + control.len());
     for (rank, &i) in flagged.iter().enumerate() {
-        items.push(item(&rows[i], &conversations[i], "flagged", rank as u64 + 1));
+        selected.push(Selected { row: i, group: "flagged", rank: rank as u64 + 1 });
     }
     for (k, &i) in control.iter().enumerate() {
-        items.push(item(&rows[i], &conversations[i], "control", (flagged.len() + k) as u64 + 1));
+        selected.push(Selected { row: i, group: "control", rank: (flagged.len() + k) as u64 + 1 });
     }
     let stats = QaStats {
         flagged: flagged.len() as u64,
@@ -126,7 +143,7 @@ pub fn qa_review(rows: &[ConversationRow], conversations: &[Conversation], cfg: 
         false_fcr_threshold: cfg.false_fcr_threshold,
         control_by_stratum,
     };
-    (items, stats)
+    (selected, stats)
 }
 
 #[cfg(test)]

@@ -172,22 +172,49 @@ struct Theme {
 }
 
 /// Builds the backlog; `owner_team` maps an intent to its owner from the taxonomy.
-pub fn voc_backlog(rows: &[ConversationRow], conversations: &[Conversation], enrichment: &Enrichment, owner_team: &HashMap<String, String>) -> Vec<VocItem> {
-    let vectors = &enrichment.intent_embeddings;
-    // Negative messages with content, by intent; each distinct text (slot) once per intent.
-    let mut by_intent: BTreeMap<&str, Vec<(usize, usize, usize)>> = BTreeMap::new();
+/// One negative customer message a VOC theme can be made of.
+#[derive(Debug, Clone)]
+pub struct NegativeMessage {
+    /// Index of its conversation in the rows.
+    pub conversation: usize,
+    /// Position in its conversation (the order messages are met in).
+    pub message: usize,
+    pub text: String,
+    /// Its embedding's index in the vectors passed to `voc_backlog`.
+    pub slot: usize,
+}
+
+/// The negative customer messages (two words or more) of conversations with an intent, in
+/// conversation then message order; `slot`s index `enrichment.intent_embeddings`.
+pub fn negative_messages(rows: &[ConversationRow], conversations: &[Conversation], enrichment: &Enrichment) -> Vec<NegativeMessage> {
+    let mut out = Vec::new();
     for (c, conv) in conversations.iter().enumerate() {
-        let Some(intent) = rows[c].intent.as_deref() else { continue };
+        if rows[c].intent.is_none() {
+            continue;
+        }
         for (m, msg) in conv.messages.iter().enumerate() {
             let negative = enrichment.sentiment[c][m].is_some_and(|s| s.label == "negative");
             let text = msg.text.as_deref().unwrap_or("");
             if msg.role == Role::Customer && negative && words(text).len() >= 2 {
                 if let Some(slot) = enrichment.message_slots[c][m] {
-                    by_intent.entry(intent).or_default().push((c, m, slot));
+                    out.push(NegativeMessage { conversation: c, message: m, text: text.to_string(), slot });
                 }
             }
         }
     }
+    out
+}
+
+/// Themes of the negative messages (in conversation then message order), by intent.
+pub fn voc_backlog(rows: &[ConversationRow], negative: &[NegativeMessage], vectors: &[Vec<f32>], owner_team: &HashMap<String, String>) -> Vec<VocItem> {
+    let mut by_intent: BTreeMap<&str, Vec<(usize, usize, usize)>> = BTreeMap::new();
+    let mut texts: HashMap<(usize, usize), &str> = HashMap::new();
+    for n in negative {
+        let Some(intent) = rows[n.conversation].intent.as_deref() else { continue };
+        by_intent.entry(intent).or_default().push((n.conversation, n.message, n.slot));
+        texts.insert((n.conversation, n.message), &n.text);
+    }
+    let text_of = |c: usize, m: usize| texts[&(c, m)];
     let total_conversations = rows.len().max(1) as f64;
     let mut items = Vec::new();
     for (intent, msgs) in by_intent {
@@ -213,7 +240,7 @@ pub fn voc_backlog(rows: &[ConversationRow], conversations: &[Conversation], enr
         // Words across the intent's negative messages, for the titles' contrast.
         let mut intent_words: HashMap<String, usize> = HashMap::new();
         for &(c, m, _) in &msgs {
-            for w in words(conversations[c].messages[m].text.as_deref().unwrap_or("")) {
+            for w in words(text_of(c, m)) {
                 *intent_words.entry(w).or_default() += 1;
             }
         }
@@ -227,7 +254,7 @@ pub fn voc_backlog(rows: &[ConversationRow], conversations: &[Conversation], enr
             // intent as a whole (smoothed), top three.
             let mut counts: HashMap<String, usize> = HashMap::new();
             for &(c, m) in &t.members {
-                for w in words(conversations[c].messages[m].text.as_deref().unwrap_or("")) {
+                for w in words(text_of(c, m)) {
                     *counts.entry(w).or_default() += 1;
                 }
             }
@@ -242,7 +269,7 @@ pub fn voc_backlog(rows: &[ConversationRow], conversations: &[Conversation], enr
             let mut seen: BTreeSet<usize> = BTreeSet::new();
             for (&(c, m), &slot) in t.members.iter().zip(&t.slots) {
                 if seen.insert(slot) {
-                    let text = conversations[c].messages[m].text.as_deref().unwrap_or("");
+                    let text = text_of(c, m);
                     quotes.push((cosine(&vectors[t.leader], &vectors[slot]), snippet(text, 160)));
                 }
             }
@@ -347,7 +374,7 @@ mod tests {
             stats: Default::default(),
         };
         let owners: HashMap<String, String> = [("delivery_problem".to_string(), "logistics".to_string())].into_iter().collect();
-        let items = voc_backlog(&rows, &conversations, &enrichment, &owners);
+        let items = voc_backlog(&rows, &negative_messages(&rows, &conversations, &enrichment), &enrichment.intent_embeddings, &owners);
         assert_eq!(items.len(), 2);
         let courier = &items[0];
         assert_eq!((courier.rank, courier.intent.as_str(), courier.conversations, courier.messages), (1, "delivery_problem", 3, 3));

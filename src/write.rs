@@ -278,16 +278,43 @@ pub fn kpi_batches(k: &KpiTables) -> Result<Vec<(&'static str, RecordBatch)>> {
 /// Writes one batch as a Parquet file. No run time or host goes into the file, so the same
 /// input gives the same bytes.
 pub fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
-    let file = File::create(path).map_err(|e| Error::write(path, e))?;
-    let props = WriterProperties::builder()
+    let mut writer = StagedParquet::create(path, batch.schema())?;
+    writer.write(batch)?;
+    writer.close()
+}
+
+/// The writer settings of every Parquet file convoqa writes (part of what makes outputs
+/// byte-identical run to run).
+fn writer_props() -> WriterProperties {
+    WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
         .set_created_by(format!("convoqa {}", env!("CARGO_PKG_VERSION")))
-        .build();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| Error::write(path, e))?;
-    writer.write(batch).map_err(|e| Error::write(path, e))?;
-    writer.close().map_err(|e| Error::write(path, e))?;
-    Ok(())
+        .build()
 }
+
+/// A Parquet file written batch by batch (the merged messages of a partitioned run).
+pub struct StagedParquet {
+    path: PathBuf,
+    writer: ArrowWriter<File>,
+}
+
+impl StagedParquet {
+    fn create(path: &Path, schema: arrow::datatypes::SchemaRef) -> Result<StagedParquet> {
+        let file = File::create(path).map_err(|e| Error::write(path, e))?;
+        let writer = ArrowWriter::try_new(file, schema, Some(writer_props())).map_err(|e| Error::write(path, e))?;
+        Ok(StagedParquet { path: path.to_path_buf(), writer })
+    }
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer.write(batch).map_err(|e| Error::write(&self.path, e))
+    }
+    pub fn close(self) -> Result<()> {
+        self.writer.close().map_err(|e| Error::write(&self.path, e))?;
+        Ok(())
+    }
+}
+
+/// Prefix of a partitioned run's spill directory inside the output directory (+ process id).
+pub const SPILL_PREFIX: &str = ".convoqa-spill-";
 
 /// Staging directories of runs that were killed (their process is gone) hold half-written files
 /// nobody will commit: clear them. Best effort; a live run's directory is never touched.
@@ -295,7 +322,7 @@ fn remove_dead_staging(out_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(out_dir) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        let Some(pid) = name.strip_prefix(".convoqa-staging-").and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let Some(pid) = name.strip_prefix(".convoqa-staging-").or_else(|| name.strip_prefix(SPILL_PREFIX)).and_then(|p| p.parse::<u32>().ok()) else { continue };
         let alive = Path::new(&format!("/proc/{pid}")).exists() || !Path::new("/proc/self").exists();
         if !alive {
             tracing::info!(dir = %entry.path().display(), "removing a killed run's staging directory");
@@ -327,6 +354,13 @@ impl StagedOutput {
         write_parquet(&self.staging.join(name), batch)?;
         self.files.push(name.to_string());
         Ok(())
+    }
+
+    /// A Parquet file of the stage written batch by batch; close it before the commit.
+    pub fn parquet_writer(&mut self, name: &str, schema: arrow::datatypes::SchemaRef) -> Result<StagedParquet> {
+        let writer = StagedParquet::create(&self.staging.join(name), schema)?;
+        self.files.push(name.to_string());
+        Ok(writer)
     }
 
     pub fn bytes(&mut self, name: &str, data: &[u8]) -> Result<()> {

@@ -51,6 +51,10 @@ fn write_rows(path: &Path, rows: &[Row]) {
 }
 
 fn run(input: &Path, out: &Path, shard: Option<Shard>) -> convoqa::pipeline::AnalyzeReport {
+    run_partitioned(input, out, shard, None)
+}
+
+fn run_partitioned(input: &Path, out: &Path, shard: Option<Shard>, partitions: Option<u32>) -> convoqa::pipeline::AnalyzeReport {
     let mut settings = load_settings(None).unwrap();
     settings.config.model.enabled = false;
     let req = AnalyzeRequest {
@@ -58,6 +62,7 @@ fn run(input: &Path, out: &Path, shard: Option<Shard>) -> convoqa::pipeline::Ana
         out_dir: out.to_path_buf(),
         redact_all: false,
         previous_dir: None,
+        partitions,
     };
     analyze(&req).unwrap()
 }
@@ -158,6 +163,14 @@ proptest! {
 
         // The order of input rows does not matter.
         same_outputs_when_shuffled(tmp.path(), &rows, &report, &single, seed)?;
+
+        // Spilled to partitions on disk and processed one at a time: the same files.
+        let partitioned = tmp.path().join("partitioned");
+        let p = run_partitioned(&input, &partitioned, None, Some(shards));
+        prop_assert_eq!(&p.manifest.rows, &report.manifest.rows);
+        for t in tables().chain(["messages.parquet", "qa_review.parquet", "quarantine.parquet"]) {
+            prop_assert!(bytes(&single, t) == bytes(&partitioned, t), "{} differs when run in {} partitions", t, shards);
+        }
 
         // Sharded runs merge into the single run, and account for every row once.
         let parts: Vec<PathBuf> = (0..shards).map(|i| tmp.path().join(format!("shard-{i}"))).collect();

@@ -5,27 +5,12 @@ mod common;
 
 use std::path::Path;
 
-use common::{demo, run, run_ok, Table, Value, KPI_FILES};
+use common::{assert_tables_close, demo, run, run_ok, KPI_FILES};
 
 fn merged_files() -> impl Iterator<Item = &'static str> {
     std::iter::once("conversations.parquet").chain(KPI_FILES)
 }
 
-
-/// Same shape, same values; floats within `tol` (relative above 1).
-fn assert_tables_close(a: &Path, b: &Path, tol: f64) {
-    let (x, y) = (Table::open(a), Table::open(b));
-    assert_eq!(x.batch.schema(), y.batch.schema(), "{}", a.display());
-    assert_eq!(x.len(), y.len(), "{}", a.display());
-    for field in x.batch.schema().fields() {
-        for r in 0..x.len() {
-            match (x.get(field.name(), r), y.get(field.name(), r)) {
-                (Value::F64(p), Value::F64(q)) => assert!((p - q).abs() <= tol * p.abs().max(1.0), "{} {}[{r}]: {p} vs {q}", a.display(), field.name()),
-                (p, q) => assert_eq!(p, q, "{} {}[{r}]", a.display(), field.name()),
-            }
-        }
-    }
-}
 
 fn merge(shards: &[std::path::PathBuf], out: &Path) {
     let mut args = vec!["kpis".to_string(), "--rescore".into(), "--out".into(), out.display().to_string(), "--conversations".into()];

@@ -142,6 +142,21 @@ impl Table {
     }
 }
 
+/// Same schema and rows; floats within `tol` (relative above 1).
+pub fn assert_tables_close(a: &Path, b: &Path, tol: f64) {
+    let (x, y) = (Table::open(a), Table::open(b));
+    assert_eq!(x.batch.schema(), y.batch.schema(), "{}", a.display());
+    assert_eq!(x.len(), y.len(), "{}", a.display());
+    for field in x.batch.schema().fields() {
+        for r in 0..x.len() {
+            match (x.get(field.name(), r), y.get(field.name(), r)) {
+                (Value::F64(p), Value::F64(q)) => assert!((p - q).abs() <= tol * p.abs().max(1.0), "{} {}[{r}]: {p} vs {q}", a.display(), field.name()),
+                (p, q) => assert_eq!(p, q, "{} {}[{r}]", a.display(), field.name()),
+            }
+        }
+    }
+}
+
 /// A parity fixture set made by a scripts/gen-*-fixtures.sh: `<name>.jsonl` (text, reference
 /// token ids) and `<name>.f32` (reference embeddings, `dim` little-endian floats each).
 pub fn parity_fixtures(name: &str, dim: usize) -> (Vec<String>, Vec<Vec<u32>>, Vec<Vec<f32>>) {
