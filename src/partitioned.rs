@@ -38,7 +38,7 @@ use crate::write::{messages_batch, StagedOutput};
 const SPILL_BATCH: usize = 4096;
 /// Rows per batch of the merged messages.parquet: a multiple of the Parquet writer's mini-batch
 /// (1024), so its pages break where the one-pass run's do and the file is byte-identical.
-const MERGE_BATCH: usize = 8192;
+const MERGE_BATCH: usize = crate::write::ROWS_PER_WRITE;
 
 pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskModels, previous_voc: Option<&[PreviousTheme]>) -> Result<AnalyzeReport> {
     let input = &req.input;
@@ -112,21 +112,22 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
         }
         None => (Vec::new(), None),
     };
+    drop(customer);
     let has_table = conversations_acc.is_some();
-    let part_input = |p: usize, messages: Vec<Message>| {
+    let part_input = |records: Vec<_>, messages: Vec<Message>| {
         let messages_in = MessagesInput { files: message_files.clone(), rows_in: messages.len() as u64, rows_other_shards: 0, messages, quarantined: Vec::new() };
         let conversations_in = has_table.then(|| ConversationsInput {
             files: conversation_files.clone(),
-            rows_in: records_by_part[p].len() as u64,
+            rows_in: records.len() as u64,
             rows_other_shards: 0,
-            records: records_by_part[p].clone(),
+            records,
             quarantined: Vec::new(),
         });
         (messages_in, conversations_in)
     };
 
     // Each partition alone: assemble, enrich, features, links, signals; its messages written.
-    let mut rows: Vec<ConversationRow> = Vec::new();
+    let mut row_parts: Vec<Vec<ConversationRow>> = Vec::with_capacity(count as usize);
     let mut messages_rows = RowAccounting { rows_in, rows_quarantined: read_quarantined, ..Default::default() };
     let mut heatmap = [[0u64; 24]; 7];
     let mut negative: Vec<(String, NegativeMessage)> = Vec::new();
@@ -136,7 +137,7 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
     let mut model_stats: Option<EnrichStats> = None;
     let mut message_parts: Vec<PathBuf> = Vec::new();
     for (p, spill_file) in spilled.iter().enumerate() {
-        let (messages_in, conversations_part) = part_input(p, read_spill(spill_file)?);
+        let (messages_in, conversations_part) = part_input(std::mem::take(&mut records_by_part[p]), read_spill(spill_file)?);
         let assembled = assemble(messages_in, conversations_part, settings, &mut warnings);
         let enrichment = model.as_ref().map(|m| enrich(&assembled.conversations, m)).transpose()?;
         let mut part_rows = featured_rows(&assembled.conversations, enrichment.as_ref(), settings, as_of_us);
@@ -175,7 +176,12 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
             total.duplicates_dropped += part.duplicates_dropped;
         }
         quarantined.extend(assembled.quarantined);
-        rows.extend(part_rows);
+        row_parts.push(part_rows);
+    }
+    // One vector of exactly the rows (growing one would briefly hold it twice).
+    let mut rows: Vec<ConversationRow> = Vec::with_capacity(row_parts.iter().map(Vec::len).sum());
+    for part in row_parts {
+        rows.extend(part);
     }
     timer.done("partitions");
 
@@ -190,9 +196,10 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
     let (selected, qa_stats) = crate::qa::qa_selection(&rows, &settings.config.qa);
     let selected_by_row: HashMap<usize, crate::qa::Selected> = selected.iter().map(|s| (s.row, *s)).collect();
     let mut qa_items = Vec::with_capacity(selected.len());
-    for (p, spill_file) in spilled.iter().enumerate() {
-        // The same inputs assemble into the same conversations: evidence indices still point right.
-        let (messages_in, conversations_part) = part_input(p, read_spill(spill_file)?);
+    for spill_file in &spilled {
+        // The same messages assemble into the same conversations (the records only annotate
+        // them): evidence indices still point right.
+        let (messages_in, conversations_part) = part_input(Vec::new(), read_spill(spill_file)?);
         let assembled = assemble(messages_in, conversations_part, settings, &mut Warnings::default());
         for conv in &assembled.conversations {
             let i = index[conv.conversation_id.as_str()];
@@ -438,3 +445,4 @@ fn merge_messages(parts: &[PathBuf], staged: &mut StagedOutput) -> Result<()> {
     }
     out.close()
 }
+

@@ -127,10 +127,18 @@ impl StageTimer {
     pub(crate) fn done(&mut self, stage: &str) {
         let now = Instant::now();
         let s = (now - self.last).as_secs_f64();
-        tracing::info!(stage, seconds = s, "stage done");
+        tracing::info!(stage, seconds = s, rss_mb = resident_mb("VmRSS:"), peak_rss_mb = resident_mb("VmHWM:"), "stage done");
         self.stages.push((stage.to_string(), (s * 1000.0).round() / 1000.0));
         self.last = now;
     }
+}
+
+/// This process's resident memory in MB from /proc/self/status (`VmRSS:` now, `VmHWM:` peak),
+/// for the stage log; None off Linux.
+fn resident_mb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status.lines().find_map(|l| l.strip_prefix(field))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb / 1024)
 }
 
 fn progress_bar(show: bool) -> ProgressBar {
@@ -475,7 +483,7 @@ pub(crate) fn finish(
         None => req.out_dir.clone(),
     };
     let mut staged = StagedOutput::new(&out_dir)?;
-    staged.parquet("conversations.parquet", &conversations_batch(&rows)?)?;
+    staged.parquet_rows("conversations.parquet", &rows, conversations_batch)?;
     if req.input.nightly.is_some() {
         staged.parquet(LINK_STATE_FILE, &crate::write::link_state_batch(&rows, &tonight_topics)?)?;
     }
@@ -561,7 +569,7 @@ pub(crate) fn finish(
     // the night again (the same inputs give the same rows).
     for p in &prior {
         let mut staged = StagedOutput::new(&p.dir)?;
-        staged.parquet("conversations.parquet", &conversations_batch(&p.rows)?)?;
+        staged.parquet_rows("conversations.parquet", &p.rows, conversations_batch)?;
         staged.commit("conversations.parquet")?;
     }
 
@@ -649,7 +657,7 @@ pub fn period_kpis(req: &KpisRequest) -> Result<(KpisManifest, KpiTables)> {
     let kpis = aggregate(&rows, crate::aggregate::customer_heatmap(times.into_iter(), tz), tz);
 
     let mut staged = StagedOutput::new(&req.out_dir)?;
-    staged.parquet("conversations.parquet", &conversations_batch(&rows)?)?;
+    staged.parquet_rows("conversations.parquet", &rows, conversations_batch)?;
     for (name, batch) in kpi_batches(&kpis)? {
         staged.parquet(name, &batch)?;
     }

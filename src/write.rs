@@ -313,6 +313,9 @@ impl StagedParquet {
     }
 }
 
+/// Rows per write of `StagedOutput::parquet_rows` and of merged parts: a multiple of 1024.
+pub const ROWS_PER_WRITE: usize = 8192;
+
 /// Prefix of a partitioned run's spill directory inside the output directory (+ process id).
 pub const SPILL_PREFIX: &str = ".convoqa-spill-";
 
@@ -354,6 +357,20 @@ impl StagedOutput {
         write_parquet(&self.staging.join(name), batch)?;
         self.files.push(name.to_string());
         Ok(())
+    }
+
+    /// A Parquet table of many rows, built and written `ROWS_PER_WRITE` rows at a time so the
+    /// whole table is never in memory as Arrow arrays. The file is the one a single batch gives
+    /// (chunks are whole multiples of the writer's 1024-row mini-batches, so pages break alike).
+    pub fn parquet_rows<T>(&mut self, name: &str, rows: &[T], to_batch: impl Fn(&[T]) -> Result<RecordBatch>) -> Result<()> {
+        let first = to_batch(&rows[..rows.len().min(ROWS_PER_WRITE)])?;
+        let mut writer = self.parquet_writer(name, first.schema())?;
+        writer.write(&first)?;
+        drop(first);
+        for chunk in rows.chunks(ROWS_PER_WRITE).skip(1) {
+            writer.write(&to_batch(chunk)?)?;
+        }
+        writer.close()
     }
 
     /// A Parquet file of the stage written batch by batch; close it before the commit.

@@ -107,7 +107,8 @@ impl Signal {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RiskSignals {
     pub values: [f64; 12],
-    pub evidence: [Option<usize>; 12],
+    /// u32: a conversation has fewer messages, and a row is kept per conversation.
+    evidence: [Option<u32>; 12],
 }
 
 fn position(s: Signal) -> usize {
@@ -119,14 +120,14 @@ impl RiskSignals {
         self.values[position(s)]
     }
     pub fn evidence(&self, s: Signal) -> Option<usize> {
-        self.evidence[position(s)]
+        self.evidence[position(s)].map(|i| i as usize)
     }
     pub(crate) fn set(&mut self, s: Signal, v: f64) {
         self.values[position(s)] = v;
     }
     fn set_with(&mut self, s: Signal, v: f64, message: Option<usize>) {
         self.values[position(s)] = v;
-        self.evidence[position(s)] = message;
+        self.evidence[position(s)] = message.map(|i| u32::try_from(i).unwrap_or(u32::MAX));
     }
 }
 
