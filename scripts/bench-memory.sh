@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
-partitions=${2:-50}
+partitions=${2:-100}
 bash scripts/fetch-model.sh >/dev/null
 cargo build --release --quiet --bin convoqa
 work=$(mktemp -d)

@@ -1,8 +1,8 @@
 //! Bounded memory: `analyze --partitions N`. The input is read batch by batch and spilled to N
 //! partition files on disk by a stable hash of the customer (the key `--shard` uses, so a
 //! customer's conversations meet and reopens link); each partition is then assembled, enriched,
-//! featured and linked alone, its messages written out sorted, and only its per-conversation
-//! rows kept. The rows are scored together (intent norms are the whole run's), the QA evidence is
+//! featured and linked alone, its messages and per-conversation rows written out sorted. The
+//! model is then dropped, the rows read back and scored together (intent norms are the whole run's), the QA evidence is
 //! read back partition by partition, and the sorted message parts are merged into one
 //! messages.parquet. Same outputs as the one-pass run (tests/partitioned.rs).
 //!
@@ -28,14 +28,16 @@ use crate::ingest::{read_conversations, read_messages_each, ConversationsInput, 
 use crate::link::link_reopens;
 use crate::manifest::{RowAccounting, Warnings};
 use crate::model::{Message, QuarantinedRow, Role, RowRef};
-use crate::pipeline::{featured_rows, finish, reopen_rule, reopen_topics, set_signals, AnalyzeReport, AnalyzeRequest, FinishedRun, StageTimer};
+use crate::pipeline::{featured_rows, finish, reopen_rule, reopen_topics, set_signals, AnalyzeReport, AnalyzeRequest, FinishedRun, QaOutput, StageTimer};
 use crate::score::{score_conversations, RiskModels};
 use crate::text::stable_hash;
 use crate::voc::{NegativeMessage, PreviousTheme};
 use crate::write::{messages_batch, StagedOutput};
 
 /// Messages buffered per partition before they are appended to its spill file.
-const SPILL_BATCH: usize = 4096;
+const SPILL_BATCH: usize = 1024;
+/// Rows per batch read from each part while merging (every part has one open at a time).
+const MERGE_READ_BATCH: usize = crate::write::SPILL_ROW_GROUP;
 /// Rows per batch of the merged messages.parquet: a multiple of the Parquet writer's mini-batch
 /// (1024), so its pages break where the one-pass run's do and the file is byte-identical.
 const MERGE_BATCH: usize = crate::write::ROWS_PER_WRITE;
@@ -127,7 +129,8 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
     };
 
     // Each partition alone: assemble, enrich, features, links, signals; its messages written.
-    let mut row_parts: Vec<Vec<ConversationRow>> = Vec::with_capacity(count as usize);
+    let mut row_files: Vec<PathBuf> = Vec::with_capacity(count as usize);
+    let mut conversations_out = 0usize;
     let mut messages_rows = RowAccounting { rows_in, rows_quarantined: read_quarantined, ..Default::default() };
     let mut heatmap = [[0u64; 24]; 7];
     let mut negative: Vec<(String, NegativeMessage)> = Vec::new();
@@ -147,7 +150,7 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
         set_signals(&mut part_rows, &assembled.conversations, enrichment.as_ref());
 
         let part_file = spill.path.join(format!("messages-{p}.parquet"));
-        crate::write::write_parquet(&part_file, &messages_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?)?;
+        crate::write::write_spill_parquet(&part_file, &messages_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?)?;
         message_parts.push(part_file);
         let part_heatmap = crate::aggregate::conversations_heatmap(&assembled.conversations, &settings.time_zone);
         for (total, part) in heatmap.iter_mut().flatten().zip(part_heatmap.iter().flatten()) {
@@ -176,52 +179,79 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
             total.duplicates_dropped += part.duplicates_dropped;
         }
         quarantined.extend(assembled.quarantined);
-        row_parts.push(part_rows);
+        // The rows wait on disk too, so the model and a partition's messages are never in
+        // memory beside every row.
+        let rows_file = spill.path.join(format!("rows-{p}.parquet"));
+        crate::write::write_spill_parquet(&rows_file, &crate::write::rows_spill_batch(&part_rows)?)?;
+        row_files.push(rows_file);
+        conversations_out += part_rows.len();
     }
-    // One vector of exactly the rows (growing one would briefly hold it twice).
-    let mut rows: Vec<ConversationRow> = Vec::with_capacity(row_parts.iter().map(Vec::len).sum());
-    for part in row_parts {
-        rows.extend(part);
+    let owner_teams = model.as_ref().map(crate::pipeline::owner_teams);
+    drop(model);
+    release_free_memory();
+    let mut rows: Vec<ConversationRow> = Vec::with_capacity(conversations_out);
+    for f in &row_files {
+        rows.extend(crate::store::read_rows_file(f)?);
     }
     timer.done("partitions");
 
-    // Together: score with the whole run's intent norms, then the QA list and the VOC backlog.
-    rows.sort_by(|a, b| a.conversation_id.cmp(&b.conversation_id));
+    // Together: score with the whole run's intent norms, then the VOC backlog and the QA list.
+    // Unstable: ids are unique, and the stable sort would borrow half the rows again as a buffer.
+    rows.sort_unstable_by(|a, b| a.conversation_id.cmp(&b.conversation_id));
     score_conversations(&mut rows, risk_models);
     messages_rows.check("messages")?;
     if let Some(acc) = &conversations_acc {
         acc.check("conversations")?;
     }
-    let index: HashMap<&str, usize> = rows.iter().enumerate().map(|(i, r)| (r.conversation_id.as_str(), i)).collect();
+    timer.done("score");
+    // Rows are sorted by id: a binary search finds one without an index beside them.
+    let position = |id: &str| rows.binary_search_by(|r| r.conversation_id.as_str().cmp(id)).expect("a row for every conversation");
+
+    // VOC first, so its messages and embeddings are gone before the QA pass.
+    let mut negative: Vec<NegativeMessage> = negative.into_iter().map(|(id, n)| NegativeMessage { conversation: position(&id), ..n }).collect();
+    negative.sort_by_key(|n| (n.conversation, n.message));
+    let voc_items = match &owner_teams {
+        Some(owners) => crate::voc::voc_backlog(&rows, &negative, &vectors, owners),
+        None => Vec::new(),
+    };
+    drop((negative, vectors));
+    release_free_memory();
+    timer.done("voc");
+
     let (selected, qa_stats) = crate::qa::qa_selection(&rows, &settings.config.qa);
     let selected_by_row: HashMap<usize, crate::qa::Selected> = selected.iter().map(|s| (s.row, *s)).collect();
-    let mut qa_items = Vec::with_capacity(selected.len());
-    for spill_file in &spilled {
+    drop(selected);
+    // Each partition's items are spilled in rank order and merged at the end; only the report's
+    // top items stay in memory.
+    let mut qa_top = Vec::new();
+    let mut qa_parts = Vec::with_capacity(spilled.len());
+    for (p, spill_file) in spilled.iter().enumerate() {
         // The same messages assemble into the same conversations (the records only annotate
         // them): evidence indices still point right.
         let (messages_in, conversations_part) = part_input(Vec::new(), read_spill(spill_file)?);
         let assembled = assemble(messages_in, conversations_part, settings, &mut Warnings::default());
+        let mut items = Vec::new();
         for conv in &assembled.conversations {
-            let i = index[conv.conversation_id.as_str()];
+            let i = position(&conv.conversation_id);
             if let Some(s) = selected_by_row.get(&i) {
-                qa_items.push(crate::qa::item(&rows[i], conv, s.group, s.rank));
+                items.push(crate::qa::item(&rows[i], conv, s.group, s.rank));
             }
         }
+        items.sort_by_key(|item| item.rank);
+        let part_file = spill.path.join(format!("qa-{p}.parquet"));
+        crate::write::write_spill_parquet(&part_file, &crate::write::qa_batch(&items)?)?;
+        qa_parts.push(part_file);
+        qa_top.extend(items.into_iter().filter(|item| item.rank <= crate::report::QA_TOP as u64));
     }
-    qa_items.sort_by_key(|item| item.rank);
-    let mut negative: Vec<NegativeMessage> = negative.into_iter().map(|(id, n)| NegativeMessage { conversation: index[id.as_str()], ..n }).collect();
-    negative.sort_by_key(|n| (n.conversation, n.message));
-    let voc_items = match &model {
-        Some(m) => crate::voc::voc_backlog(&rows, &negative, &vectors, &crate::pipeline::owner_teams(m)),
-        None => Vec::new(),
-    };
-    drop(index);
-    timer.done("aggregate");
+    qa_top.sort_by_key(|item| item.rank);
+    drop(selected_by_row);
+    release_free_memory();
+    timer.done("qa_review");
 
     let run = FinishedRun {
         rows,
         heatmap,
-        qa_items,
+        qa: QaOutput::Written { top: qa_top },
         qa_stats,
         voc_items,
         quarantined,
@@ -238,9 +268,23 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
         tonight_topics: Vec::new(),
         partitions: Some(count),
     };
-    let report = finish(req, risk_models, run, previous_voc, timer, |staged| merge_messages(&message_parts, staged))?;
+    let report = finish(req, risk_models, run, previous_voc, timer, |staged| {
+        merge_messages(&message_parts, staged)?;
+        merge_qa(&qa_parts, staged)
+    })?;
     drop(spill);
     Ok(report)
+}
+
+/// Hands memory freed by the partitions (their messages, the model) back to the system. glibc's
+/// allocator keeps freed memory for reuse, so without this the peak of the partition loop would
+/// stay resident under the rows read back afterwards.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Totals of the partitions' enrichment statistics (distinct texts are counted per partition).
@@ -372,9 +416,70 @@ fn read_spill(path: &Path) -> Result<Vec<Message>> {
 }
 
 /// Merges the partitions' messages.parquet parts (each sorted by conversation_id, a
-/// conversation in one part) into the stage's messages.parquet in conversation_id order,
-/// holding one batch per part and less than two output batches.
+/// conversation in one part) into the stage's messages.parquet in conversation_id order.
 fn merge_messages(parts: &[PathBuf], staged: &mut StagedOutput) -> Result<()> {
+    let schema = messages_batch(&[], None, false)?.schema();
+    let mut out = staged.parquet_writer("messages.parquet", schema.clone())?;
+    merge_sorted_parts(parts, &schema, |b, r| b.column(0).as_string::<i32>().value(r).to_string(), |batch| out.write(batch))?;
+    out.close()
+}
+
+/// Merges the partitions' QA items (each part in rank order) into qa_review.parquet and
+/// qa_review.csv in rank order.
+fn merge_qa(parts: &[PathBuf], staged: &mut StagedOutput) -> Result<()> {
+    let schema = crate::write::qa_batch(&[])?.schema();
+    let mut parquet = staged.parquet_writer("qa_review.parquet", schema.clone())?;
+    let rank = schema.index_of("rank").map_err(|e| Error::Internal(format!("qa schema: {e}")))?;
+    staged.file("qa_review.csv", |out| {
+        let mut csv = crate::write::qa_csv_writer(out)?;
+        merge_sorted_parts(parts, &schema, |b, r| b.column(rank).as_primitive::<UInt64Type>().value(r), |batch| {
+            parquet.write(batch)?;
+            crate::write::qa_csv_rows(&mut csv, &qa_items_of(batch))
+        })?;
+        csv.into_inner().map_err(|e| Error::Internal(format!("qa_review.csv: {e}")))
+    })?;
+    parquet.close()
+}
+
+/// QA items back from a qa_batch-shaped batch (for the CSV of merged parts).
+fn qa_items_of(b: &RecordBatch) -> Vec<crate::qa::QaItem> {
+    let col = |name: &str| b.column_by_name(name).expect("a qa_review column");
+    let s = |name: &str, r: usize| {
+        let a = col(name).as_string::<i32>();
+        a.is_valid(r).then(|| a.value(r).to_string())
+    };
+    let f = |name: &str, r: usize| {
+        let a = col(name).as_primitive::<arrow::datatypes::Float64Type>();
+        a.is_valid(r).then(|| a.value(r))
+    };
+    (0..b.num_rows())
+        .map(|r| crate::qa::QaItem {
+            conversation_id: s("conversation_id", r).unwrap_or_default(),
+            group: if s("group", r).as_deref() == Some("flagged") { "flagged" } else { "control" },
+            rank: col("rank").as_primitive::<UInt64Type>().value(r),
+            low_csat_risk: f("low_csat_risk", r),
+            false_fcr_risk: f("false_fcr_risk", r),
+            reasons: s("reasons", r).unwrap_or_default(),
+            primary_agent_id: s("primary_agent_id", r),
+            channel: s("channel", r),
+            team: s("team", r),
+            intent: s("intent", r),
+            evidence_message_ids: s("evidence_message_ids", r).unwrap_or_default(),
+            evidence: s("evidence", r).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Merges Parquet parts, each sorted by `key` with every key in one part, in key order: the
+/// rows of a key come as one run from its part. `emit` gets batches of `MERGE_BATCH` rows
+/// (the last may be shorter), so a Parquet writer breaks pages where a one-batch write does.
+/// Holds one row group per part and less than two output batches.
+fn merge_sorted_parts<K: Ord>(
+    parts: &[PathBuf],
+    schema: &arrow::datatypes::SchemaRef,
+    key: impl Fn(&RecordBatch, usize) -> K,
+    mut emit: impl FnMut(&RecordBatch) -> Result<()>,
+) -> Result<()> {
     struct Part {
         path: PathBuf,
         reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
@@ -382,67 +487,60 @@ fn merge_messages(parts: &[PathBuf], staged: &mut StagedOutput) -> Result<()> {
         row: usize,
     }
     impl Part {
-        /// The conversation_id at the current row, loading the next batch when one is used up.
-        fn current(&mut self) -> Result<Option<String>> {
-            loop {
-                if let Some(b) = &self.batch {
-                    if self.row < b.num_rows() {
-                        return Ok(Some(b.column(0).as_string::<i32>().value(self.row).to_string()));
-                    }
-                }
+        /// The current batch and row, loading the next batch when one is used up.
+        fn current(&mut self) -> Result<Option<(&RecordBatch, usize)>> {
+            while self.batch.as_ref().is_none_or(|b| self.row >= b.num_rows()) {
                 match self.reader.next() {
                     Some(b) => {
-                        self.batch = Some(b.map_err(|e| Error::read(&self.path, "reading a partition's messages", e))?);
+                        self.batch = Some(b.map_err(|e| Error::read(&self.path, "reading a partition's part", e))?);
                         self.row = 0;
                     }
                     None => return Ok(None),
                 }
             }
+            Ok(self.batch.as_ref().map(|b| (b, self.row)))
         }
     }
     let mut readers = Vec::with_capacity(parts.len());
     for p in parts {
-        let file = File::open(p).map_err(|e| Error::read(p, "opening a partition's messages", e))?;
+        let file = File::open(p).map_err(|e| Error::read(p, "opening a partition's part", e))?;
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.with_batch_size(MERGE_BATCH).build())
-            .map_err(|e| Error::read(p, "reading a partition's messages", e))?;
+            .and_then(|b| b.with_batch_size(MERGE_READ_BATCH).build())
+            .map_err(|e| Error::read(p, "reading a partition's part", e))?;
         readers.push(Part { path: p.clone(), reader, batch: None, row: 0 });
     }
-    let schema = messages_batch(&[], None, false)?.schema();
-    let mut out = staged.parquet_writer("messages.parquet", schema.clone())?;
+    let concat = |slices: &[RecordBatch]| arrow::compute::concat_batches(schema, slices).map_err(|e| Error::Internal(format!("merging parts: {e}")));
     let mut slices: Vec<RecordBatch> = Vec::new();
     let mut buffered = 0usize;
     loop {
-        // The part whose current conversation_id is smallest gives that conversation's rows.
-        let mut best: Option<(usize, String)> = None;
+        // The part whose current key is smallest gives that key's run of rows.
+        let mut best: Option<(usize, K)> = None;
         for (i, part) in readers.iter_mut().enumerate() {
-            if let Some(id) = part.current()? {
-                if best.as_ref().is_none_or(|(_, b)| id < *b) {
-                    best = Some((i, id));
+            if let Some((b, r)) = part.current()? {
+                let k = key(b, r);
+                if best.as_ref().is_none_or(|(_, bk)| k < *bk) {
+                    best = Some((i, k));
                 }
             }
         }
-        let Some((i, id)) = best else { break };
+        let Some((i, k)) = best else { break };
         let part = &mut readers[i];
         let batch = part.batch.as_ref().expect("a current batch");
-        let ids = batch.column(0).as_string::<i32>();
-        let end = (part.row..batch.num_rows()).find(|&r| ids.value(r) != id).unwrap_or(batch.num_rows());
+        let end = (part.row..batch.num_rows()).find(|&r| key(batch, r) != k).unwrap_or(batch.num_rows());
         slices.push(batch.slice(part.row, end - part.row));
         buffered += end - part.row;
         part.row = end;
-        // Whole output batches only: the writer then breaks pages where the one-pass run's does.
         if buffered >= MERGE_BATCH {
-            let all = arrow::compute::concat_batches(&schema, &slices).map_err(|e| Error::Internal(format!("merging messages: {e}")))?;
+            let all = concat(&slices)?;
             let whole = all.num_rows() / MERGE_BATCH * MERGE_BATCH;
-            out.write(&all.slice(0, whole))?;
+            emit(&all.slice(0, whole))?;
             slices = vec![all.slice(whole, all.num_rows() - whole)];
             buffered = all.num_rows() - whole;
         }
     }
-    let rest = arrow::compute::concat_batches(&schema, &slices).map_err(|e| Error::Internal(format!("merging messages: {e}")))?;
+    let rest = concat(&slices)?;
     if rest.num_rows() > 0 {
-        out.write(&rest)?;
+        emit(&rest)?;
     }
-    out.close()
+    Ok(())
 }
-

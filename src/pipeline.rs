@@ -410,7 +410,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     let run = FinishedRun {
         rows,
         heatmap,
-        qa_items,
+        qa: QaOutput::Items(qa_items),
         qa_stats,
         voc_items,
         quarantined: assembled.quarantined,
@@ -441,7 +441,7 @@ pub(crate) struct FinishedRun {
     /// Scored, sorted by conversation_id.
     pub rows: Vec<ConversationRow>,
     pub heatmap: [[u64; 24]; 7],
-    pub qa_items: Vec<crate::qa::QaItem>,
+    pub qa: QaOutput,
     pub qa_stats: crate::qa::QaStats,
     pub voc_items: Vec<crate::voc::VocItem>,
     pub quarantined: Vec<crate::model::QuarantinedRow>,
@@ -459,19 +459,28 @@ pub(crate) struct FinishedRun {
     pub partitions: Option<u32>,
 }
 
+/// The QA list: in memory (written by `finish`), or already written to the stage by
+/// `write_large` (a partitioned run merges it from parts) with the items the report shows.
+pub(crate) enum QaOutput {
+    Items(Vec<crate::qa::QaItem>),
+    Written { top: Vec<crate::qa::QaItem> },
+}
+
 /// Aggregates, writes every output (staged, then moved into place with the manifest last) and
-/// the earlier nights' updated rows. `write_messages` writes messages.parquet into the stage.
+/// the earlier nights' updated rows. `write_large` writes messages.parquet into the stage (and
+/// the QA list when `run.qa` says it is written there).
 pub(crate) fn finish(
     req: &AnalyzeRequest,
     risk_models: &RiskModels,
     run: FinishedRun,
     previous_voc: Option<&[crate::voc::PreviousTheme]>,
     mut timer: StageTimer,
-    write_messages: impl FnOnce(&mut StagedOutput) -> Result<()>,
+    write_large: impl FnOnce(&mut StagedOutput) -> Result<()>,
 ) -> Result<AnalyzeReport> {
     let settings = &req.input.settings;
-    let FinishedRun { rows, heatmap, qa_items, qa_stats, mut voc_items, mut quarantined, messages_rows, conversations_rows, model_stats, sentiment_counts, warnings, as_of_us, as_of_source, message_files, conversation_files, prior, tonight_topics, partitions } = run;
+    let FinishedRun { rows, heatmap, qa, qa_stats, mut voc_items, mut quarantined, messages_rows, conversations_rows, model_stats, sentiment_counts, warnings, as_of_us, as_of_source, message_files, conversation_files, prior, tonight_topics, partitions } = run;
     let kpis = aggregate(&rows, heatmap, &settings.time_zone);
+    timer.done("kpis");
     // In input order (table, file, row), however the run met them.
     quarantined.sort_by_key(|q| (q.table, q.source));
     if let Some(previous) = previous_voc {
@@ -487,12 +496,18 @@ pub(crate) fn finish(
     if req.input.nightly.is_some() {
         staged.parquet(LINK_STATE_FILE, &crate::write::link_state_batch(&rows, &tonight_topics)?)?;
     }
-    write_messages(&mut staged)?;
+    write_large(&mut staged)?;
     for (name, batch) in kpi_batches(&kpis)? {
         staged.parquet(name, &batch)?;
     }
-    staged.parquet("qa_review.parquet", &qa_batch(&qa_items)?)?;
-    staged.bytes("qa_review.csv", &qa_csv(&qa_items)?)?;
+    let qa_top: &[crate::qa::QaItem] = match &qa {
+        QaOutput::Items(items) => {
+            staged.parquet_rows("qa_review.parquet", items, qa_batch)?;
+            staged.file("qa_review.csv", |out| qa_csv(items, out))?;
+            items
+        }
+        QaOutput::Written { top } => top,
+    };
     staged.parquet("voc_backlog.parquet", &voc_batch(&voc_items)?)?;
     staged.bytes("voc_backlog.md", voc_markdown(&voc_items, 20).as_bytes())?;
     let local = |us: i64| crate::timefmt::local_datetime(us, &settings.time_zone).map_or("-".to_string(), |d| d.strftime("%Y-%m-%d %H:%M").to_string());
@@ -503,7 +518,8 @@ pub(crate) fn finish(
     let report = crate::report::report_html(&crate::report::ReportInput {
         kpis: &kpis,
         rows: &rows,
-        qa: &qa_items,
+        qa: qa_top,
+        qa_flagged: qa_stats.flagged,
         voc: &voc_items,
         period: (
             rows.iter().map(|r| r.created_at_us).min().map_or("-".into(), local),

@@ -19,7 +19,10 @@ use crate::voc::{trend_text, VocItem};
 pub struct ReportInput<'a> {
     pub kpis: &'a KpiTables,
     pub rows: &'a [ConversationRow],
+    /// The QA list in rank order; at least its first 15 flagged items (the table shows those).
     pub qa: &'a [QaItem],
+    /// How many conversations the QA list flags.
+    pub qa_flagged: u64,
     pub voc: &'a [VocItem],
     /// First and last conversation start, and as_of, already formatted.
     pub period: (String, String),
@@ -28,6 +31,9 @@ pub struct ReportInput<'a> {
     pub risk_model: String,
     pub quarantined_rows: u64,
 }
+
+/// QA items the report shows.
+pub const QA_TOP: usize = 15;
 
 const BLUE: RGBColor = RGBColor(49, 110, 180);
 const ORANGE: RGBColor = RGBColor(230, 140, 40);
@@ -406,9 +412,9 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
     html.push_str("</div><p class=note>Surveyed shares count only customers who answered, and unhappy customers answer more often; the predicted share covers every conversation.</p>");
 
     let flagged: Vec<&QaItem> = input.qa.iter().filter(|q| q.group == "flagged").collect();
-    let _ = write!(html, "<h2>Top QA flags</h2><p>{} conversations flagged for review (full list with the control group: qa_review.csv).</p>", flagged.len());
+    let _ = write!(html, "<h2>Top QA flags</h2><p>{} conversations flagged for review (full list with the control group: qa_review.csv).</p>", input.qa_flagged);
     html.push_str("<table><tr><th>#</th><th>conversation</th><th>agent</th><th>channel</th><th>intent</th><th class=num>low-CSAT risk</th><th class=num>false-FCR risk</th><th>reasons</th><th>evidence (redacted)</th></tr>");
-    for q in flagged.iter().take(15) {
+    for q in flagged.iter().take(QA_TOP) {
         let _ = write!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td>{}</td><td>{}</td></tr>",

@@ -188,20 +188,7 @@ pub fn read_conversation_rows(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Co
     let files = discover_table(paths, "conversations")?;
     let mut rows: Vec<(ConversationRow, usize)> = Vec::new();
     for (f, path) in files.iter().enumerate() {
-        let file_rows = crate::ingest::guard_corrupt(path, "conversations", || {
-            let file = std::fs::File::open(path).map_err(|e| Error::read(path, "opening", e))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| Error::read(path, "reading Parquet", e))?;
-            let mut out = Vec::new();
-            for batch in reader {
-                let batch = conform(batch.map_err(|e| Error::read(path, "reading Parquet", e))?, path)?;
-                let c = Columns { batch: &batch, path };
-                for i in 0..batch.num_rows() {
-                    out.push(row(&c, i)?);
-                }
-            }
-            Ok(out)
-        })?;
-        rows.extend(file_rows.into_iter().map(|r| (r, f)));
+        rows.extend(read_rows_file(path)?.into_iter().map(|r| (r, f)));
     }
     rows.sort_by(|a, b| a.0.conversation_id.cmp(&b.0.conversation_id));
     if let Some(w) = rows.windows(2).find(|w| w[0].0.conversation_id == w[1].0.conversation_id) {
@@ -212,6 +199,32 @@ pub fn read_conversation_rows(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Co
         ));
     }
     Ok((files, rows.into_iter().map(|r| r.0).collect()))
+}
+
+/// The rows of one conversations table, in file order. Where the file has `evidence_<signal>`
+/// columns (a partitioned run's spill, write::rows_spill_batch), the signals' evidence too.
+pub fn read_rows_file(path: &Path) -> Result<Vec<ConversationRow>> {
+    crate::ingest::guard_corrupt(path, "conversations", || {
+        let file = std::fs::File::open(path).map_err(|e| Error::read(path, "opening", e))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| Error::read(path, "reading Parquet", e))?;
+        let mut out = Vec::new();
+        for batch in reader {
+            let batch = conform(batch.map_err(|e| Error::read(path, "reading Parquet", e))?, path)?;
+            let c = Columns { batch: &batch, path };
+            let evidence: Vec<Option<&arrow::array::UInt64Array>> =
+                SIGNALS.iter().map(|s| batch.column_by_name(&format!("evidence_{}", s.column())).map(|a| a.as_primitive::<UInt64Type>())).collect();
+            for i in 0..batch.num_rows() {
+                let mut r = row(&c, i)?;
+                for (k, e) in evidence.iter().enumerate() {
+                    if let Some(e) = e.filter(|e| e.is_valid(i)) {
+                        r.risk_signals.set_evidence(SIGNALS[k], Some(e.value(i) as usize));
+                    }
+                }
+                out.push(r);
+            }
+        }
+        Ok(out)
+    })
 }
 
 /// sent_at of the customer messages of the given conversations, from stored messages.parquet

@@ -219,14 +219,25 @@ pub fn voc_batch(items: &[VocItem]) -> Result<RecordBatch> {
 }
 
 /// qa_review.csv: the same rows for spreadsheet users.
-pub fn qa_csv(items: &[QaItem]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let internal = |e: csv::Error| Error::Internal(format!("qa_review.csv: {e}"));
+pub fn qa_csv<W: std::io::Write>(items: &[QaItem], out: W) -> Result<W> {
+    let mut w = qa_csv_writer(out)?;
+    qa_csv_rows(&mut w, items)?;
+    w.into_inner().map_err(|e| Error::Internal(format!("qa_review.csv: {e}")))
+}
+
+/// qa_review.csv's writer, its header written; rows follow with `qa_csv_rows`.
+pub fn qa_csv_writer<W: std::io::Write>(out: W) -> Result<csv::Writer<W>> {
+    let mut w = csv::Writer::from_writer(out);
     w.write_record([
         "conversation_id", "group", "rank", "low_csat_risk", "false_fcr_risk", "reasons", "primary_agent_id", "channel", "team", "intent",
         "evidence_message_ids", "evidence",
     ])
-    .map_err(internal)?;
+    .map_err(|e| Error::Internal(format!("qa_review.csv: {e}")))?;
+    Ok(w)
+}
+
+pub fn qa_csv_rows<W: std::io::Write>(w: &mut csv::Writer<W>, items: &[QaItem]) -> Result<()> {
+    let internal = |e: csv::Error| Error::Internal(format!("qa_review.csv: {e}"));
     let num = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.4}"));
     for i in items {
         w.write_record([
@@ -245,7 +256,7 @@ pub fn qa_csv(items: &[QaItem]) -> Result<Vec<u8>> {
         ])
         .map_err(internal)?;
     }
-    w.into_inner().map_err(|e| Error::Internal(format!("qa_review.csv: {e}")))
+    Ok(())
 }
 
 /// The KPI tables and heatmap as (file name, batch).
@@ -283,10 +294,24 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
     writer.close()
 }
 
+/// A partitioned run's spill file: small row groups (reading a part back while merging holds one
+/// row group's column chunks) and no compression (written once, read once, deleted).
+pub fn write_spill_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
+    let file = File::create(path).map_err(|e| Error::write(path, e))?;
+    let props = WriterProperties::builder().set_max_row_group_row_count(Some(SPILL_ROW_GROUP)).set_compression(Compression::UNCOMPRESSED).build();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| Error::write(path, e))?;
+    writer.write(batch).map_err(|e| Error::write(path, e))?;
+    writer.close().map_err(|e| Error::write(path, e))?;
+    Ok(())
+}
+
 /// The writer settings of every Parquet file convoqa writes (part of what makes outputs
 /// byte-identical run to run).
 fn writer_props() -> WriterProperties {
     WriterProperties::builder()
+        // The writer holds a row group's encoded pages until it is full: 128k rows bounds that
+        // (a few tens of MB) and is still a large group for DuckDB, Spark and Polars.
+        .set_max_row_group_row_count(Some(128 * 1024))
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
         .set_created_by(format!("convoqa {}", env!("CARGO_PKG_VERSION")))
         .build()
@@ -315,6 +340,9 @@ impl StagedParquet {
 
 /// Rows per write of `StagedOutput::parquet_rows` and of merged parts: a multiple of 1024.
 pub const ROWS_PER_WRITE: usize = 8192;
+
+/// Rows per row group of spill files: a merge holds one row group of every part at once.
+pub const SPILL_ROW_GROUP: usize = 1024;
 
 /// Prefix of a partitioned run's spill directory inside the output directory (+ process id).
 pub const SPILL_PREFIX: &str = ".convoqa-spill-";
@@ -373,6 +401,17 @@ impl StagedOutput {
         writer.close()
     }
 
+    /// A file of the stage written by `write`, which gets a buffered writer of it (large outputs
+    /// need not be built in memory first).
+    pub fn file(&mut self, name: &str, write: impl FnOnce(std::io::BufWriter<File>) -> Result<std::io::BufWriter<File>>) -> Result<()> {
+        let path = self.staging.join(name);
+        let file = File::create(&path).map_err(|e| Error::write(&path, e))?;
+        let mut written = write(std::io::BufWriter::new(file))?;
+        std::io::Write::flush(&mut written).map_err(|e| Error::write(&path, e))?;
+        self.files.push(name.to_string());
+        Ok(())
+    }
+
     /// A Parquet file of the stage written batch by batch; close it before the commit.
     pub fn parquet_writer(&mut self, name: &str, schema: arrow::datatypes::SchemaRef) -> Result<StagedParquet> {
         let writer = StagedParquet::create(&self.staging.join(name), schema)?;
@@ -412,6 +451,20 @@ impl Drop for StagedOutput {
         // After a commit the directory is already gone; otherwise drop the half-written files.
         let _ = std::fs::remove_dir_all(&self.staging);
     }
+}
+
+/// A partitioned run's spilled rows: conversations.parquet's columns plus, per signal,
+/// `evidence_<signal column>` (the message that shows it), which store::read_rows_file restores.
+pub fn rows_spill_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
+    let base = conversations_batch(rows)?;
+    let mut t = TableBuilder::new();
+    for s in crate::score::SIGNALS {
+        t.u64_opt(&format!("evidence_{}", s.column()), rows.iter().map(|r| r.risk_signals.evidence(s).map(|i| i as u64)));
+    }
+    let extra = t.finish()?;
+    let fields: Vec<Field> = base.schema().fields().iter().chain(extra.schema().fields().iter()).map(|f| f.as_ref().clone()).collect();
+    let columns: Vec<ArrayRef> = base.columns().iter().chain(extra.columns()).cloned().collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| Error::Internal(format!("rows spill batch: {e}")))
 }
 
 /// conversations.parquet: one row per conversation, every per-conversation field.

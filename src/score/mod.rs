@@ -125,6 +125,9 @@ impl RiskSignals {
     pub(crate) fn set(&mut self, s: Signal, v: f64) {
         self.values[position(s)] = v;
     }
+    pub(crate) fn set_evidence(&mut self, s: Signal, message: Option<usize>) {
+        self.evidence[position(s)] = message.map(|i| u32::try_from(i).unwrap_or(u32::MAX));
+    }
     fn set_with(&mut self, s: Signal, v: f64, message: Option<usize>) {
         self.values[position(s)] = v;
         self.evidence[position(s)] = message.map(|i| u32::try_from(i).unwrap_or(u32::MAX));
