@@ -57,7 +57,7 @@ enum Command {
         shard: Option<String>,
         /// Bounded memory: spill the input to N customer partitions on disk and process one at
         /// a time (same outputs). Memory then grows with the input's conversations, not its
-        /// messages; pick N so one partition's messages fit, e.g. messages / 200,000.
+        /// messages; pick N so a partition holds ~50,000-100,000 messages (messages / 50,000).
         #[arg(long)]
         partitions: Option<u32>,
         /// Nightly: the conversations created on this local day (YYYY-MM-DD); --out is the

@@ -186,19 +186,40 @@ pub fn discover_table(paths: &[PathBuf], table: &str) -> Result<Vec<PathBuf>> {
 /// writes), failing on a conversation_id that appears twice.
 pub fn read_conversation_rows(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<ConversationRow>)> {
     let files = discover_table(paths, "conversations")?;
-    let mut rows: Vec<(ConversationRow, usize)> = Vec::new();
-    for (f, path) in files.iter().enumerate() {
-        rows.extend(read_rows_file(path)?.into_iter().map(|r| (r, f)));
+    // Sized from the files' metadata, and sorted in place: the rows are most of the memory.
+    let mut rows: Vec<ConversationRow> = Vec::with_capacity(files.iter().map(|f| row_count(f).unwrap_or(0)).sum());
+    for path in &files {
+        let part = read_rows_file(path)?;
+        if rows.is_empty() {
+            rows = part; // one file (the common case): no second copy
+        } else {
+            rows.extend(part);
+        }
     }
-    rows.sort_by(|a, b| a.0.conversation_id.cmp(&b.0.conversation_id));
-    if let Some(w) = rows.windows(2).find(|w| w[0].0.conversation_id == w[1].0.conversation_id) {
+    rows.sort_unstable_by(|a, b| a.conversation_id.cmp(&b.conversation_id));
+    if let Some(w) = rows.windows(2).find(|w| w[0].conversation_id == w[1].conversation_id) {
+        // Rare: read the ids again to name the files.
+        let id = &w[0].conversation_id;
+        let holding: Vec<&PathBuf> = files.iter().filter(|f| read_rows_file(f).is_ok_and(|r| r.iter().any(|r| &r.conversation_id == id))).collect();
+        let (first, second) = match holding.as_slice() {
+            [a, b, ..] => (*a, *b),
+            [a] => (*a, *a),
+            [] => (&files[0], &files[0]),
+        };
         return Err(Error::input(
-            &files[w[1].1],
-            format!("conversation {:?} is also in {}", w[0].0.conversation_id, files[w[0].1].display()),
+            second,
+            format!("conversation {id:?} is also in {}", first.display()),
             "pass each conversation once: the outputs of disjoint shards or periods, not overlapping runs",
         ));
     }
-    Ok((files, rows.into_iter().map(|r| r.0).collect()))
+    Ok((files, rows))
+}
+
+/// Rows in a Parquet file, from its footer.
+fn row_count(path: &Path) -> Option<usize> {
+    let file = std::fs::File::open(path).ok()?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
+    usize::try_from(builder.metadata().file_metadata().num_rows()).ok()
 }
 
 /// The rows of one conversations table, in file order. Where the file has `evidence_<signal>`
@@ -207,7 +228,7 @@ pub fn read_rows_file(path: &Path) -> Result<Vec<ConversationRow>> {
     crate::ingest::guard_corrupt(path, "conversations", || {
         let file = std::fs::File::open(path).map_err(|e| Error::read(path, "opening", e))?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| Error::read(path, "reading Parquet", e))?;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(row_count(path).unwrap_or(0));
         for batch in reader {
             let batch = conform(batch.map_err(|e| Error::read(path, "reading Parquet", e))?, path)?;
             let c = Columns { batch: &batch, path };
