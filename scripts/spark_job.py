@@ -27,7 +27,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 from pyspark import StorageLevel
 
-TABLES = ("conversation", "message", "quarantine")
+# The stream's record types and the directories they are written to.
+TABLES = {"conversation": "conversations", "message": "messages", "quarantine": "quarantine"}
 
 
 def parse_args():
@@ -172,10 +173,10 @@ def main():
         raise RuntimeError(f"row accounting failed: input {rows_in}, convoqa {acc.asDict()}")
 
     owners = {f.name: set((f.metadata or {}).get(b"convoqa_tables", b"").decode().split(",")) for f in out_schema}
-    for table in TABLES:
+    for table, directory in TABLES.items():
         cols = [c for c in out_schema.names if c != "record" and table in owners[c]]
         (enriched.where(F.col("record") == table).select(*cols)
-         .write.mode("overwrite").parquet(os.path.join(args.out, table + "s" if table != "quarantine" else table)))
+         .write.mode("overwrite").parquet(os.path.join(args.out, directory)))
     print(
         f"rows: {rows_in} in, {acc['rows_used']} used, {acc['rows_quarantined']} quarantined, "
         f"{acc['duplicates_dropped']} duplicates dropped",

@@ -465,13 +465,19 @@ pub struct MessagesInput {
     pub quarantined: Vec<QuarantinedRow>,
 }
 
-pub fn read_messages(paths: &[PathBuf], settings: &Settings, progress: &ProgressBar) -> Result<MessagesInput> {
+/// The message files of `paths` and the configured columns, every file's schema checked before
+/// any rows are read, so a bad file fails fast.
+fn open_message_files(paths: &[PathBuf], settings: &Settings) -> Result<(Vec<PathBuf>, Vec<ColumnSpec>)> {
     let files = discover_files(paths, "messages")?;
     let specs = specs_for(&MESSAGE_COLUMNS, |l| settings.config.columns.messages.name_of(l));
-    // Check every file's schema before reading any rows, so a bad file fails fast.
     for f in &files {
         guard_corrupt(f, "messages", || open_checked(f, "messages", &specs))?;
     }
+    Ok((files, specs))
+}
+
+pub fn read_messages(paths: &[PathBuf], settings: &Settings, progress: &ProgressBar) -> Result<MessagesInput> {
+    let (files, specs) = open_message_files(paths, settings)?;
     let per_file: Vec<Result<(u64, Vec<Message>, Vec<QuarantinedRow>)>> = files
         .par_iter()
         .enumerate()
@@ -505,11 +511,7 @@ pub fn read_messages_each(
     progress: &ProgressBar,
     mut each: impl FnMut(Vec<Message>, Vec<QuarantinedRow>) -> Result<()>,
 ) -> Result<(Vec<PathBuf>, u64)> {
-    let files = discover_files(paths, "messages")?;
-    let specs = specs_for(&MESSAGE_COLUMNS, |l| settings.config.columns.messages.name_of(l));
-    for f in &files {
-        guard_corrupt(f, "messages", || open_checked(f, "messages", &specs))?;
-    }
+    let (files, specs) = open_message_files(paths, settings)?;
     let mut rows_in = 0u64;
     for (file_idx, path) in files.iter().enumerate() {
         let outcomes = read_file(path, "messages", &specs, &settings.input_time_zone, progress, |cols, n, first_row| {

@@ -59,6 +59,14 @@ pub struct RowAccounting {
 }
 
 impl RowAccounting {
+    /// Adds what happened to another part's rows (used, quarantined, dropped); rows_in is the
+    /// whole input's, counted once.
+    pub fn add_outcomes(&mut self, part: &RowAccounting) {
+        self.rows_used += part.rows_used;
+        self.rows_quarantined += part.rows_quarantined;
+        self.duplicates_dropped += part.duplicates_dropped;
+    }
+
     /// Fails the run loudly if a row went missing or was counted twice: that is a bug.
     pub fn check(&self, table: &str) -> Result<()> {
         let accounted = self.rows_used + self.rows_quarantined + self.duplicates_dropped + self.rows_other_shards + self.rows_other_days;

@@ -30,7 +30,6 @@ use crate::manifest::{RowAccounting, Warnings};
 use crate::model::{Message, QuarantinedRow, Role, RowRef};
 use crate::pipeline::{featured_rows, finish, reopen_rule, reopen_topics, set_signals, AnalyzeReport, AnalyzeRequest, FinishedRun, QaOutput, StageTimer};
 use crate::score::{score_conversations, RiskModels};
-use crate::text::stable_hash;
 use crate::voc::{NegativeMessage, PreviousTheme};
 use crate::write::{messages_batch, StagedOutput};
 
@@ -62,22 +61,14 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
         Some(read_conversations(&input.conversations, settings, &progress, &mut warnings)?)
     };
 
-    // Pass 1: each conversation's customer (the conversations table first, then its messages).
-    let mut customer: HashMap<String, String> = HashMap::new();
-    for (rec, _) in conversations_in.iter().flat_map(|c| &c.records) {
-        if let Some(id) = &rec.customer_id {
-            customer.entry(rec.conversation_id.clone()).or_insert_with(|| id.clone());
-        }
-    }
+    // Pass 1: each conversation's customer, the key `--shard` uses.
+    let mut customer = crate::shard::CustomerKeys::default();
+    customer.add_records(conversations_in.as_ref());
     read_messages_each(&input.messages, settings, &progress, |messages, _| {
-        for m in messages {
-            if let Some(id) = m.customer_id {
-                customer.entry(m.thread_id).or_insert(id);
-            }
-        }
+        messages.iter().for_each(|m| customer.add_message(m));
         Ok(())
     })?;
-    let partition_of = |conversation_id: &str| (stable_hash(customer.get(conversation_id).map_or(conversation_id, String::as_str)) % count as u64) as usize;
+    let partition_of = |conversation_id: &str| customer.part(conversation_id, count) as usize;
 
     // Pass 2: spill every valid message to its partition; rows quarantined at read are kept.
     let spill = SpillDir::new(&req.out_dir)?;
@@ -108,8 +99,8 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
             for r in c.records {
                 records_by_part[partition_of(&r.0.conversation_id)].push(r);
             }
-            quarantined.extend(c.quarantined.iter().cloned());
             let acc = RowAccounting { rows_in: c.rows_in, rows_quarantined: c.quarantined.len() as u64, ..Default::default() };
+            quarantined.extend(c.quarantined);
             (c.files, Some(acc))
         }
         None => (Vec::new(), None),
@@ -170,13 +161,9 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
             }
             model_stats = Some(add_stats(model_stats, &e.stats));
         }
-        messages_rows.rows_used += assembled.messages_rows.rows_used;
-        messages_rows.rows_quarantined += assembled.messages_rows.rows_quarantined;
-        messages_rows.duplicates_dropped += assembled.messages_rows.duplicates_dropped;
+        messages_rows.add_outcomes(&assembled.messages_rows);
         if let (Some(total), Some(part)) = (&mut conversations_acc, &assembled.conversations_rows) {
-            total.rows_used += part.rows_used;
-            total.rows_quarantined += part.rows_quarantined;
-            total.duplicates_dropped += part.duplicates_dropped;
+            total.add_outcomes(part);
         }
         quarantined.extend(assembled.quarantined);
         // The rows wait on disk too, so the model and a partition's messages are never in
@@ -420,7 +407,7 @@ fn read_spill(path: &Path) -> Result<Vec<Message>> {
 fn merge_messages(parts: &[PathBuf], staged: &mut StagedOutput) -> Result<()> {
     let schema = messages_batch(&[], None, false)?.schema();
     let mut out = staged.parquet_writer("messages.parquet", schema.clone())?;
-    merge_sorted_parts(parts, &schema, |b, r| b.column(0).as_string::<i32>().value(r).to_string(), |batch| out.write(batch))?;
+    merge_sorted_parts(parts, &schema, "conversation_id", |batch| out.write(batch))?;
     out.close()
 }
 
@@ -429,10 +416,9 @@ fn merge_messages(parts: &[PathBuf], staged: &mut StagedOutput) -> Result<()> {
 fn merge_qa(parts: &[PathBuf], staged: &mut StagedOutput) -> Result<()> {
     let schema = crate::write::qa_batch(&[])?.schema();
     let mut parquet = staged.parquet_writer("qa_review.parquet", schema.clone())?;
-    let rank = schema.index_of("rank").map_err(|e| Error::Internal(format!("qa schema: {e}")))?;
     staged.file("qa_review.csv", |out| {
         let mut csv = crate::write::qa_csv_writer(out)?;
-        merge_sorted_parts(parts, &schema, |b, r| b.column(rank).as_primitive::<UInt64Type>().value(r), |batch| {
+        merge_sorted_parts(parts, &schema, "rank", |batch| {
             parquet.write(batch)?;
             crate::write::qa_csv_rows(&mut csv, &qa_items_of(batch))
         })?;
@@ -470,16 +456,25 @@ fn qa_items_of(b: &RecordBatch) -> Vec<crate::qa::QaItem> {
         .collect()
 }
 
-/// Merges Parquet parts, each sorted by `key` with every key in one part, in key order: the
-/// rows of a key come as one run from its part. `emit` gets batches of `MERGE_BATCH` rows
-/// (the last may be shorter), so a Parquet writer breaks pages where a one-batch write does.
+/// A merge key: a string or an unsigned integer column's value, borrowed from its batch.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Key<'a> {
+    Str(&'a str),
+    U64(u64),
+}
+
+fn key_at(column: &dyn Array, r: usize) -> Key<'_> {
+    match column.data_type() {
+        arrow::datatypes::DataType::UInt64 => Key::U64(column.as_primitive::<UInt64Type>().value(r)),
+        _ => Key::Str(column.as_string::<i32>().value(r)),
+    }
+}
+
+/// Merges Parquet parts, each sorted by the column `key` with every key in one part, in key
+/// order: the rows of a key come as one run from its part. `emit` gets batches of `MERGE_BATCH`
+/// rows (the last may be shorter), so a Parquet writer breaks pages where a one-batch write does.
 /// Holds one row group per part and less than two output batches.
-fn merge_sorted_parts<K: Ord>(
-    parts: &[PathBuf],
-    schema: &arrow::datatypes::SchemaRef,
-    key: impl Fn(&RecordBatch, usize) -> K,
-    mut emit: impl FnMut(&RecordBatch) -> Result<()>,
-) -> Result<()> {
+fn merge_sorted_parts(parts: &[PathBuf], schema: &arrow::datatypes::SchemaRef, key: &str, mut emit: impl FnMut(&RecordBatch) -> Result<()>) -> Result<()> {
     struct Part {
         path: PathBuf,
         reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
@@ -487,20 +482,24 @@ fn merge_sorted_parts<K: Ord>(
         row: usize,
     }
     impl Part {
-        /// The current batch and row, loading the next batch when one is used up.
-        fn current(&mut self) -> Result<Option<(&RecordBatch, usize)>> {
+        /// Loads the next batch when the current one is used up; false when the part is done.
+        fn ready(&mut self) -> Result<bool> {
             while self.batch.as_ref().is_none_or(|b| self.row >= b.num_rows()) {
                 match self.reader.next() {
                     Some(b) => {
                         self.batch = Some(b.map_err(|e| Error::read(&self.path, "reading a partition's part", e))?);
                         self.row = 0;
                     }
-                    None => return Ok(None),
+                    None => {
+                        self.batch = None;
+                        return Ok(false);
+                    }
                 }
             }
-            Ok(self.batch.as_ref().map(|b| (b, self.row)))
+            Ok(true)
         }
     }
+    let key_index = schema.index_of(key).map_err(|e| Error::Internal(format!("merge key {key}: {e}")))?;
     let mut readers = Vec::with_capacity(parts.len());
     for p in parts {
         let file = File::open(p).map_err(|e| Error::read(p, "opening a partition's part", e))?;
@@ -513,23 +512,23 @@ fn merge_sorted_parts<K: Ord>(
     let mut slices: Vec<RecordBatch> = Vec::new();
     let mut buffered = 0usize;
     loop {
-        // The part whose current key is smallest gives that key's run of rows.
-        let mut best: Option<(usize, K)> = None;
-        for (i, part) in readers.iter_mut().enumerate() {
-            if let Some((b, r)) = part.current()? {
-                let k = key(b, r);
-                if best.as_ref().is_none_or(|(_, bk)| k < *bk) {
-                    best = Some((i, k));
-                }
-            }
+        for part in readers.iter_mut() {
+            part.ready()?;
         }
-        let Some((i, k)) = best else { break };
-        let part = &mut readers[i];
+        // The part whose current key is smallest gives that key's run of rows.
+        let current = |i: usize| readers[i].batch.as_ref().map(|b| key_at(b.column(key_index).as_ref(), readers[i].row));
+        let Some(i) = (0..readers.len()).filter(|&i| readers[i].batch.is_some()).min_by(|&a, &b| current(a).cmp(&current(b))) else {
+            break;
+        };
+        let part = &readers[i];
         let batch = part.batch.as_ref().expect("a current batch");
-        let end = (part.row..batch.num_rows()).find(|&r| key(batch, r) != k).unwrap_or(batch.num_rows());
-        slices.push(batch.slice(part.row, end - part.row));
-        buffered += end - part.row;
-        part.row = end;
+        let column = batch.column(key_index).as_ref();
+        let k = key_at(column, part.row);
+        let end = (part.row..batch.num_rows()).find(|&r| key_at(column, r) != k).unwrap_or(batch.num_rows());
+        let (start, run) = (part.row, batch.slice(part.row, end - part.row));
+        readers[i].row = end;
+        slices.push(run);
+        buffered += end - start;
         if buffered >= MERGE_BATCH {
             let all = concat(&slices)?;
             let whole = all.num_rows() / MERGE_BATCH * MERGE_BATCH;

@@ -37,23 +37,43 @@ impl Shard {
     }
 }
 
-/// Keeps this shard's rows; the rest are counted as rows_other_shards.
-pub fn select(mut messages: MessagesInput, mut conversations: Option<ConversationsInput>, shard: Shard) -> (MessagesInput, Option<ConversationsInput>) {
-    // The customer of each conversation: the conversations table first, then its messages.
-    let mut customer: HashMap<String, String> = HashMap::new();
-    if let Some(c) = &conversations {
-        for (rec, _) in &c.records {
+/// Each conversation's customer, the key that keeps a customer's conversations in one part
+/// (shard or partition): from the conversations table first, then from its messages; the
+/// conversation_id itself when it has none.
+#[derive(Debug, Default)]
+pub struct CustomerKeys(HashMap<String, String>);
+
+impl CustomerKeys {
+    pub fn add_records(&mut self, conversations: Option<&ConversationsInput>) {
+        for (rec, _) in conversations.iter().flat_map(|c| &c.records) {
             if let Some(id) = &rec.customer_id {
-                customer.entry(rec.conversation_id.clone()).or_insert_with(|| id.clone());
+                self.0.entry(rec.conversation_id.clone()).or_insert_with(|| id.clone());
             }
         }
     }
-    for m in &messages.messages {
+
+    pub fn add_message(&mut self, m: &crate::model::Message) {
         if let Some(id) = &m.customer_id {
-            customer.entry(m.thread_id.clone()).or_insert_with(|| id.clone());
+            if !self.0.contains_key(&m.thread_id) {
+                self.0.insert(m.thread_id.clone(), id.clone());
+            }
         }
     }
-    let owns = |conversation_id: &str| shard.owns(customer.get(conversation_id).map_or(conversation_id, String::as_str));
+
+    /// The part (0..count) of a conversation (its input id, the thread).
+    pub fn part(&self, conversation_id: &str, count: u32) -> u32 {
+        (stable_hash(self.0.get(conversation_id).map_or(conversation_id, String::as_str)) % count as u64) as u32
+    }
+}
+
+/// Keeps this shard's rows; the rest are counted as rows_other_shards.
+pub fn select(mut messages: MessagesInput, mut conversations: Option<ConversationsInput>, shard: Shard) -> (MessagesInput, Option<ConversationsInput>) {
+    let mut customer = CustomerKeys::default();
+    customer.add_records(conversations.as_ref());
+    for m in &messages.messages {
+        customer.add_message(m);
+    }
+    let owns = |conversation_id: &str| customer.part(conversation_id, shard.count) == shard.index;
     let owns_quarantined = |q: &crate::model::QuarantinedRow| match &q.conversation_id {
         Some(id) => owns(id),
         None => shard.owns(&format!("{}:{}:{}", q.table, q.source.file, q.source.row)),

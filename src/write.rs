@@ -289,7 +289,7 @@ pub fn kpi_batches(k: &KpiTables) -> Result<Vec<(&'static str, RecordBatch)>> {
 /// Writes one batch as a Parquet file. No run time or host goes into the file, so the same
 /// input gives the same bytes.
 pub fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
-    let mut writer = StagedParquet::create(path, batch.schema())?;
+    let mut writer = StagedParquet::create(path, batch.schema(), writer_props())?;
     writer.write(batch)?;
     writer.close()
 }
@@ -297,12 +297,10 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
 /// A partitioned run's spill file: small row groups (reading a part back while merging holds one
 /// row group's column chunks) and no compression (written once, read once, deleted).
 pub fn write_spill_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
-    let file = File::create(path).map_err(|e| Error::write(path, e))?;
     let props = WriterProperties::builder().set_max_row_group_row_count(Some(SPILL_ROW_GROUP)).set_compression(Compression::UNCOMPRESSED).build();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| Error::write(path, e))?;
-    writer.write(batch).map_err(|e| Error::write(path, e))?;
-    writer.close().map_err(|e| Error::write(path, e))?;
-    Ok(())
+    let mut writer = StagedParquet::create(path, batch.schema(), props)?;
+    writer.write(batch)?;
+    writer.close()
 }
 
 /// The writer settings of every Parquet file convoqa writes (part of what makes outputs
@@ -324,9 +322,9 @@ pub struct StagedParquet {
 }
 
 impl StagedParquet {
-    fn create(path: &Path, schema: arrow::datatypes::SchemaRef) -> Result<StagedParquet> {
+    fn create(path: &Path, schema: arrow::datatypes::SchemaRef, props: WriterProperties) -> Result<StagedParquet> {
         let file = File::create(path).map_err(|e| Error::write(path, e))?;
-        let writer = ArrowWriter::try_new(file, schema, Some(writer_props())).map_err(|e| Error::write(path, e))?;
+        let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| Error::write(path, e))?;
         Ok(StagedParquet { path: path.to_path_buf(), writer })
     }
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -414,7 +412,7 @@ impl StagedOutput {
 
     /// A Parquet file of the stage written batch by batch; close it before the commit.
     pub fn parquet_writer(&mut self, name: &str, schema: arrow::datatypes::SchemaRef) -> Result<StagedParquet> {
-        let writer = StagedParquet::create(&self.staging.join(name), schema)?;
+        let writer = StagedParquet::create(&self.staging.join(name), schema, writer_props())?;
         self.files.push(name.to_string());
         Ok(writer)
     }
