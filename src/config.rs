@@ -82,6 +82,9 @@ pub struct ModelConfig {
     pub enabled: bool,
     /// Paths are relative to the working directory unless absolute.
     pub encoder: String,
+    /// A low-rank adapter directory (`convoqa train adapter`) merged into the encoder at load;
+    /// "" = the plain encoder. Heads fit the adapted encoder they were trained on.
+    pub adapter: String,
     pub sentiment_head: String,
     pub intent_head: String,
     /// Taxonomy TOML (names, owner teams, min_confidence); empty = the built-in one.
@@ -95,6 +98,7 @@ impl Default for ModelConfig {
         ModelConfig {
             enabled: true,
             encoder: crate::encoder::DEFAULT_MODEL_PATH.into(),
+            adapter: crate::encoder::DEFAULT_ADAPTER_PATH.into(),
             sentiment_head: "models/heads/sentiment".into(),
             intent_head: "models/heads/intent".into(),
             intent_taxonomy: String::new(),

@@ -13,7 +13,7 @@ use crate::encoder::Encoder;
 use crate::error::Result;
 use crate::heads::Head;
 use crate::config::ModelConfig;
-use crate::heads::intent::{intent_text, Taxonomy};
+use crate::heads::intent::{intent_text, intent_vector, reads_intent, Taxonomy};
 use crate::model::{Conversation, Role};
 use crate::text::inference_key;
 
@@ -38,7 +38,7 @@ impl LanguageModel {
                 .map_err(|e| crate::Error::input(path, format!("cannot read the taxonomy ({e})"), "fix [model] intent_taxonomy"))?;
             Taxonomy::parse(&text, path)?
         };
-        let encoder = Encoder::load(Path::new(&cfg.encoder))?;
+        let (encoder, _) = Encoder::load_adapted(Path::new(&cfg.encoder), Some(Path::new(&cfg.adapter)))?;
         let sentiment = Head::load(Path::new(&cfg.sentiment_head))?;
         let intent = Head::load(Path::new(&cfg.intent_head))?;
         for (head, dir) in [(&sentiment, &cfg.sentiment_head), (&intent, &cfg.intent_head)] {
@@ -87,6 +87,23 @@ pub struct MessageSentiment {
     pub label: &'static str,
     pub probabilities: [f32; 3],
     pub score: f32,
+    /// "model", or the context rule that decided it (context::RuleReading::source).
+    pub source: &'static str,
+    /// False for rule-decided menu choices, media and ids: labelled neutral, but left out of
+    /// the conversation's sentiment start/end/trend.
+    pub carries_feeling: bool,
+}
+
+impl MessageSentiment {
+    pub const MODEL: &'static str = "model";
+
+    /// A context rule's reading as a sentiment (probability 1 on its label).
+    pub fn from_rule(rule: crate::context::RuleReading) -> MessageSentiment {
+        let feeling = rule.feeling();
+        let mut probabilities = [0.0; 3];
+        probabilities[feeling as usize] = 1.0;
+        MessageSentiment { label: feeling.label(), probabilities, score: rule.score(), source: rule.source(), carries_feeling: rule.carries_feeling() }
+    }
 }
 
 /// Per-message results aligned with `conversations[i].messages[j]`.
@@ -129,13 +146,18 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
     // one deduplicated set (the intent text is usually one of the messages), embedded once.
     let mut texts = TextIndex::default();
     let mut customer_texts = 0u64;
+    // Context rules decide menu choices, ratings, media, ids and lone emoji; only the rest is
+    // embedded for the sentiment head.
+    let rules: Vec<Vec<Option<crate::context::RuleReading>>> = conversations.iter().map(|c| crate::context::rule_readings(&c.messages)).collect();
     let slots: Vec<Vec<Option<usize>>> = conversations
         .iter()
-        .map(|conv| {
+        .zip(&rules)
+        .map(|(conv, conv_rules)| {
             conv.messages
                 .iter()
-                .map(|m| {
-                    let text = m.text.as_deref().filter(|t| m.role == Role::Customer && !t.trim().is_empty());
+                .zip(conv_rules)
+                .map(|(m, rule)| {
+                    let text = m.text.as_deref().filter(|t| m.role == Role::Customer && !t.trim().is_empty() && rule.is_none());
                     text.map(|t| {
                         customer_texts += 1;
                         texts.slot(t)
@@ -156,11 +178,38 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
         .map(|p| {
             let ordered = [p[neg], p[neu], p[pos]];
             let best = crate::heads::argmax(&ordered);
-            MessageSentiment { label: ["negative", "neutral", "positive"][best], probabilities: ordered, score: ordered[2] - ordered[0] }
+            MessageSentiment {
+                label: ["negative", "neutral", "positive"][best],
+                probabilities: ordered,
+                score: ordered[2] - ordered[0],
+                source: MessageSentiment::MODEL,
+                carries_feeling: true,
+            }
         })
         .collect();
-    let sentiment = slots.iter().map(|row| row.iter().map(|s| s.map(|i| results[i])).collect()).collect();
-    let intent = conversation_intents(&intent_slots, &embedded.vectors, model)?;
+    let sentiment = slots
+        .iter()
+        .zip(&rules)
+        .map(|(row, conv_rules)| row.iter().zip(conv_rules).map(|(s, rule)| s.map(|i| results[i]).or(rule.map(MessageSentiment::from_rule))).collect())
+        .collect();
+    // Intent from every customer message that speaks to it (pooled embeddings, no extra pass).
+    let intent_inputs: Vec<Option<Vec<f32>>> = conversations
+        .iter()
+        .zip(&slots)
+        .zip(&rules)
+        .map(|((conv, row), conv_rules)| {
+            let vectors: Vec<&[f32]> = conv
+                .messages
+                .iter()
+                .zip(row)
+                .zip(conv_rules)
+                .filter(|((m, slot), rule)| slot.is_some() && m.text.as_deref().is_some_and(|t| reads_intent(t, **rule)))
+                .map(|((_, slot), _)| embedded.vectors[slot.expect("filtered")].as_slice())
+                .collect();
+            intent_vector(&vectors)
+        })
+        .collect();
+    let intent = conversation_intents(&intent_inputs, &intent_slots, model)?;
     Ok(Enrichment {
         sentiment,
         intent,
@@ -198,25 +247,29 @@ impl TextIndex {
     }
 }
 
-/// Each conversation's intent from the embedding of its intent text (None: nothing substantive).
-fn conversation_intents(slots: &[Option<usize>], vectors: &[Vec<f32>], model: &LanguageModel) -> Result<Vec<ConversationIntent>> {
-    let probs = model.intent.predict_proba(vectors)?;
+/// Each conversation's intent from its pooled intent vector (None: nothing substantive said).
+/// `text_slots` (the opening's embedding) travel along for same-topic reopen matching.
+fn conversation_intents(inputs: &[Option<Vec<f32>>], text_slots: &[Option<usize>], model: &LanguageModel) -> Result<Vec<ConversationIntent>> {
+    let present: Vec<Vec<f32>> = inputs.iter().flatten().cloned().collect();
+    let mut probs = model.intent.predict_proba(&present)?.into_iter();
     let labels = &model.intent.card.labels;
     // A head trained with an out-of-scope label carries its own calibrated threshold.
     let (fallback, min_confidence) = match &model.intent.card.out_of_scope {
         Some(o) => (o.label.as_str(), o.min_confidence),
         None => ("other", model.taxonomy.min_confidence),
     };
-    Ok(slots
+    Ok(inputs
         .iter()
-        .map(|slot| match *slot {
-            Some(i) => {
-                let best = crate::heads::argmax(&probs[i]);
-                let p = probs[i][best] as f64;
-                let intent = if p >= min_confidence { labels[best].clone() } else { fallback.to_string() };
-                ConversationIntent { intent, confidence: Some(p), text_slot: Some(i) }
+        .zip(text_slots)
+        .map(|(input, &text_slot)| match input {
+            Some(_) => {
+                let p = probs.next().expect("one prediction per present input");
+                let best = crate::heads::argmax(&p);
+                let confidence = p[best] as f64;
+                let intent = if confidence >= min_confidence { labels[best].clone() } else { fallback.to_string() };
+                ConversationIntent { intent, confidence: Some(confidence), text_slot }
             }
-            None => ConversationIntent { intent: "other".into(), confidence: None, text_slot: None },
+            None => ConversationIntent { intent: "other".into(), confidence: None, text_slot },
         })
         .collect())
 }
@@ -234,8 +287,9 @@ pub struct ConversationSentiment {
 }
 
 pub fn conversation_sentiment(scores: &[Option<MessageSentiment>]) -> ConversationSentiment {
-    let s: Vec<f64> = scores.iter().flatten().map(|m| m.score as f64).collect();
-    let Some(last) = scores.iter().flatten().last() else {
+    let felt = || scores.iter().flatten().filter(|m| m.carries_feeling);
+    let s: Vec<f64> = felt().map(|m| m.score as f64).collect();
+    let Some(last) = felt().last() else {
         return ConversationSentiment::default();
     };
     let (start, end) = (s[0], s[s.len() - 1]);
@@ -254,7 +308,7 @@ mod tests {
     use super::*;
 
     fn ms(score: f32) -> Option<MessageSentiment> {
-        Some(MessageSentiment { label: "neutral", probabilities: [0.0; 3], score })
+        Some(MessageSentiment { label: "neutral", probabilities: [0.0; 3], score, source: MessageSentiment::MODEL, carries_feeling: true })
     }
 
     #[test]

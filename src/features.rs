@@ -67,6 +67,9 @@ pub struct ConversationRow {
     pub bot_contained: bool,
     pub primary_agent_id: Option<String>,
     pub csat_score: Option<f64>,
+    /// Where csat_score came from: "survey" (the conversations table) or "chat" (the customer's
+    /// answer to a rating prompt in the chat, used only where the survey has none).
+    pub csat_source: Option<&'static str>,
     pub nps_score: Option<f64>,
     pub ces_score: Option<f64>,
     pub sla_s: f64,
@@ -106,6 +109,14 @@ fn secs(from_us: i64, to_us: i64) -> f64 {
 }
 
 /// Computes every per-conversation KPI. `conv.messages` must be sorted by time (assemble does).
+pub const CSAT_SURVEY: &str = "survey";
+pub const CSAT_CHAT: &str = "chat";
+
+/// The `csat_source` value as stored (outputs read back by `convoqa kpis`).
+pub fn csat_source_name(stored: &str) -> Option<&'static str> {
+    [CSAT_SURVEY, CSAT_CHAT].into_iter().find(|s| *s == stored)
+}
+
 pub fn conversation_features(conv: &Conversation, settings: &Settings, as_of_us: i64) -> ConversationRow {
     let msgs = &conv.messages;
     let rec = conv.record.as_ref();
@@ -170,6 +181,13 @@ pub fn conversation_features(conv: &Conversation, settings: &Settings, as_of_us:
     let sla_s = settings.sla_s(channel.as_deref());
     let sla_basis = if settings.business_hours.is_some() { frt_human_bh_s } else { frt_human_s };
     let within_sla = first_customer.map(|_| sla_basis.is_some_and(|v| v <= sla_s));
+    let (csat_score, csat_source) = match rec.and_then(|r| r.csat_score) {
+        Some(survey) => (Some(survey), Some(CSAT_SURVEY)),
+        None => match crate::context::chat_rating(&crate::context::rule_readings(msgs)) {
+            Some(rating) => (Some(rating as f64), Some(CSAT_CHAT)),
+            None => (None, None),
+        },
+    };
 
     ConversationRow {
         conversation_id: conv.conversation_id.clone(),
@@ -202,7 +220,8 @@ pub fn conversation_features(conv: &Conversation, settings: &Settings, as_of_us:
         handed_over,
         bot_contained,
         primary_agent_id: primary_agent(&human),
-        csat_score: rec.and_then(|r| r.csat_score),
+        csat_score,
+        csat_source,
         nps_score: rec.and_then(|r| r.nps_score),
         ces_score: rec.and_then(|r| r.ces_score),
         sla_s,

@@ -13,6 +13,7 @@ pub mod assemble;
 pub mod bench;
 pub mod business_hours;
 pub mod config;
+pub mod context;
 pub mod demo;
 pub mod encoder;
 pub mod enrich;

@@ -131,6 +131,24 @@ enum Command {
         data: PathBuf,
         #[arg(long, default_value = convoqa::encoder::DEFAULT_MODEL_PATH)]
         model: PathBuf,
+        /// Adapter merged into the encoder; "" for the plain encoder.
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH)]
+        adapter: PathBuf,
+    },
+    /// The shipped readings (context rules + sentiment and intent heads, as analyze runs them)
+    /// measured on a split of the chat corpus and, given its files, the real-Twitter test.
+    EvalReadings {
+        #[arg(long, default_value = "data/corpus")]
+        corpus: PathBuf,
+        /// train, dev or test. Select on dev; score test once, for the card.
+        #[arg(long, default_value = "dev")]
+        split: String,
+        /// IBM's Twitter customer-care dev.json: also score the real-data test (data/eval labels).
+        #[arg(long)]
+        twitter: Option<PathBuf>,
+        /// Config whose [model] section names the encoder and heads (default: the shipped ones).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Measure encoder throughput on a corpus (one text per line).
     Bench {
@@ -218,6 +236,13 @@ enum TrainCommand {
         /// is picked on 15% of the training part and stored in the card.
         #[arg(long)]
         out_of_scope: Option<String>,
+        /// The default conversation-intent head: train on this chat corpus's train split plus
+        /// the taxonomy's examples, select and calibrate on its dev split (data/corpus).
+        #[arg(long, conflicts_with = "data")]
+        corpus: Option<PathBuf>,
+        /// Adapter merged into the encoder (`train adapter`); "" for the plain encoder.
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH)]
+        adapter: PathBuf,
     },
     /// Sentiment (negative, neutral, positive) on SmSA and NusaX, selected on their validation splits.
     Sentiment {
@@ -233,6 +258,34 @@ enum TrainCommand {
         /// Keep embeddings here between runs.
         #[arg(long)]
         cache: Option<PathBuf>,
+        /// Also train on this chat corpus's train split and select on its dev split (data/corpus).
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        /// Adapter merged into the encoder (`train adapter`); "" for the plain encoder.
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH)]
+        adapter: PathBuf,
+    },
+    /// A low-rank adapter that fine-tunes the encoder's upper layers for chats, on sentiment
+    /// (SmSA sample + NusaX + the corpus's train messages) and intent (taxonomy examples + the
+    /// corpus's train conversations) at once; epochs chosen on the corpus dev split.
+    Adapter {
+        #[arg(long, default_value = "../shared/data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "data/corpus")]
+        corpus: PathBuf,
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH)]
+        out: PathBuf,
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_MODEL_PATH)]
+        model: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        epochs: usize,
+        #[arg(long, default_value_t = 8)]
+        rank: usize,
+        /// Layers from this one up get adapters (the lower ones stay frozen and are cached).
+        #[arg(long, default_value_t = 6)]
+        first_layer: usize,
+        #[arg(long, default_value_t = 3000)]
+        smsa_rows: usize,
     },
 }
 
@@ -381,16 +434,51 @@ fn run(command: Command) -> anyhow::Result<()> {
             println!("saved {} (use it: [risk] model = \"{}\" in the config)", out.display(), saved.display());
             Ok(())
         }
-        Command::Train { what: TrainCommand::Sentiment { data_dir, out, model, max_tokens, cache } } => {
+        Command::Train { what: TrainCommand::Adapter { data_dir, corpus, out, model, epochs, rank, first_layer, smsa_rows } } => {
             let encoder = convoqa::encoder::Encoder::load(&model)?;
-            let head = convoqa::heads::sentiment::train_sentiment(&encoder, &model.display().to_string(), &data_dir, &out, max_tokens, cache.as_deref())?;
+            let corpus = convoqa::heads::corpus::Corpus::load(&corpus)?;
+            let recipe = convoqa::heads::adapt::AdaptRecipe { epochs, rank, first_layer, smsa_rows, alpha: 2.0 * rank as f64, ..Default::default() };
+            let mut outcome = convoqa::heads::adapt::train_adapter(&encoder, &data_dir, &corpus, &convoqa::heads::intent::Taxonomy::default_taxonomy(), &recipe)?;
+            outcome.adapter.spec.training["command"] = serde_json::Value::String(std::env::args().collect::<Vec<_>>().join(" "));
+            outcome.adapter.save(&out)?;
+            println!("{}", serde_json::to_string_pretty(&outcome.report)?);
+            println!("saved {}", out.display());
+            Ok(())
+        }
+        Command::Train { what: TrainCommand::Sentiment { data_dir, out, model, max_tokens, cache, corpus, adapter } } => {
+            let (encoder, name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
+            let head = match corpus {
+                Some(dir) => {
+                    let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
+                    convoqa::heads::readings::train_sentiment_with_corpus(&encoder, &name, &data_dir, &corpus, &out, max_tokens, cache.as_deref())?
+                }
+                None => convoqa::heads::sentiment::train_sentiment(&encoder, &name, &data_dir, &out, max_tokens, cache.as_deref())?,
+            };
             for (name, m) in &head.card.validation {
                 println!("{name}: {m}");
             }
             println!("saved {}", out.display());
             Ok(())
         }
-        Command::Train { what: TrainCommand::Intent { data, taxonomy, holdout, out, model, max_tokens, cache, out_of_scope } } => {
+        Command::Train { what: TrainCommand::Intent { corpus: Some(dir), taxonomy, out, model, max_tokens, cache, adapter, .. } } => {
+            let taxonomy = match &taxonomy {
+                Some(t) => {
+                    let text = std::fs::read_to_string(t).with_context(|| format!("reading {}", t.display()))?;
+                    convoqa::heads::intent::Taxonomy::parse(&text, t)?
+                }
+                None => convoqa::heads::intent::Taxonomy::default_taxonomy(),
+            };
+            let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
+            let (encoder, model_name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
+            let head = convoqa::heads::readings::train_conversation_intent(&encoder, &model_name, &corpus, &taxonomy, &out, max_tokens, cache.as_deref())?;
+            for (name, m) in &head.card.validation {
+                println!("{name}: {m}");
+            }
+            println!("temperature {:.2}; `other` below {:.2}", head.card.temperature, head.card.out_of_scope.as_ref().map_or(0.0, |o| o.min_confidence));
+            println!("saved {}", out.display());
+            Ok(())
+        }
+        Command::Train { what: TrainCommand::Intent { data, taxonomy, holdout, out, model, max_tokens, cache, out_of_scope, corpus: None, adapter } } => {
             if !(0.05..=0.5).contains(&holdout) {
                 return Err(convoqa::Error::config("--holdout", format!("{holdout} is outside 0.05..0.5"), "e.g. --holdout 0.25").into());
             }
@@ -402,8 +490,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 }
                 (None, None) => (convoqa::heads::intent::Taxonomy::default_taxonomy().labelled(), "built-in taxonomy data/taxonomy/intents.toml".to_string()),
             };
-            let encoder = convoqa::encoder::Encoder::load(&model)?;
-            let model_name = model.display().to_string();
+            let (encoder, model_name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
             let how = convoqa::heads::intent::IntentTraining {
                 model_name: &model_name,
                 source: &source,
@@ -429,12 +516,33 @@ fn run(command: Command) -> anyhow::Result<()> {
             println!("saved {}", out.display());
             Ok(())
         }
-        Command::Eval { head, data, model } => {
+        Command::Eval { head, data, model, adapter } => {
             let head = convoqa::heads::Head::load(&head)?;
-            let encoder = convoqa::encoder::Encoder::load(&model)?;
+            let (encoder, _) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
             let set = convoqa::heads::sentiment::embedded_set(&encoder, "eval", &data, &head.card.labels, head.card.max_tokens, None)?;
             let pred: Vec<usize> = head.predict_proba(&set.x)?.iter().map(|p| convoqa::heads::argmax(p)).collect();
             print!("{}", convoqa::heads::metrics::evaluate(&head.card.labels, &set.y, &pred));
+            Ok(())
+        }
+        Command::EvalReadings { corpus, split, twitter, config } => {
+            if !convoqa::heads::corpus::SPLITS.contains(&split.as_str()) {
+                return Err(convoqa::Error::config("--split", format!("{split:?} is not a split"), "use train, dev or test").into());
+            }
+            let model_cfg = load_settings(config.as_deref())?.config.model;
+            let model = convoqa::enrich::LanguageModel::load(&model_cfg)?;
+            let corpus = convoqa::heads::corpus::Corpus::load(&corpus)?;
+            let report = convoqa::heads::readings::evaluate_corpus(&model, &corpus, &split)?;
+            let mut out = serde_json::json!({"corpus": report});
+            if let Some(dev_json) = twitter {
+                let t = convoqa::heads::readings::evaluate_twitter(
+                    &model,
+                    &dev_json,
+                    std::path::Path::new("data/eval/twitter_care_messages.tsv"),
+                    std::path::Path::new("data/eval/twitter_care_intents.tsv"),
+                )?;
+                out["twitter"] = serde_json::to_value(t)?;
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(())
         }
         Command::Bench { corpus, model, runs, max_tokens, batch_tokens, json, save_embeddings } => {

@@ -97,6 +97,7 @@ fn row(c: &Columns, i: usize) -> Result<ConversationRow> {
         bot_contained: c.required("bot_contained", i, c.bool("bot_contained", i)?)?,
         primary_agent_id: c.str("primary_agent_id", i)?,
         csat_score: c.f64("csat_score", i)?,
+        csat_source: c.str("csat_source", i)?.and_then(|s| crate::features::csat_source_name(&s)),
         nps_score: c.f64("nps_score", i)?,
         ces_score: c.f64("ces_score", i)?,
         sla_s: c.required("sla_s", i, c.f64("sla_s", i)?)?,

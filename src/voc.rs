@@ -349,7 +349,8 @@ mod tests {
         Message::for_test("c", 0, Role::Customer, text)
     }
 
-    const NEG: Option<MessageSentiment> = Some(MessageSentiment { label: "negative", probabilities: [0.9, 0.05, 0.05], score: -0.85 });
+    const NEG: Option<MessageSentiment> =
+        Some(MessageSentiment { label: "negative", probabilities: [0.9, 0.05, 0.05], score: -0.85, source: MessageSentiment::MODEL, carries_feeling: true });
 
     #[test]
     fn negative_messages_cluster_into_themes_ranked_by_cost_with_redacted_quotes() {

@@ -500,6 +500,7 @@ pub fn conversations_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
     t.bool("bot_contained", rows.iter().map(|r| Some(r.bot_contained)));
     t.str("primary_agent_id", rows.iter().map(|r| r.primary_agent_id.as_deref()));
     t.f64("csat_score", rows.iter().map(|r| r.csat_score));
+    t.str("csat_source", rows.iter().map(|r| r.csat_source));
     t.f64("nps_score", rows.iter().map(|r| r.nps_score));
     t.f64("ces_score", rows.iter().map(|r| r.ces_score));
     t.f64("sla_s", rows.iter().map(|r| Some(r.sla_s)));
@@ -564,6 +565,7 @@ pub fn messages_batch(conversations: &[Conversation], sentiment: Option<&Vec<Vec
     t.f64("sentiment_neutral", sent.iter().map(|s| s.map(|s| s.probabilities[1] as f64)));
     t.f64("sentiment_positive", sent.iter().map(|s| s.map(|s| s.probabilities[2] as f64)));
     t.f64("sentiment_score", sent.iter().map(|s| s.map(|s| s.score as f64)));
+    t.str("sentiment_source", sent.iter().map(|s| s.map(|s| s.source)));
     t.finish()
 }
 

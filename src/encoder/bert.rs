@@ -20,9 +20,9 @@ fn ce(e: candle_core::Error) -> Error {
 
 /// y = x W^T + b, W stored [out, in] as in the file; the GEMM reads it transposed in place,
 /// so no second copy of the weights is ever made (storing it transposed measured no faster).
-struct Linear {
-    weight: Tensor,
-    bias: Tensor,
+pub(crate) struct Linear {
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Tensor,
 }
 
 impl Linear {
@@ -41,9 +41,9 @@ impl Module for Linear {
 }
 
 pub(crate) struct Norm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f32,
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Tensor,
+    pub(crate) eps: f32,
 }
 
 impl Norm {
@@ -73,13 +73,13 @@ pub(crate) struct LayerWeights {
     pub out_norm: (Vec<f32>, Vec<f32>),
 }
 
-struct Layer {
-    qkv: Linear,
-    attn_out: Linear,
-    attn_norm: Norm,
-    ffn_in: Linear,
-    ffn_out: Linear,
-    out_norm: Norm,
+pub(crate) struct Layer {
+    pub(crate) qkv: Linear,
+    pub(crate) attn_out: Linear,
+    pub(crate) attn_norm: Norm,
+    pub(crate) ffn_in: Linear,
+    pub(crate) ffn_out: Linear,
+    pub(crate) out_norm: Norm,
 }
 
 impl Layer {
@@ -134,7 +134,7 @@ pub struct BertModel {
     position_offset: usize,
     token_type0: Vec<f32>,
     emb_norm: Norm,
-    layers: Vec<Layer>,
+    pub(crate) layers: Vec<Layer>,
 }
 
 impl BertModel {
@@ -238,9 +238,24 @@ impl BertModel {
         Ok(hidden)
     }
 
+    /// Hidden states [batch, len, hidden] after the first `upto` layers, and the padding mask
+    /// [batch, len]: adapter training runs the frozen lower layers once through this.
+    pub(crate) fn hidden_until(&self, batch: &[&[u32]], pad_id: u32, upto: usize) -> candle_core::Result<(Tensor, Tensor)> {
+        let len = batch.iter().map(|b| b.len()).max().unwrap_or(0);
+        let (b, h, nh) = (batch.len(), self.shape.hidden, self.shape.heads);
+        let mask: Vec<f32> = batch.iter().flat_map(|ids| (0..len).map(move |t| if t < ids.len() { 1.0 } else { 0.0 })).collect();
+        let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
+        let bias = ((mask.clone() - 1.0)? * 1e9)?.reshape((b, 1, 1, len))?;
+        let x = self.embed_tokens(batch, len, pad_id).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let mut x = self.emb_norm.forward(&x)?.reshape((b * len, h))?;
+        for layer in &self.layers[..upto] {
+            x = layer_forward(layer, &x, &bias, b, len, nh, h)?;
+        }
+        Ok((x.reshape((b, len, h))?, mask))
+    }
+
     fn forward(&self, batch: &[&[u32]], len: usize, pad_id: u32) -> candle_core::Result<Vec<Vec<f32>>> {
         let (b, h, nh) = (batch.len(), self.shape.hidden, self.shape.heads);
-        let hd = h / nh;
         let mask: Vec<f32> = batch.iter().flat_map(|ids| (0..len).map(move |t| if t < ids.len() { 1.0 } else { 0.0 })).collect();
         let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
         // Additive bias: 0 for real tokens, a large negative for padding, built once per batch.
@@ -248,17 +263,7 @@ impl BertModel {
         let x = self.embed_tokens(batch, len, pad_id).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let mut x = self.emb_norm.forward(&x)?.reshape((b * len, h))?;
         for layer in &self.layers {
-            let qkv = layer.qkv.forward(&x)?.reshape((b, len, 3, nh, hd))?.permute((2, 0, 3, 1, 4))?;
-            let q = qkv.get(0)?.contiguous()?;
-            let k = qkv.get(1)?.contiguous()?;
-            let v = qkv.get(2)?.contiguous()?;
-            let scores = q.matmul(&k.t()?)?.broadcast_add(&bias)?;
-            let probs = softmax_last_dim(&scores)?;
-            let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * len, h))?;
-            let attn = layer.attn_out.forward(&ctx)?;
-            x = layer.attn_norm.forward(&(x + attn)?)?;
-            let ff = layer.ffn_out.forward(&super::gelu::gelu_erf(&layer.ffn_in.forward(&x)?)?)?;
-            x = layer.out_norm.forward(&(x + ff)?)?;
+            x = layer_forward(layer, &x, &bias, b, len, nh, h)?;
         }
         let x = x.reshape((b, len, h))?;
         let pooled = match self.pooling {
@@ -271,6 +276,22 @@ impl BertModel {
         let norm = pooled.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
         pooled.broadcast_div(&norm)?.to_dtype(DType::F32)?.to_vec2::<f32>()
     }
+}
+
+/// One encoder layer on [b * len, h] hidden states with an additive attention bias.
+fn layer_forward(layer: &Layer, x: &Tensor, bias: &Tensor, b: usize, len: usize, nh: usize, h: usize) -> candle_core::Result<Tensor> {
+    let hd = h / nh;
+    let qkv = layer.qkv.forward(x)?.reshape((b, len, 3, nh, hd))?.permute((2, 0, 3, 1, 4))?;
+    let q = qkv.get(0)?.contiguous()?;
+    let k = qkv.get(1)?.contiguous()?;
+    let v = qkv.get(2)?.contiguous()?;
+    let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
+    let probs = softmax_last_dim(&scores)?;
+    let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * len, h))?;
+    let attn = layer.attn_out.forward(&ctx)?;
+    let x = layer.attn_norm.forward(&(x + attn)?)?;
+    let ff = layer.ffn_out.forward(&super::gelu::gelu_erf(&layer.ffn_in.forward(&x)?)?)?;
+    layer.out_norm.forward(&(x + ff)?)
 }
 
 /// Cosine similarity of two vectors.

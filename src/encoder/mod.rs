@@ -8,6 +8,7 @@ pub mod bert;
 pub mod e5s1;
 pub mod gelu;
 pub mod hf;
+pub mod lora;
 pub mod tokenizer;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,10 @@ pub const DEFAULT_MODEL_PATH: &str = "models/e5-small/e5-small-q4.bin";
 /// Padded tokens per batch. Small batches keep each layer's activations in the core's L2 cache
 /// (384 tokens x 1,536 FFN floats = 2.4 MB): on the bench corpus 384 beat 256, 512, 768 and
 /// 4,096 (`convoqa bench --batch-tokens N`; BENCHMARKS.md).
+/// The shipped chat adapter for the default encoder (models/adapters, trained by
+/// `convoqa train adapter`).
+pub const DEFAULT_ADAPTER_PATH: &str = "models/adapters/e5-small-chat";
+
 pub const DEFAULT_BATCH_TOKENS: usize = 384;
 
 /// E5 models expect a task prefix; classification and symmetric matching use "query: ".
@@ -100,6 +105,36 @@ impl Encoder {
     }
 
     /// The default model path under a project root.
+    /// Merges a low-rank adapter into the weights; the encoder's name becomes
+    /// `<file>+<adapter dir>`, so heads trained on the plain encoder are refused.
+    pub fn with_adapter(mut self, dir: &Path) -> Result<Encoder> {
+        let adapter = lora::Adapter::load(dir)?;
+        if adapter.spec.base != self.name {
+            return Err(Error::config(
+                "model.adapter",
+                format!("the adapter in {} was trained on {}, but the encoder is {}", dir.display(), adapter.spec.base, self.name),
+                "set [model] adapter = \"\" for this encoder (and heads trained on it), or train an adapter for it with `convoqa train adapter --model ...`",
+            ));
+        }
+        adapter.merge_into(&mut self.model)?;
+        self.name = format!("{}+{}", self.name, encoder_name(dir));
+        Ok(self)
+    }
+
+    /// The encoder with the adapter merged when one is given (None or "": the plain encoder),
+    /// and the name a head's card records for it.
+    pub fn load_adapted(path: &Path, adapter: Option<&Path>) -> Result<(Encoder, String)> {
+        let encoder = Encoder::load(path)?;
+        match adapter.filter(|a| !a.as_os_str().is_empty()) {
+            Some(dir) => {
+                let encoder = encoder.with_adapter(dir)?;
+                let card_name = format!("{}+{}", path.display(), encoder_name(dir));
+                Ok((encoder, card_name))
+            }
+            None => Ok((encoder, path.display().to_string())),
+        }
+    }
+
     pub fn default_path(root: &Path) -> PathBuf {
         root.join(DEFAULT_MODEL_PATH)
     }

@@ -173,10 +173,37 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
         validation,
         command: String::new(),
         out_of_scope,
+        temperature: 1.0,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
     Ok(head)
+}
+
+/// Whether a customer message is read for the conversation's intent: it has something to say
+/// (`is_substantive`) and no context rule decided it (a menu choice, an id, media).
+pub fn reads_intent(text: &str, rule: Option<crate::context::RuleReading>) -> bool {
+    rule.is_none() && is_substantive(text)
+}
+
+/// A conversation's intent vector: the L2-normalised weighted mean of the embeddings of the
+/// customer messages it is read from, the i-th (0-based) weighted 1/(i+1)^2. Every message
+/// counts, not only the first ("iya kak, refundnya belum masuk" often says what "halo kak mau
+/// tanya" did not), but the opening weighs most: later messages drift to waiting and thanks.
+/// Picked on the corpus dev split: intent accuracy 0.69 (plain mean), 0.76 (1/(i+1)), 0.77
+/// (1/(i+1)^2), 0.76 (1/(i+1)^3), 0.73 (first message alone). The messages are embedded for
+/// sentiment anyway, so this costs no encoder pass. None without such messages.
+pub fn intent_vector(vectors: &[&[f32]]) -> Option<Vec<f32>> {
+    let first = vectors.first()?;
+    let mut sum = vec![0f32; first.len()];
+    for (i, v) in vectors.iter().enumerate() {
+        let w = 1.0 / ((1 + i) * (1 + i)) as f32;
+        for (s, x) in sum.iter_mut().zip(v.iter()) {
+            *s += w * x;
+        }
+    }
+    let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    Some(sum.into_iter().map(|x| x / norm).collect())
 }
 
 /// Whether a customer message says nothing about the issue: a greeting or thanks alone, a menu

@@ -2,9 +2,12 @@
 //! A head is a small MLP (or a linear layer) with its labels, saved as safetensors plus a JSON
 //! card holding the labels, recipe and validation metrics.
 
+pub mod adapt;
+pub mod corpus;
 pub mod data;
 pub mod intent;
 pub mod metrics;
+pub mod readings;
 pub mod sentiment;
 pub mod train;
 
@@ -31,6 +34,14 @@ pub struct HeadCard {
     /// prediction becomes that label (picked on a calibration split, see heads::intent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_of_scope: Option<OutOfScope>,
+    /// Logits are divided by this before the softmax (temperature scaling, fitted on a
+    /// development split so that confidences are calibrated); 1 for heads without it.
+    #[serde(default = "unit_temperature")]
+    pub temperature: f64,
+}
+
+fn unit_temperature() -> f64 {
+    1.0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -52,13 +63,14 @@ impl HeadCard {
             validation: HashMap::new(),
             command: String::new(),
             out_of_scope: None,
+            temperature: 1.0,
         }
     }
 }
 
 pub struct Head {
     pub card: HeadCard,
-    layers: Vec<(Tensor, Tensor)>,
+    pub(crate) layers: Vec<(Tensor, Tensor)>,
 }
 
 fn ce(e: candle_core::Error) -> Error {
@@ -129,7 +141,8 @@ impl Head {
         let dim = embeddings[0].len();
         let flat: Vec<f32> = embeddings.iter().flatten().copied().collect();
         let x = Tensor::from_vec(flat, (embeddings.len(), dim), &Device::Cpu).map_err(ce)?;
-        let p = candle_nn::ops::softmax_last_dim(&self.logits(&x).map_err(ce)?).map_err(ce)?;
+        let logits = (self.logits(&x).map_err(ce)? / self.card.temperature).map_err(ce)?;
+        let p = candle_nn::ops::softmax_last_dim(&logits).map_err(ce)?;
         p.to_vec2::<f32>().map_err(ce)
     }
 }

@@ -123,6 +123,7 @@ pub fn train_sentiment(encoder: &Encoder, model_name: &str, data_dir: &Path, out
         validation: trained.validation.into_iter().collect(),
         command: format!("convoqa train sentiment --data-dir {} --out {}", data_dir.display(), out.display()),
         out_of_scope: None,
+        temperature: 1.0,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;

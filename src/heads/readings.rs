@@ -1,0 +1,440 @@
+//! The default heads trained and measured on chats: sentiment on SmSA + NusaX + the corpus's
+//! train split, conversation intent on the corpus's train conversations + the taxonomy's
+//! examples; recipes, mixing weights, temperature and the `other` threshold chosen on the
+//! corpus's dev split only. `evaluate_corpus` measures the shipped path (context rules, then
+//! the model through `enrich`) on any split.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::corpus::{Corpus, CorpusConversation};
+use super::intent::{intent_vector, reads_intent, Taxonomy};
+use super::metrics::{evaluate, Metrics};
+use super::sentiment::{embed_cached, embedded_set, SentimentData, LABELS};
+use super::train::{train_best, EmbeddedSet, Recipe};
+use super::{argmax, Head, HeadCard, OutOfScope};
+use crate::encoder::Encoder;
+use crate::enrich::LanguageModel;
+use crate::error::{Error, Result};
+
+/// Each conversation's pooled intent vector (None: nothing substantive) and its label.
+pub fn conversation_intent_inputs(
+    encoder: &Encoder,
+    conversations: &[&CorpusConversation],
+    max_tokens: usize,
+    cache: Option<&Path>,
+) -> Result<Vec<(Option<Vec<f32>>, String)>> {
+    let mut texts: Vec<String> = Vec::new();
+    let mut per_conv: Vec<Vec<usize>> = Vec::new();
+    for c in conversations {
+        let conv = c.to_conversation()?;
+        let rules = crate::context::rule_readings(&conv.messages);
+        let mut idx = Vec::new();
+        for (m, rule) in conv.messages.iter().zip(rules) {
+            let text = m.text.as_deref().unwrap_or("");
+            if m.role == crate::model::Role::Customer && reads_intent(text, rule) {
+                idx.push(texts.len());
+                texts.push(crate::text::inference_key(text));
+            }
+        }
+        per_conv.push(idx);
+    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let vectors = embed_cached(encoder, &refs, max_tokens, cache)?;
+    Ok(per_conv
+        .iter()
+        .zip(conversations)
+        .map(|(idx, c)| (intent_vector(&idx.iter().map(|&i| vectors[i].as_slice()).collect::<Vec<_>>()), c.intent.clone()))
+        .collect())
+}
+
+fn label_of(labels: &[String], name: &str, what: &str) -> Result<usize> {
+    labels.iter().position(|l| l == name).ok_or_else(|| Error::Internal(format!("{what}: label {name:?} not in {labels:?}")))
+}
+
+/// Temperature minimising the negative log-likelihood on a development set (grid 0.3..5).
+pub fn fit_temperature(head: &Head, x: &[Vec<f32>], y: &[usize]) -> Result<f64> {
+    let mut probe = Head::new(head.card.clone(), head.layers.clone());
+    let mut best = (f64::INFINITY, 1.0);
+    for step in 3..=50 {
+        let t = step as f64 / 10.0;
+        probe.card.temperature = t;
+        let p = probe.predict_proba(x)?;
+        let nll: f64 = p.iter().zip(y).map(|(p, &y)| -(p[y].max(1e-9) as f64).ln()).sum::<f64>() / y.len().max(1) as f64;
+        if nll < best.0 {
+            best = (nll, t);
+        }
+    }
+    Ok(best.1)
+}
+
+/// Predicted intents: below `min_confidence`, or nothing substantive, is `other`.
+fn predict_intents(head: &Head, inputs: &[(Option<Vec<f32>>, String)], other: usize, min_confidence: f64) -> Result<Vec<usize>> {
+    let present: Vec<Vec<f32>> = inputs.iter().filter_map(|(v, _)| v.clone()).collect();
+    let mut probs = head.predict_proba(&present)?.into_iter();
+    Ok(inputs
+        .iter()
+        .map(|(v, _)| match v {
+            Some(_) => {
+                let p = probs.next().expect("one per present input");
+                let best = argmax(&p);
+                if (p[best] as f64) < min_confidence { other } else { best }
+            }
+            None => other,
+        })
+        .collect())
+}
+
+/// The `other` threshold: the best dev accuracy among thresholds whose predicted `other` share
+/// is within 5 points of the true share (the target); the closest share if none is.
+pub fn pick_other_threshold(head: &Head, inputs: &[(Option<Vec<f32>>, String)], other: usize) -> Result<(f64, Vec<serde_json::Value>)> {
+    let labels = &head.card.labels;
+    let truth: Vec<usize> = inputs.iter().map(|(_, l)| label_of(labels, l, "dev")).collect::<Result<_>>()?;
+    let n = truth.len().max(1) as f64;
+    let true_share = truth.iter().filter(|&&t| t == other).count() as f64 / n;
+    let mut tried = Vec::new();
+    let mut best: Option<(bool, f64, f64)> = None; // (share ok, accuracy or -gap, threshold)
+    for step in 0..=18 {
+        let t = step as f64 * 0.05;
+        let pred = predict_intents(head, inputs, other, t)?;
+        let share = pred.iter().filter(|&&p| p == other).count() as f64 / n;
+        let acc = pred.iter().zip(&truth).filter(|(p, t)| p == t).count() as f64 / n;
+        let ok = (share - true_share).abs() <= 0.05;
+        tried.push(json!({"min_confidence": t, "other_share": share, "accuracy": acc}));
+        let key = (ok, if ok { acc } else { -(share - true_share).abs() }, t);
+        if best.is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
+            best = Some(key);
+        }
+    }
+    Ok((best.map_or(0.0, |b| b.2), tried))
+}
+
+/// Trains the default conversation-intent head and saves it with its card.
+pub fn train_conversation_intent(
+    encoder: &Encoder,
+    model_name: &str,
+    corpus: &Corpus,
+    taxonomy: &Taxonomy,
+    out: &Path,
+    max_tokens: usize,
+    cache: Option<&Path>,
+) -> Result<Head> {
+    let mut labels: Vec<String> = taxonomy.intent.iter().map(|i| i.name.clone()).collect();
+    labels.sort();
+    let other = label_of(&labels, "other", "taxonomy")?;
+    let train_convs: Vec<&CorpusConversation> = corpus.split("train").collect();
+    let dev_convs: Vec<&CorpusConversation> = corpus.split("dev").collect();
+    let train_inputs = conversation_intent_inputs(encoder, &train_convs, max_tokens, cache)?;
+    let dev_inputs = conversation_intent_inputs(encoder, &dev_convs, max_tokens, cache)?;
+    let examples = taxonomy.labelled();
+    let example_texts: Vec<&str> = examples.iter().map(|r| r.text.as_str()).collect();
+    let example_x = embed_cached(encoder, &example_texts, max_tokens, cache)?;
+
+    let mut train_set = EmbeddedSet { name: "train".into(), x: vec![], y: vec![] };
+    for (v, l) in &train_inputs {
+        if let Some(v) = v {
+            train_set.x.push(v.clone());
+            train_set.y.push(label_of(&labels, l, "corpus train")?);
+        }
+    }
+    let corpus_rows = train_set.y.len();
+    for (x, r) in example_x.into_iter().zip(&examples) {
+        train_set.x.push(x);
+        train_set.y.push(label_of(&labels, &r.label, "taxonomy")?);
+    }
+    // Selection sees the dev conversations the model reads (the others are `other` by rule).
+    let mut dev_set = EmbeddedSet { name: "corpus_dev_model_read".into(), x: vec![], y: vec![] };
+    for (v, l) in &dev_inputs {
+        if let Some(v) = v {
+            dev_set.x.push(v.clone());
+            dev_set.y.push(label_of(&labels, l, "corpus dev")?);
+        }
+    }
+    let base = Recipe { hidden: 0, epochs: 80, learning_rate: 1e-2, weight_decay: 1e-4, batch_size: 32, input_dropout: 0.0, seed: 7 };
+    let candidates = [
+        base,
+        Recipe { learning_rate: 3e-2, ..base },
+        Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.1, ..base },
+        Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.3, ..base },
+    ];
+    let (recipe, trained, tried) = train_best(&labels, &train_set, std::slice::from_ref(&dev_set), &candidates)?;
+    let mut head = Head::new(HeadCard::bare(&labels), trained.layers);
+    let temperature = fit_temperature(&head, &dev_set.x, &dev_set.y)?;
+    head.card.temperature = temperature;
+    let (min_confidence, thresholds) = pick_other_threshold(&head, &dev_inputs, other)?;
+    let truth: Vec<usize> = dev_inputs.iter().map(|(_, l)| label_of(&labels, l, "dev")).collect::<Result<_>>()?;
+    let dev_metrics = evaluate(&labels, &truth, &predict_intents(&head, &dev_inputs, other, min_confidence)?);
+    let mut validation = std::collections::HashMap::new();
+    validation.insert("corpus_dev".to_string(), dev_metrics);
+    head.card = HeadCard {
+        task: "intent".into(),
+        labels,
+        encoder: model_name.to_string(),
+        max_tokens,
+        recipe: json!({
+            "input": "per conversation: the L2-normalised mean of the embeddings of its substantive customer messages that no context rule decided (heads::intent::intent_vector)",
+            "chosen": recipe,
+            "best_epoch": trained.best_epoch,
+            "selection": "recipe and epoch by macro-F1 on the corpus dev split (businesses unseen in training); temperature by dev NLL; `other` threshold: best dev accuracy with the predicted other share within 5 points of the true share",
+            "tried": tried,
+            "other_thresholds_tried": thresholds,
+        }),
+        training_data: vec![
+            format!("data/corpus train split: {corpus_rows} conversations ({} businesses)", businesses(&train_convs)),
+            format!("data/taxonomy/intents.toml: {} examples", examples.len()),
+        ],
+        validation,
+        command: format!("convoqa train intent --corpus {} --out {}", corpus.dir.display(), out.display()),
+        out_of_scope: Some(OutOfScope { label: "other".into(), min_confidence }),
+        temperature,
+    };
+    head.save(out)?;
+    Ok(head)
+}
+
+fn businesses(convs: &[&CorpusConversation]) -> usize {
+    convs.iter().map(|c| c.business.as_str()).collect::<std::collections::BTreeSet<_>>().len()
+}
+
+/// (text, label) rows of a split's customer messages that the model reads.
+pub fn corpus_sentiment_set(encoder: &Encoder, corpus: &Corpus, split: &str, labels: &[String], max_tokens: usize, cache: Option<&Path>) -> Result<EmbeddedSet> {
+    let mut rows = Vec::new();
+    for c in corpus.split(split) {
+        rows.extend(c.model_sentiment_rows()?);
+    }
+    let texts: Vec<String> = rows.iter().map(|(t, _)| crate::text::inference_key(t)).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let x = embed_cached(encoder, &refs, max_tokens, cache)?;
+    let y = rows.iter().map(|(_, l)| label_of(labels, l, "corpus")).collect::<Result<_>>()?;
+    Ok(EmbeddedSet { name: format!("corpus_{split}"), x, y })
+}
+
+/// Trains the sentiment head on SmSA + NusaX + the corpus's train messages; the corpus rows'
+/// weight (repetitions) and the recipe are chosen on the dev splits.
+pub fn train_sentiment_with_corpus(
+    encoder: &Encoder,
+    model_name: &str,
+    data_dir: &Path,
+    corpus: &Corpus,
+    out: &Path,
+    max_tokens: usize,
+    cache: Option<&Path>,
+) -> Result<Head> {
+    let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
+    let data = SentimentData::under(data_dir);
+    let mut public = EmbeddedSet { name: "train".into(), x: vec![], y: vec![] };
+    let mut training_data = Vec::new();
+    for (name, path) in &data.train {
+        let set = embedded_set(encoder, name, path, &labels, max_tokens, cache)?;
+        training_data.push(format!("{name}: {} ({} rows)", path.display(), set.y.len()));
+        public.x.extend(set.x);
+        public.y.extend(set.y);
+    }
+    let corpus_train = corpus_sentiment_set(encoder, corpus, "train", &labels, max_tokens, cache)?;
+    training_data.push(format!("data/corpus train split: {} customer messages the model reads", corpus_train.y.len()));
+    let mut valid: Vec<EmbeddedSet> =
+        data.valid.iter().map(|(n, p)| embedded_set(encoder, n, p, &labels, max_tokens, cache)).collect::<Result<_>>()?;
+    valid.push(corpus_sentiment_set(encoder, corpus, "dev", &labels, max_tokens, cache)?);
+    let base = Recipe { hidden: 0, epochs: 40, learning_rate: 1e-2, weight_decay: 1e-4, batch_size: 64, input_dropout: 0.0, seed: 7 };
+    let candidates = [
+        Recipe { hidden: 256, learning_rate: 1e-3, input_dropout: 0.1, ..base },
+        Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.2, ..base },
+    ];
+    let mut best: Option<(f64, usize, Recipe, super::train::Trained, Vec<serde_json::Value>)> = None;
+    let mut weights_tried = Vec::new();
+    for repeats in [1usize, 4, 8] {
+        let mut train_set = EmbeddedSet { name: "train".into(), x: public.x.clone(), y: public.y.clone() };
+        for _ in 0..repeats {
+            train_set.x.extend(corpus_train.x.iter().cloned());
+            train_set.y.extend(corpus_train.y.iter().copied());
+        }
+        let (recipe, trained, tried) = train_best(&labels, &train_set, &valid, &candidates)?;
+        tracing::info!(repeats, score = trained.score, "corpus weight tried");
+        weights_tried.push(json!({"corpus_repeats": repeats, "validation_score": trained.score}));
+        if best.as_ref().is_none_or(|b| trained.score > b.0) {
+            best = Some((trained.score, repeats, recipe, trained, tried));
+        }
+    }
+    let (_, repeats, recipe, trained, tried) = best.expect("three weights tried");
+    let card = HeadCard {
+        task: "sentiment".into(),
+        labels,
+        encoder: model_name.to_string(),
+        max_tokens,
+        recipe: json!({
+            "chosen": recipe,
+            "corpus_repeats": repeats,
+            "best_epoch": trained.best_epoch,
+            "selection": "mean macro-F1 over SmSA valid, NusaX id/en valid and the corpus dev split (unseen businesses); class-weighted cross-entropy; AdamW on frozen `query: ` embeddings; menu choices, ratings, media, ids and lone emoji are decided by context rules and neither train nor score the head",
+            "tried": tried,
+            "corpus_weights_tried": weights_tried,
+        }),
+        training_data,
+        validation: trained.validation.into_iter().collect(),
+        command: format!("convoqa train sentiment --data-dir {} --corpus {} --out {}", data_dir.display(), corpus.dir.display(), out.display()),
+        out_of_scope: None,
+        temperature: 1.0,
+    };
+    let head = Head::new(card, trained.layers);
+    head.save(out)?;
+    Ok(head)
+}
+
+/// Metrics of the shipped path on one corpus split, overall and by language and channel.
+#[derive(Debug, Serialize)]
+pub struct CorpusReport {
+    pub split: String,
+    pub conversations: usize,
+    pub sentiment: Metrics,
+    pub sentiment_by_language: BTreeMap<String, Metrics>,
+    pub sentiment_by_channel: BTreeMap<String, Metrics>,
+    /// Messages decided by a context rule, and how many of them agree with the label.
+    pub rule_decided: usize,
+    pub rule_agreeing: usize,
+    pub intent: Metrics,
+    pub intent_by_language: BTreeMap<String, Metrics>,
+    pub intent_by_channel: BTreeMap<String, Metrics>,
+    pub other_share_true: f64,
+    pub other_share_predicted: f64,
+}
+
+fn grouped(labels: &[String], rows: &[(String, usize, usize)]) -> BTreeMap<String, Metrics> {
+    let mut groups: BTreeMap<String, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
+    for (g, t, p) in rows {
+        let e = groups.entry(g.clone()).or_default();
+        e.0.push(*t);
+        e.1.push(*p);
+    }
+    groups.into_iter().map(|(g, (t, p))| (g, evaluate(labels, &t, &p))).collect()
+}
+
+/// Runs context rules and the model exactly as `analyze` does (`enrich::enrich`) on a split.
+pub fn evaluate_corpus(model: &LanguageModel, corpus: &Corpus, split: &str) -> Result<CorpusReport> {
+    let convs: Vec<&CorpusConversation> = corpus.split(split).collect();
+    let assembled: Vec<crate::model::Conversation> = convs.iter().map(|c| c.to_conversation()).collect::<Result<_>>()?;
+    let enrichment = crate::enrich::enrich(&assembled, model)?;
+    let s_labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
+    let i_labels = model.intent.card.labels.clone();
+    let (mut s_lang, mut s_chan, mut i_lang, mut i_chan) = (vec![], vec![], vec![], vec![]);
+    let (mut rule_decided, mut rule_agreeing) = (0, 0);
+    for ((c, sent), intent) in convs.iter().zip(&enrichment.sentiment).zip(&enrichment.intent) {
+        for (m, s) in c.messages.iter().zip(sent) {
+            let (Some(label), Some(s)) = (&m.sentiment, s) else { continue };
+            let t = label_of(&s_labels, label, "corpus")?;
+            let p = label_of(&s_labels, s.label, "prediction")?;
+            if s.source != crate::enrich::MessageSentiment::MODEL {
+                rule_decided += 1;
+                rule_agreeing += usize::from(t == p);
+            }
+            s_lang.push((c.language.clone(), t, p));
+            s_chan.push((c.channel.clone(), t, p));
+        }
+        let t = label_of(&i_labels, &c.intent, "corpus")?;
+        let p = label_of(&i_labels, &intent.intent, "prediction")?;
+        i_lang.push((c.language.clone(), t, p));
+        i_chan.push((c.channel.clone(), t, p));
+    }
+    let all = |rows: &[(String, usize, usize)], labels: &[String]| {
+        evaluate(labels, &rows.iter().map(|r| r.1).collect::<Vec<_>>(), &rows.iter().map(|r| r.2).collect::<Vec<_>>())
+    };
+    let other = label_of(&i_labels, "other", "intent head")?;
+    let n = i_lang.len().max(1) as f64;
+    Ok(CorpusReport {
+        split: split.to_string(),
+        conversations: convs.len(),
+        sentiment: all(&s_lang, &s_labels),
+        sentiment_by_language: grouped(&s_labels, &s_lang),
+        sentiment_by_channel: grouped(&s_labels, &s_chan),
+        rule_decided,
+        rule_agreeing,
+        intent: all(&i_lang, &i_labels),
+        intent_by_language: grouped(&i_labels, &i_lang),
+        intent_by_channel: grouped(&i_labels, &i_chan),
+        other_share_true: i_lang.iter().filter(|r| r.1 == other).count() as f64 / n,
+        other_share_predicted: i_lang.iter().filter(|r| r.2 == other).count() as f64 / n,
+    })
+}
+
+/// The real-data test: IBM's Twitter customer-care dialogs with our labels (data/eval).
+#[derive(Debug, Serialize)]
+pub struct TwitterReport {
+    pub dialogs: usize,
+    pub sentiment: Metrics,
+    /// Dialogs whose need fits the taxonomy (`none` labels left out).
+    pub intent: Metrics,
+}
+
+fn read_tsv(path: &Path) -> Result<Vec<Vec<String>>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::input(path, format!("cannot read ({e})"), "give the labels file from data/eval"))?;
+    Ok(text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).skip(1).map(|l| l.split('\t').map(str::to_string).collect()).collect())
+}
+
+/// Runs the shipped path on the labelled dialogs of `dev_json` (customer tweets as customer
+/// messages, company tweets as agent messages, in order).
+pub fn evaluate_twitter(model: &LanguageModel, dev_json: &Path, messages_tsv: &Path, intents_tsv: &Path) -> Result<TwitterReport> {
+    let text = std::fs::read_to_string(dev_json).map_err(|e| Error::input(dev_json, format!("cannot read ({e})"), "point at twitter-customer-care/dev.json"))?;
+    let dialogs: Vec<serde_json::Value> =
+        serde_json::from_str(&text).map_err(|e| Error::input(dev_json, format!("not JSON: {e}"), "point at twitter-customer-care/dev.json"))?;
+    let message_labels: BTreeMap<(usize, usize), String> = read_tsv(messages_tsv)?
+        .into_iter()
+        .filter_map(|r| Some(((r.first()?.parse().ok()?, r.get(1)?.parse().ok()?), r.get(2)?.clone())))
+        .collect();
+    let intent_labels: BTreeMap<usize, String> =
+        read_tsv(intents_tsv)?.into_iter().filter_map(|r| Some((r.first()?.parse().ok()?, r.get(1)?.clone()))).collect();
+    let mut conversations = Vec::new();
+    let mut turns: Vec<Vec<Option<String>>> = Vec::new();
+    for (&d, intent) in &intent_labels {
+        let dialog = dialogs.get(d).ok_or_else(|| Error::input(intents_tsv, format!("dialog {d} is not in {}", dev_json.display()), "use the labels made for this file"))?;
+        let content = dialog["dialogContent"].as_array().cloned().unwrap_or_default();
+        let messages: Vec<super::corpus::CorpusMessage> = content
+            .iter()
+            .enumerate()
+            .map(|(i, m)| super::corpus::CorpusMessage {
+                t: i as f64 * 60.0,
+                role: if m.get("agent").is_some() { "agent".into() } else { "customer".into() },
+                text: m["message"].as_str().unwrap_or("").to_string(),
+                agent_id: m.get("agent").map(|_| "agent".to_string()),
+                sentiment: None,
+            })
+            .collect();
+        turns.push((0..messages.len()).map(|t| message_labels.get(&(d, t)).cloned()).collect());
+        conversations.push(CorpusConversation {
+            conversation_id: format!("twitter-{d}"),
+            business: "twitter".into(),
+            channel: "twitter".into(),
+            language: "en".into(),
+            customer_id: format!("twitter-{d}"),
+            created_at: "2020-01-01T00:00:00+00:00".into(),
+            subject: None,
+            status: "closed".into(),
+            intent: intent.clone(),
+            solved: false,
+            reopens: None,
+            expect_low_csat: false,
+            csat_score: None,
+            messages,
+            split: "twitter".into(),
+        });
+    }
+    let assembled: Vec<crate::model::Conversation> = conversations.iter().map(|c| c.to_conversation()).collect::<Result<_>>()?;
+    let enrichment = crate::enrich::enrich(&assembled, model)?;
+    let s_labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
+    let i_labels = model.intent.card.labels.clone();
+    let (mut st, mut sp, mut it, mut ip) = (vec![], vec![], vec![], vec![]);
+    for ((c, labels), (sent, intent)) in conversations.iter().zip(&turns).zip(enrichment.sentiment.iter().zip(&enrichment.intent)) {
+        for (label, s) in labels.iter().zip(sent) {
+            if let (Some(label), Some(s)) = (label, s) {
+                st.push(label_of(&s_labels, label, "twitter labels")?);
+                sp.push(label_of(&s_labels, s.label, "prediction")?);
+            }
+        }
+        if c.intent != "none" {
+            it.push(label_of(&i_labels, &c.intent, "twitter intents")?);
+            ip.push(label_of(&i_labels, &intent.intent, "prediction")?);
+        }
+    }
+    Ok(TwitterReport { dialogs: conversations.len(), sentiment: evaluate(&s_labels, &st, &sp), intent: evaluate(&i_labels, &it, &ip) })
+}
