@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/fetch-model.sh
-cargo build --release --quiet
+echo "building convoqa in release (the first build takes several minutes on 2 cores)..."
+cargo build --release
 out=${1:-out/sample}
 ./target/release/convoqa analyze \
   --messages data/sample/messages \
@@ -15,3 +16,15 @@ out=${1:-out/sample}
 echo
 echo "tables: $(ls "$out" | tr '\n' ' ')"
 echo "read them with e.g.: duckdb -c \"SELECT * FROM '$out/kpi_by_channel.parquet'\""
+
+# The readings on chats written for convoqa (data/corpus, its dev split: businesses the model
+# never trained on): analyze's outputs, then the readings scored against the labels.
+echo
+echo "== the chat corpus's dev split (bot menus, rating prompts, code-mixed Indonesian) =="
+./target/release/convoqa corpus-export --split dev --out "$out-corpus-dev/input"
+./target/release/convoqa analyze --messages "$out-corpus-dev/input/messages.parquet" \
+  --conversations "$out-corpus-dev/input/conversations.parquet" --out "$out-corpus-dev" --quiet
+echo "outputs in $out-corpus-dev: messages.parquet has sentiment and sentiment_source (model, or the"
+echo "context rule that decided: menu choice, rating, media, id, emoji); conversations.parquet has intent,"
+echo "intent_confidence (calibrated) and csat_score with csat_source (survey, or chat: a rating given in the chat)"
+./target/release/convoqa eval-readings --split dev

@@ -166,7 +166,7 @@ fn rating_value(text: &str) -> Option<u8> {
 /// "ketik BATAL", "balas YA untuk ...". Keys and labels, lower-cased.
 fn menu_options(text: &str) -> Vec<(String, String)> {
     static NUMBERED: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?m)^\s*[*_]*(?:\[)?([0-9]{1,2}|[a-hA-H])(?:\uFE0F?\u20E3|[.)\]:]|\s*[-–=])[*_]*\s+([^\n]{1,80})$").expect("menu regex")
+        Regex::new(r"(?m)^\s*[*_]*(?:\[)?([0-9]{1,2}|[a-hA-H])(?:\uFE0F?\u20E3|[.)\]:]|\s*[-–=·•|])[*_]*\s+([^\n]{1,80})$").expect("menu regex")
     });
     static INLINE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)(?:ketik|ketikkan|balas|reply|type|kirim|send|pilih|tekan|press)\s+(?:angka\s+|nomor\s+)?[*_'\x22]*([0-9]{1,2}|[A-Z#]{2,12})\b").expect("inline regex")
@@ -267,6 +267,8 @@ mod tests {
             assert_eq!(r.unwrap().feeling(), Feeling::Neutral);
             assert!(!r.unwrap().carries_feeling());
         }
+        assert_eq!(rule_reading("2", Some("Pilih layanan:\n1 · Tebus resep\n2 · Status pesanan")), Some(RuleReading::MenuChoice));
+        assert_eq!(rule_reading("6", Some("Menu:\n5️⃣ Promo\n6️⃣ Chat agen")), Some(RuleReading::MenuChoice));
         // A sentence after a menu is the model's to read; so is a digit after plain prose.
         assert_eq!(rule_reading("kak pesanan saya belum sampai udah seminggu", Some(MENU)), None);
         assert_eq!(rule_reading("1", Some("Baik kak, ada yang bisa dibantu lagi?")), Some(RuleReading::Reference));

@@ -149,6 +149,19 @@ enum Command {
         /// Config whose [model] section names the encoder and heads (default: the shipped ones).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Everything (per class, per language and channel, confusion matrices) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a split of the chat corpus as analyze's input tables (messages.parquet,
+    /// conversations.parquet), e.g. to see the readings in analyze's outputs.
+    CorpusExport {
+        #[arg(long, default_value = "data/corpus")]
+        corpus: PathBuf,
+        #[arg(long, default_value = "dev")]
+        split: String,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Measure encoder throughput on a corpus (one text per line).
     Bench {
@@ -524,7 +537,16 @@ fn run(command: Command) -> anyhow::Result<()> {
             print!("{}", convoqa::heads::metrics::evaluate(&head.card.labels, &set.y, &pred));
             Ok(())
         }
-        Command::EvalReadings { corpus, split, twitter, config } => {
+        Command::CorpusExport { corpus, split, out } => {
+            if !convoqa::heads::corpus::SPLITS.contains(&split.as_str()) {
+                return Err(convoqa::Error::config("--split", format!("{split:?} is not a split"), "use train, dev or test").into());
+            }
+            let corpus = convoqa::heads::corpus::Corpus::load(&corpus)?;
+            let (convs, msgs) = convoqa::heads::corpus::export(&corpus, &split, &out)?;
+            println!("{convs} conversations, {msgs} messages of the {split} split -> {}/messages.parquet, conversations.parquet", out.display());
+            Ok(())
+        }
+        Command::EvalReadings { corpus, split, twitter, config, json } => {
             if !convoqa::heads::corpus::SPLITS.contains(&split.as_str()) {
                 return Err(convoqa::Error::config("--split", format!("{split:?} is not a split"), "use train, dev or test").into());
             }
@@ -542,7 +564,18 @@ fn run(command: Command) -> anyhow::Result<()> {
                 )?;
                 out["twitter"] = serde_json::to_value(t)?;
             }
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print!("{}", convoqa::heads::readings::summary(&report));
+                if let Some(t) = out.get("twitter") {
+                    println!(
+                        "real Twitter test ({} dialogs): message sentiment macro-F1 {:.3} (accuracy {:.3}); intent accuracy {:.3}, macro-F1 {:.3}",
+                        t["dialogs"], t["sentiment"]["macro_f1"].as_f64().unwrap_or(0.0), t["sentiment"]["accuracy"].as_f64().unwrap_or(0.0),
+                        t["intent"]["accuracy"].as_f64().unwrap_or(0.0), t["intent"]["macro_f1"].as_f64().unwrap_or(0.0)
+                    );
+                }
+            }
             Ok(())
         }
         Command::Bench { corpus, model, runs, max_tokens, batch_tokens, json, save_embeddings } => {

@@ -240,7 +240,7 @@ impl BertModel {
 
     /// Hidden states [batch, len, hidden] after the first `upto` layers, and the padding mask
     /// [batch, len]: adapter training runs the frozen lower layers once through this.
-    pub(crate) fn hidden_until(&self, batch: &[&[u32]], pad_id: u32, upto: usize) -> candle_core::Result<(Tensor, Tensor)> {
+    pub fn hidden_until(&self, batch: &[&[u32]], pad_id: u32, upto: usize) -> candle_core::Result<(Tensor, Tensor)> {
         let len = batch.iter().map(|b| b.len()).max().unwrap_or(0);
         let (b, h, nh) = (batch.len(), self.shape.hidden, self.shape.heads);
         let mask: Vec<f32> = batch.iter().flat_map(|ids| (0..len).map(move |t| if t < ids.len() { 1.0 } else { 0.0 })).collect();

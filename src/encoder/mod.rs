@@ -109,6 +109,12 @@ impl Encoder {
     /// `<file>+<adapter dir>`, so heads trained on the plain encoder are refused.
     pub fn with_adapter(mut self, dir: &Path) -> Result<Encoder> {
         let adapter = lora::Adapter::load(dir)?;
+        // The shipped adapter is the default for the default encoder only: another encoder
+        // (a Hugging Face directory) runs plain unless an adapter is named for it.
+        if adapter.spec.base != self.name && dir.ends_with(DEFAULT_ADAPTER_PATH) {
+            tracing::info!(encoder = %self.name, adapter = %dir.display(), "the default adapter fits another encoder: not applied");
+            return Ok(self);
+        }
         if adapter.spec.base != self.name {
             return Err(Error::config(
                 "model.adapter",
@@ -127,8 +133,10 @@ impl Encoder {
         let encoder = Encoder::load(path)?;
         match adapter.filter(|a| !a.as_os_str().is_empty()) {
             Some(dir) => {
+                let plain_name = encoder.name.clone();
                 let encoder = encoder.with_adapter(dir)?;
-                let card_name = format!("{}+{}", path.display(), encoder_name(dir));
+                let card_name =
+                    if encoder.name == plain_name { path.display().to_string() } else { format!("{}+{}", path.display(), encoder_name(dir)) };
                 Ok((encoder, card_name))
             }
             None => Ok((encoder, path.display().to_string())),

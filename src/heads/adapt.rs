@@ -326,6 +326,10 @@ pub fn train_adapter(encoder: &Encoder, data_dir: &Path, corpus: &Corpus, taxono
         Ok((sent_f1, correct as f64 / n.max(1) as f64))
     };
 
+    // Inference parallelises across batches and keeps each matmul on one thread
+    // (encoder::configure_threads); a training step is one batch, so its matmuls take them all.
+    let threads = rayon::current_num_threads().to_string();
+    std::env::set_var("RAYON_NUM_THREADS", &threads);
     let mut epochs_report = Vec::new();
     let mut best: Option<(f64, usize, BTreeMap<String, (Tensor, Tensor)>)> = None;
     for epoch in 1..=recipe.epochs {
@@ -345,7 +349,7 @@ pub fn train_adapter(encoder: &Encoder, data_dir: &Path, corpus: &Corpus, taxono
             let l = loss(&logits, &y).map_err(ce)?;
             total_loss += l.to_scalar::<f32>().map_err(ce)? as f64;
             opt.backward_step(&l).map_err(ce)?;
-            if (i + 1) % 100 == 0 {
+            if (i + 1) % 25 == 0 {
                 tracing::info!(epoch, step = i + 1, of = steps.len(), mean_loss = total_loss / (i + 1) as f64, seconds = t.elapsed().as_secs_f64(), "adapter training");
             }
         }
@@ -358,6 +362,7 @@ pub fn train_adapter(encoder: &Encoder, data_dir: &Path, corpus: &Corpus, taxono
             best = Some((score, epoch, weights));
         }
     }
+    std::env::set_var("RAYON_NUM_THREADS", "1");
     let (_, best_epoch, weights) = best.ok_or_else(|| Error::Internal("no epoch trained".into()))?;
     let report = json!({
         "recipe": recipe,

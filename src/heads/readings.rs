@@ -438,3 +438,15 @@ pub fn evaluate_twitter(model: &LanguageModel, dev_json: &Path, messages_tsv: &P
     }
     Ok(TwitterReport { dialogs: conversations.len(), sentiment: evaluate(&s_labels, &st, &sp), intent: evaluate(&i_labels, &it, &ip) })
 }
+
+/// A few lines a person reads: the headline figures of a corpus report.
+pub fn summary(r: &CorpusReport) -> String {
+    let by = |m: &BTreeMap<String, Metrics>| m.iter().map(|(k, v)| format!("{k} {:.3}", v.macro_f1)).collect::<Vec<_>>().join(", ");
+    let by_acc = |m: &BTreeMap<String, Metrics>| m.iter().map(|(k, v)| format!("{k} {:.3}", v.accuracy)).collect::<Vec<_>>().join(", ");
+    format!(
+        "corpus {} split: {} conversations\n  customer-message sentiment: macro-F1 {:.3}, accuracy {:.3} on {} messages ({} decided by context rules, {} of them as labelled)\n    by language: {}\n    by channel: {}\n  conversation intent: accuracy {:.3}, macro-F1 {:.3}; `other` share {:.3} predicted vs {:.3} true\n    accuracy by language: {}\n    accuracy by channel: {}\n",
+        r.split, r.conversations, r.sentiment.macro_f1, r.sentiment.accuracy, r.sentiment.n, r.rule_decided, r.rule_agreeing,
+        by(&r.sentiment_by_language), by(&r.sentiment_by_channel), r.intent.accuracy, r.intent.macro_f1, r.other_share_predicted, r.other_share_true,
+        by_acc(&r.intent_by_language), by_acc(&r.intent_by_channel)
+    )
+}
