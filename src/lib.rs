@@ -1,8 +1,8 @@
 //! convoqa: conversation-quality analysis for customer service, as a batch job over Parquet.
 //!
 //! Data flows one way, one module per stage:
-//! [`ingest`] (read and validate) -> [`assemble`] (conversations) -> [`enrich`] (sentiment
-//! from the language model: [`encoder`] + [`heads`]) -> [`features`]
+//! [`ingest`] (read and validate) -> [`assemble`] (conversations) -> [`enrich`] (sentiment and
+//! intent from the language model after the [`context`] rules: [`encoder`] + [`heads`]) -> [`features`]
 //! (per-conversation KPIs) -> [`link`] (reopens, FCR maturity) -> [`score`] (low-CSAT and false-FCR risk) -> [`aggregate`] (KPI tables)
 //! -> [`write`] (Parquet, atomically). [`pipeline`] runs them in order; the binary only parses
 //! arguments into an [`pipeline::AnalyzeRequest`] and calls it. [`partitioned`] runs the same

@@ -238,16 +238,24 @@ impl BertModel {
         Ok(hidden)
     }
 
+    /// The padding mask [b, len], its additive attention bias (0 for real tokens, a large
+    /// negative for padding, built once per batch) and the normalised embeddings [b * len, h].
+    fn embedded_input(&self, batch: &[&[u32]], len: usize, pad_id: u32) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+        let (b, h) = (batch.len(), self.shape.hidden);
+        let mask: Vec<f32> = batch.iter().flat_map(|ids| (0..len).map(move |t| if t < ids.len() { 1.0 } else { 0.0 })).collect();
+        let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
+        let bias = ((mask.clone() - 1.0)? * 1e9)?.reshape((b, 1, 1, len))?;
+        let x = self.embed_tokens(batch, len, pad_id).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let x = self.emb_norm.forward(&x)?.reshape((b * len, h))?;
+        Ok((mask, bias, x))
+    }
+
     /// Hidden states [batch, len, hidden] after the first `upto` layers, and the padding mask
     /// [batch, len]: adapter training runs the frozen lower layers once through this.
     pub fn hidden_until(&self, batch: &[&[u32]], pad_id: u32, upto: usize) -> candle_core::Result<(Tensor, Tensor)> {
         let len = batch.iter().map(|b| b.len()).max().unwrap_or(0);
         let (b, h, nh) = (batch.len(), self.shape.hidden, self.shape.heads);
-        let mask: Vec<f32> = batch.iter().flat_map(|ids| (0..len).map(move |t| if t < ids.len() { 1.0 } else { 0.0 })).collect();
-        let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
-        let bias = ((mask.clone() - 1.0)? * 1e9)?.reshape((b, 1, 1, len))?;
-        let x = self.embed_tokens(batch, len, pad_id).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        let mut x = self.emb_norm.forward(&x)?.reshape((b * len, h))?;
+        let (mask, bias, mut x) = self.embedded_input(batch, len, pad_id)?;
         for layer in &self.layers[..upto] {
             x = layer_forward(layer, &x, &bias, b, len, nh, h)?;
         }
@@ -256,12 +264,7 @@ impl BertModel {
 
     fn forward(&self, batch: &[&[u32]], len: usize, pad_id: u32) -> candle_core::Result<Vec<Vec<f32>>> {
         let (b, h, nh) = (batch.len(), self.shape.hidden, self.shape.heads);
-        let mask: Vec<f32> = batch.iter().flat_map(|ids| (0..len).map(move |t| if t < ids.len() { 1.0 } else { 0.0 })).collect();
-        let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
-        // Additive bias: 0 for real tokens, a large negative for padding, built once per batch.
-        let bias = ((mask.clone() - 1.0)? * 1e9)?.reshape((b, 1, 1, len))?;
-        let x = self.embed_tokens(batch, len, pad_id).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        let mut x = self.emb_norm.forward(&x)?.reshape((b * len, h))?;
+        let (mask, bias, mut x) = self.embedded_input(batch, len, pad_id)?;
         for layer in &self.layers {
             x = layer_forward(layer, &x, &bias, b, len, nh, h)?;
         }

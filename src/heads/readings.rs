@@ -13,7 +13,7 @@ use serde_json::json;
 use super::corpus::{Corpus, CorpusConversation};
 use super::intent::{intent_vector, reads_intent, Taxonomy};
 use super::metrics::{evaluate, Metrics};
-use super::sentiment::{embed_cached, embedded_set, SentimentData, LABELS};
+use super::sentiment::{embed_cached, public_sets, PublicSets, LABELS};
 use super::train::{train_best, EmbeddedSet, Recipe};
 use super::{argmax, Head, HeadCard, OutOfScope};
 use crate::encoder::Encoder;
@@ -224,19 +224,9 @@ pub fn train_sentiment_with_corpus(
     cache: Option<&Path>,
 ) -> Result<Head> {
     let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
-    let data = SentimentData::under(data_dir);
-    let mut public = EmbeddedSet { name: "train".into(), x: vec![], y: vec![] };
-    let mut training_data = Vec::new();
-    for (name, path) in &data.train {
-        let set = embedded_set(encoder, name, path, &labels, max_tokens, cache)?;
-        training_data.push(format!("{name}: {} ({} rows)", path.display(), set.y.len()));
-        public.x.extend(set.x);
-        public.y.extend(set.y);
-    }
+    let PublicSets { train: public, mut training_data, mut valid } = public_sets(encoder, data_dir, &labels, max_tokens, cache)?;
     let corpus_train = corpus_sentiment_set(encoder, corpus, "train", &labels, max_tokens, cache)?;
     training_data.push(format!("data/corpus train split: {} customer messages the model reads", corpus_train.y.len()));
-    let mut valid: Vec<EmbeddedSet> =
-        data.valid.iter().map(|(n, p)| embedded_set(encoder, n, p, &labels, max_tokens, cache)).collect::<Result<_>>()?;
     valid.push(corpus_sentiment_set(encoder, corpus, "dev", &labels, max_tokens, cache)?);
     let base = Recipe { hidden: 0, epochs: 40, learning_rate: 1e-2, weight_decay: 1e-4, batch_size: 64, input_dropout: 0.0, seed: 7 };
     let candidates = [

@@ -86,20 +86,32 @@ pub fn embedded_set(encoder: &Encoder, name: &str, path: &Path, labels: &[String
     Ok(EmbeddedSet { name: name.to_string(), x, y: label_index(labels, &rows, path)? })
 }
 
+/// SmSA + NusaX: the training rows in one set (with a line per source for the card) and the
+/// validation splits.
+pub struct PublicSets {
+    pub train: EmbeddedSet,
+    pub training_data: Vec<String>,
+    pub valid: Vec<EmbeddedSet>,
+}
+
+pub fn public_sets(encoder: &Encoder, data_dir: &Path, labels: &[String], max_tokens: usize, cache: Option<&Path>) -> Result<PublicSets> {
+    let data = SentimentData::under(data_dir);
+    let mut train = EmbeddedSet { name: "train".into(), x: vec![], y: vec![] };
+    let mut training_data = Vec::new();
+    for (name, path) in &data.train {
+        let set = embedded_set(encoder, name, path, labels, max_tokens, cache)?;
+        training_data.push(format!("{name}: {} ({} rows)", path.display(), set.y.len()));
+        train.x.extend(set.x);
+        train.y.extend(set.y);
+    }
+    let valid = data.valid.iter().map(|(n, p)| embedded_set(encoder, n, p, labels, max_tokens, cache)).collect::<Result<_>>()?;
+    Ok(PublicSets { train, training_data, valid })
+}
+
 /// Trains the candidate recipes, keeps the best on validation, and saves it to `out`.
 pub fn train_sentiment(encoder: &Encoder, model_name: &str, data_dir: &Path, out: &Path, max_tokens: usize, cache: Option<&Path>) -> Result<Head> {
     let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
-    let data = SentimentData::under(data_dir);
-    let mut train_set = EmbeddedSet { name: "train".into(), x: vec![], y: vec![] };
-    let mut training_data = Vec::new();
-    for (name, path) in &data.train {
-        let set = embedded_set(encoder, name, path, &labels, max_tokens, cache)?;
-        training_data.push(format!("{name}: {} ({} rows)", path.display(), set.y.len()));
-        train_set.x.extend(set.x);
-        train_set.y.extend(set.y);
-    }
-    let valid: Vec<EmbeddedSet> =
-        data.valid.iter().map(|(n, p)| embedded_set(encoder, n, p, &labels, max_tokens, cache)).collect::<Result<_>>()?;
+    let PublicSets { train: train_set, training_data, valid } = public_sets(encoder, data_dir, &labels, max_tokens, cache)?;
     let base = Recipe { hidden: 0, epochs: 40, learning_rate: 1e-2, weight_decay: 1e-4, batch_size: 64, input_dropout: 0.0, seed: 7 };
     let candidates = [
         base,
