@@ -16,7 +16,10 @@ fn shipped_sentiment_head_keeps_its_card_claims() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let data = root.join("../shared/data");
     let head = Head::load(&root.join("models/heads/sentiment")).expect("the shipped sentiment head");
-    let encoder = Encoder::load(&Encoder::default_path(&root)).expect("the model: run scripts/fetch-model.sh");
+    // The head reads the adapted encoder it was trained on (the shipped adapter merged in).
+    let adapter = root.join(convoqa::encoder::DEFAULT_ADAPTER_PATH);
+    let (encoder, _) = Encoder::load_adapted(&Encoder::default_path(&root), Some(&adapter)).expect("the model: run scripts/fetch-model.sh");
+    assert!(encoder.name.ends_with("+e5-small-chat"), "{}", encoder.name);
     // The corpus's dev split (in the project) and, where present, the public validation splits.
     let corpus = Corpus::load(&root.join("data/corpus")).unwrap();
     let mut sets = vec![corpus_sentiment_set(&encoder, &corpus, "dev", &head.card.labels, head.card.max_tokens, None).unwrap()];
@@ -46,6 +49,7 @@ fn shipped_readings_keep_their_card_claims_on_the_corpus_dev_split() {
         encoder: Encoder::default_path(&root).display().to_string(),
         sentiment_head: root.join("models/heads/sentiment").display().to_string(),
         intent_head: root.join("models/heads/intent").display().to_string(),
+        adapter: root.join(convoqa::encoder::DEFAULT_ADAPTER_PATH).display().to_string(),
         ..Default::default()
     };
     let model = convoqa::enrich::LanguageModel::load(&cfg).expect("the shipped model");
