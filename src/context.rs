@@ -6,6 +6,7 @@
 //! model never sees them. Everything else goes to the model. The rules need no model, so the
 //! in-chat rating also feeds `csat_score` under `--no-model`.
 
+use std::cell::OnceCell;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -29,9 +30,10 @@ pub enum RuleReading {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feeling {
-    Negative,
-    Neutral,
-    Positive,
+    // The sentiment head's label order: MessageSentiment::from_rule indexes probabilities by it.
+    Negative = 0,
+    Neutral = 1,
+    Positive = 2,
 }
 
 impl Feeling {
@@ -88,17 +90,18 @@ impl RuleReading {
 }
 
 /// The rule reading of every message of a conversation (None: not a customer message with
-/// text, or no rule applies and the model decides). Messages are in time order.
+/// text, or no rule applies and the model decides). Messages are in time order. Each bot, agent
+/// or system text is parsed as a prompt once, however many customer replies follow it.
 pub fn rule_readings(messages: &[Message]) -> Vec<Option<RuleReading>> {
-    let mut previous: Option<&str> = None;
+    let mut previous: Option<(&str, OnceCell<Prompt>)> = None;
     messages
         .iter()
         .map(|m| {
             let text = m.text.as_deref().filter(|t| !t.trim().is_empty());
             match (m.role, text) {
-                (Role::Customer, Some(t)) => rule_reading(t, previous),
+                (Role::Customer, Some(t)) => read_reply(t, previous.as_ref().map(|(p, parsed)| parsed.get_or_init(|| Prompt::parse(p)))),
                 (_, Some(t)) => {
-                    previous = Some(t);
+                    previous = Some((t, OnceCell::new()));
                     None
                 }
                 _ => None,
@@ -117,17 +120,34 @@ pub fn chat_rating(readings: &[Option<RuleReading>]) -> Option<u8> {
 
 /// The rule reading of one customer text given the last bot, agent or system text before it.
 pub fn rule_reading(text: &str, previous: Option<&str>) -> Option<RuleReading> {
+    read_reply(text, previous.map(Prompt::parse).as_ref())
+}
+
+/// What a bot, agent or system text asks the customer for.
+struct Prompt {
+    asks_rating: bool,
+    /// Menu options, keys and labels lower-cased; empty when it is no menu.
+    options: Vec<(String, String)>,
+}
+
+impl Prompt {
+    fn parse(text: &str) -> Prompt {
+        Prompt { asks_rating: RATING_PROMPT.is_match(text), options: menu_options(text) }
+    }
+}
+
+fn read_reply(text: &str, prompt: Option<&Prompt>) -> Option<RuleReading> {
     let t = text.trim();
     if MEDIA.is_match(t) {
         return Some(RuleReading::Media);
     }
-    if let Some(prev) = previous {
-        if RATING_PROMPT.is_match(prev) {
+    if let Some(prompt) = prompt {
+        if prompt.asks_rating {
             if let Some(r) = rating_value(t) {
                 return Some(RuleReading::Rating(r));
             }
         }
-        if is_menu_choice(t, prev) {
+        if is_menu_choice(t, &prompt.options) {
             return Some(RuleReading::MenuChoice);
         }
     }
@@ -201,8 +221,7 @@ fn clean_label(label: &str) -> String {
         .to_lowercase()
 }
 
-fn is_menu_choice(text: &str, previous: &str) -> bool {
-    let options = menu_options(previous);
+fn is_menu_choice(text: &str, options: &[(String, String)]) -> bool {
     if options.is_empty() {
         return false;
     }
