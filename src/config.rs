@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::business_hours::{BusinessHours, ScheduleConfig};
 use crate::error::{Error, Result};
 use crate::model::Role;
+use crate::model_search::ModelSearch;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -52,7 +53,8 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct RiskConfig {
     /// A risk_model.json written by `convoqa train risk`; empty = the built-in models
-    /// (coefficients set by reasoning, docs/kpis.md). Relative to the working directory.
+    /// (coefficients set by reasoning, docs/kpis.md). Relative to the config file (then the
+    /// model search of src/model_search.rs).
     pub model: String,
 }
 
@@ -80,7 +82,9 @@ impl Default for QaConfig {
 pub struct ModelConfig {
     /// Off: KPIs only, no sentiment (also `analyze --no-model`).
     pub enabled: bool,
-    /// Paths are relative to the working directory unless absolute.
+    /// Relative paths are looked up relative to the config file, then under --model-dir /
+    /// CONVOQA_MODEL_DIR, next to the binary, in the user's data directory, in the working
+    /// directory (src/model_search.rs).
     pub encoder: String,
     /// A low-rank adapter directory (`convoqa train adapter`) merged into the encoder at load;
     /// "" = the plain encoder. Heads fit the adapted encoder they were trained on.
@@ -302,6 +306,8 @@ pub struct Settings {
     /// Lower-cased raw role value -> role, canonical names included.
     pub roles: HashMap<String, Role>,
     pub business_hours: Option<BusinessHours>,
+    /// Where relative model paths are looked up (src/model_search.rs).
+    pub model_search: ModelSearch,
 }
 
 const US_PER_HOUR: f64 = 3_600_000_000.0;
@@ -392,6 +398,7 @@ impl Config {
             session_gap_us,
             roles,
             business_hours,
+            model_search: ModelSearch::for_process(None, None),
         })
     }
 
@@ -402,6 +409,35 @@ impl Config {
 }
 
 impl Settings {
+    /// The [model] section with every path resolved to the file found (the search order is in
+    /// src/model_search.rs); an error names each place searched.
+    pub fn model_config(&self) -> Result<ModelConfig> {
+        self.model_search.check_model_dir()?;
+        let m = &self.config.model;
+        let find = |key: &str, path: &str| -> Result<String> {
+            if path.is_empty() {
+                return Ok(String::new());
+            }
+            self.model_search.resolve(key, path).map(|p| p.display().to_string())
+        };
+        Ok(ModelConfig {
+            encoder: find("model.encoder", &m.encoder)?,
+            adapter: find("model.adapter", &m.adapter)?,
+            sentiment_head: find("model.sentiment_head", &m.sentiment_head)?,
+            intent_head: find("model.intent_head", &m.intent_head)?,
+            intent_taxonomy: find("model.intent_taxonomy", &m.intent_taxonomy)?,
+            ..m.clone()
+        })
+    }
+
+    /// `[risk] model`, resolved like the model paths; None = the built-in risk models.
+    pub fn risk_model_path(&self) -> Result<Option<std::path::PathBuf>> {
+        match self.config.risk.model.as_str() {
+            "" => Ok(None),
+            path => self.model_search.resolve("risk.model", path).map(Some),
+        }
+    }
+
     /// SLA in seconds for a channel (None channel uses the default).
     pub fn sla_s(&self, channel: Option<&str>) -> f64 {
         let map = &self.config.sla_seconds;

@@ -24,6 +24,7 @@ pub mod ingest;
 pub mod link;
 pub mod manifest;
 pub mod model;
+pub mod model_search;
 pub mod partitioned;
 pub mod pipeline;
 pub mod qa;

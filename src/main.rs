@@ -15,6 +15,10 @@ struct Cli {
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// A directory holding the models (e5-small/, adapters/, heads/), searched after the config
+    /// file's own directory; also CONVOQA_MODEL_DIR. `convoqa models` shows the whole search.
+    #[arg(long, global = true, value_name = "DIR")]
+    model_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -110,6 +114,11 @@ enum Command {
     },
     /// Print the input contract.
     Schema,
+    /// Where each model file is looked for and which copy a run would use.
+    Models {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Write a commented config with every setting and its default.
     Init {
         file: PathBuf,
@@ -315,7 +324,7 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()))
         .with_writer(std::io::stderr)
         .init();
-    match run(cli.command) {
+    match run(cli.command, cli.model_dir) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
@@ -328,10 +337,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> anyhow::Result<()> {
+fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let settings_from = |config: Option<&std::path::Path>| -> Result<convoqa::config::Settings, convoqa::Error> {
+        let mut settings = load_settings(config)?;
+        if model_dir.is_some() {
+            settings.model_search.model_dir = model_dir.clone();
+        }
+        Ok(settings)
+    };
     match command {
         Command::Analyze { messages, conversations, out, config, as_of, quiet, no_model, redact_all, previous, shard, date, partitions } => {
-            let mut settings = load_settings(config.as_deref())?;
+            let mut settings = settings_from(config.as_deref())?;
             if no_model {
                 settings.config.model.enabled = false;
             }
@@ -364,7 +380,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Stream { as_of, config, no_model, redact_all } => {
-            let mut settings = load_settings(config.as_deref())?;
+            let mut settings = settings_from(config.as_deref())?;
             if no_model {
                 settings.config.model.enabled = false;
             }
@@ -382,7 +398,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Kpis { conversations, messages, out, from, to, rescore, config } => {
-            let settings = load_settings(config.as_deref())?;
+            let settings = settings_from(config.as_deref())?;
             let day = |flag: &str, raw: Option<String>| -> Result<Option<jiff::civil::Date>, convoqa::Error> {
                 raw.map(|r| r.parse::<jiff::civil::Date>().map_err(|e| convoqa::Error::config(flag, format!("{r:?} is not a date ({e})"), "use YYYY-MM-DD, e.g. 2026-11-01"))).transpose()
             };
@@ -403,6 +419,45 @@ fn run(command: Command) -> anyhow::Result<()> {
                 if manifest.rescored { ", risks rescored" } else { "" },
                 request.out_dir.display()
             );
+            Ok(())
+        }
+        Command::Models { config } => {
+            let settings = settings_from(config.as_deref())?;
+            settings.model_search.check_model_dir()?;
+            let m = &settings.config.model;
+            let mut missing = 0;
+            for (key, path) in [
+                ("model.encoder", &m.encoder),
+                ("model.adapter", &m.adapter),
+                ("model.sentiment_head", &m.sentiment_head),
+                ("model.intent_head", &m.intent_head),
+                ("model.intent_taxonomy", &m.intent_taxonomy),
+                ("risk.model", &settings.config.risk.model),
+            ] {
+                if path.is_empty() {
+                    continue;
+                }
+                println!("{key} = {path:?}");
+                let candidates = settings.model_search.candidates(path);
+                let found = candidates.iter().position(|(p, _)| p.exists());
+                for (i, (p, why)) in candidates.iter().enumerate() {
+                    let mark = match found {
+                        Some(f) if f == i => "USED ",
+                        _ if p.exists() => "found",
+                        _ => "-    ",
+                    };
+                    println!("  {mark} {} ({why})", p.display());
+                }
+                missing += usize::from(found.is_none());
+            }
+            if missing > 0 {
+                return Err(convoqa::Error::config(
+                    "[model]",
+                    format!("{missing} model path(s) found nowhere"),
+                    "install the models with `scripts/fetch-model.sh --user`, or pass --model-dir DIR",
+                )
+                .into());
+            }
             Ok(())
         }
         Command::Schema => {
@@ -433,7 +488,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             if conversations.is_empty() {
                 eprintln!("warning: no --conversations table: there are no survey answers, so the low-CSAT model cannot be trained");
             }
-            let mut settings = load_settings(config.as_deref())?;
+            let mut settings = settings_from(config.as_deref())?;
             settings.config.model.enabled &= !no_model;
             let as_of_us = as_of.map(|s| parse_as_of(&s)).transpose()?;
             let source = messages.iter().chain(&conversations).map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
@@ -550,7 +605,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             if !convoqa::heads::corpus::SPLITS.contains(&split.as_str()) {
                 return Err(convoqa::Error::config("--split", format!("{split:?} is not a split"), "use train, dev or test").into());
             }
-            let model_cfg = load_settings(config.as_deref())?.config.model;
+            let model_cfg = settings_from(config.as_deref())?.model_config()?;
             let model = convoqa::enrich::LanguageModel::load(&model_cfg)?;
             let corpus = convoqa::heads::corpus::Corpus::load(&corpus)?;
             let report = convoqa::heads::readings::evaluate_corpus(&model, &corpus, &split)?;

@@ -51,7 +51,7 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
         return Err(Error::config("--partitions", "cannot be combined with --shard or --date", "run the shard or the night without --partitions"));
     }
     let mut timer = StageTimer::new();
-    let model = if settings.config.model.enabled { Some(LanguageModel::load(&settings.config.model)?) } else { None };
+    let model = if settings.config.model.enabled { Some(LanguageModel::load(&settings.model_config()?)?) } else { None };
     timer.done("load_model");
     let progress = ProgressBar::hidden();
     let mut warnings = Warnings::default();

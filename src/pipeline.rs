@@ -178,9 +178,9 @@ struct Prepared {
 
 /// The risk models the config names: a trained risk_model.json or the built-in ones.
 pub fn load_risk_models(settings: &Settings) -> Result<RiskModels> {
-    match settings.config.risk.model.as_str() {
-        "" => Ok(RiskModels::built_in()),
-        path => RiskModels::load(Path::new(path)),
+    match settings.risk_model_path()? {
+        None => Ok(RiskModels::built_in()),
+        Some(path) => RiskModels::load(&path),
     }
 }
 
@@ -195,9 +195,8 @@ fn prepare(
     let mut timer = StageTimer::new();
     let mut warnings = Warnings::default();
     // Load the model first: a missing model file fails the run before any data is read.
-    let model_cfg = &settings.config.model;
-    let model = if model_cfg.enabled {
-        Some(LanguageModel::load(model_cfg)?)
+    let model = if settings.config.model.enabled {
+        Some(LanguageModel::load(&settings.model_config()?)?)
     } else {
         None
     };
@@ -614,7 +613,13 @@ pub fn load_settings(path: Option<&Path>) -> Result<Settings> {
         }
         None => crate::config::Config::default(),
     };
-    config.validate()
+    let mut settings = config.validate()?;
+    // Paths in a config file are relative to the file, not to wherever the scheduler runs.
+    settings.model_search.config_dir = path.map(|p| match p.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    });
+    Ok(settings)
 }
 
 /// `convoqa kpis`: every KPI table for a period, from stored per-conversation rows.

@@ -111,7 +111,7 @@ impl Encoder {
         let adapter = lora::Adapter::load(dir)?;
         // The shipped adapter is the default for the default encoder only: another encoder
         // (a Hugging Face directory) runs plain unless an adapter is named for it.
-        if adapter.spec.base != self.name && dir.ends_with(DEFAULT_ADAPTER_PATH) {
+        if adapter.spec.base != self.name && dir.ends_with(DEFAULT_ADAPTER_PATH.trim_start_matches("models/")) {
             tracing::info!(encoder = %self.name, adapter = %dir.display(), "the default adapter fits another encoder: not applied");
             return Ok(self);
         }
