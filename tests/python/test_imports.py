@@ -190,3 +190,101 @@ def test_twitter_real_export(tmp_path, name, dialogs, messages, negative):
     assert "final reply before the dialog start: 0" in r.stderr or "kept as recorded" in r.stderr
     if os.environ.get("CONVOQA_BIN"):
         convoqa_analyze(tmp_path, out, config=ROOT / "tests/fixtures/twitter_care.toml")
+
+
+# ---------------------------------------------------------------- WhatsApp Cloud API webhook log
+
+WA_FIXTURE = FIXTURES / "whatsapp_cloud.jsonl"
+WA_A1 = "wa:109900000000001:6281234500001:20260101T090000Z"
+WA_A2 = "wa:109900000000001:6281234500001:20260103T090000Z"
+WA_B1 = "wa:109900000000001:6281234500002:20260102T080000Z"
+
+
+def test_whatsapp_fixture_rows(tmp_path):
+    r = run("scripts/import/whatsapp_cloud.py", WA_FIXTURE, tmp_path)
+    assert r.returncode == 0, r.stderr
+    got = [(x["conversation_id"], x["sent_at"], x["sender_role"], x["agent_id"], x["message_id"],
+            x["is_auto_reply"], x["text"]) for x in rows(tmp_path / "messages.parquet")]
+    assert got == [
+        (WA_A1, utc(2026, 1, 1, 9, 0, 0), "customer", None, "wamid.IN1", False, "Halo, pesanan saya #A1001 belum sampai"),
+        # the webhook delivered twice: both kept, convoqa drops the copy
+        (WA_A1, utc(2026, 1, 1, 9, 0, 0), "customer", None, "wamid.IN1", False, "Halo, pesanan saya #A1001 belum sampai"),
+        (WA_A1, utc(2026, 1, 1, 9, 0, 5), "bot", None, "wamid.OUT1", True,
+         "Terima kasih telah menghubungi kami, agen kami akan segera membalas."),
+        # no logged_at: the time of its "sent" status
+        (WA_A1, utc(2026, 1, 1, 9, 5, 0), "agent", "agent-7", "wamid.OUT2", False,
+         "Halo Kak Rina, paket #A1001 sedang di gudang transit dan tiba besok."),
+        (WA_A1, utc(2026, 1, 1, 9, 6, 40), "customer", None, "wamid.IN2", False, None),  # image, no caption
+        # 48 h later: a new conversation of the same thread
+        (WA_A2, utc(2026, 1, 3, 9, 0, 0), "customer", None, "wamid.IN3", False, "Sudah sampai"),
+        (WA_A2, utc(2026, 1, 3, 9, 1, 40), "agent", None, "wamid.ECHO1", False, "Syukurlah, terima kasih Kak!"),
+        (WA_B1, utc(2026, 1, 2, 8, 0, 0), "customer", None, "wamid.IN4", False, "Bisa ganti alamat pengiriman?"),
+        (WA_B1, utc(2026, 1, 2, 8, 4, 0), "agent", "agent-3", "wamid.OUT4", False, "Bisa Kak, mohon kirim alamat barunya."),
+    ]
+    t = rows(tmp_path / "messages.parquet")
+    assert {x["channel"] for x in t} == {"whatsapp"}
+    assert [x["customer_id"] for x in t] == ["6281234500001"] * 7 + ["6281234500002"] * 2
+    assert r.stderr.splitlines() == [
+        f"whatsapp_cloud: 9 messages in 3 conversations (2 customer threads, cut at 24 h gaps) -> {tmp_path / 'messages.parquet'}",
+        "whatsapp_cloud: read: 5 inbound, 4 outbound logged, 1 echoes, 6 statuses",
+        "whatsapp_cloud: dropped: 1 failed outbound, 1 reactions, 0 request_welcome; 1 statuses name a message not in the log",
+    ]
+    assert not (tmp_path / "conversations.parquet").exists()
+
+
+def test_whatsapp_gap_hours(tmp_path):
+    r = run("scripts/import/whatsapp_cloud.py", WA_FIXTURE, tmp_path, "--gap-hours", "0")
+    assert r.returncode == 0, r.stderr
+    ids = [x["conversation_id"] for x in rows(tmp_path / "messages.parquet")]
+    assert ids == ["wa:109900000000001:6281234500001"] * 7 + ["wa:109900000000001:6281234500002"] * 2
+    r = run("scripts/import/whatsapp_cloud.py", WA_FIXTURE, tmp_path, "--gap-hours", "72")
+    assert len(set(x["conversation_id"] for x in rows(tmp_path / "messages.parquet"))) == 2
+
+
+def test_whatsapp_directory_input(tmp_path):
+    lines = WA_FIXTURE.read_text().splitlines(keepends=True)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "2026-01-01.jsonl").write_text("".join(lines[:8]))
+    (tmp_path / "in" / "2026-01-02.jsonl").write_text("".join(lines[8:]))
+    r = run("scripts/import/whatsapp_cloud.py", tmp_path / "in", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert len(rows(tmp_path / "out" / "messages.parquet")) == 9
+
+
+@pytest.mark.parametrize("line,mutate,message", [
+    (0, lambda o: o["entry"][0]["changes"][0]["value"]["messages"][0].pop("timestamp"),
+     "line 1: entry[0].changes[0].value.messages[0]: missing field 'timestamp'"),
+    (0, lambda o: o["entry"][0]["changes"][0]["value"]["messages"][0].update(timestamp="yesterday"),
+     "line 1: entry[0].changes[0].value.messages[0]: timestamp: not unix seconds: \"yesterday\""),
+    (3, lambda o: o["response"].update(messages=[]), "line 4: response: 'messages' is empty"),
+    (1, lambda o: o.update(sender={"role": "robot"}), "line 2: sender.role must be agent, bot or system"),
+    (2, lambda o: o.pop("object"), "line 3: neither a webhook payload"),
+])
+def test_whatsapp_malformed(tmp_path, line, mutate, message):
+    lines = [json.loads(x) for x in WA_FIXTURE.read_text().splitlines()]
+    mutate(lines[line])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    r = run("scripts/import/whatsapp_cloud.py", bad, tmp_path / "out")
+    assert r.returncode == 2
+    assert f"whatsapp_cloud: error: {bad}: {message}" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_whatsapp_not_json(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(WA_FIXTURE.read_text().splitlines()[0] + "\n{not json\n")
+    r = run("scripts/import/whatsapp_cloud.py", bad, tmp_path / "out")
+    assert r.returncode == 2 and f"{bad}: line 2: not JSON" in r.stderr
+
+
+def test_whatsapp_analyzes(tmp_path):
+    assert run("scripts/import/whatsapp_cloud.py", WA_FIXTURE, tmp_path).returncode == 0
+    m = convoqa_analyze(tmp_path, tmp_path / "messages.parquet")
+    assert m["rows"]["messages"]["duplicates_dropped"] == 1
+    assert m["rows"]["messages"]["rows_used"] == 8
+    assert m["conversations_out"] == 3
+    conv = {c["conversation_id"]: c for c in rows(m["_out"] / "conversations.parquet")}
+    assert conv[WA_A1]["frt_total_s"] == 5.0  # the bot's auto-reply
+    assert conv[WA_A1]["frt_human_s"] == 300.0
+    assert conv[WA_B1]["frt_human_s"] == 240.0
