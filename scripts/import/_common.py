@@ -110,22 +110,27 @@ def load_json(path):
 
 
 def pages(data, key, path):
-    """The records of an API list response, of a list of such responses (one per page), or of a
-    plain list of records. `key` is the response's list field, e.g. "tickets" or "payload"."""
-    if isinstance(data, dict):
+    """(label, record) for the records of an API list response, of a list of such responses (one
+    per page), or of a plain list of records. `key` is the response's list field, e.g. "tickets"
+    or "payload" (Chatwoot's conversation list nests it as data.payload). The label says where the
+    record sits: "payload[3]", "response 2: payload[0]" or "item 5"."""
+    single = isinstance(data, dict)
+    if single:
         data = [data]
     if not isinstance(data, list):
         raise InputError(f"{path}: expected a JSON object or list, got {type(data).__name__}")
     out = []
-    for i, item in enumerate(data):
-        if isinstance(item, dict) and key in item and isinstance(item[key], list):
-            out.extend(item[key])
+    for p, item in enumerate(data):
+        page = "" if single else f"response {p}: "
+        if isinstance(item, dict) and isinstance(item.get(key), list):
+            out.extend((f"{page}{key}[{i}]", r) for i, r in enumerate(item[key]))
         elif isinstance(item, dict) and isinstance(item.get("data"), dict) and isinstance(item["data"].get(key), list):
-            out.extend(item["data"][key])
-        elif isinstance(item, dict) and key not in item and "data" not in item:
-            out.append(item)  # a plain record
+            out.extend((f"{page}data.{key}[{i}]", r) for i, r in enumerate(item["data"][key]))
+        elif isinstance(item, dict) and not single and key not in item and "data" not in item:
+            out.append((f"item {p}", item))  # a plain record
         else:
-            raise InputError(f"{path}: item {i}: expected a response with a {key!r} list or a record")
+            raise InputError(f"{path}: {'' if single else f'item {p}: '}expected a response with a {key!r} "
+                             f"list, or a list of responses or records")
     return out
 
 

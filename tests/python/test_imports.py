@@ -288,3 +288,109 @@ def test_whatsapp_analyzes(tmp_path):
     assert conv[WA_A1]["frt_total_s"] == 5.0  # the bot's auto-reply
     assert conv[WA_A1]["frt_human_s"] == 300.0
     assert conv[WA_B1]["frt_human_s"] == 240.0
+
+
+# ---------------------------------------------------------------- Chatwoot
+
+CW_FIXTURE = FIXTURES / "chatwoot"
+
+
+def test_chatwoot_fixture_rows(tmp_path):
+    r = run("scripts/import/chatwoot.py", CW_FIXTURE, tmp_path)
+    assert r.returncode == 0, r.stderr
+    got = [(x["conversation_id"], x["message_id"], x["sent_at"], x["sender_role"], x["agent_id"],
+            x["is_auto_reply"], x["customer_id"], x["channel"]) for x in rows(tmp_path / "messages.parquet")]
+    T, U, V = utc(2026, 1, 5, 9), utc(2026, 1, 6, 14), utc(2026, 1, 7, 8)
+    from datetime import timedelta as td
+    assert got == [
+        ("101", "1001", T, "customer", None, False, "501", "whatsapp"),
+        ("101", "1002", T + td(seconds=2), "bot", None, True, "501", "whatsapp"),        # template: greeting
+        ("101", "1003", T + td(seconds=3), "system", None, False, "501", "whatsapp"),    # activity
+        ("101", "1004", T + td(minutes=4), "agent", "11", False, "501", "whatsapp"),
+        ("101", "1005", T + td(minutes=6), "system", None, False, "501", "whatsapp"),    # private note
+        ("101", "1006", T + td(minutes=15), "agent", "11", False, "501", "whatsapp"),
+        ("101", "1007", T + td(minutes=16), "customer", None, False, "501", "whatsapp"),
+        ("101", "1008", T + td(minutes=17), "system", None, False, "501", "whatsapp"),
+        ("101", "1009", T + td(minutes=17, seconds=1), "bot", None, True, "501", "whatsapp"),  # CSAT survey
+        ("102", "2001", U, "customer", None, False, "502", "live_chat"),
+        ("102", "2002", U + td(seconds=1), "bot", None, False, "502", "live_chat"),      # agent_bot
+        ("102", "2003", U + td(minutes=1), "customer", None, False, "502", "live_chat"),
+        ("102", "2004", U + td(minutes=10), "agent", "12", False, "502", "live_chat"),
+        ("102", "2005", U + td(minutes=30), "bot", None, True, "502", "live_chat"),
+        ("103", "3001", V, "customer", None, False, "503", "email"),                    # "incoming" as a string
+        ("103", "3002", V + td(minutes=30), "agent", None, False, "503", "email"),      # outgoing, no sender
+    ]
+    assert rows(tmp_path / "messages.parquet")[0]["text"] == "Halo, tagihan saya dobel bulan ini"
+    conv = rows(tmp_path / "conversations.parquet")
+    assert conv == [
+        dict(conversation_id="101", customer_id="501", channel="whatsapp", status="resolved", created_at=T,
+             resolved_at=None, csat_score=4.0, team="Billing"),
+        dict(conversation_id="102", customer_id="502", channel="live_chat", status="pending", created_at=U,
+             resolved_at=None, csat_score=2.0, team=None),  # snoozed; rating from the input_csat message
+        dict(conversation_id="103", customer_id="503", channel="email", status="open", created_at=V,
+             resolved_at=None, csat_score=None, team=None),
+    ]
+    assert r.stderr.splitlines() == [
+        f"chatwoot: 16 messages (5 customer, 4 agent, 4 bot, 3 system), 3 conversations -> {tmp_path}",
+        "chatwoot: csat: 1 from surveys, 1 from input_csat messages, 1 without",
+        "chatwoot: 1 outgoing without a sender (agent, no agent_id), 1 private notes",
+    ]
+
+
+def test_chatwoot_survey_wins_over_chat_rating(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for f in CW_FIXTURE.iterdir():
+        (src / f.name).write_text(f.read_text())
+    (src / "csat_survey_responses.json").write_text(json.dumps([
+        {"id": 1, "rating": 5, "conversation_id": 101}, {"id": 2, "rating": 1, "conversation_id": 102}]))
+    assert run("scripts/import/chatwoot.py", src, tmp_path / "out").returncode == 0
+    assert [c["csat_score"] for c in rows(tmp_path / "out" / "conversations.parquet")] == [5.0, 1.0, None]
+    (src / "csat_survey_responses.json").unlink()
+    assert run("scripts/import/chatwoot.py", src, tmp_path / "out").returncode == 0
+    assert [c["csat_score"] for c in rows(tmp_path / "out" / "conversations.parquet")] == [4.0, 2.0, None]
+
+
+@pytest.mark.parametrize("file,mutate,message", [
+    ("messages.json", lambda d: d[0]["payload"][3].update(message_type=7),
+     "messages.json: response 0: payload[3] (message 1004): message_type must be 0-3"),
+    ("messages.json", lambda d: d[1]["payload"][0].pop("created_at"),
+     "messages.json: response 1: payload[0] (message 2001): missing field 'created_at'"),
+    ("messages.json", lambda d: d[1]["payload"][1]["sender"].update(type="robot"),
+     "messages.json: response 1: payload[1] (message 2002): sender.type 'robot' on an outgoing message"),
+    ("conversations.json", lambda d: d["data"]["payload"][1].update(status="archived"),
+     "conversations.json: data.payload[1] (conversation 102): status must be one of open, resolved, pending, snoozed"),
+    ("conversations.json", lambda d: d["data"]["payload"][2].update(id=101),
+     "conversations.json: data.payload[2] (conversation 101): id repeated"),
+    ("csat_survey_responses.json", lambda d: d[0].update(rating=9),
+     "csat_survey_responses.json: item 0: rating must be 1-5, got 9"),
+])
+def test_chatwoot_malformed(tmp_path, file, mutate, message):
+    src = tmp_path / "in"
+    src.mkdir()
+    for f in CW_FIXTURE.iterdir():
+        data = json.loads(f.read_text())
+        if f.name == file:
+            mutate(data)
+        (src / f.name).write_text(json.dumps(data))
+    r = run("scripts/import/chatwoot.py", src, tmp_path / "out")
+    assert r.returncode == 2
+    assert f"chatwoot: error: {src}/{message}" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_chatwoot_missing_file(tmp_path):
+    r = run("scripts/import/chatwoot.py", tmp_path, tmp_path / "out")
+    assert r.returncode == 2 and f"{tmp_path}/conversations.json: cannot read" in r.stderr
+
+
+def test_chatwoot_analyzes(tmp_path):
+    assert run("scripts/import/chatwoot.py", CW_FIXTURE, tmp_path).returncode == 0
+    m = convoqa_analyze(tmp_path, tmp_path / "messages.parquet", conversations=tmp_path / "conversations.parquet")
+    assert m["rows"]["messages"]["rows_used"] == 16
+    assert m["rows"]["conversations"]["rows_used"] == 3
+    conv = {c["conversation_id"]: c for c in rows(m["_out"] / "conversations.parquet")}
+    assert (conv["101"]["frt_total_s"], conv["101"]["frt_human_s"]) == (2.0, 240.0)
+    assert (conv["102"]["had_bot"], conv["102"]["handed_over"], conv["102"]["frt_human_s"]) == (True, True, 600.0)
+    assert conv["101"]["resolved_by"] == "status" and conv["103"]["resolved_at"] is None
+    assert [conv[c]["csat_score"] for c in ("101", "102", "103")] == [4.0, 2.0, None]
