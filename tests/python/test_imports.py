@@ -394,3 +394,100 @@ def test_chatwoot_analyzes(tmp_path):
     assert (conv["102"]["had_bot"], conv["102"]["handed_over"], conv["102"]["frt_human_s"]) == (True, True, 600.0)
     assert conv["101"]["resolved_by"] == "status" and conv["103"]["resolved_at"] is None
     assert [conv[c]["csat_score"] for c in ("101", "102", "103")] == [4.0, 2.0, None]
+
+
+# ---------------------------------------------------------------- Zendesk
+
+ZD_FIXTURE = FIXTURES / "zendesk"
+
+
+def copy_tree(src, dst, mutate=None):
+    """Copies a fixture folder, applying mutate(relative_path, data) to the JSON files."""
+    for f in src.rglob("*.json"):
+        data = json.loads(f.read_text())
+        rel = f.relative_to(src).as_posix()
+        if mutate:
+            mutate(rel, data)
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dst / rel).write_text(json.dumps(data))
+    return dst
+
+
+def test_zendesk_fixture_rows(tmp_path):
+    r = run("scripts/import/zendesk.py", ZD_FIXTURE, tmp_path)
+    assert r.returncode == 0, r.stderr
+    got = [(x["conversation_id"], x["message_id"], x["sent_at"], x["sender_role"], x["agent_id"],
+            x["customer_id"], x["channel"]) for x in rows(tmp_path / "messages.parquet")]
+    assert got == [
+        ("7001", "60001", utc(2026, 2, 2, 10, 0), "customer", None, "9001", "email"),
+        ("7001", "60002", utc(2026, 2, 2, 10, 20), "system", None, "9001", "email"),    # private: internal note
+        ("7001", "60003", utc(2026, 2, 2, 11, 5), "agent", "8001", "9001", "email"),    # +07:00 in the export
+        ("7001", "60004", utc(2026, 2, 2, 15, 20), "customer", None, "9001", "email"),
+        ("7003", "60008", utc(2026, 1, 20, 9, 0), "customer", None, "9004", "web_form"),
+        ("7003", "60009", utc(2026, 1, 21, 9, 0), "agent", "8003", "9004", "web_form"),  # role guessed
+        ("7002", "60005", utc(2026, 2, 3, 8, 0), "customer", None, "9002", "live_chat"),
+        ("7002", "60006", utc(2026, 2, 3, 8, 2), "customer", None, "9002", "live_chat"),  # a CC'd end-user
+        ("7002", "60007", utc(2026, 2, 3, 8, 3, 30), "agent", "8002", "9002", "live_chat"),  # an admin
+    ]
+    assert rows(tmp_path / "messages.parquet")[2]["text"] == "Thanks Kim, we corrected it; the new invoice is attached."
+    assert rows(tmp_path / "conversations.parquet") == [
+        # returned twice by the incremental export: the later (solved, rated good) version
+        dict(conversation_id="7001", customer_id="9001", channel="email", status="resolved",
+             created_at=utc(2026, 2, 2, 10), resolved_at=utc(2026, 2, 2, 15, 30), csat_score=5.0, team="Tier 1"),
+        dict(conversation_id="7003", customer_id="9004", channel="web_form", status="closed",
+             created_at=utc(2026, 1, 20, 9), resolved_at=utc(2026, 1, 21, 9, 5), csat_score=1.0, team=None),
+        dict(conversation_id="7002", customer_id="9002", channel="live_chat", status="open",
+             created_at=utc(2026, 2, 3, 8), resolved_at=None, csat_score=None, team="Chat"),  # "offered"
+    ]
+    assert r.stderr.splitlines() == [
+        f"zendesk: 9 messages (5 customer, 3 agent, 1 system), 3 tickets -> {tmp_path}",
+        "zendesk: csat: 2 answered, 1 without",
+        "zendesk: 1 comments whose author's role was guessed (requester -> customer, else agent), "
+        "1 deleted tickets skipped, 1 private comments (internal notes), 1 tickets repeated by the export (latest kept)",
+    ]
+
+
+def test_zendesk_without_users_guesses_by_requester(tmp_path):
+    def strip_users(rel, data):
+        for page in data if isinstance(data, list) else [data]:
+            page.pop("users", None)
+    src = copy_tree(ZD_FIXTURE, tmp_path / "in", strip_users)
+    r = run("scripts/import/zendesk.py", src, tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    roles = {x["message_id"]: x["sender_role"] for x in rows(tmp_path / "out" / "messages.parquet")}
+    assert roles["60006"] == "agent"  # the CC'd end-user, taken for an agent without the user list
+    assert "9 comments whose author's role was guessed" in r.stderr
+
+
+@pytest.mark.parametrize("file,mutate,message", [
+    ("tickets.json", lambda d: d[1]["tickets"][0].update(status="escalated"),
+     "tickets.json: response 1: tickets[0] (ticket 7002): status must be one of new, open, pending, hold, solved, closed"),
+    ("tickets.json", lambda d: d[0]["tickets"][1].update(created_at="20/01/2026"),
+     "tickets.json: response 0: tickets[1] (ticket 7003): created_at: not an ISO-8601 time"),
+    ("tickets.json", lambda d: d[0]["tickets"][1].update(satisfaction_rating={"score": "meh"}),
+     "tickets.json: response 0: tickets[1] (ticket 7003): satisfaction_rating.score must be"),
+    ("comments/7003.json", lambda d: d[1]["comments"][0].pop("author_id"),
+     "comments/7003.json: response 1: comments[0] (comment 60009): missing field 'author_id'"),
+    ("comments/7001.json", lambda d: d["comments"][1].update(public="no"),
+     "comments/7001.json: comments[1] (comment 60002): field 'public' must be a boolean"),
+    ("comments/7002.json", lambda d: d["comments"][2].update(created_at="2026-02-03 08:03:30"),
+     "comments/7002.json: comments[2] (comment 60007): created_at: time without a zone"),
+])
+def test_zendesk_malformed(tmp_path, file, mutate, message):
+    src = copy_tree(ZD_FIXTURE, tmp_path / "in", lambda rel, d: mutate(d) if rel == file else None)
+    r = run("scripts/import/zendesk.py", src, tmp_path / "out")
+    assert r.returncode == 2
+    assert f"zendesk: error: {src}/{message}" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_zendesk_analyzes(tmp_path):
+    assert run("scripts/import/zendesk.py", ZD_FIXTURE, tmp_path).returncode == 0
+    m = convoqa_analyze(tmp_path, tmp_path / "messages.parquet", conversations=tmp_path / "conversations.parquet")
+    assert m["rows"]["messages"]["rows_used"] == 9
+    assert m["rows"]["conversations"]["rows_used"] == 3
+    conv = {c["conversation_id"]: c for c in rows(m["_out"] / "conversations.parquet")}
+    assert conv["7001"]["frt_human_s"] == 3900.0  # the internal note is not a reply
+    assert conv["7001"]["resolved_at"] == utc(2026, 2, 2, 15, 30)
+    assert [conv[t]["primary_agent_id"] for t in ("7001", "7002", "7003")] == ["8001", "8002", "8003"]
+    assert [conv[t]["csat_score"] for t in ("7001", "7002", "7003")] == [5.0, None, 1.0]
