@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # convoqa in one image: the release binary and its models, nothing else (docs/deploy.md).
 #
 #   docker build -t convoqa:0.1.0 .
