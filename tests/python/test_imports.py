@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta as td, timezone
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -312,7 +312,6 @@ def test_chatwoot_fixture_rows(tmp_path):
     got = [(x["conversation_id"], x["message_id"], x["sent_at"], x["sender_role"], x["agent_id"],
             x["is_auto_reply"], x["customer_id"], x["channel"]) for x in rows(tmp_path / "messages.parquet")]
     T, U, V = utc(2026, 1, 5, 9), utc(2026, 1, 6, 14), utc(2026, 1, 7, 8)
-    from datetime import timedelta as td
     assert got == [
         ("101", "1001", T, "customer", None, False, "501", "whatsapp"),
         ("101", "1002", T + td(seconds=2), "bot", None, True, "501", "whatsapp"),        # template: greeting
