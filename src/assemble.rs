@@ -76,6 +76,24 @@ pub fn assemble(
     });
 
     for conv in by_id.values() {
+        // A reply before the customer's first message means the timestamps run backwards (an
+        // importer lost a sign, a clock was off) or [roles] is wrong; FRT then counts from the
+        // first customer message only. Outbound templates also start this way: a warning, not an
+        // error. Judged on the sorted messages, so it does not depend on row order.
+        let first = conv.messages.iter().find(|m| m.role != Role::System);
+        if let Some(first) = first.filter(|m| m.role != Role::Customer) {
+            if conv.messages.iter().any(|m| m.role == Role::Customer) {
+                warnings.add(
+                    "first_message_not_customer",
+                    format!(
+                        "{}: the first message is the {}'s, at {}, before the customer's first; if the customer wrote first, the export's timestamps or [roles] are off",
+                        conv.conversation_id,
+                        first.role.as_str(),
+                        format_us(first.sent_at_us)
+                    ),
+                );
+            }
+        }
         if let Some(created) = conv.record.as_ref().and_then(|r| r.created_at_us) {
             let early = conv.messages.iter().filter(|m| m.sent_at_us < created).count();
             for _ in 0..early {

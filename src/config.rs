@@ -39,7 +39,9 @@ pub struct Config {
     pub session_gap_hours: f64,
     /// Maps raw sender_role values (lower-cased) to a role, on top of the four canonical ones.
     pub roles: BTreeMap<String, Role>,
-    /// First-human-response SLA per channel, in seconds; `default` covers other channels.
+    /// First-human-response SLA per channel, in seconds; `default` covers other channels. A
+    /// config's entries override the built-in ones key by key (no need to repeat `default`).
+    #[serde(deserialize_with = "sla_over_built_in")]
     pub sla_seconds: BTreeMap<String, f64>,
     pub columns: Columns,
     pub business_hours: BusinessHoursConfig,
@@ -269,7 +271,6 @@ impl Default for Config {
             ("note", Role::System),
             ("event", Role::System),
         ];
-        let sla = [("whatsapp", 300.0), ("live_chat", 300.0), ("instagram", 300.0), ("email", 3600.0), ("default", 900.0)];
         Config {
             time_zone: "UTC".into(),
             input_time_zone: "UTC".into(),
@@ -280,7 +281,7 @@ impl Default for Config {
             inactivity_close_hours: 24.0,
             session_gap_hours: 0.0,
             roles: roles.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            sla_seconds: sla.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            sla_seconds: built_in_sla(),
             columns: Columns::default(),
             business_hours: BusinessHoursConfig::default(),
             model: ModelConfig::default(),
@@ -288,6 +289,20 @@ impl Default for Config {
             risk: RiskConfig::default(),
         }
     }
+}
+
+/// The built-in SLAs: 5 minutes on chat channels, an hour on e-mail, 15 minutes elsewhere.
+const BUILT_IN_SLA_S: [(&str, f64); 5] = [("whatsapp", 300.0), ("live_chat", 300.0), ("instagram", 300.0), ("email", 3600.0), ("default", 900.0)];
+
+fn built_in_sla() -> BTreeMap<String, f64> {
+    BUILT_IN_SLA_S.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+/// `[sla_seconds]` from a file: its entries on top of the built-in ones.
+fn sla_over_built_in<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, f64>, D::Error> {
+    let mut sla = built_in_sla();
+    sla.extend(BTreeMap::<String, f64>::deserialize(d)?);
+    Ok(sla)
 }
 
 /// The commented default config that `convoqa init` writes. A unit test checks that it parses
@@ -314,14 +329,36 @@ const US_PER_HOUR: f64 = 3_600_000_000.0;
 
 impl Config {
     /// Parses a TOML config; unknown keys are errors, so a typo never silently means "default".
+    /// Errors say where (line and column), which key, what was expected (with the unit) and,
+    /// for an unknown key, the closest valid one.
     pub fn from_toml(text: &str, origin: &str) -> Result<Config> {
         toml::from_str(text).map_err(|e| {
-            let key = e.span().map(|s| format!("{origin} at byte {}", s.start)).unwrap_or_else(|| origin.to_string());
-            Error::config(
-                key,
-                e.message().to_string(),
-                "compare with the commented defaults that `convoqa init FILE` writes",
-            )
+            let at = e.span().map(|span| {
+                let (line, column) = line_column(text, span.start);
+                (line, column, key_at(text, span.start))
+            });
+            let message = e.message().trim().to_string();
+            let key = match &at {
+                Some((_, _, Some(key))) => key.clone(),
+                _ => String::new(),
+            };
+            let place = match &at {
+                Some((line, column, _)) => format!("{origin}, line {line}, column {column}"),
+                None => origin.to_string(),
+            };
+            let (problem, fix) = if let Some((unknown, valid)) = unknown_field(&message) {
+                let problem = match closest(&unknown, &valid) {
+                    Some(best) => format!("unknown key `{unknown}` at {place}; did you mean `{best}`?"),
+                    None => format!("unknown key `{unknown}` at {place}; valid keys here: {}", valid.join(", ")),
+                };
+                (problem, "fix the key's spelling; `convoqa init FILE` writes every setting with its default".to_string())
+            } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
+                let expected = expected_value(&key, &message);
+                (format!("{message} at {place}"), format!("set `{key}` to {expected}"))
+            } else {
+                (format!("{message} at {place}"), "compare with the commented defaults that `convoqa init FILE` writes".to_string())
+            };
+            Error::config(if key.is_empty() { origin.to_string() } else { key }, problem, fix)
         })
     }
 
@@ -367,13 +404,6 @@ impl Config {
                     "e.g. whatsapp = 300",
                 ));
             }
-        }
-        if !self.sla_seconds.contains_key("default") {
-            return Err(Error::config(
-                "sla_seconds.default",
-                "missing: channels without their own SLA need one",
-                "add `default = 900` under [sla_seconds]",
-            ));
         }
         if !(8..=512).contains(&self.model.max_tokens) {
             return Err(Error::config(
@@ -430,6 +460,15 @@ impl Settings {
         })
     }
 
+    /// Channel names the config sets (SLAs other than the built-in ones, business-hours
+    /// schedules) that no conversation in `seen` has: most likely a typo, which would silently
+    /// leave that channel on the default. (config key, channel) pairs.
+    pub fn channels_not_in_input(&self, seen: &std::collections::BTreeSet<&str>) -> Vec<(String, String)> {
+        let sla = self.config.sla_seconds.keys().filter(|c| c.as_str() != "default" && !BUILT_IN_SLA_S.iter().any(|(b, _)| b == c)).map(|c| ("sla_seconds", c));
+        let hours = self.config.business_hours.channel.keys().map(|c| ("business_hours.channel", c));
+        sla.chain(hours).filter(|(_, c)| !seen.contains(c.as_str())).map(|(k, c)| (format!("{k}.{c}"), c.clone())).collect()
+    }
+
     /// `[risk] model`, resolved like the model paths; None = the built-in risk models.
     pub fn risk_model_path(&self) -> Result<Option<std::path::PathBuf>> {
         match self.config.risk.model.as_str() {
@@ -442,6 +481,82 @@ impl Settings {
     pub fn sla_s(&self, channel: Option<&str>) -> f64 {
         let map = &self.config.sla_seconds;
         channel.and_then(|c| map.get(c)).or_else(|| map.get("default")).copied().unwrap_or(900.0)
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The dotted key whose value or name sits at a byte offset: the `key = ...` on that line,
+/// under the last `[table]` header above it.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let line = &text[line_start..line_end];
+    let name = line.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_string()).filter(|k| !k.is_empty() && !k.starts_with('['))?;
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && !l.starts_with("[["))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{name}"),
+        _ => name,
+    })
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" -> (x, [a, b]).
+fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (unknown, rest) = rest.split_once('`')?;
+    let valid = rest.split('`').skip(1).step_by(2).map(str::to_string).collect();
+    Some((unknown.to_string(), valid))
+}
+
+/// The valid key nearest a typo, if it is near enough to be the one meant.
+fn closest(unknown: &str, valid: &[String]) -> Option<String> {
+    valid
+        .iter()
+        .map(|v| (strsim::damerau_levenshtein(unknown, v), v))
+        .filter(|(d, v)| *d <= 3.max(v.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, v)| v.clone())
+}
+
+/// What a key takes, in words a user can act on ("a number of hours, e.g. 48").
+fn expected_value(key: &str, message: &str) -> String {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    if name.ends_with("_hours") {
+        return "a number of hours, e.g. 48 (no unit suffix)".into();
+    }
+    if key.starts_with("sla_seconds.") || name.ends_with("_seconds") {
+        return "a number of seconds, e.g. 300 (no unit suffix)".into();
+    }
+    match name {
+        "low_csat_threshold" | "false_fcr_threshold" => return "a probability between 0 and 1, e.g. 0.5".into(),
+        "control_rate" => return "a share between 0 and 1, e.g. 0.05".into(),
+        "reopen_min_similarity" => return "a cosine similarity between 0 and 1, e.g. 0.92".into(),
+        "max_tokens" => return "a whole number of tokens, e.g. 128".into(),
+        "reopen_match" => return "\"same_intent\" or \"any\"".into(),
+        _ => {}
+    }
+    if message.contains("expected f64") || message.contains("expected a number") {
+        "a number, e.g. 1.5".into()
+    } else if message.contains("expected usize") || message.contains("expected u") || message.contains("expected i") {
+        "a whole number".into()
+    } else if message.contains("expected a boolean") || message.contains("expected bool") {
+        "true or false".into()
+    } else if message.contains("expected a string") {
+        "a quoted string".into()
+    } else {
+        "the form `convoqa init FILE` shows for it".into()
     }
 }
 

@@ -476,6 +476,19 @@ fn open_message_files(paths: &[PathBuf], settings: &Settings) -> Result<(Vec<Pat
     Ok((files, specs))
 }
 
+/// The messages input checked before any work: every file found, readable, with the columns
+/// the contract needs; returns the files and their row count (from the Parquet footers).
+pub fn check_messages(paths: &[PathBuf], settings: &Settings) -> Result<(Vec<PathBuf>, u64)> {
+    let files = discover_files(paths, "messages")?;
+    let specs = specs_for(&MESSAGE_COLUMNS, |l| settings.config.columns.messages.name_of(l));
+    let mut rows = 0u64;
+    for f in &files {
+        let (builder, _, _) = guard_corrupt(f, "messages", || open_checked(f, "messages", &specs))?;
+        rows += builder.metadata().file_metadata().num_rows().max(0) as u64;
+    }
+    Ok((files, rows))
+}
+
 pub fn read_messages(paths: &[PathBuf], settings: &Settings, progress: &ProgressBar) -> Result<MessagesInput> {
     let (files, specs) = open_message_files(paths, settings)?;
     let per_file: Vec<Result<(u64, Vec<Message>, Vec<QuarantinedRow>)>> = files

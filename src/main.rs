@@ -19,8 +19,27 @@ struct Cli {
     /// file's own directory; also CONVOQA_MODEL_DIR. `convoqa models` shows the whole search.
     #[arg(long, global = true, value_name = "DIR")]
     model_dir: Option<PathBuf>,
+    /// Colour in log lines: auto (only when stderr is a terminal and NO_COLOR is unset), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Log lines as text, or as JSON objects (one per line) for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -69,6 +88,9 @@ enum Command {
         /// FCR fields.
         #[arg(long)]
         date: Option<String>,
+        /// An input with no message rows writes empty outputs (needs --as-of) instead of exit 2.
+        #[arg(long)]
+        allow_empty: bool,
     },
     /// Engine mode: one partition's messages (every message of some customers) as an Arrow IPC
     /// stream on stdin; its conversations, enriched messages and quarantined rows as one Arrow
@@ -320,10 +342,19 @@ fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()))
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into());
+    // Log files and shippers get no escape codes: colour only on a terminal, and never under
+    // NO_COLOR (https://no-color.org) unless asked for.
+    let ansi = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.with_ansi(ansi).init(),
+        LogFormat::Json => logs.json().with_ansi(false).flatten_event(true).init(),
+    }
     match run(cli.command, cli.model_dir) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -346,7 +377,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
         Ok(settings)
     };
     match command {
-        Command::Analyze { messages, conversations, out, config, as_of, quiet, no_model, redact_all, previous, shard, date, partitions } => {
+        Command::Analyze { messages, conversations, out, config, as_of, quiet, no_model, redact_all, previous, shard, date, partitions, allow_empty } => {
             let mut settings = settings_from(config.as_deref())?;
             if no_model {
                 settings.config.model.enabled = false;
@@ -372,8 +403,13 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 redact_all,
                 previous_dir: previous,
                 partitions,
+                allow_empty,
             };
             let report = analyze(&request)?;
+            // The manifest keeps every warning; stderr (the scheduler's log) gets one line each.
+            for (kind, w) in &report.manifest.warnings.0 {
+                tracing::warn!(kind = %kind, count = w.count, example = w.examples.first().map_or("", String::as_str), "input warning (see manifest.json)");
+            }
             if !quiet {
                 print!("{}", convoqa::summary::render(&report));
             }

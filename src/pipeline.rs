@@ -99,6 +99,8 @@ pub struct AnalyzeRequest {
     /// Bounded memory (`--partitions N`): spill the input to N customer partitions on disk and
     /// process one at a time (src/partitioned.rs). The outputs are the one-pass run's.
     pub partitions: Option<u32>,
+    /// Write (empty) outputs for an input with no message rows instead of refusing it.
+    pub allow_empty: bool,
 }
 
 /// What a run produced, for the summary and for tests.
@@ -386,6 +388,22 @@ pub fn risk_history(req: &InputRequest) -> Result<(Vec<ConversationRow>, Warning
 
 pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     let settings = &req.input.settings;
+    // Everything a user can get wrong is checked before the model loads and the data is read.
+    crate::write::check_out_dir(&req.out_dir, "--out")?;
+    let (files, rows) = crate::ingest::check_messages(&req.input.messages, settings)?;
+    if rows == 0 {
+        let where_ = files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ");
+        if !req.allow_empty {
+            return Err(Error::input(
+                files.first().cloned().unwrap_or_default(),
+                format!("no messages in {where_} (the files have the right columns but no rows)"),
+                "check the export or the partition path; for a night with no traffic pass --allow-empty --as-of <time> to write empty outputs",
+            ));
+        }
+        if req.input.as_of_us.is_none() {
+            return Err(Error::config("--as-of", "--allow-empty with no messages needs the moment the run is judged at", "pass --as-of, e.g. --as-of 2026-11-22T00:00:00Z"));
+        }
+    }
     // Before the model and the data: a bad risk model path fails at once.
     let risk_models = load_risk_models(settings)?;
     let previous_voc = req.previous_dir.as_deref().map(crate::voc::read_previous).transpose()?;
@@ -477,7 +495,11 @@ pub(crate) fn finish(
     write_large: impl FnOnce(&mut StagedOutput) -> Result<()>,
 ) -> Result<AnalyzeReport> {
     let settings = &req.input.settings;
-    let FinishedRun { rows, heatmap, qa, qa_stats, mut voc_items, mut quarantined, messages_rows, conversations_rows, model_stats, sentiment_counts, warnings, as_of_us, as_of_source, message_files, conversation_files, prior, tonight_topics, partitions } = run;
+    let FinishedRun { rows, heatmap, qa, qa_stats, mut voc_items, mut quarantined, messages_rows, conversations_rows, model_stats, sentiment_counts, mut warnings, as_of_us, as_of_source, message_files, conversation_files, prior, tonight_topics, partitions } = run;
+    let seen_channels: std::collections::BTreeSet<&str> = rows.iter().filter_map(|r| r.channel.as_deref()).collect();
+    for (key, channel) in settings.channels_not_in_input(&seen_channels) {
+        warnings.add("config_channel_not_in_input", format!("{key}: no conversation has channel {channel:?} (channels in the input: {seen_channels:?}); a typo leaves that channel on the default"));
+    }
     let kpis = aggregate(&rows, heatmap, &settings.time_zone);
     timer.done("kpis");
     // In input order (table, file, row), however the run met them.

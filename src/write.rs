@@ -367,6 +367,50 @@ pub struct StagedOutput {
     files: Vec<String>,
 }
 
+/// Checks, before any work, that `out_dir` can be an output directory: not an existing file, and
+/// the directory (or its nearest existing ancestor, where it will be created) writable. Nothing is
+/// created. Errors are the user's to fix (exit 2).
+pub fn check_out_dir(out_dir: &Path, flag: &str) -> Result<()> {
+    if out_dir.exists() && !out_dir.is_dir() {
+        return Err(Error::config(
+            flag,
+            format!("{} is an existing file, not a directory", out_dir.display()),
+            "pass a directory path (convoqa writes several tables into it); remove or rename the file",
+        ));
+    }
+    let mut existing = out_dir;
+    while !existing.exists() {
+        match existing.parent() {
+            Some(p) if !p.as_os_str().is_empty() => existing = p,
+            _ => {
+                existing = Path::new(".");
+                break;
+            }
+        }
+    }
+    if !existing.is_dir() {
+        return Err(Error::config(
+            flag,
+            format!("{} cannot be created: {} is a file", out_dir.display(), existing.display()),
+            "pass a path under a directory",
+        ));
+    }
+    // Permissions are not enough to know (read-only mounts, ACLs): try to create a file.
+    let probe = existing.join(format!(".convoqa-write-check-{}", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::config(
+            flag,
+            format!("cannot write into {} ({e})", existing.display()),
+            "pass a directory you can write to, or fix its permissions (the scheduler's user must own it or have write access)",
+        )),
+    }
+}
+
 impl StagedOutput {
     pub fn new(out_dir: &Path) -> Result<StagedOutput> {
         std::fs::create_dir_all(out_dir).map_err(|e| Error::write(out_dir, e))?;

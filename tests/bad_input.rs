@@ -298,3 +298,158 @@ fn schema_and_init() {
     let (code, _, err) = analyze(&m, &tmp.path().join("out"), &["--config", cfg.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
 }
+
+// The errors a scheduler meets, each before any work (no model load, no input read), exit 2,
+// with a fix.
+
+#[test]
+fn out_that_is_a_file_or_unwritable_fails_before_the_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("msgs.parquet");
+    valid_messages(&f);
+    let file = tmp.path().join("outfile");
+    std::fs::write(&file, "x").unwrap();
+    // The model is not loaded first: a bad model dir would otherwise be the error.
+    let (code, _, err) = analyze(&f, &file, &["--model-dir", file.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`--out`") && err.contains("is an existing file") && err.contains("fix: pass a directory path"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+
+    let under_file = file.join("out");
+    let (code, _, err) = analyze(&f, &under_file, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot be created") && err.contains("fix:"), "{err}");
+
+    // Permissions stop everyone but root (CI may run as root).
+    if unsafe { libc::geteuid() } != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        let ro = tmp.path().join("ro");
+        std::fs::create_dir(&ro).unwrap();
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+        let (code, _, err) = analyze(&f, &ro.join("out"), &[]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("cannot write into") && err.contains("fix:"), "{err}");
+    }
+}
+
+#[test]
+fn empty_input_is_refused_unless_allowed_with_an_as_of() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full.parquet");
+    valid_messages(&full);
+    let empty = tmp.path().join("empty.parquet");
+    let batch = common::read_parquet(&full).slice(0, 0);
+    convoqa::write::write_parquet(&empty, &batch).unwrap();
+    let out = tmp.path().join("out");
+
+    let (code, _, err) = analyze(&empty, &out, &["--no-model"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no messages in") && err.contains("empty.parquet") && err.contains("--allow-empty"), "{err}");
+    assert!(!out.exists());
+
+    let (code, _, err) = analyze(&empty, &out, &["--no-model", "--allow-empty"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`--as-of`"), "{err}");
+
+    let (code, _, err) = analyze(&empty, &out, &["--no-model", "--allow-empty", "--as-of", "2026-11-22T00:00:00Z"]);
+    assert_eq!(code, 0, "{err}");
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run_manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["rows"]["messages"]["rows_in"], 0, "{manifest}");
+    assert_eq!(Table::open(&out.join("conversations.parquet")).len(), 0);
+}
+
+fn config_error(toml: &str) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("msgs.parquet");
+    valid_messages(&f);
+    let cfg = tmp.path().join("convoqa.toml");
+    std::fs::write(&cfg, toml).unwrap();
+    let (code, _, err) = analyze(&f, &tmp.path().join("out"), &["--config", cfg.to_str().unwrap(), "--no-model"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!tmp.path().join("out").exists());
+    err
+}
+
+#[test]
+fn a_mistyped_config_key_gets_its_line_column_and_the_key_meant() {
+    let err = config_error("time_zone = \"UTC\"\nreopen_window_hour = 12\n");
+    assert!(err.contains("line 2, column 1"), "{err}");
+    assert!(err.contains("did you mean `reopen_window_hours`?"), "{err}");
+    // Far from every valid key: the valid keys of that table are listed instead.
+    let err = config_error("[qa]\nzzzz_qqq = 1\n");
+    assert!(err.contains("line 2, column 1") && err.contains("low_csat_threshold, false_fcr_threshold, control_rate"), "{err}");
+}
+
+#[test]
+fn a_value_of_the_wrong_type_names_the_key_line_and_unit() {
+    let err = config_error("reopen_window_hours = \"48h\"\n");
+    assert!(err.contains("`reopen_window_hours`") && err.contains("line 1"), "{err}");
+    assert!(err.contains("a number of hours, e.g. 48"), "{err}");
+    let err = config_error("\n[sla_seconds]\nemail = \"1h\"\n");
+    assert!(err.contains("`sla_seconds.email`") && err.contains("line 3") && err.contains("a number of seconds, e.g. 300"), "{err}");
+}
+
+#[test]
+fn sla_overrides_need_no_default_and_an_unseen_channel_is_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("msgs.parquet");
+    valid_messages(&f);
+    let cfg = tmp.path().join("convoqa.toml");
+    std::fs::write(&cfg, "[sla_seconds]\nwhatsap = 300\n").unwrap();
+    let out = tmp.path().join("out");
+    let (code, _, err) = analyze(&f, &out, &["--config", cfg.to_str().unwrap(), "--no-model"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("config_channel_not_in_input") && err.contains("whatsap"), "stderr: {err}");
+    let manifest = std::fs::read_to_string(out.join("run_manifest.json")).unwrap();
+    assert!(manifest.contains("config_channel_not_in_input") && manifest.contains("sla_seconds.whatsap"), "{manifest}");
+    // The built-in default and channels still apply beside the override.
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let sla = &manifest["config"]["sla_seconds"];
+    assert_eq!((sla["default"].as_f64(), sla["email"].as_f64(), sla["whatsap"].as_f64()), (Some(900.0), Some(3600.0), Some(300.0)), "{sla}");
+}
+
+#[test]
+fn logs_have_colour_only_on_a_terminal_and_json_on_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("msgs.parquet");
+    valid_messages(&f);
+    let out = tmp.path().join("out");
+    // stderr is a pipe here: no escape codes.
+    let (code, _, err) = analyze(&f, &out, &["--no-model", "-v"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("INFO") && !err.contains('\u{1b}'), "{err:?}");
+    let (_, _, err) = analyze(&f, &out, &["--no-model", "-v", "--color", "always"]);
+    assert!(err.contains('\u{1b}'), "--color always colours: {err:?}");
+    let (code, _, err) = analyze(&f, &out, &["--no-model", "-v", "--log-format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v["level"].is_string() && v["timestamp"].is_string(), "{line}");
+    }
+}
+
+#[test]
+fn a_reply_before_the_customer_is_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("msgs.parquet");
+    let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+    // The company's reply stamped 6 hours before the tweet it answers (a lost sign).
+    write(
+        &f,
+        vec![
+            ("conversation_id", strs(&[Some("a"), Some("a")])),
+            ("sent_at", Arc::new(TimestampMillisecondArray::from(vec![t("2026-11-02T07:00:00Z"), t("2026-11-02T01:00:00Z")]).with_timezone("UTC"))),
+            ("sender_role", strs(&[Some("customer"), Some("agent")])),
+            ("text", strs(&[Some("my order is late"), Some("sorry, DM us")])),
+            ("customer_id", strs(&[Some("c1"); 2])),
+        ],
+    );
+    let out = tmp.path().join("out");
+    let (code, _, err) = analyze(&f, &out, &["--no-model"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("first_message_not_customer"), "{err}");
+    let manifest = std::fs::read_to_string(out.join("run_manifest.json")).unwrap();
+    assert!(manifest.contains("a: the first message is the agent's, at 2026-11-02T01:00:00Z"), "{manifest}");
+}

@@ -63,6 +63,7 @@ fn run_partitioned(input: &Path, out: &Path, shard: Option<Shard>, partitions: O
         redact_all: false,
         previous_dir: None,
         partitions,
+        allow_empty: false,
     };
     analyze(&req).unwrap()
 }
