@@ -5,6 +5,7 @@
 # and the run manifest's stage timings. Usage: scripts/bench-analyze.sh [CORPUS] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target_dir=$(bash scripts/target-dir.sh)  # where cargo puts the binaries
 corpus=${1:-../shared/bench/corpus.txt}
 runs=${2:-3}
 bash scripts/fetch-model.sh >/dev/null
@@ -33,7 +34,7 @@ PY
 times=()
 for _ in $(seq "$runs"); do
   rm -rf "$work/out"
-  line=$( { /usr/bin/time -f "%e %M" ./target/release/convoqa analyze --messages "$work/messages.parquet" --out "$work/out" -q; } 2>&1 | tail -1)
+  line=$( { /usr/bin/time -f "%e %M" "$target_dir"/release/convoqa analyze --messages "$work/messages.parquet" --out "$work/out" -q; } 2>&1 | tail -1)
   echo "run: ${line%% *} s wall, peak RSS $(( ${line##* } / 1024 )) MB"
   times+=("${line%% *}")
 done

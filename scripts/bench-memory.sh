@@ -7,13 +7,14 @@
 # measures the pipeline's memory and cost per message, not the encoder's (BENCHMARKS.md has that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target_dir=$(bash scripts/target-dir.sh)  # where cargo puts the binaries
 runs=${1:-3}
 partitions=${2:-100}
 bash scripts/fetch-model.sh >/dev/null
 cargo build --release --quiet --bin convoqa
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-./target/release/convoqa demo-data --out "$work/d" --conversations 520000 --seed 7
+"$target_dir"/release/convoqa demo-data --out "$work/d" --conversations 520000 --seed 7
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf '%-22s %10s %12s %14s %12s\n' run rows "median s" "messages/s" "peak RSS MB"
 for mode in one-pass partitioned; do
@@ -21,7 +22,7 @@ for mode in one-pass partitioned; do
   walls=(); rss=()
   for _ in $(seq "$runs"); do
     rm -rf "$work/out"
-    line=$( { /usr/bin/time -f "%e %M" ./target/release/convoqa analyze --messages "$work/d/messages" \
+    line=$( { /usr/bin/time -f "%e %M" "$target_dir"/release/convoqa analyze --messages "$work/d/messages" \
       --conversations "$work/d/conversations.parquet" --out "$work/out" -q "${extra[@]}"; } 2>&1 | tail -1)
     walls+=("${line%% *}"); rss+=("$(( ${line##* } / 1024 ))")
   done

@@ -7,6 +7,7 @@
 # text is measured by `convoqa bench` and scripts/bench-analyze.sh (real, distinct texts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target_dir=$(bash scripts/target-dir.sh)  # where cargo puts the binaries
 runs=${1:-3}
 bash scripts/fetch-model.sh >/dev/null
 cargo build --release --quiet --bin convoqa
@@ -15,11 +16,11 @@ trap 'rm -rf "$work"' EXIT
 printf '%-6s %12s %10s %12s %14s %12s\n' scale conversations rows "median s" "messages/s" "peak RSS MB"
 for scale in 1 10 100; do
   n=$((300 * scale))
-  ./target/release/convoqa demo-data --out "$work/d$scale" --conversations "$n" --seed 7 >/dev/null
+  "$target_dir"/release/convoqa demo-data --out "$work/d$scale" --conversations "$n" --seed 7 >/dev/null
   walls=(); rss=()
   for _ in $(seq "$runs"); do
     rm -rf "$work/out"
-    line=$( { /usr/bin/time -f "%e %M" ./target/release/convoqa analyze --messages "$work/d$scale/messages" \
+    line=$( { /usr/bin/time -f "%e %M" "$target_dir"/release/convoqa analyze --messages "$work/d$scale/messages" \
       --conversations "$work/d$scale/conversations.parquet" --out "$work/out" -q; } 2>&1 | tail -1)
     walls+=("${line%% *}"); rss+=("$(( ${line##* } / 1024 ))")
   done

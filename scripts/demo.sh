@@ -5,10 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/fetch-model.sh
-echo "building convoqa in release (the first build takes several minutes on 2 cores)..."
+echo "building convoqa in release (the first build compiles ~300 crates: several minutes on 2 cores; cargo shows its progress)..."
 cargo build --release
+# Where cargo put the binary (CARGO_TARGET_DIR or a [build] target-dir may move it).
+target_dir=$(bash scripts/target-dir.sh)
+convoqa="$target_dir/release/convoqa"
 out=${1:-out/sample}
-./target/release/convoqa analyze \
+"$convoqa" analyze \
   --messages data/sample/messages \
   --conversations data/sample/conversations.parquet \
   --config data/sample/convoqa.toml \
@@ -21,10 +24,10 @@ echo "read them with e.g.: duckdb -c \"SELECT * FROM '$out/kpi_by_channel.parque
 # never trained on): analyze's outputs, then the readings scored against the labels.
 echo
 echo "== the chat corpus's dev split (bot menus, rating prompts, code-mixed Indonesian) =="
-./target/release/convoqa corpus-export --split dev --out "$out-corpus-dev/input"
-./target/release/convoqa analyze --messages "$out-corpus-dev/input/messages.parquet" \
+"$convoqa" corpus-export --split dev --out "$out-corpus-dev/input"
+"$convoqa" analyze --messages "$out-corpus-dev/input/messages.parquet" \
   --conversations "$out-corpus-dev/input/conversations.parquet" --out "$out-corpus-dev" --quiet
 echo "outputs in $out-corpus-dev: messages.parquet has sentiment and sentiment_source (model, or the"
 echo "context rule that decided: menu choice, rating, media, id, emoji); conversations.parquet has intent,"
 echo "intent_confidence (calibrated) and csat_score with csat_source (survey, or chat: a rating given in the chat)"
-./target/release/convoqa eval-readings --split dev
+"$convoqa" eval-readings --split dev

@@ -6,6 +6,7 @@
 # Skips with a message where ../shared/data is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target_dir=$(bash scripts/target-dir.sh)  # where cargo puts the binaries
 src=../shared/data/conversations/twitter-customer-care/dev.json
 if [ ! -f "$src" ]; then
   echo "skipped: $src not found (the shared data sits beside the project on the team's machines)"
@@ -25,4 +26,4 @@ with open(sys.argv[3], "w", encoding="utf-8") as out:
         out.write(f"{text}\t{label}\n")
 print(f"{len(rows)} labelled customer messages", file=sys.stderr)
 PY
-./target/release/convoqa eval --head models/heads/sentiment --data "$tmp/chat.tsv"
+"$target_dir"/release/convoqa eval --head models/heads/sentiment --data "$tmp/chat.tsv"

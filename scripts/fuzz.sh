@@ -9,6 +9,7 @@
 # Built with -O (release, as `cargo +nightly fuzz build -O`). Exit code 1 when a target found a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target_dir=$(bash scripts/target-dir.sh)  # where cargo puts the binaries
 seconds=${FUZZ_SECONDS:-300}
 if ! cargo +nightly --version >/dev/null 2>&1; then
   rustup toolchain install nightly --profile minimal
@@ -23,7 +24,7 @@ for target in parquet_messages message_rows; do
     # Seed with real-shaped files: a small demo set's message partitions.
     cargo build --release --quiet
     seeds=$(mktemp -d)
-    ./target/release/convoqa demo-data --out "$seeds" --conversations 12 --seed 1 >/dev/null
+    "$target_dir"/release/convoqa demo-data --out "$seeds" --conversations 12 --seed 1 >/dev/null
     n=0
     for f in $(find "$seeds/messages" -name '*.parquet'); do n=$((n + 1)); cp "$f" "fuzz/corpus/$target/seed-$n.parquet"; done
     rm -rf "$seeds"

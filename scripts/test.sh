@@ -38,10 +38,13 @@ fi
 
 # Read back a demo run's outputs with the tools a data team uses, and recompute the KPIs.
 cargo build --release --quiet
+# Where cargo put the binary (CARGO_TARGET_DIR or a [build] target-dir may move it).
+target_dir=$(bash scripts/target-dir.sh)
+convoqa="$target_dir/release/convoqa"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-./target/release/convoqa demo-data --out "$work/demo" --conversations 600 --seed 3 >/dev/null
-./target/release/convoqa analyze --messages "$work/demo/messages" --conversations "$work/demo/conversations.parquet" \
+"$convoqa" demo-data --out "$work/demo" --conversations 600 --seed 3 >/dev/null
+"$convoqa" analyze --messages "$work/demo/messages" --conversations "$work/demo/conversations.parquet" \
   --out "$work/out" --quiet
 "$venv/bin/python" tests/python/check_outputs.py "$work/out"
 # The report in a real browser: no console errors, charts rendered; the screenshot is kept.
@@ -50,14 +53,19 @@ mkdir -p target/report-check
 
 # The Spark job (scripts/spark_job.py) in local mode, 3 partitions, with the model, against the
 # single-process run over the same input: same per-conversation rows, messages and KPI tables.
-"$venv/bin/python" tests/python/check_spark.py "$root/target/release/convoqa" "$work" "$work"/demo/messages/date=*/*.parquet
+"$venv/bin/python" tests/python/check_spark.py "$convoqa" "$work" "$work"/demo/messages/date=*/*.parquet
+
+# The importers and export recipes (docs/imports.md) on their fixtures, each result analysed.
+CONVOQA_BIN="$convoqa" "$venv/bin/python" -m pytest tests/python/test_imports.py -q
+# The container recipe: the Dockerfile's runtime stage is what docs/deploy.md says.
+python3 tests/python/check_dockerfile.py
 
 # A real export: IBM's Twitter customer-care dialogs from ../shared/data, read through the config
 # mapping. Skipped where the shared data is absent (a user's machine).
 real=../shared/data/conversations/twitter-customer-care/dev.json
 if [ -f "$real" ]; then
   "$venv/bin/python" scripts/import_twitter_care.py "$real" "$work/twitter.parquet"
-  ./target/release/convoqa analyze --messages "$work/twitter.parquet" --config tests/fixtures/twitter_care.toml \
+  "$convoqa" analyze --messages "$work/twitter.parquet" --config tests/fixtures/twitter_care.toml \
     --out "$work/twitter-out" --quiet
   "$venv/bin/python" tests/python/check_real_export.py "$work/twitter.parquet" "$work/twitter-out"
 else

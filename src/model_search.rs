@@ -46,8 +46,9 @@ impl ModelSearch {
             .and_then(|exe| exe.parent().map(Path::to_path_buf))
             .map(|bin| vec![bin.join("models"), bin.join("..").join("share").join("convoqa").join("models")])
             .unwrap_or_default();
+        // The XDG spec: a relative XDG_DATA_HOME is invalid and ignored.
         let user_dir = std::env::var_os("XDG_DATA_HOME")
-            .filter(|v| !v.is_empty())
+            .filter(|v| Path::new(v).is_absolute())
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".local").join("share")))
             .map(|d| d.join("convoqa").join("models"));
