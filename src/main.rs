@@ -408,7 +408,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             let report = analyze(&request)?;
             // The manifest keeps every warning; stderr (the scheduler's log) gets one line each.
             for (kind, w) in &report.manifest.warnings.0 {
-                tracing::warn!(kind = %kind, count = w.count, example = w.examples.first().map_or("", String::as_str), "input warning (see manifest.json)");
+                tracing::warn!(kind = %kind, count = w.count, example = w.examples.first().map_or("", String::as_str), "input warning (see run_manifest.json)");
             }
             if !quiet {
                 print!("{}", convoqa::summary::render(&report));

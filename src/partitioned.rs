@@ -298,7 +298,7 @@ struct SpillDir {
 impl SpillDir {
     fn new(out_dir: &Path) -> Result<SpillDir> {
         std::fs::create_dir_all(out_dir).map_err(|e| Error::write(out_dir, e))?;
-        let path = out_dir.join(format!("{}{}", crate::write::SPILL_PREFIX, std::process::id()));
+        let path = out_dir.join(format!("{}{}", crate::write::SPILL_PREFIX, crate::write::run_tag()));
         if path.exists() {
             std::fs::remove_dir_all(&path).map_err(|e| Error::write(&path, e))?;
         }

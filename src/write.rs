@@ -342,16 +342,43 @@ pub const ROWS_PER_WRITE: usize = 8192;
 /// Rows per row group of spill files: a merge holds one row group of every part at once.
 pub const SPILL_ROW_GROUP: usize = 1024;
 
-/// Prefix of a partitioned run's spill directory inside the output directory (+ process id).
+/// Prefix of a partitioned run's spill directory inside the output directory (+ [`run_tag`]).
 pub const SPILL_PREFIX: &str = ".convoqa-spill-";
 
+const STAGING_PREFIX: &str = ".convoqa-staging-";
+
+/// `<host>-<pid>`: names this run's private directories. The host keeps runs on different
+/// machines or containers (where every run may be pid 1) sharing an output store apart.
+pub fn run_tag() -> String {
+    format!("{}-{}", host_name(), std::process::id())
+}
+
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let raw = if ok { String::from_utf8_lossy(&buf[..buf.iter().position(|&b| b == 0).unwrap_or(buf.len())]).into_owned() } else { String::new() };
+    let clean: String = raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
+    if clean.is_empty() { "host".into() } else { clean }
+}
+
 /// Staging directories of runs that were killed (their process is gone) hold half-written files
-/// nobody will commit: clear them. Best effort; a live run's directory is never touched.
+/// nobody will commit: clear them. Best effort; a live run's directory is never touched, nor one
+/// of another host (its process cannot be checked from here).
 fn remove_dead_staging(out_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(out_dir) else { return };
+    let here = host_name();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        let Some(pid) = name.strip_prefix(".convoqa-staging-").or_else(|| name.strip_prefix(SPILL_PREFIX)).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let Some(tag) = name.strip_prefix(STAGING_PREFIX).or_else(|| name.strip_prefix(SPILL_PREFIX)) else { continue };
+        let (host, pid) = match tag.rsplit_once('-') {
+            Some((host, pid)) => (host, pid),
+            None => (here.as_str(), tag),
+        };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if host != here {
+            continue;
+        }
         let alive = Path::new(&format!("/proc/{pid}")).exists() || !Path::new("/proc/self").exists();
         if !alive {
             tracing::info!(dir = %entry.path().display(), "removing a killed run's staging directory");
@@ -415,7 +442,7 @@ impl StagedOutput {
     pub fn new(out_dir: &Path) -> Result<StagedOutput> {
         std::fs::create_dir_all(out_dir).map_err(|e| Error::write(out_dir, e))?;
         remove_dead_staging(out_dir);
-        let staging = out_dir.join(format!(".convoqa-staging-{}", std::process::id()));
+        let staging = out_dir.join(format!("{STAGING_PREFIX}{}", run_tag()));
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(|e| Error::write(&staging, e))?;
         }
