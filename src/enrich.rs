@@ -24,7 +24,10 @@ pub struct LanguageModel {
     pub intent: Head,
     pub taxonomy: Taxonomy,
     pub encoder_path: PathBuf,
+    /// "" = the plain encoder.
+    pub adapter_path: PathBuf,
     pub sentiment_path: PathBuf,
+    pub intent_path: PathBuf,
     pub max_tokens: usize,
 }
 
@@ -50,7 +53,9 @@ impl LanguageModel {
             intent,
             taxonomy,
             encoder_path: PathBuf::from(&cfg.encoder),
+            adapter_path: PathBuf::from(&cfg.adapter),
             sentiment_path: PathBuf::from(&cfg.sentiment_head),
+            intent_path: PathBuf::from(&cfg.intent_head),
             max_tokens: cfg.max_tokens,
         })
     }
@@ -121,8 +126,11 @@ pub struct Enrichment {
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct EnrichStats {
+    /// The model files used, as found by the model search: which copy a run read.
     pub encoder: String,
+    pub adapter: String,
     pub sentiment_head: String,
+    pub intent_head: String,
     pub customer_texts: u64,
     pub distinct_texts: u64,
     pub tokens: u64,
@@ -215,7 +223,9 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
         intent,
         stats: EnrichStats {
             encoder: model.encoder_path.display().to_string(),
+            adapter: model.adapter_path.display().to_string(),
             sentiment_head: model.sentiment_path.display().to_string(),
+            intent_head: model.intent_path.display().to_string(),
             customer_texts,
             distinct_texts: texts.distinct.len() as u64,
             tokens: embedded.tokens as u64,
