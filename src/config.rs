@@ -473,7 +473,10 @@ impl Settings {
     pub fn risk_model_path(&self) -> Result<Option<std::path::PathBuf>> {
         match self.config.risk.model.as_str() {
             "" => Ok(None),
-            path => self.model_search.resolve("risk.model", path).map(Some),
+            path => self
+                .model_search
+                .resolve_or("risk.model", path, "fit one on your history with `convoqa train risk --out DIR` and set [risk] model to its risk_model.json (relative to the config file), or \"\" for the built-in models")
+                .map(Some),
         }
     }
 

@@ -86,19 +86,21 @@ impl ModelSearch {
     /// The first candidate that exists; the error lists every place searched and how to put
     /// the model where the binary finds it.
     pub fn resolve(&self, key: &str, configured: &str) -> Result<PathBuf> {
+        let fix = format!(
+            "install the models with `scripts/fetch-model.sh --user` (to {}), or point --model-dir / {MODEL_DIR_ENV} at a directory holding e5-small/, adapters/ and heads/; `convoqa models` shows the search",
+            self.user_dir.as_deref().map_or("~/.local/share/convoqa/models".into(), |d| d.display().to_string())
+        );
+        self.resolve_or(key, configured, &fix)
+    }
+
+    /// As [`ModelSearch::resolve`], with the fix a miss should suggest.
+    pub fn resolve_or(&self, key: &str, configured: &str, fix: &str) -> Result<PathBuf> {
         let candidates = self.candidates(configured);
         if let Some((found, _)) = candidates.iter().find(|(p, _)| p.exists()) {
             return Ok(found.clone());
         }
         let searched: Vec<String> = candidates.iter().map(|(p, why)| format!("{} ({why})", p.display())).collect();
-        Err(Error::config(
-            key,
-            format!("{configured:?} was not found; searched: {}", searched.join("; ")),
-            format!(
-                "install the models with `scripts/fetch-model.sh --user` (to {}), or point --model-dir / {MODEL_DIR_ENV} at a directory holding e5-small/, adapters/ and heads/; `convoqa models` shows the search",
-                self.user_dir.as_deref().map_or("~/.local/share/convoqa/models".into(), |d| d.display().to_string())
-            ),
-        ))
+        Err(Error::config(key, format!("{configured:?} was not found; searched: {}", searched.join("; ")), fix))
     }
 
     /// Checks `--model-dir` / `CONVOQA_MODEL_DIR` names a directory: a typo there should not
