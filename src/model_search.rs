@@ -52,7 +52,8 @@ impl ModelSearch {
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".local").join("share")))
             .map(|d| d.join("convoqa").join("models"));
-        let build_tree = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
+        // Only while that checkout is there (not in a container image or after it is deleted).
+        let build_tree = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models")).filter(|d| d.is_dir());
         ModelSearch { config_dir, model_dir, beside_binary, user_dir, build_tree }
     }
 
