@@ -391,6 +391,11 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     // Everything a user can get wrong is checked before the model loads and the data is read.
     crate::write::check_out_dir(&req.out_dir, "--out")?;
     let (files, rows) = crate::ingest::check_messages(&req.input.messages, settings)?;
+    if settings.config.model.enabled {
+        settings.model_config()?;
+    }
+    // Held until the outputs are in place; a nightly run locks its whole store.
+    let _lock = crate::write::OutDirLock::acquire(&req.out_dir, "--out")?;
     if rows == 0 {
         let where_ = files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ");
         if !req.allow_empty {
@@ -682,6 +687,8 @@ pub struct KpisManifest {
 pub fn period_kpis(req: &KpisRequest) -> Result<(KpisManifest, KpiTables)> {
     let settings = &req.settings;
     let risk_models = load_risk_models(settings)?;
+    crate::write::check_out_dir(&req.out_dir, "--out")?;
+    let _lock = crate::write::OutDirLock::acquire(&req.out_dir, "--out")?;
     let (conversation_files, all_rows) = crate::store::read_conversation_rows(&req.conversations)?;
     let read = all_rows.len() as u64;
     let tz = &settings.time_zone;

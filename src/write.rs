@@ -387,6 +387,70 @@ fn remove_dead_staging(out_dir: &Path) {
     }
 }
 
+/// The advisory lock a run holds on its output directory while it works: a second run into the
+/// same place exits 2 at once, naming the holder, instead of both renaming files into it.
+/// `flock` on `<out>/.convoqa.lock`, released by the kernel if the process dies; the file is
+/// removed when the run ends, so outputs hold only outputs.
+pub struct OutDirLock {
+    path: PathBuf,
+    file: File,
+    /// The run made the directory: a run that fails before writing anything removes it again.
+    created_dir: Option<PathBuf>,
+}
+
+pub const LOCK_FILE: &str = ".convoqa.lock";
+
+impl OutDirLock {
+    pub fn acquire(out_dir: &Path, flag: &str) -> Result<OutDirLock> {
+        use std::io::{Read, Seek, Write};
+        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::io::AsRawFd;
+        let created_dir = (!out_dir.exists()).then(|| out_dir.to_path_buf());
+        std::fs::create_dir_all(out_dir).map_err(|e| Error::write(out_dir, e))?;
+        let path = out_dir.join(LOCK_FILE);
+        loop {
+            let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(|e| Error::write(&path, e))?;
+            // SAFETY: flock on a file descriptor this function owns.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                return Err(Error::config(
+                    flag,
+                    format!("another convoqa run is writing into {} ({})", out_dir.display(), holder.trim().trim_end_matches(',')),
+                    "wait for it to finish, or give this run another --out; schedulers should not start a run while the previous one is still going",
+                ));
+            }
+            // The holder before us may have removed the file after we opened it: then our lock
+            // is on a deleted file and does not exclude anyone. Lock the current file instead.
+            let same = match (file.metadata(), std::fs::metadata(&path)) {
+                (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+                _ => false,
+            };
+            if !same {
+                continue;
+            }
+            let started = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now());
+            let _ = file.set_len(0);
+            let _ = file.seek(std::io::SeekFrom::Start(0));
+            let _ = write!(file, "pid {} on {}, started {started}", std::process::id(), host_name());
+            let _ = file.flush();
+            return Ok(OutDirLock { path, file, created_dir });
+        }
+    }
+}
+
+impl Drop for OutDirLock {
+    fn drop(&mut self) {
+        // Remove while still holding the lock; a waiter that opened it retries on the new file.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = &self.file;
+        if let Some(dir) = &self.created_dir {
+            // Only succeeds when empty: nothing was written.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
 /// Output files staged in a private directory, then moved into place together.
 pub struct StagedOutput {
     out_dir: PathBuf,

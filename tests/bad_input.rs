@@ -453,3 +453,21 @@ fn a_reply_before_the_customer_is_a_warning() {
     let manifest = std::fs::read_to_string(out.join("run_manifest.json")).unwrap();
     assert!(manifest.contains("a: the first message is the agent's, at 2026-11-02T01:00:00Z"), "{manifest}");
 }
+
+#[test]
+fn a_second_run_into_a_locked_out_exits_2_naming_the_holder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("msgs.parquet");
+    valid_messages(&f);
+    let out = tmp.path().join("out");
+    let held = convoqa::write::OutDirLock::acquire(&out, "--out").unwrap();
+    let (code, _, err) = analyze(&f, &out, &["--no-model"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("another convoqa run is writing into") && err.contains(&format!("pid {}", std::process::id())), "{err}");
+    assert!(!out.join("run_manifest.json").exists());
+    drop(held);
+    assert!(!out.exists(), "the lock's directory is removed when nothing was written into it");
+    let (code, _, err) = analyze(&f, &out, &["--no-model"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.join(convoqa::write::LOCK_FILE).exists(), "outputs hold only outputs");
+}
