@@ -2,10 +2,10 @@
 # Fuzzes the input reader and the conversation assembler for a fixed time per target
 # (FUZZ_SECONDS, default 300) with cargo-fuzz (libFuzzer; needs a nightly toolchain, which rustup
 # provides). Findings land in fuzz/artifacts/<target>/; each one becomes a test:
-#   - parquet_messages: copy the file into tests/fixtures/fuzz/ (tests/fuzz_regressions.rs runs
+#   - parquet_messages: copy the file into tests/fixtures/fuzz/ (tests/integration/fuzz_regressions.rs runs
 #     `convoqa analyze` on every file there and requires exit 0 or 2, never a crash);
 #   - message_rows: `cargo +nightly fuzz fmt message_rows ARTIFACT` prints the rows; write them as
-#     a test in tests/bad_input.rs.
+#     a test in tests/integration/bad_input.rs.
 # Built with -O (release, as `cargo +nightly fuzz build -O`). Exit code 1 when a target found a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."

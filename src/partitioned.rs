@@ -4,7 +4,7 @@
 //! featured and linked alone, its messages and per-conversation rows written out sorted. The
 //! model is then dropped, the rows read back and scored together (intent norms are the whole run's), the QA evidence is
 //! read back partition by partition, and the sorted message parts are merged into one
-//! messages.parquet. Same outputs as the one-pass run (tests/partitioned.rs).
+//! messages.parquet. Same outputs as the one-pass run (tests/integration/partitioned.rs).
 //!
 //! What still grows with the input: the per-conversation rows, the conversation -> customer map,
 //! rows quarantined at read time, and for the VOC backlog the negative customer messages (text

@@ -2,7 +2,7 @@
 //! error (exit 2), never a crash. Cases: the fuzzer's findings in tests/fixtures/fuzz/ plus
 //! damaged copies of a real file made here.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

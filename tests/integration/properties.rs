@@ -11,7 +11,7 @@ use convoqa::pipeline::{analyze, load_settings, period_kpis, AnalyzeRequest, Inp
 use convoqa::shard::Shard;
 use proptest::prelude::*;
 
-mod common;
+use crate::common;
 
 /// One generated message row; `None` fields make invalid rows that must be quarantined.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 //! PyTorch (fixtures made once by scripts/gen-minilm-fixtures.sh): identical token ids and
 //! cosine >= 0.999 per text.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

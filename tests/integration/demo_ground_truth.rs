@@ -1,7 +1,7 @@
 //! The pipeline against the ground truth the demo generator planted: per-conversation timings,
 //! bot outcomes, primary agents, reopens and FCR maturity, and the row accounting.
 
-mod common;
+use crate::common;
 
 use common::{analyze_demo, demo, run_ok, Table, Value};
 

@@ -1,7 +1,7 @@
 //! `analyze --shard I/N` then `convoqa kpis --rescore`: the same per-conversation rows and KPI
 //! tables as one run over everything, and every input row accounted for exactly once.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

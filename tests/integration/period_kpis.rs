@@ -1,6 +1,6 @@
 //! `convoqa kpis`: KPI tables recomputed from stored outputs, without the model.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

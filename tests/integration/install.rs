@@ -2,7 +2,7 @@
 //! `<prefix>/share/convoqa/models`, as `cargo install --root` + `scripts/fetch-model.sh --dest`
 //! or the container image lay it out), run from another directory.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

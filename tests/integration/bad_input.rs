@@ -1,7 +1,7 @@
 //! Bad input gets a clear error and exit code 2, and nothing is written; row faults go to
 //! quarantine; config mapping lets a real export be read as it is.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! A run killed with SIGKILL part-way leaves the previous outputs exactly as they were, and
 //! running again completes the job with the same result as an uninterrupted run.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

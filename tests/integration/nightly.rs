@@ -2,7 +2,7 @@
 //! conversation, yesterday's FCR matures in tonight's run, nights are idempotent, and the store's
 //! per-conversation rows give period KPIs.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

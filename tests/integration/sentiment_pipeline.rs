@@ -2,7 +2,7 @@
 //! conversations get start, end, mean, min and trend; the model can be turned off; a missing
 //! model is a clear exit 2. Needs the model (scripts/fetch-model.sh).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

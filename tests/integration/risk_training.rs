@@ -2,7 +2,7 @@
 //! model `analyze` then uses through the config. The demo's outcomes are synthetic (planted by
 //! its generator), so these are wiring and direction checks, not quality claims.
 
-mod common;
+use crate::common;
 
 use common::{demo, run, run_ok, Table};
 

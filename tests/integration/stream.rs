@@ -3,7 +3,7 @@
 //! message rows, merged by `convoqa kpis --rescore`, give the KPI tables of one `analyze`.
 //! (The Spark job over several partitions: tests/python/check_spark.py, run by scripts/test.sh.)
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

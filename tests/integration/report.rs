@@ -1,7 +1,7 @@
 //! report.html: self-contained, consistent with the tables beside it, redacted. (It is rendered
 //! in headless Chromium by tests/python/check_report.py from scripts/test.sh.)
 
-mod common;
+use crate::common;
 
 use common::{analyze_demo, demo, run_ok, Table};
 

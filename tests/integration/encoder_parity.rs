@@ -2,7 +2,7 @@
 //! scripts/gen-parity-fixtures.sh): identical token ids, and cosine >= 0.999 per text.
 //! Needs the model: scripts/fetch-model.sh (scripts/test.sh runs it first).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

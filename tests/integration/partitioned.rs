@@ -2,7 +2,7 @@
 //! at a time gives the one-pass run's outputs (byte-identical without the model; with it, the
 //! model's floats within 1e-5, since encoder batches are made per partition).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -37,7 +37,7 @@ fn real_customer_care_text_leaves_no_address_handle_or_phone() {
     assert!(counts.get(&PiiKind::Handle).copied().unwrap_or(0) >= 300, "{counts:?}");
 }
 
-mod common;
+use crate::common;
 
 /// messages.parquet keeps the team's own text unless `--redact-all` is given.
 #[test]
