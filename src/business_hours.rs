@@ -8,8 +8,31 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{parse_time_zone, BusinessHoursConfig};
+use crate::timefmt::parse_time_zone;
 use crate::error::{Error, Result};
+
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusinessHoursConfig {
+    /// Off by default: frt_human_bh_s and resolution_bh_s are then null.
+    pub enabled: bool,
+    pub default: ScheduleConfig,
+    /// Per-channel schedules; a team schedule wins over a channel schedule.
+    pub channel: BTreeMap<String, ScheduleConfig>,
+    pub team: BTreeMap<String, ScheduleConfig>,
+}
+
+impl Default for BusinessHoursConfig {
+    fn default() -> Self {
+        BusinessHoursConfig {
+            enabled: false,
+            default: ScheduleConfig::default(),
+            channel: BTreeMap::new(),
+            team: BTreeMap::new(),
+        }
+    }
+}
 
 /// Built-in holiday calendars, opt-in by name in `calendars = [...]`.
 const BUILT_IN_CALENDARS: &[(&str, &str)] = &[("indonesia", include_str!("../data/calendars/indonesia.toml"))];

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use crate::business_hours::{BusinessHours, ScheduleConfig};
+pub use crate::business_hours::BusinessHoursConfig;
+use crate::business_hours::BusinessHours;
+use crate::timefmt::parse_time_zone;
 use crate::error::{Error, Result};
 use crate::model::Role;
 use crate::model_search::ModelSearch;
@@ -230,28 +232,6 @@ impl Default for ConversationColumns {
             hold_seconds: "hold_seconds".into(),
             after_work_seconds: "after_work_seconds".into(),
             team: "team".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BusinessHoursConfig {
-    /// Off by default: frt_human_bh_s and resolution_bh_s are then null.
-    pub enabled: bool,
-    pub default: ScheduleConfig,
-    /// Per-channel schedules; a team schedule wins over a channel schedule.
-    pub channel: BTreeMap<String, ScheduleConfig>,
-    pub team: BTreeMap<String, ScheduleConfig>,
-}
-
-impl Default for BusinessHoursConfig {
-    fn default() -> Self {
-        BusinessHoursConfig {
-            enabled: false,
-            default: ScheduleConfig::default(),
-            channel: BTreeMap::new(),
-            team: BTreeMap::new(),
         }
     }
 }
@@ -563,11 +543,6 @@ fn expected_value(key: &str, message: &str) -> String {
     }
 }
 
-pub(crate) fn parse_time_zone(key: &str, name: &str) -> Result<TimeZone> {
-    TimeZone::get(name).map_err(|e| {
-        Error::config(key, format!("unknown time zone {name:?}: {e}"), "use an IANA name such as \"Asia/Jakarta\" or \"UTC\"")
-    })
-}
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::manifest::Warnings;
+use crate::diagnostics::Warnings;
 use crate::model::{ConversationRecord, Message, QuarantineReason, QuarantinedRow, RowRef, Status};
 use crate::timefmt::{format_us, parse_timestamp_str};
 

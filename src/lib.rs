@@ -15,6 +15,7 @@ pub mod business_hours;
 pub mod config;
 pub mod context;
 pub mod demo;
+pub mod diagnostics;
 pub mod encoder;
 pub mod enrich;
 pub mod error;

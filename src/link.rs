@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use crate::config::Settings;
 use crate::enrich::Enrichment;
 use crate::features::ConversationRow;
-use crate::manifest::Warnings;
+use crate::diagnostics::Warnings;
 use crate::model::{Conversation, Role};
 use crate::text::reference_numbers;
 

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::features::ConversationRow;
 use crate::ingest::{read_conversations, read_messages_each, ConversationsInput, MessagesInput};
 use crate::link::link_reopens;
-use crate::manifest::{RowAccounting, Warnings};
+use crate::diagnostics::{RowAccounting, Warnings};
 use crate::model::{Message, QuarantinedRow, Role, RowRef};
 use crate::pipeline::{featured_rows, finish, reopen_rule, reopen_topics, set_signals, AnalyzeReport, AnalyzeRequest, FinishedRun, QaOutput, StageTimer};
 use crate::score::{score_conversations, RiskModels};

@@ -20,7 +20,8 @@ use crate::link::{conversation_topics, link_reopens, ReopenRule};
 use crate::assemble::Assembled;
 use crate::enrich::Enrichment;
 use crate::score::{conversation_signals, score_conversations, RiskModels};
-use crate::manifest::{InputFileEntry, Manifest, Warnings};
+use crate::diagnostics::Warnings;
+use crate::manifest::{InputFileEntry, Manifest};
 use crate::timefmt::format_us;
 use crate::qa::qa_review;
 use crate::voc::{voc_backlog, voc_markdown};
@@ -296,7 +297,7 @@ pub struct StreamRequest {
 
 #[derive(Debug)]
 pub struct StreamReport {
-    pub messages: crate::manifest::RowAccounting,
+    pub messages: crate::diagnostics::RowAccounting,
     pub conversations_out: u64,
     pub warnings: Warnings,
 }
@@ -467,8 +468,8 @@ pub(crate) struct FinishedRun {
     pub qa_stats: crate::qa::QaStats,
     pub voc_items: Vec<crate::voc::VocItem>,
     pub quarantined: Vec<crate::model::QuarantinedRow>,
-    pub messages_rows: crate::manifest::RowAccounting,
-    pub conversations_rows: Option<crate::manifest::RowAccounting>,
+    pub messages_rows: crate::diagnostics::RowAccounting,
+    pub conversations_rows: Option<crate::diagnostics::RowAccounting>,
     pub model_stats: Option<crate::enrich::EnrichStats>,
     pub sentiment_counts: BTreeMap<String, u64>,
     pub warnings: Warnings,

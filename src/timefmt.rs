@@ -39,6 +39,13 @@ pub fn local_datetime(us: i64, tz: &TimeZone) -> Option<DateTime> {
     Some(Timestamp::from_microsecond(us).ok()?.to_zoned(tz.clone()).datetime())
 }
 
+/// An IANA time zone by name; the error names the config key and the fix.
+pub fn parse_time_zone(key: &str, name: &str) -> crate::error::Result<jiff::tz::TimeZone> {
+    jiff::tz::TimeZone::get(name).map_err(|e| {
+        crate::error::Error::config(key, format!("unknown time zone {name:?}: {e}"), "use an IANA name such as \"Asia/Jakarta\" or \"UTC\"")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -761,7 +761,7 @@ pub fn write_ipc_stream<W: std::io::Write>(output: W, tables: &[(&str, &RecordBa
 
 /// One row of row accounting, for the stream's `accounting` record: the engine sums them over
 /// partitions and checks them against its input.
-pub fn accounting_batch(acc: &crate::manifest::RowAccounting) -> Result<RecordBatch> {
+pub fn accounting_batch(acc: &crate::diagnostics::RowAccounting) -> Result<RecordBatch> {
     let mut t = TableBuilder::new();
     t.u64("rows_in", std::iter::once(acc.rows_in));
     t.u64("rows_used", std::iter::once(acc.rows_used));

@@ -1,0 +1,96 @@
+"""The crate's module import graph from `use crate::...` and `crate::x::` paths: prints each
+module's imports and every cycle between top-level modules (strongly connected components of
+more than one module). Exit 1 when there is a cycle not listed as an allowed exception.
+
+usage: python3 scripts/import-graph.py [--allow a,b ...] [--dot]"""
+
+import re
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+def module_of(path: Path) -> str:
+    rel = path.relative_to(SRC).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "mod":
+        parts = parts[:-1]
+    return parts[0] if parts else "lib"
+
+
+def graph():
+    edges = {}
+    for f in sorted(SRC.rglob("*.rs")):
+        me = module_of(f)
+        if me in ("lib", "main"):
+            continue
+        text = f.read_text()
+        # Test modules may reach anywhere: only the code a build ships counts.
+        text = re.split(r"#\[cfg\(test\)\]\s*mod tests", text)[0]
+        deps = set(re.findall(r"\bcrate::([a-z_][a-z0-9_]*)", text))
+        for block in re.findall(r"use crate::\{([^;]*)\};", text, flags=re.S):
+            deps.update(re.findall(r"(?:^|[,{\s])([a-z_][a-z0-9_]*)::", block))
+            deps.update(x.strip() for x in block.split(",") if re.fullmatch(r"\s*[a-z_][a-z0-9_]*\s*", x))
+        deps.discard(me)
+        deps = {d for d in deps if (SRC / f"{d}.rs").exists() or (SRC / d / "mod.rs").exists()}
+        edges.setdefault(me, set()).update(deps)
+    return edges
+
+
+def sccs(edges):
+    index, low, stack, on, out = {}, {}, [], set(), []
+    counter = [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            out.append(sorted(comp))
+
+    sys.setrecursionlimit(10000)
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return [c for c in out if len(c) > 1]
+
+
+def main():
+    edges = graph()
+    if "--dot" in sys.argv:
+        print("digraph convoqa {")
+        for a in sorted(edges):
+            for b in sorted(edges[a]):
+                print(f'  "{a}" -> "{b}";')
+        print("}")
+        return 0
+    allowed = set()
+    if "--allow" in sys.argv:
+        allowed = {tuple(sorted(x.split("+"))) for x in sys.argv[sys.argv.index("--allow") + 1].split(",")}
+    for a in sorted(edges):
+        print(f"{a:20} -> {', '.join(sorted(edges[a])) or '-'}")
+    cycles = sccs(edges)
+    bad = [c for c in cycles if tuple(c) not in allowed]
+    for c in cycles:
+        print(("allowed cycle: " if tuple(c) in allowed else "CYCLE: ") + " <-> ".join(c))
+    if not cycles:
+        print("no cycles between modules")
+    return 1 if bad else 0
+
+
+sys.exit(main())
