@@ -87,7 +87,7 @@ pub struct ConversationRow {
     pub intent_confidence: Option<f64>,
     /// The score stage's inputs (score::SIGNALS), kept for explanation and for rescoring merged
     /// shards; evidence indices only live within a run.
-    pub risk_signals: crate::score::RiskSignals,
+    pub risk_signals: crate::signals::RiskSignals,
     /// score::RiskModel outputs: probability of a 1-3 star rating, and for resolved
     /// conversations of a return about the same issue; reason codes largest first.
     pub low_csat_risk: Option<f64>,

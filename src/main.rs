@@ -533,7 +533,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             let how = convoqa::score::train::RiskTraining { test_fraction, l2, source, ..Default::default() };
             let command = std::env::args().collect::<Vec<_>>().join(" ");
             let (models, card) = convoqa::score::train::train_risk(&rows, &how, &command)?;
-            let saved = convoqa::score::train::save(&out, &models, &card)?;
+            let saved = convoqa::write::save_risk_model(&out, &models, &card)?;
             print!("{}", convoqa::score::train::summary(&card));
             println!("saved {} (use it: [risk] model = \"{}\" in the config)", out.display(), saved.display());
             Ok(())
@@ -554,7 +554,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             let head = match corpus {
                 Some(dir) => {
                     let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
-                    convoqa::heads::readings::train_sentiment_with_corpus(&encoder, &name, &data_dir, &corpus, &out, max_tokens, cache.as_deref())?
+                    convoqa::readings::train_sentiment_with_corpus(&encoder, &name, &data_dir, &corpus, &out, max_tokens, cache.as_deref())?
                 }
                 None => convoqa::heads::sentiment::train_sentiment(&encoder, &name, &data_dir, &out, max_tokens, cache.as_deref())?,
             };
@@ -574,7 +574,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             };
             let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
             let (encoder, model_name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
-            let head = convoqa::heads::readings::train_conversation_intent(&encoder, &model_name, &corpus, &taxonomy, &out, max_tokens, cache.as_deref())?;
+            let head = convoqa::readings::train_conversation_intent(&encoder, &model_name, &corpus, &taxonomy, &out, max_tokens, cache.as_deref())?;
             for (name, m) in &head.card.validation {
                 println!("{name}: {m}");
             }
@@ -633,7 +633,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 return Err(convoqa::Error::config("--split", format!("{split:?} is not a split"), "use train, dev or test").into());
             }
             let corpus = convoqa::heads::corpus::Corpus::load(&corpus)?;
-            let (convs, msgs) = convoqa::heads::corpus::export(&corpus, &split, &out)?;
+            let (convs, msgs) = convoqa::readings::export_split(&corpus, &split, &out)?;
             println!("{convs} conversations, {msgs} messages of the {split} split -> {}/messages.parquet, conversations.parquet", out.display());
             Ok(())
         }
@@ -644,10 +644,10 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             let model_cfg = settings_from(config.as_deref())?.model_config()?;
             let model = convoqa::enrich::LanguageModel::load(&model_cfg)?;
             let corpus = convoqa::heads::corpus::Corpus::load(&corpus)?;
-            let report = convoqa::heads::readings::evaluate_corpus(&model, &corpus, &split)?;
+            let report = convoqa::readings::evaluate_corpus(&model, &corpus, &split)?;
             let mut out = serde_json::json!({"corpus": report});
             if let Some(dev_json) = twitter {
-                let t = convoqa::heads::readings::evaluate_twitter(
+                let t = convoqa::readings::evaluate_twitter(
                     &model,
                     &dev_json,
                     std::path::Path::new("data/eval/twitter_care_messages.tsv"),
@@ -658,7 +658,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                print!("{}", convoqa::heads::readings::summary(&report));
+                print!("{}", convoqa::readings::summary(&report));
                 if let Some(t) = out.get("twitter") {
                     println!(
                         "real Twitter test ({} dialogs): message sentiment macro-F1 {:.3} (accuracy {:.3}); intent accuracy {:.3}, macro-F1 {:.3}",

@@ -412,7 +412,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     }
     // Before the model and the data: a bad risk model path fails at once.
     let risk_models = load_risk_models(settings)?;
-    let previous_voc = req.previous_dir.as_deref().map(crate::voc::read_previous).transpose()?;
+    let previous_voc = req.previous_dir.as_deref().map(crate::store::read_previous_voc).transpose()?;
     if let Some(count) = req.partitions {
         return crate::partitioned::analyze_partitioned(req, count, &risk_models, previous_voc.as_deref());
     }

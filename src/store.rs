@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::features::{ConversationRow, ResolvedBy};
 use crate::link::ReopenReason;
 use crate::model::Status;
-use crate::score::{Signal, SIGNALS};
+use crate::signals::{Signal, SIGNALS};
 
 const FIX: &str = "pass conversations.parquet files (or directories of them) written by `convoqa analyze` of this version; re-run analyze for outputs of an older version";
 
@@ -308,3 +308,39 @@ pub fn read_link_state(path: &Path) -> Result<std::collections::HashMap<String, 
     }
     Ok(topics)
 }
+
+/// The themes of an earlier run's voc_backlog.parquet (`analyze --previous DIR`).
+pub fn read_previous_voc(dir: &std::path::Path) -> crate::error::Result<Vec<crate::voc::PreviousTheme>> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Float32Type, Float64Type, UInt64Type};
+    use crate::error::Error;
+    let path = dir.join("voc_backlog.parquet");
+    let fix = "pass the output directory of an earlier `convoqa analyze` run made with the model on (it holds voc_backlog.parquet with a theme_centroid column)";
+    let file = std::fs::File::open(&path).map_err(|e| Error::input(&path, format!("cannot open the previous run's VOC backlog: {e}"), fix))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| Error::read(&path, "reading the previous VOC backlog", e))?;
+    let mut themes = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::read(&path, "reading the previous VOC backlog", e))?;
+        let column = |name: &str| batch.column_by_name(name).ok_or_else(|| Error::input(&path, format!("no column {name:?}"), fix));
+        let (intent, conversations, share, centroid) = (column("intent")?, column("conversations")?, column("share")?, column(crate::write::VOC_CENTROID_COLUMN)?);
+        let wrong = |name: &str| Error::input(&path, format!("column {name:?} has an unexpected type"), fix);
+        let intent = intent.as_string_opt::<i32>().ok_or_else(|| wrong("intent"))?;
+        let conversations = conversations.as_primitive_opt::<UInt64Type>().ok_or_else(|| wrong("conversations"))?;
+        let share = share.as_primitive_opt::<Float64Type>().ok_or_else(|| wrong("share"))?;
+        let centroid = centroid.as_list_opt::<i32>().ok_or_else(|| wrong(crate::write::VOC_CENTROID_COLUMN))?;
+        for i in 0..batch.num_rows() {
+            let values = centroid.value(i);
+            let values = values.as_primitive_opt::<Float32Type>().ok_or_else(|| wrong(crate::write::VOC_CENTROID_COLUMN))?;
+            themes.push(crate::voc::PreviousTheme {
+                intent: intent.value(i).to_string(),
+                conversations: conversations.value(i),
+                share: share.value(i),
+                centroid: values.values().to_vec(),
+            });
+        }
+    }
+    Ok(themes)
+}
+

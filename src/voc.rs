@@ -99,41 +99,6 @@ pub fn apply_trend(items: &mut [VocItem], previous: &[PreviousTheme]) {
     }
 }
 
-/// The themes of an earlier run's voc_backlog.parquet (`analyze --previous DIR`).
-pub fn read_previous(dir: &std::path::Path) -> crate::error::Result<Vec<PreviousTheme>> {
-    use arrow::array::AsArray;
-    use arrow::datatypes::{Float32Type, Float64Type, UInt64Type};
-    use crate::error::Error;
-    let path = dir.join("voc_backlog.parquet");
-    let fix = "pass the output directory of an earlier `convoqa analyze` run made with the model on (it holds voc_backlog.parquet with a theme_centroid column)";
-    let file = std::fs::File::open(&path).map_err(|e| Error::input(&path, format!("cannot open the previous run's VOC backlog: {e}"), fix))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(|e| Error::read(&path, "reading the previous VOC backlog", e))?;
-    let mut themes = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| Error::read(&path, "reading the previous VOC backlog", e))?;
-        let column = |name: &str| batch.column_by_name(name).ok_or_else(|| Error::input(&path, format!("no column {name:?}"), fix));
-        let (intent, conversations, share, centroid) = (column("intent")?, column("conversations")?, column("share")?, column(crate::write::VOC_CENTROID_COLUMN)?);
-        let wrong = |name: &str| Error::input(&path, format!("column {name:?} has an unexpected type"), fix);
-        let intent = intent.as_string_opt::<i32>().ok_or_else(|| wrong("intent"))?;
-        let conversations = conversations.as_primitive_opt::<UInt64Type>().ok_or_else(|| wrong("conversations"))?;
-        let share = share.as_primitive_opt::<Float64Type>().ok_or_else(|| wrong("share"))?;
-        let centroid = centroid.as_list_opt::<i32>().ok_or_else(|| wrong(crate::write::VOC_CENTROID_COLUMN))?;
-        for i in 0..batch.num_rows() {
-            let values = centroid.value(i);
-            let values = values.as_primitive_opt::<Float32Type>().ok_or_else(|| wrong(crate::write::VOC_CENTROID_COLUMN))?;
-            themes.push(PreviousTheme {
-                intent: intent.value(i).to_string(),
-                conversations: conversations.value(i),
-                share: share.value(i),
-                centroid: values.values().to_vec(),
-            });
-        }
-    }
-    Ok(themes)
-}
-
 fn centroid(vectors: &[Vec<f32>], slots: &[usize]) -> Vec<f32> {
     let mut sum = vec![0.0f32; vectors[slots[0]].len()];
     for &s in slots {

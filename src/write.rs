@@ -769,3 +769,15 @@ pub fn accounting_batch(acc: &crate::diagnostics::RowAccounting) -> Result<Recor
     t.u64("duplicates_dropped", std::iter::once(acc.duplicates_dropped));
     t.finish()
 }
+/// Writes risk_model.json (what `[risk] model` loads) and CARD.md into `dir`, atomically;
+/// returns the model file's path.
+pub fn save_risk_model(dir: &Path, models: &crate::score::RiskModels, card: &crate::score::train::RiskCard) -> Result<std::path::PathBuf> {
+    let file = crate::score::train::model_file(models, card);
+    let json = serde_json::to_vec_pretty(&file).map_err(|e| Error::Internal(format!("risk model to JSON: {e}")))?;
+    let mut staged = StagedOutput::new(dir)?;
+    staged.bytes("CARD.md", crate::score::train::card_markdown(card, models).as_bytes())?;
+    staged.bytes(crate::score::train::MODEL_FILE, &json)?;
+    staged.commit(crate::score::train::MODEL_FILE)?;
+    Ok(dir.join(crate::score::train::MODEL_FILE))
+}
+

@@ -7,7 +7,6 @@ pub mod corpus;
 pub mod data;
 pub mod intent;
 pub mod metrics;
-pub mod readings;
 pub mod sentiment;
 pub mod train;
 

@@ -307,16 +307,9 @@ pub fn train_risk(rows: &[ConversationRow], cfg: &RiskTraining, command: &str) -
 
 pub const MODEL_FILE: &str = "risk_model.json";
 
-/// Writes risk_model.json (what `[risk] model` loads) and CARD.md into `dir`, atomically;
-/// returns the model file's path.
-pub fn save(dir: &std::path::Path, models: &RiskModels, card: &RiskCard) -> Result<std::path::PathBuf> {
-    let file = super::RiskModelFile { format: super::RISK_MODEL_FORMAT.into(), models: models.clone(), card: card.clone() };
-    let json = serde_json::to_vec_pretty(&file).map_err(|e| Error::Internal(format!("risk model to JSON: {e}")))?;
-    let mut staged = crate::write::StagedOutput::new(dir)?;
-    staged.bytes("CARD.md", card_markdown(card, models).as_bytes())?;
-    staged.bytes(MODEL_FILE, &json)?;
-    staged.commit(MODEL_FILE)?;
-    Ok(dir.join(MODEL_FILE))
+/// What `[risk] model` loads: the models and the card that says how they were fitted.
+pub fn model_file(models: &RiskModels, card: &RiskCard) -> super::RiskModelFile {
+    super::RiskModelFile { format: super::RISK_MODEL_FORMAT.into(), models: models.clone(), card: card.clone() }
 }
 
 /// A few lines for the terminal.

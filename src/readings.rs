@@ -2,7 +2,8 @@
 //! train split, conversation intent on the corpus's train conversations + the taxonomy's
 //! examples; recipes, mixing weights, temperature and the `other` threshold chosen on the
 //! corpus's dev split only. `evaluate_corpus` measures the shipped path (context rules, then
-//! the model through `enrich`) on any split.
+//! the model through `enrich`) on any split; `export_split` writes a split as analyze's input.
+//! Above `enrich` in the data flow (it runs the whole readings path), so not part of `heads`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,12 +11,12 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::json;
 
-use super::corpus::{Corpus, CorpusConversation};
-use super::intent::{intent_vector, reads_intent, Taxonomy};
-use super::metrics::{evaluate, Metrics};
-use super::sentiment::{embed_cached, public_sets, PublicSets, LABELS};
-use super::train::{train_best, EmbeddedSet, Recipe};
-use super::{argmax, Head, HeadCard, OutOfScope};
+use crate::heads::corpus::{Corpus, CorpusConversation};
+use crate::heads::intent::{intent_vector, reads_intent, Taxonomy};
+use crate::heads::metrics::{evaluate, Metrics};
+use crate::heads::sentiment::{embed_cached, public_sets, PublicSets, LABELS};
+use crate::heads::train::{train_best, EmbeddedSet, Recipe};
+use crate::heads::{argmax, Head, HeadCard, OutOfScope};
 use crate::encoder::Encoder;
 use crate::enrich::LanguageModel;
 use crate::error::{Error, Result};
@@ -233,7 +234,7 @@ pub fn train_sentiment_with_corpus(
         Recipe { hidden: 256, learning_rate: 1e-3, input_dropout: 0.1, ..base },
         Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.2, ..base },
     ];
-    let mut best: Option<(f64, usize, Recipe, super::train::Trained, Vec<serde_json::Value>)> = None;
+    let mut best: Option<(f64, usize, Recipe, crate::heads::train::Trained, Vec<serde_json::Value>)> = None;
     let mut weights_tried = Vec::new();
     for repeats in [1usize, 4, 8] {
         let mut train_set = EmbeddedSet { name: "train".into(), x: public.x.clone(), y: public.y.clone() };
@@ -379,10 +380,10 @@ pub fn evaluate_twitter(model: &LanguageModel, dev_json: &Path, messages_tsv: &P
     for (&d, intent) in &intent_labels {
         let dialog = dialogs.get(d).ok_or_else(|| Error::input(intents_tsv, format!("dialog {d} is not in {}", dev_json.display()), "use the labels made for this file"))?;
         let content = dialog["dialogContent"].as_array().cloned().unwrap_or_default();
-        let messages: Vec<super::corpus::CorpusMessage> = content
+        let messages: Vec<crate::heads::corpus::CorpusMessage> = content
             .iter()
             .enumerate()
-            .map(|(i, m)| super::corpus::CorpusMessage {
+            .map(|(i, m)| crate::heads::corpus::CorpusMessage {
                 t: i as f64 * 60.0,
                 role: if m.get("agent").is_some() { "agent".into() } else { "customer".into() },
                 text: m["message"].as_str().unwrap_or("").to_string(),
@@ -439,4 +440,35 @@ pub fn summary(r: &CorpusReport) -> String {
         by(&r.sentiment_by_language), by(&r.sentiment_by_channel), r.intent.accuracy, r.intent.macro_f1, r.other_share_predicted, r.other_share_true,
         by_acc(&r.intent_by_language), by_acc(&r.intent_by_channel)
     )
+}
+
+/// Writes a split as convoqa's input tables (messages.parquet, conversations.parquet with the
+/// survey scores), so `analyze` can be run on it (scripts/demo.sh does).
+pub fn export_split(corpus: &Corpus, split: &str, out: &Path) -> Result<(usize, usize)> {
+    use crate::write::{write_parquet, TableBuilder};
+    let convs: Vec<(&CorpusConversation, crate::model::Conversation)> =
+        corpus.split(split).map(|c| Ok((c, c.to_conversation()?))).collect::<Result<_>>()?;
+    let msgs: Vec<(&crate::model::Message, &CorpusConversation)> = convs.iter().flat_map(|(c, a)| a.messages.iter().map(move |m| (m, *c))).collect();
+    let mut t = TableBuilder::new();
+    t.str("conversation_id", msgs.iter().map(|(m, _)| Some(&m.conversation_id)));
+    t.str("message_id", msgs.iter().map(|(m, _)| m.message_id.as_deref()));
+    t.ts("sent_at", msgs.iter().map(|(m, _)| Some(m.sent_at_us)));
+    t.str("sender_role", msgs.iter().map(|(m, _)| Some(m.role.as_str())));
+    t.str("text", msgs.iter().map(|(m, _)| m.text.as_deref()));
+    t.str("customer_id", msgs.iter().map(|(m, _)| m.customer_id.as_deref()));
+    t.str("channel", msgs.iter().map(|(m, _)| m.channel.as_deref()));
+    t.str("agent_id", msgs.iter().map(|(m, _)| m.agent_id.as_deref()));
+    std::fs::create_dir_all(out).map_err(|e| Error::write(out, e))?;
+    write_parquet(&out.join("messages.parquet"), &t.finish()?)?;
+    let mut c = TableBuilder::new();
+    c.str("conversation_id", convs.iter().map(|(c, _)| Some(&c.conversation_id)));
+    c.str("customer_id", convs.iter().map(|(c, _)| Some(&c.customer_id)));
+    c.str("channel", convs.iter().map(|(c, _)| Some(&c.channel)));
+    c.str("status", convs.iter().map(|(c, _)| Some(&c.status)));
+    c.ts("created_at", convs.iter().map(|(_, a)| a.messages.first().map(|m| m.sent_at_us)));
+    let done = |c: &CorpusConversation| c.status == "resolved" || c.status == "closed";
+    c.ts("resolved_at", convs.iter().map(|(c, a)| if done(c) { a.messages.last().map(|m| m.sent_at_us) } else { None }));
+    c.f64("csat_score", convs.iter().map(|(c, _)| c.csat_score.map(f64::from)));
+    write_parquet(&out.join("conversations.parquet"), &c.finish()?)?;
+    Ok((convs.len(), msgs.len()))
 }
