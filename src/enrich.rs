@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::encoder::Encoder;
+use crate::encoder::{Embed, Encoder};
 use crate::error::Result;
 use crate::heads::Head;
 use crate::config::ModelConfig;
@@ -19,7 +19,7 @@ use crate::text::inference_key;
 
 /// The loaded model: encoder plus heads.
 pub struct LanguageModel {
-    pub encoder: Encoder,
+    pub encoder: Box<dyn Embed>,
     pub sentiment: Head,
     pub intent: Head,
     pub taxonomy: Taxonomy,
@@ -48,7 +48,7 @@ impl LanguageModel {
             check_head_fits(head, Path::new(dir), &encoder)?;
         }
         Ok(LanguageModel {
-            encoder,
+            encoder: Box::new(encoder),
             sentiment,
             intent,
             taxonomy,
@@ -179,7 +179,7 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
         .map(|c| intent_text(c.messages.iter().filter(|m| m.role == Role::Customer).filter_map(|m| m.text.as_deref())).map(|t| texts.slot(&t)))
         .collect();
     let refs: Vec<&str> = texts.distinct.iter().map(String::as_str).collect();
-    let embedded = model.encoder.embed(&refs, &model.encoder.query_prefix, model.max_tokens, crate::encoder::DEFAULT_BATCH_TOKENS)?;
+    let embedded = model.encoder.embed_texts(&refs, model.max_tokens)?;
     let probs = model.sentiment.predict_proba(&embedded.vectors)?;
     let results: Vec<MessageSentiment> = probs
         .iter()
@@ -319,6 +319,85 @@ mod tests {
 
     fn ms(score: f32) -> Option<MessageSentiment> {
         Some(MessageSentiment { label: "neutral", probabilities: [0.0; 3], score, source: MessageSentiment::MODEL, carries_feeling: true })
+    }
+
+    /// Three directions: complaint words, thanks, anything else; "paket" leans to delivery.
+    struct FakeEncoder {
+        calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    impl Embed for FakeEncoder {
+        fn name(&self) -> &str {
+            "fake"
+        }
+        fn embed_texts(&self, texts: &[&str], _max_tokens: usize) -> Result<crate::encoder::Embedded> {
+            self.calls.lock().unwrap().extend(texts.iter().map(|t| t.to_string()));
+            let vectors = texts
+                .iter()
+                .map(|t| {
+                    let v: [f32; 3] = if t.contains("kecewa") {
+                        [1.0, 0.0, 0.0]
+                    } else if t.contains("makasih") {
+                        [0.0, 0.0, 1.0]
+                    } else {
+                        [0.0, 1.0, 0.0]
+                    };
+                    let paket = if t.contains("paket") { 1.0 } else { 0.0 };
+                    vec![v[0], v[1], v[2], paket]
+                })
+                .collect();
+            Ok(crate::encoder::Embedded { vectors, tokens: texts.len(), truncated: 0 })
+        }
+    }
+
+    fn head(labels: &[&str], weights: Vec<f32>) -> Head {
+        let n = labels.len();
+        let w = candle_core::Tensor::from_vec(weights, (n, 4), &candle_core::Device::Cpu).unwrap();
+        let b = candle_core::Tensor::zeros(n, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+        Head::new(crate::heads::HeadCard::bare(&labels.iter().map(|l| l.to_string()).collect::<Vec<_>>()), vec![(w, b)])
+    }
+
+    fn fake_model(calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> LanguageModel {
+        LanguageModel {
+            encoder: Box::new(FakeEncoder { calls }),
+            // Each label reads its own direction, sharply.
+            sentiment: head(&["negative", "neutral", "positive"], vec![10., 0., 0., 0., 0., 10., 0., 0., 0., 0., 10., 0.]),
+            intent: head(&["delivery_problem", "order_status"], vec![0., 0., 0., 10., 0., 1., 0., 0.]),
+            taxonomy: Taxonomy::default_taxonomy(),
+            encoder_path: "fake".into(),
+            adapter_path: "".into(),
+            sentiment_path: "fake".into(),
+            intent_path: "fake".into(),
+            max_tokens: 128,
+        }
+    }
+
+    #[test]
+    fn enrich_reads_customer_texts_once_and_leaves_rule_decided_ones_to_the_rules() {
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let model = fake_model(calls.clone());
+        let said = [
+            (0, Role::Customer, "kak paket saya belum sampai, kecewa"),
+            (60, Role::Bot, "Pilih menu: 1. Lacak paket 2. Komplain"),
+            (70, Role::Customer, "1"),
+            (120, Role::Agent, "mohon maaf kak, sudah kami cek"),
+            (180, Role::Customer, "oke makasih"),
+            (200, Role::Customer, "kak paket saya belum sampai, kecewa"),
+        ];
+        let messages = said.iter().map(|&(t_s, role, text)| crate::model::Message::for_test("c1", t_s * 1_000_000, role, text)).collect();
+        let c = Conversation { conversation_id: "c1".into(), thread_id: "c1".into(), messages, record: None };
+        let e = enrich(std::slice::from_ref(&c), &model).unwrap();
+        let labels: Vec<Option<&str>> = e.sentiment[0].iter().map(|s| s.as_ref().map(|m| m.label)).collect();
+        assert_eq!(labels, vec![Some("negative"), None, Some("neutral"), None, Some("positive"), Some("negative")]);
+        let menu = e.sentiment[0][2].as_ref().unwrap();
+        assert_ne!(menu.source, MessageSentiment::MODEL, "a menu choice is decided by the rule");
+        assert!(!menu.carries_feeling);
+        assert_eq!(e.intent[0].intent, "delivery_problem");
+        // The repeated text is embedded once; the menu choice and agent texts never.
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.iter().filter(|t| t.contains("kecewa")).count(), 1, "{calls:?}");
+        assert!(!calls.iter().any(|t| t == "1" || t.contains("mohon maaf")), "{calls:?}");
+        assert_eq!(e.stats.customer_texts, 3);
     }
 
     #[test]

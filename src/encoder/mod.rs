@@ -71,6 +71,25 @@ pub struct Encoder {
     pub name: String,
 }
 
+/// What the stages need from an encoder: unit vectors for texts, and its name (a head fits only
+/// the encoder it was trained on). [`Encoder`] is the real one; tests use a fake, so enrichment
+/// can be tested without the 71 MB model (as text-embeddings-inference's `Backend`).
+pub trait Embed: Send + Sync {
+    fn name(&self) -> &str;
+    /// Embeddings of `texts`, in order, each cut at `max_tokens` (specials included).
+    fn embed_texts(&self, texts: &[&str], max_tokens: usize) -> Result<Embedded>;
+}
+
+impl Embed for Encoder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn embed_texts(&self, texts: &[&str], max_tokens: usize) -> Result<Embedded> {
+        self.embed(texts, &self.query_prefix, max_tokens, DEFAULT_BATCH_TOKENS)
+    }
+}
+
 /// Embeddings of a list of texts, in input order, and how many were cut at the token limit.
 #[derive(Debug, Clone)]
 pub struct Embedded {
