@@ -151,15 +151,17 @@ pub fn render(report: &AnalyzeReport) -> String {
         rate(k.handover_rate),
         rate(k.bot_containment_rate)
     ));
+    let surveyed = match k.csat_responses {
+        0 => format!("{NO_SURVEY};"),
+        _ => format!("{} of survey answers,", pct(k.low_csat_pct)),
+    };
+    out.push_str(&format!("1-3 star ratings: {surveyed} {} predicted for all conversations\n", pct(k.predicted_low_csat_pct)));
     out.push_str(&format!(
-        "1-3 star ratings: {} of survey answers, {} predicted for all conversations\n",
-        survey_text(k.low_csat_pct, k.csat_responses),
-        pct(k.predicted_low_csat_pct)
-    ));
-    out.push_str(&format!(
-        "CSAT {} ({} responses)  NPS {}  CES {}  service level {}  unanswered {}\n",
-        survey_text(k.csat_pct, k.csat_responses),
-        k.csat_responses,
+        "CSAT {}  NPS {}  CES {}  service level {}  unanswered {}\n",
+        match k.csat_responses {
+            0 => NO_SURVEY.to_string(),
+            n => format!("{} ({n} responses)", survey_text(k.csat_pct, n)),
+        },
         k.nps.map_or("-".into(), |v| format!("{v:.0}")),
         k.ces_mean.map_or("-".into(), |v| format!("{v:.2}")),
         pct(k.service_level_pct),
@@ -277,6 +279,68 @@ mod tests {
             quarantine_text(32, 29),
             "32 input rows quarantined (29 message rows, 3 conversation rows; each with its reason in quarantine.parquet)"
         );
+    }
+
+    /// A run of 4 conversations: no customer came back, nobody answered a survey, 3 of the 4 had
+    /// one human reply, and 32 rows were quarantined (29 message rows, 3 conversation rows).
+    fn run() -> AnalyzeReport {
+        use crate::manifest::{Manifest, RowAccounting, Warnings};
+        let row = |i: usize, replies: u64, handle: f64| ConversationRow {
+            conversation_id: format!("c{i}"),
+            human_replies: replies,
+            handle_s: Some(handle),
+            resolution_s: Some(3600.0),
+            fcr: Some(true),
+            fcr_mature: true,
+            reopened: Some(false),
+            low_csat_risk: Some(0.7),
+            low_csat_reasons: vec!["LONG_WAIT", "NEGATIVE_END"],
+            false_fcr_risk: Some(0.2),
+            false_fcr_reasons: vec!["LONG_WAIT"],
+            ..Default::default()
+        };
+        let conversations = vec![row(0, 1, 0.0), row(1, 1, 0.0), row(2, 1, 0.0), row(3, 4, 12.0 * 3600.0)];
+        let kpis = crate::aggregate::aggregate(&conversations, [[0; 24]; 7], &jiff::tz::TimeZone::UTC);
+        let mut rows = BTreeMap::new();
+        rows.insert("messages", RowAccounting { rows_in: 129, rows_used: 100, rows_quarantined: 29, ..Default::default() });
+        rows.insert("conversations", RowAccounting { rows_in: 7, rows_used: 4, rows_quarantined: 3, ..Default::default() });
+        let manifest = Manifest {
+            tool: "convoqa",
+            tool_version: "0",
+            as_of: "2026-01-09T00:00:00Z".into(),
+            as_of_source: "latest sent_at",
+            config_sha256: String::new(),
+            config: serde_json::Value::Null,
+            inputs: BTreeMap::new(),
+            rows,
+            quarantine_by_reason: BTreeMap::new(),
+            conversations_out: 4,
+            model: None,
+            qa: Default::default(),
+            risk_model: "built-in: set by reasoning".into(),
+            partitions: None,
+            shard: None,
+            nightly: None,
+            warnings: Warnings::default(),
+            stage_seconds: vec![],
+            outputs: vec![],
+        };
+        AnalyzeReport { manifest, kpis, conversations, out_dir: "out".into(), as_of_us: 0, sentiment_counts: vec![] }
+    }
+
+    #[test]
+    fn the_summary_says_what_its_numbers_are() {
+        let text = render(&run());
+        assert!(!text.contains("\nhandle time"), "the row is renamed: {text}");
+        assert!(text.contains("\nhuman reply span        3.0h        0s      8.4h\n"), "{text}");
+        assert!(text.contains("not average handle time (AHT)") && text.contains("3 of 4 conversations with a human reply had only one"), "{text}");
+        assert!(text.contains("FCR / reopen: no returns observed (0 of 4 mature resolved conversations came back"), "{text}");
+        assert!(!text.contains("100.0%") && !text.contains("reopen 0.0%"), "{text}");
+        assert!(text.contains("1-3 star ratings: no survey data; 70.0% predicted") && text.contains("CSAT no survey data  NPS"), "{text}");
+        assert!(text.contains("32 input rows quarantined (29 message rows, 3 conversation rows;"), "{text}");
+        // 4 conversations: each count is of conversations, per model, never more than 4.
+        assert!(text.contains("risk >= 0.5 (built-in models): low CSAT 4 conversations, false FCR 0"), "{text}");
+        assert!(text.contains("low-CSAT model LONG_WAIT 4, NEGATIVE_END 4; false-FCR model LONG_WAIT 4"), "{text}");
     }
 
     #[test]
