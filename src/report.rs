@@ -1,16 +1,15 @@
-//! report.html: one self-contained page a supervisor can read. Charts are inline SVG drawn by
-//! plotters; no script, no font, no fetch (a Content-Security-Policy forbids any). Every customer
-//! text on it comes from the QA list and the VOC backlog, which are already redacted.
+//! report.html: one self-contained page a supervisor can read. Charts are inline SVG written here
+//! (`Svg`), with tooltips as SVG `<title>`s and `<abbr title>`s; no script, no fetch (a
+//! Content-Security-Policy forbids any; emoji use an installed colour font through `local()`).
+//! Every customer text on it comes from the QA list and the VOC backlog, which are already redacted.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use plotters::coord::ranged1d::SegmentValue;
-use plotters::prelude::*;
 
 use crate::aggregate::intent_resolution::IntentResolutionRow;
 use crate::aggregate::{quantile, KpiRow, KpiTables};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::features::ConversationRow;
 use crate::qa::QaItem;
 use crate::score::Signal;
@@ -40,6 +39,10 @@ pub struct ReportInput<'a> {
 /// QA items the report shows.
 pub const QA_TOP: usize = 15;
 
+/// A colour, red, green, blue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RGBColor(u8, u8, u8);
+
 const BLUE: RGBColor = RGBColor(49, 110, 180);
 const ORANGE: RGBColor = RGBColor(230, 140, 40);
 const GREEN: RGBColor = RGBColor(70, 150, 90);
@@ -49,7 +52,7 @@ const FONT: &str = "sans-serif";
 /// Two charts side by side fit the page's 1100 px.
 const CHART_WIDTH: u32 = 540;
 
-/// A chart with its legend in HTML under it (plotters' legends sit on top of the bars).
+/// A chart with its legend in HTML under it.
 fn figure(svg: &str, legend: &[(&str, RGBColor)]) -> String {
     let mut out = format!("<figure>{svg}<figcaption>");
     for (name, c) in legend {
@@ -57,10 +60,6 @@ fn figure(svg: &str, legend: &[(&str, RGBColor)]) -> String {
     }
     out.push_str("</figcaption></figure>");
     out
-}
-
-fn chart_error(e: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("drawing a report chart: {e}"))
 }
 
 /// HTML-escapes text for element content and attribute values.
@@ -83,77 +82,15 @@ fn key_name(k: &Option<String>) -> String {
     k.clone().unwrap_or_else(|| "(none)".into())
 }
 
-fn segment_label(names: &[String]) -> impl Fn(&SegmentValue<i32>) -> String + '_ {
-    move |v| match v {
-        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => names.get(*i as usize).cloned().unwrap_or_default(),
-        SegmentValue::Last => String::new(),
-    }
-}
-
-fn segment_end(i: usize, n: usize) -> SegmentValue<i32> {
-    if i + 1 < n {
-        SegmentValue::Exact(i as i32 + 1)
-    } else {
-        SegmentValue::Last
-    }
-}
-
-/// Horizontal stacked bars: each category's parts as shares of its total, in percent.
-fn stacked_shares(title: &str, categories: &[String], parts: &[(&str, RGBColor)], counts: &[Vec<u64>]) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let height = 80 + 34 * categories.len().max(1) as u32;
-        let root = SVGBackend::with_string(&mut svg, (CHART_WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_error)?;
-        let n = categories.len().max(1);
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 16))
-            .margin(8)
-            .margin_right(20)
-            .x_label_area_size(30)
-            .y_label_area_size(90)
-            .build_cartesian_2d(0.0..100.0, (0..n as i32 - 1).into_segmented())
-            .map_err(chart_error)?;
-        let label = segment_label(categories);
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(n)
-            .y_label_formatter(&label)
-            .x_desc("% of resolved conversations")
-            .label_style((FONT, 12))
-            .draw()
-            .map_err(chart_error)?;
-        for (p, (_, color)) in parts.iter().enumerate() {
-            let bars: Vec<Rectangle<(f64, SegmentValue<i32>)>> = counts
-                .iter()
-                .enumerate()
-                .filter_map(|(i, c)| {
-                    let total: u64 = c.iter().sum();
-                    (total > 0).then(|| {
-                        let before: u64 = c[..p].iter().sum();
-                        let (x0, x1) = (before as f64 / total as f64 * 100.0, (before + c[p]) as f64 / total as f64 * 100.0);
-                        let mut bar = Rectangle::new([(x0, SegmentValue::Exact(i as i32)), (x1, segment_end(i, n))], color.filled());
-                        bar.set_margin(5, 5, 0, 0);
-                        bar
-                    })
-                })
-                .collect();
-            chart.draw_series(bars).map_err(chart_error)?;
-        }
-        root.present().map_err(chart_error)?;
-    }
-    Ok(svg)
-}
-
-/// `#RRGGBB`, as plotters writes colours.
+/// `#RRGGBB`.
 fn hex(c: RGBColor) -> String {
     format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
 }
 
-/// A hand-drawn SVG chart. Plotters cannot give a shape a `<title>` (the browser's tooltip, no
-/// script needed) or a data attribute, nor label a log axis in minutes and hours, nor write a
-/// value at the end of a bar; these charts need all four.
+/// An SVG chart, written directly: every shape can carry a `<title>` (the browser's tooltip, no
+/// script needed) and data attributes (for tests), a log axis is labelled in minutes and hours,
+/// and values are written at the ends of bars. (plotters, used before, could do none of these and
+/// drew nothing for a single category.)
 struct Svg {
     out: String,
 }
@@ -347,6 +284,45 @@ fn hbars(chart: &str, caption: &str, desc: &str, categories: &[(String, String)]
                     svg.text((LEFT + 4.0, y + BAR / 2.0), "start", 11, "#888888", &format!("{}: {missing}", bars.name));
                     svg.raw("</g>");
                 }
+            }
+        }
+    }
+    svg.finish()
+}
+
+/// Horizontal 100% bars: each category's parts as shares of its total, with the share written in
+/// a part wide enough for it and a tooltip with the counts.
+fn stacked_shares(chart: &str, caption: &str, desc: &str, categories: &[(String, String)], parts: &[(&str, RGBColor)], counts: &[Vec<u64>]) -> String {
+    const LEFT: f64 = 100.0;
+    const RIGHT: f64 = 24.0;
+    const TOP: f64 = 34.0;
+    const ROW: f64 = 30.0;
+    let bottom = TOP + categories.len().max(1) as f64 * ROW;
+    let plot = CHART_WIDTH as f64 - LEFT - RIGHT;
+    let mut svg = Svg::new(chart, CHART_WIDTH, (bottom + 44.0).ceil() as u32, caption, caption);
+    axis(&mut svg, Scale::Linear(100.0), (LEFT, plot), (TOP - 4.0, bottom), desc);
+    for (i, ((category, tip), c)) in categories.iter().zip(counts).enumerate() {
+        let y = TOP + i as f64 * ROW + 5.0;
+        svg.raw(&format!("<g class=\"category\" data-category=\"{}\"><title>{}</title>", escape(category), escape(tip)));
+        svg.text((LEFT - 6.0, y + 10.0), "end", 12, "#222222", category);
+        svg.raw("</g>");
+        let total: u64 = c.iter().sum();
+        if total == 0 {
+            svg.text((LEFT + 4.0, y + 10.0), "start", 11, "#888888", "none resolved");
+            continue;
+        }
+        let mut before = 0u64;
+        for ((name, color), n) in parts.iter().zip(c) {
+            let (x0, w) = (LEFT + before as f64 / total as f64 * plot, *n as f64 / total as f64 * plot);
+            before += n;
+            if *n == 0 {
+                continue;
+            }
+            let share = *n as f64 / total as f64 * 100.0;
+            let attrs = format!("class=\"part\" data-category=\"{}\" data-part=\"{}\"", escape(category), escape(name));
+            svg.rect((x0, y, w, 20.0), *color, &attrs, &format!("{category}: {name}, {n} of {total} resolved ({share:.1}%)"));
+            if w >= 34.0 {
+                svg.text((x0 + w / 2.0, y + 10.0), "middle", 11, "#FFFFFF", &format!("{share:.0}%"));
             }
         }
     }
@@ -694,7 +670,7 @@ const STYLE: &str = "body{font-family:\"Color Emoji\",system-ui,-apple-system,\"
 .kpi .v{font-size:24px;font-weight:bold}.kpi .l{font-size:13px}.kpi .n{font-size:11px;color:#777}.charts{display:flex;flex-wrap:wrap;gap:12px}\
 table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border-bottom:1px solid #e3e3e3;padding:4px 8px;text-align:left;vertical-align:top}\
 th{background:#f5f5f5;white-space:nowrap}figure{margin:0;max-width:540px}figcaption{font-size:12px;padding-left:60px}.sw{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}.num{text-align:right;white-space:nowrap}.note{font-size:12px;color:#666}q{font-style:italic}\
-.nw{white-space:nowrap}.ev{min-width:300px;max-width:400px}.ev summary{cursor:pointer}.ev details div{margin:2px 0 4px 12px}.more{color:#777}.def{font-size:12px;color:#444;max-width:560px}\
+.nw{white-space:nowrap}.ev{min-width:220px;max-width:400px}table.qa{font-size:12px}table.qa td.rs{font-size:11px}table.qa th{white-space:normal}.ev summary{cursor:pointer}.ev details div{margin:2px 0 4px 12px}.more{color:#777}.def{font-size:12px;color:#444;max-width:560px}\
 abbr[title]{text-decoration:underline dotted #999;cursor:help}dl.glossary{font-size:13px}dl.glossary dt{font-weight:bold;margin-top:6px}dl.glossary dd{margin-left:16px}";
 
 /// The whole page.
@@ -747,9 +723,14 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
         }
     }
     let fcr_parts = [("resolved first time (mature)", GREEN), ("reopened", RED), ("immature: reopen window still open", GREY)];
-    let fcr_svg = stacked_shares("Resolved conversations: FCR, reopened, not yet known", &channels, &fcr_parts, &channels.iter().map(|c| fcr_counts[c].clone()).collect::<Vec<_>>())?;
-    // Plotters' charts get a tooltip for the whole chart.
-    let fcr_svg = fcr_svg.replacen('>', &format!("><title>{}</title>", escape(definition("FCR"))), 1);
+    let fcr_svg = stacked_shares(
+        "fcr",
+        "Resolved conversations: FCR, reopened, not yet known",
+        "% of resolved conversations",
+        &channel_tips(&|r| format!("{} resolved: {} mature, {} still in the reopen window", r.resolved_conversations, r.fcr_mature_conversations, r.fcr_immature_conversations)),
+        &fcr_parts,
+        &channels.iter().map(|c| fcr_counts[c].clone()).collect::<Vec<_>>(),
+    );
     let fcr = figure(&fcr_svg, &fcr_parts);
     let zone = zone_label(&input.time_zone, input.rows);
     let heat = heatmap(&k.heatmap, &zone);
@@ -864,7 +845,7 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
         let wait = by_id.get(q.conversation_id.as_str()).and_then(|r| long_wait_s(r));
         let _ = write!(
             html,
-            "<tr><td>{}</td><td class=nw>{}</td><td class=nw>{}</td><td class=nw>{}</td><td class=nw>{}</td><td class=num>{}</td><td class=num>{}</td><td>{}</td><td class=ev>{}</td></tr>",
+            "<tr><td>{}</td><td class=nw>{}</td><td class=nw>{}</td><td class=nw>{}</td><td class=nw>{}</td><td class=num>{}</td><td class=num>{}</td><td class=rs>{}</td><td class=ev>{}</td></tr>",
             q.rank,
             escape(&q.conversation_id),
             escape(q.primary_agent_id.as_deref().unwrap_or("-")),
@@ -980,6 +961,16 @@ mod tests {
         let drawn = bars(&svg);
         assert!((drawn[0].2 / drawn[1].2 - 2.0).abs() < 0.01, "{drawn:?}");
         assert!(svg.contains(">80%<") && svg.contains(">100%<"));
+    }
+
+    #[test]
+    fn stacked_shares_draw_a_single_channel() {
+        // plotters drew nothing for one category (the Twitter export has no channel column).
+        let svg = stacked_shares("fcr", "FCR", "%", &cats(&["(none)"]), &[("first", GREEN), ("reopened", RED), ("open", GREY)], &[vec![3, 1, 0]]);
+        assert!(svg.contains("data-part=\"first\"") && svg.contains("data-part=\"reopened\"") && !svg.contains("data-part=\"open\""), "{svg}");
+        assert!(svg.contains("<title>(none): reopened, 1 of 4 resolved (25.0%)</title>") && svg.contains(">75%<"), "{svg}");
+        let none = stacked_shares("fcr", "FCR", "%", &cats(&["email"]), &[("first", GREEN)], &[vec![0]]);
+        assert!(none.contains("none resolved"));
     }
 
     #[test]

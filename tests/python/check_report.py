@@ -9,8 +9,9 @@ plus a script that measures the laid-out charts), every channel with both median
 kpi_by_channel.parquet has both first-response bars, each at least a few pixels on both sides,
 and the screenshot shows each bar in its colour where the probe found it; the heatmap has a
 colour scale whose labels run from 0 to its busiest cell; no box-plot whisker leaves its chart.
-A control copy of the report with the bot bars squashed, the human bars whitened or missing, no
-heatmap legend and a whisker pushed off the chart must fail each of those checks.
+A control copy of the report with the bot bars squashed, the human bars whitened, no heatmap
+legend, a whisker pushed off the chart, a spoilt QA table and no definitions must fail each of
+those checks, and so must the measurements less one human bar.
 
 usage: check_report.py REPORT_HTML SCREENSHOT_PNG
 """
@@ -130,6 +131,8 @@ PROBE = """<script>
       return {agent_lines: lines(tr.children[2]), agent: tr.children[2].textContent, ev_height: ev ? ev.getBoundingClientRect().height : 0,
               ev_shown: summary ? summary.textContent : (ev ? ev.textContent : ''), ev_full: ev ? ev.textContent : ''};
     }),
+    qa_table: document.querySelector('table.qa') && box(document.querySelector('table.qa')),
+    body: box(document.body),
     glossary: all(document, 'dl.glossary dt').length,
     tooltips: all(document, 'abbr[title]').length + all(document, 'svg title').length,
   };
@@ -249,6 +252,9 @@ def qa_problems(m):
     if not m or not m["qa"]:
         return ["no QA rows (table.qa)"]
     problems = []
+    t, body = m["qa_table"], m["body"]
+    if t["x"] + t["w"] > body["x"] + body["w"] + 1:
+        problems.append(f"the QA table overflows the page: {t['w']:.0f} px wide in a {body['w']:.0f} px page")
     for i, row in enumerate(m["qa"], 1):
         if row["agent_lines"] > 1:
             problems.append(f"row {i}: agent {row['agent']!r} wraps onto {row['agent_lines']} lines")
@@ -281,23 +287,16 @@ def emoji_problems(page_html: str):
 
 
 def sabotaged(page_html: str) -> str:
-    """The control: bot bars squashed to a hairline, the first channel's human bar removed and the
-    others whitened, the heatmap legend dropped, a whisker pushed off the chart."""
+    """The control: bot bars squashed to a hairline, human bars whitened, the heatmap legend
+    dropped, a whisker pushed off the chart, and the QA table and definitions spoilt."""
     page = re.sub(r'width="[0-9.]+"( height="[0-9.]+" fill="#[0-9A-F]{6}" class="bar" data-category="[^"]*" data-series="any")', r'width="0.4"\1', page_html)
-    first = [True]
-
-    def human(match):
-        if first[0]:
-            first[0] = False
-            return ""
-        return match.group(0).replace(match.group(1), "#FFFFFF")
-
-    page = re.sub(r'<rect [^>]*fill="(#[0-9A-F]{6})" class="bar" data-category="[^"]*" data-series="human"[^>]*>.*?</rect>', human, page)
+    page = re.sub(r'(<rect [^>]*fill=")#[0-9A-F]{6}(" class="bar" data-category="[^"]*" data-series="human")', r"\1#FFFFFF\2", page)
     page = re.sub(r'<g class="legend" data-legend="heatmap".*?</g>', "", page, flags=re.S)
     # QA: a long agent id allowed to wrap, evidence unfolded, LONG_WAIT without its wait.
     page = re.sub(r"(<table class=qa>.*?</tr><tr><td>1</td><td class=nw>[^<]*</td>)<td class=nw>[^<]*</td>",
                   r"\1<td>agent-with-a-very-long-identifier-0042-north-team-second-shift</td>", page, count=1, flags=re.S)
     page = re.sub(r"<details><summary>.*?</summary>(.*?)</details>", r"\1", page, flags=re.S)
+    page = page.replace("<table class=qa>", "<table class=qa style='min-width:1400px'>")
     page = re.sub(r"LONG_WAIT \(waited [^)]*\)", "LONG_WAIT", page)
     # No definitions: no glossary, no tooltips.
     page = re.sub(r"<dl class=glossary>.*?</dl>", "", page, flags=re.S)
@@ -321,7 +320,7 @@ check("heatmap: a colour scale from 0 to the busiest cell, the time zone named",
 problems = whisker_problems(m)
 check("box plot: no whisker past the chart's edge", not problems, problems)
 problems = qa_problems(m)
-check("QA table: agent ids on one line, evidence folded to a short line, LONG_WAIT with its wait", not problems, problems)
+check("QA table: within the page, agent ids on one line, evidence folded to a short line, LONG_WAIT with its wait", not problems, problems)
 check("a Definitions section and tooltips (abbr titles, SVG titles)", bool(m) and m["glossary"] >= 20 and m["tooltips"] >= 50,
       m and (m["glossary"], m["tooltips"]))
 problems = emoji_problems(page_html)
@@ -338,14 +337,17 @@ with tempfile.TemporaryDirectory() as tmp:
     bad_image = Image.open(bad_shot).convert("RGB")
     dom_bad = frt_dom_problems(bad_m, expected)
     check("control: squashed bot bars are caught", any("any bar is" in p for p in dom_bad), dom_bad)
-    check("control: a missing human bar is caught", any("no human bar" in p for p in dom_bad), dom_bad)
+    # A bar that is not drawn at all: the good page's measurements less one human bar.
+    gone = dict(m, bars=[b for b in m["bars"] if b["series"] != "human" or b["channel"] != m["bars"][0]["channel"]])
+    check("control: a missing human bar is caught", any("no human bar" in p for p in frt_dom_problems(gone, expected)), frt_dom_problems(gone, expected))
     pixel_bad = frt_pixel_problems(bad_m, bad_image)
     check("control: whitened human bars are caught in the screenshot", any("human:" in p for p in pixel_bad), pixel_bad)
     check("control: a heatmap without a legend is caught", bool(heatmap_problems(bad_m)), heatmap_problems(bad_m))
     if m and m["boxplot"]:
         check("control: a whisker off the chart is caught", bool(whisker_problems(bad_m)), whisker_problems(bad_m))
     qa_bad = qa_problems(bad_m)
-    for what, needle in (("a wrapping agent id", "wraps onto"), ("unfolded evidence", "shown unfolded"), ("LONG_WAIT without its wait", "without its wait")):
+    for what, needle in (("a wrapping agent id", "wraps onto"), ("unfolded evidence", "shown unfolded"), ("LONG_WAIT without its wait", "without its wait"),
+                         ("a QA table wider than the page", "overflows the page")):
         check(f"control: {what} is caught", any(needle in p for p in qa_bad), qa_bad)
     check("control: a page without definitions or tooltips is caught", bad_m["glossary"] < 20 and bad_m["tooltips"] < 50, (bad_m["glossary"], bad_m["tooltips"]))
     # The stack this page had before: DejaVu Sans's black-and-white emoji win over the colour font.
