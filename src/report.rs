@@ -781,8 +781,8 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
         if let (Some(h), Some(p), Some(e2)) = (t.h, t.p_value, t.epsilon_squared) {
             let _ = write!(
                 html,
-                "<p>{} test across intents: H = {h:.1}, df = {}, n = {}, p {}, epsilon&sup2; = {e2:.3} ({}).</p>",
-                abbr("Kruskal-Wallis", "Kruskal-Wallis"),
+                "<p>{}: H = {h:.1}, df = {}, n = {}, p {}, epsilon&sup2; = {e2:.3} ({}).</p>",
+                abbr("Kruskal-Wallis test across intents", "Kruskal-Wallis"),
                 t.df,
                 t.n,
                 if p < 0.001 { "&lt; 0.001".to_string() } else { format!("= {p:.3}") },
