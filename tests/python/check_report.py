@@ -4,14 +4,19 @@ references nothing outside itself, and a screenshot shows the charts (their colo
 
 A control page with a console error and a blocked fetch must be caught, so the check can fail.
 
-The charts as a person sees them: in a probe copy of the page (the same page without its CSP,
-plus a script that measures the laid-out charts), every channel with both medians in
-kpi_by_channel.parquet has both first-response bars, each at least a few pixels on both sides,
-and the screenshot shows each bar in its colour where the probe found it; the heatmap has a
-colour scale whose labels run from 0 to its busiest cell; no box-plot whisker leaves its chart.
-A control copy of the report with the bot bars squashed, the human bars whitened, no heatmap
-legend, a whisker pushed off the chart, a spoilt QA table and no definitions must fail each of
-those checks, and so must the measurements less one human bar.
+The page as a person sees it, measured in a probe copy (the same page without its CSP, plus a
+script that reads the laid-out page): every channel with both medians in kpi_by_channel.parquet
+has both first-response bars, each at least a few pixels on both sides, and the screenshot shows
+each bar in its colour where the probe found it; the heatmap has a colour scale labelled from 0
+to its busiest cell and names its time zone; no box-plot whisker leaves its chart, and each
+intent's n is the table's resolved (n); the headline shows no FCR 100% / reopen 0% and no CSAT
+figure without answers; the timing table calls handle_s the human reply span, with its
+definition; the QA table fits the page, agent ids take one line, evidence is folded and
+LONG_WAIT says how long; a Definitions section and tooltips are there; emoji render in colour
+(a colour emoji font must be installed: Debian's fonts-noto-color-emoji).
+A control copy of the report spoilt in each of those ways (squashed bot bars, whitened human
+bars, no legend, a whisker off the chart, ...) must fail each check, and so must the
+measurements less one human bar.
 
 usage: check_report.py REPORT_HTML SCREENSHOT_PNG
 """
@@ -131,6 +136,16 @@ PROBE = """<script>
       return {agent_lines: lines(tr.children[2]), agent: tr.children[2].textContent, ev_height: ev ? ev.getBoundingClientRect().height : 0,
               ev_shown: summary ? summary.textContent : (ev ? ev.textContent : ''), ev_full: ev ? ev.textContent : ''};
     }),
+    kpis: all(document, '.kpi').map(k => ({label: k.querySelector('.l').textContent, value: k.querySelector('.v').textContent, note: k.querySelector('.n').textContent})),
+    boxes: all(boxplot, 'g.box').map(g => [g.dataset.intent, +g.dataset.n]),
+    intent_rows: (() => {
+      const t = [...document.querySelectorAll('table')].find(t => /resolved \(n\)/.test(t.rows[0].textContent));
+      if (!t) return null;
+      const heads = [...t.rows[0].cells].map(c => c.textContent);
+      const at = heads.indexOf('resolved (n)');
+      return [...t.rows].slice(1).map(r => [r.cells[0].textContent, +r.cells[at].textContent]);
+    })(),
+    timings: all(document, 'table.timings tr').slice(1).map(r => [r.cells[0].textContent, r.cells[r.cells.length - 1].textContent]),
     qa_table: document.querySelector('table.qa') && box(document.querySelector('table.qa')),
     body: box(document.body),
     glossary: all(document, 'dl.glossary dt').length,
@@ -194,6 +209,8 @@ def near(p, rgb, tol=3):
 
 def frt_pixel_problems(m, image):
     """Each bar's own colour fills its box in the screenshot, and both colours are in the chart."""
+    if not m or not m["frt"]:
+        return ["no FRT chart"]
     problems = []
     colour = {"any": ANY, "human": HUMAN}
     for b in m["bars"]:
@@ -249,7 +266,7 @@ def whisker_problems(m):
 
 
 def qa_problems(m):
-    if not m or not m["qa"]:
+    if not m or not m["qa"] or not m["qa_table"]:
         return ["no QA rows (table.qa)"]
     problems = []
     t, body = m["qa_table"], m["body"]
@@ -286,6 +303,43 @@ def emoji_problems(page_html: str):
     return [] if coloured >= 2000 else [f"{coloured} coloured pixels: emoji render as boxes or in black and white (a colour emoji font: Debian's fonts-noto-color-emoji)"]
 
 
+def intent_n_problems(m):
+    """The box plot's n per intent is the table's resolved (n)."""
+    if not m or not m["boxes"]:
+        return []  # no intents: the model was off
+    if m["intent_rows"] is None:
+        return ["no intent table with a 'resolved (n)' column"]
+    table = dict(m["intent_rows"])
+    return [f"{intent}: box plot n={n}, table {table.get(intent)}" for intent, n in m["boxes"] if table.get(intent) != n]
+
+
+def headline_problems(m):
+    """No perfect score made of missing data: FCR 100% with reopen 0% means no customer came back
+    ('no returns observed'); a CSAT figure needs survey answers ('no survey data')."""
+    tiles = {k["label"]: k for k in m["kpis"]} if m else {}
+    problems = []
+    if "FCR" not in tiles or "reopen rate" not in tiles or "CSAT" not in tiles:
+        return [f"headline tiles missing: {sorted(tiles)}"]
+    if tiles["reopen rate"]["value"].strip() in ("0.0%", "0%") or tiles["FCR"]["value"].strip() in ("100.0%", "100%"):
+        problems.append(f"FCR {tiles['FCR']['value']} / reopen {tiles['reopen rate']['value']}: shown as a perfect score")
+    if tiles["CSAT"]["note"].startswith("0 answers") and tiles["CSAT"]["value"] != "no survey data":
+        problems.append(f"CSAT shows {tiles['CSAT']['value']!r} with 0 answers")
+    return problems
+
+
+def timing_problems(m):
+    """handle_s is shown as the human reply span with its definition, never as 'handle time'."""
+    rows = dict(m["timings"]) if m else {}
+    if any("handle time" == label.strip().lower() for label in rows):
+        return ["a timing row is called 'handle time'"]
+    span = rows.get("human reply span")
+    if span is None:
+        return [f"no 'human reply span' row in the timing table: {sorted(rows)}"]
+    if "Not average handle time" not in span or "had only one" not in span:
+        return [f"the human reply span's definition or single-reply count is missing: {span!r}"]
+    return []
+
+
 def sabotaged(page_html: str) -> str:
     """The control: bot bars squashed to a hairline, human bars whitened, the heatmap legend
     dropped, a whisker pushed off the chart, and the QA table and definitions spoilt."""
@@ -298,6 +352,12 @@ def sabotaged(page_html: str) -> str:
     page = re.sub(r"<details><summary>.*?</summary>(.*?)</details>", r"\1", page, flags=re.S)
     page = page.replace("<table class=qa>", "<table class=qa style='min-width:1400px'>")
     page = re.sub(r"LONG_WAIT \(waited [^)]*\)", "LONG_WAIT", page)
+    # The box plot's n and the table's disagree; perfect FCR and a CSAT without answers; handle time.
+    page = re.sub(r'(<g class="box" data-intent="[^"]*" data-n=")(\d+)', lambda g: g.group(1) + str(int(g.group(2)) + 7), page, count=1)
+    page = re.sub(r"<div class=v[^>]*>[^<]*</div><div class=l>FCR</div>", "<div class=v>100.0%</div><div class=l>FCR</div>", page)
+    page = re.sub(r"<div class=v[^>]*>[^<]*</div><div class=l>reopen rate</div>", "<div class=v>0.0%</div><div class=l>reopen rate</div>", page)
+    page = re.sub(r"<div class=v[^>]*>[^<]*</div><div class=l>CSAT</div><div class=n>[^<]*</div>", "<div class=v>-</div><div class=l>CSAT</div><div class=n>0 answers</div>", page)
+    page = page.replace("<td class=nw>human reply span</td>", "<td class=nw>handle time</td>")
     # No definitions: no glossary, no tooltips.
     page = re.sub(r"<dl class=glossary>.*?</dl>", "", page, flags=re.S)
     page = re.sub(r'<abbr title="[^"]*">', "<abbr>", page)
@@ -313,12 +373,18 @@ m = probe(page_html)
 check("the probe measured the laid-out page", m is not None)
 problems = frt_dom_problems(m, expected)
 check("FRT chart: both bars for every channel, each at least 3 px", not problems, problems)
-problems = frt_pixel_problems(m, image) if m and m["frt"] else ["no FRT chart"]
+problems = frt_pixel_problems(m, image)
 check("screenshot: every FRT bar shows its colour where it is laid out", not problems, problems)
 problems = heatmap_problems(m)
 check("heatmap: a colour scale from 0 to the busiest cell, the time zone named", not problems, problems)
 problems = whisker_problems(m)
 check("box plot: no whisker past the chart's edge", not problems, problems)
+problems = intent_n_problems(m)
+check("box plot: each intent's n is the table's resolved (n)", not problems, problems)
+problems = headline_problems(m)
+check("headline: no perfect FCR / reopen or CSAT made of missing data", not problems, problems)
+problems = timing_problems(m)
+check("timing table: handle_s as the human reply span, its definition and single-reply count", not problems, problems)
 problems = qa_problems(m)
 check("QA table: within the page, agent ids on one line, evidence folded to a short line, LONG_WAIT with its wait", not problems, problems)
 check("a Definitions section and tooltips (abbr titles, SVG titles)", bool(m) and m["glossary"] >= 20 and m["tooltips"] >= 50,
@@ -338,18 +404,23 @@ with tempfile.TemporaryDirectory() as tmp:
     dom_bad = frt_dom_problems(bad_m, expected)
     check("control: squashed bot bars are caught", any("any bar is" in p for p in dom_bad), dom_bad)
     # A bar that is not drawn at all: the good page's measurements less one human bar.
-    gone = dict(m, bars=[b for b in m["bars"] if b["series"] != "human" or b["channel"] != m["bars"][0]["channel"]])
+    gone = dict(m, bars=[b for b in m["bars"] if b["series"] != "human" or b["channel"] != m["bars"][0]["channel"]]) if m and m["bars"] else m
     check("control: a missing human bar is caught", any("no human bar" in p for p in frt_dom_problems(gone, expected)), frt_dom_problems(gone, expected))
     pixel_bad = frt_pixel_problems(bad_m, bad_image)
     check("control: whitened human bars are caught in the screenshot", any("human:" in p for p in pixel_bad), pixel_bad)
     check("control: a heatmap without a legend is caught", bool(heatmap_problems(bad_m)), heatmap_problems(bad_m))
     if m and m["boxplot"]:
         check("control: a whisker off the chart is caught", bool(whisker_problems(bad_m)), whisker_problems(bad_m))
+    if m and m["boxes"]:
+        check("control: a box plot n unlike the table's is caught", bool(intent_n_problems(bad_m)), intent_n_problems(bad_m))
+    check("control: FCR 100% / reopen 0% and a CSAT without answers are caught", len(headline_problems(bad_m)) == 2, headline_problems(bad_m))
+    check("control: a 'handle time' row is caught", bool(timing_problems(bad_m)), timing_problems(bad_m))
     qa_bad = qa_problems(bad_m)
     for what, needle in (("a wrapping agent id", "wraps onto"), ("unfolded evidence", "shown unfolded"), ("LONG_WAIT without its wait", "without its wait"),
                          ("a QA table wider than the page", "overflows the page")):
         check(f"control: {what} is caught", any(needle in p for p in qa_bad), qa_bad)
-    check("control: a page without definitions or tooltips is caught", bad_m["glossary"] < 20 and bad_m["tooltips"] < 50, (bad_m["glossary"], bad_m["tooltips"]))
+    check("control: a page without definitions or tooltips is caught", bool(bad_m) and bad_m["glossary"] < 20 and bad_m["tooltips"] < 50,
+          bad_m and (bad_m["glossary"], bad_m["tooltips"]))
     # The stack this page had before: DejaVu Sans's black-and-white emoji win over the colour font.
     no_emoji_font = re.sub(r"<style>.*?</style>", '<style>body{font-family:system-ui,"DejaVu Sans","Noto Color Emoji",sans-serif}</style>', page_html, count=1, flags=re.S)
     check("control: a font stack without an emoji font is caught", bool(emoji_problems(no_emoji_font)))
