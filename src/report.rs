@@ -670,7 +670,7 @@ const STYLE: &str = "body{font-family:\"Color Emoji\",system-ui,-apple-system,\"
 .kpi .v{font-size:24px;font-weight:bold}.kpi .l{font-size:13px}.kpi .n{font-size:11px;color:#777}.charts{display:flex;flex-wrap:wrap;gap:12px}\
 table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border-bottom:1px solid #e3e3e3;padding:4px 8px;text-align:left;vertical-align:top}\
 th{background:#f5f5f5;white-space:nowrap}figure{margin:0;max-width:540px}figcaption{font-size:12px;padding-left:60px}.sw{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}.num{text-align:right;white-space:nowrap}.note{font-size:12px;color:#666}q{font-style:italic}\
-.nw{white-space:nowrap}.ev{min-width:220px;max-width:400px}table.qa{font-size:12px}table.qa td.rs{font-size:11px}table.qa th{white-space:normal}.ev summary{cursor:pointer}.ev details div{margin:2px 0 4px 12px}.more{color:#777}.def{font-size:12px;color:#444;max-width:560px}\
+.nw{white-space:nowrap}.ev{min-width:220px;max-width:400px}table.qa{font-size:12px}table.qa td.rs{font-size:11px}table.qa th{white-space:normal}.ev summary{cursor:pointer}.ev details div{margin:2px 0 4px 12px}.more{color:#777;white-space:nowrap}.def{font-size:12px;color:#444;max-width:560px}\
 abbr[title]{text-decoration:underline dotted #999;cursor:help}dl.glossary{font-size:13px}dl.glossary dt{font-weight:bold;margin-top:6px}dl.glossary dd{margin-left:16px}";
 
 /// The whole page.
