@@ -556,6 +556,7 @@ pub(crate) fn finish(
         time_zone: settings.config.time_zone.clone(),
         risk_model: risk_model.clone(),
         quarantined_rows: quarantined.len() as u64,
+        quarantined_message_rows: quarantined.iter().filter(|q| q.table == "messages").count() as u64,
     })?;
     staged.bytes("report.html", report.as_bytes())?;
     let source_path = |q: &crate::model::QuarantinedRow| {

@@ -1,18 +1,19 @@
-//! report.html: one self-contained page a supervisor can read. Charts are inline SVG drawn by
-//! plotters; no script, no font, no fetch (a Content-Security-Policy forbids any). Every customer
-//! text on it comes from the QA list and the VOC backlog, which are already redacted.
+//! report.html: one self-contained page a supervisor can read. Charts are inline SVG written here
+//! (`Svg`), with tooltips as SVG `<title>`s and `<abbr title>`s; no script, no fetch (a
+//! Content-Security-Policy forbids any; emoji use an installed colour font through `local()`).
+//! Every customer text on it comes from the QA list and the VOC backlog, which are already redacted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use plotters::coord::ranged1d::SegmentValue;
-use plotters::prelude::*;
 
-use crate::aggregate::{KpiRow, KpiTables};
-use crate::error::{Error, Result};
+use crate::aggregate::intent_resolution::IntentResolutionRow;
+use crate::aggregate::{quantile, KpiRow, KpiTables};
+use crate::error::Result;
 use crate::features::ConversationRow;
 use crate::qa::QaItem;
-use crate::summary::{dur, pct, rate};
+use crate::score::Signal;
+use crate::summary::{dur, fcr_reopen_text, pct, quarantine_text, rate, returns_observed, single_reply_note, survey_text, NO_RETURNS, NO_SURVEY, REPLY_SPAN};
 use crate::voc::{trend_text, VocItem};
 
 /// What the report shows.
@@ -29,11 +30,18 @@ pub struct ReportInput<'a> {
     pub as_of: String,
     pub time_zone: String,
     pub risk_model: String,
+    /// Input rows quarantined, message and conversation rows together.
     pub quarantined_rows: u64,
+    /// Of quarantined_rows, the message rows (the rest are conversation rows).
+    pub quarantined_message_rows: u64,
 }
 
 /// QA items the report shows.
 pub const QA_TOP: usize = 15;
+
+/// A colour, red, green, blue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RGBColor(u8, u8, u8);
 
 const BLUE: RGBColor = RGBColor(49, 110, 180);
 const ORANGE: RGBColor = RGBColor(230, 140, 40);
@@ -44,7 +52,7 @@ const FONT: &str = "sans-serif";
 /// Two charts side by side fit the page's 1100 px.
 const CHART_WIDTH: u32 = 540;
 
-/// A chart with its legend in HTML under it (plotters' legends sit on top of the bars).
+/// A chart with its legend in HTML under it.
 fn figure(svg: &str, legend: &[(&str, RGBColor)]) -> String {
     let mut out = format!("<figure>{svg}<figcaption>");
     for (name, c) in legend {
@@ -52,10 +60,6 @@ fn figure(svg: &str, legend: &[(&str, RGBColor)]) -> String {
     }
     out.push_str("</figcaption></figure>");
     out
-}
-
-fn chart_error(e: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("drawing a report chart: {e}"))
 }
 
 /// HTML-escapes text for element content and attribute values.
@@ -78,257 +82,637 @@ fn key_name(k: &Option<String>) -> String {
     k.clone().unwrap_or_else(|| "(none)".into())
 }
 
-fn segment_label(names: &[String]) -> impl Fn(&SegmentValue<i32>) -> String + '_ {
-    move |v| match v {
-        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => names.get(*i as usize).cloned().unwrap_or_default(),
-        SegmentValue::Last => String::new(),
+/// `#RRGGBB`.
+fn hex(c: RGBColor) -> String {
+    format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
+}
+
+/// An SVG chart, written directly: every shape can carry a `<title>` (the browser's tooltip, no
+/// script needed) and data attributes (for tests), a log axis is labelled in minutes and hours,
+/// and values are written at the ends of bars. (plotters, used before, could do none of these and
+/// drew nothing for a single category.)
+struct Svg {
+    out: String,
+}
+
+impl Svg {
+    /// `chart` names it for tests (`data-chart`); `tip` is the tooltip of the whole chart.
+    fn new(chart: &str, width: u32, height: u32, caption: &str, tip: &str) -> Svg {
+        let mut out = String::with_capacity(16 * 1024);
+        let _ = write!(
+            out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"{FONT}\" data-chart=\"{chart}\"><title>{}</title><rect width=\"{width}\" height=\"{height}\" fill=\"#FFFFFF\"/>",
+            escape(tip)
+        );
+        let _ = write!(out, "<text x=\"{}\" y=\"20\" font-size=\"15\" text-anchor=\"middle\" fill=\"#222222\">{}</text>", width / 2, escape(caption));
+        Svg { out }
+    }
+
+    /// A filled rectangle with a tooltip; `attrs` are extra attributes (class, data-*).
+    fn rect(&mut self, (x, y, w, h): (f64, f64, f64, f64), fill: RGBColor, attrs: &str, tip: &str) {
+        let _ = write!(
+            self.out,
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"{}\" {attrs}><title>{}</title></rect>",
+            hex(fill),
+            escape(tip)
+        );
+    }
+
+    fn text(&mut self, (x, y): (f64, f64), anchor: &str, size: u32, fill: &str, text: &str) {
+        let _ = write!(
+            self.out,
+            "<text x=\"{x:.1}\" y=\"{y:.1}\" font-size=\"{size}\" text-anchor=\"{anchor}\" dy=\"0.35em\" fill=\"{fill}\">{}</text>",
+            escape(text)
+        );
+    }
+
+    fn line(&mut self, (x1, y1): (f64, f64), (x2, y2): (f64, f64), stroke: &str, width: f64, attrs: &str) {
+        let _ = write!(self.out, "<line x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\" stroke=\"{stroke}\" stroke-width=\"{width}\" {attrs}/>");
+    }
+
+    fn raw(&mut self, svg: &str) {
+        self.out.push_str(svg);
+    }
+
+    fn finish(mut self) -> String {
+        self.out.push_str("</svg>");
+        self.out
     }
 }
 
-fn segment_end(i: usize, n: usize) -> SegmentValue<i32> {
-    if i + 1 < n {
-        SegmentValue::Exact(i as i32 + 1)
-    } else {
-        SegmentValue::Last
-    }
+/// Where a value sits along an axis, 0..1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scale {
+    /// 0 to the maximum.
+    Linear(f64),
+    /// Logarithmic from lo to hi (both > 0); values under the floor (> lo) are drawn at the floor,
+    /// so a 0 s median still gets a bar as long as log(floor / lo).
+    Log { lo: f64, hi: f64, floor: f64 },
 }
 
-/// Vertical bars, one group per category, one bar per series in the group.
-fn grouped_bars(title: &str, y_label: &str, categories: &[String], series: &[(&str, RGBColor, Vec<Option<f64>>)]) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (CHART_WIDTH, 300)).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_error)?;
-        let top = series.iter().flat_map(|s| s.2.iter().flatten()).fold(0.0f64, |a, &b| a.max(b));
-        let n = categories.len().max(1);
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 16))
-            .margin(8)
-            .x_label_area_size(30)
-            .y_label_area_size(55)
-            .build_cartesian_2d((0..n as i32 - 1).into_segmented(), 0.0..(top * 1.1).max(1e-9))
-            .map_err(chart_error)?;
-        let label = segment_label(categories);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(n)
-            .x_label_formatter(&label)
-            .y_desc(y_label)
-            .label_style((FONT, 12))
-            .draw()
-            .map_err(chart_error)?;
-        let width_px = (CHART_WIDTH - 75) / n as u32;
-        let bar_px = (width_px.saturating_sub(12) / series.len().max(1) as u32).max(2);
-        for (s, (_, color, values)) in series.iter().enumerate() {
-            let left = 6 + s as u32 * bar_px;
-            let right = width_px.saturating_sub(left + bar_px);
-            let bars = values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i, v))).map(move |(i, v)| {
-                let mut bar = Rectangle::new([(SegmentValue::Exact(i as i32), 0.0), (segment_end(i, n), v)], color.filled());
-                bar.set_margin(0, 0, left, right);
-                bar
-            });
-            chart.draw_series(bars).map_err(chart_error)?;
+impl Scale {
+    fn frac(self, v: f64) -> f64 {
+        match self {
+            Scale::Linear(max) => (v / max).clamp(0.0, 1.0),
+            Scale::Log { lo, hi, floor } => ((v.max(floor).ln() - lo.ln()) / (hi.ln() - lo.ln())).clamp(0.0, 1.0),
         }
-        root.present().map_err(chart_error)?;
     }
-    Ok(svg)
 }
 
-/// Horizontal stacked bars: each category's parts as shares of its total, in percent.
-fn stacked_shares(title: &str, categories: &[String], parts: &[(&str, RGBColor)], counts: &[Vec<u64>]) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let height = 80 + 34 * categories.len().max(1) as u32;
-        let root = SVGBackend::with_string(&mut svg, (CHART_WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_error)?;
-        let n = categories.len().max(1);
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 16))
-            .margin(8)
-            .margin_right(20)
-            .x_label_area_size(30)
-            .y_label_area_size(90)
-            .build_cartesian_2d(0.0..100.0, (0..n as i32 - 1).into_segmented())
-            .map_err(chart_error)?;
-        let label = segment_label(categories);
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(n)
-            .y_label_formatter(&label)
-            .x_desc("% of resolved conversations")
-            .label_style((FONT, 12))
-            .draw()
-            .map_err(chart_error)?;
-        for (p, (_, color)) in parts.iter().enumerate() {
-            let bars: Vec<Rectangle<(f64, SegmentValue<i32>)>> = counts
-                .iter()
-                .enumerate()
-                .filter_map(|(i, c)| {
-                    let total: u64 = c.iter().sum();
-                    (total > 0).then(|| {
-                        let before: u64 = c[..p].iter().sum();
-                        let (x0, x1) = (before as f64 / total as f64 * 100.0, (before + c[p]) as f64 / total as f64 * 100.0);
-                        let mut bar = Rectangle::new([(x0, SegmentValue::Exact(i as i32)), (x1, segment_end(i, n))], color.filled());
-                        bar.set_margin(5, 5, 0, 0);
-                        bar
-                    })
-                })
-                .collect();
-            chart.draw_series(bars).map_err(chart_error)?;
+/// A log scale for durations in seconds that holds every value with room on both sides: from a
+/// third of the smallest (at least `floor`) to 1.2 x the largest, and at least a factor 10 wide.
+/// So the shortest bar is still log(3) wide, never a hairline.
+fn log_scale(values: impl Iterator<Item = f64>, floor: f64) -> Scale {
+    let (lo, hi) = values.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v.max(floor)), hi.max(v)));
+    if hi <= 0.0 {
+        return Scale::Log { lo: floor / 3.0, hi: floor * 10.0, floor };
+    }
+    let lo = lo / 3.0;
+    Scale::Log { lo, hi: (hi * 1.2).max(lo * 10.0), floor }
+}
+
+/// Duration ticks for a log axis, with the labels people use.
+const DURATION_TICKS: [(f64, &str); 12] = [
+    (1.0, "1s"),
+    (10.0, "10s"),
+    (60.0, "1m"),
+    (300.0, "5m"),
+    (1800.0, "30m"),
+    (3600.0, "1h"),
+    (4.0 * 3600.0, "4h"),
+    (86_400.0, "1d"),
+    (3.0 * 86_400.0, "3d"),
+    (7.0 * 86_400.0, "7d"),
+    (30.0 * 86_400.0, "30d"),
+    (90.0 * 86_400.0, "90d"),
+];
+
+fn ticks(scale: Scale) -> Vec<(f64, String)> {
+    match scale {
+        Scale::Log { lo, hi, .. } => DURATION_TICKS.iter().filter(|t| t.0 >= lo && t.0 <= hi).map(|t| (t.0, t.1.to_string())).collect(),
+        Scale::Linear(max) => {
+            let step = [1.0, 2.0, 5.0, 10.0, 20.0, 25.0, 50.0].into_iter().find(|s| max / s <= 6.0).unwrap_or(max / 5.0);
+            (0..).map(|i| i as f64 * step).take_while(|v| *v <= max + 1e-9).map(|v| (v, format!("{v:.0}%"))).collect()
         }
-        root.present().map_err(chart_error)?;
     }
-    Ok(svg)
 }
 
-/// Customer messages by weekday and hour, darker = busier.
-fn heatmap(cells: &[[u64; 24]; 7], time_zone: &str) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (760, 270)).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_error)?;
-        let days: Vec<String> = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].iter().map(|d| d.to_string()).collect();
-        let hours: Vec<String> = (0..24).map(|h| format!("{h:02}")).collect();
-        let mut chart = ChartBuilder::on(&root)
-            .caption(format!("Customer messages by weekday and hour ({time_zone})"), (FONT, 16))
-            .margin(8)
-            .x_label_area_size(25)
-            .y_label_area_size(40)
-            .build_cartesian_2d((0..23).into_segmented(), (0..6).into_segmented())
-            .map_err(chart_error)?;
-        let (xl, yl) = (segment_label(&hours), segment_label(&days));
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_labels(24)
-            .y_labels(7)
-            .x_label_formatter(&xl)
-            .y_label_formatter(&yl)
-            .label_style((FONT, 11))
-            .draw()
-            .map_err(chart_error)?;
-        let max = cells.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
-        let rects = (0..7usize).flat_map(|d| (0..24usize).map(move |h| (d, h))).map(|(d, h)| {
-            let v = cells[d][h] as f64 / max;
-            // White to blue.
-            let mix = |full: u8| (255.0 - (255.0 - full as f64) * v).round() as u8;
-            let mut r = Rectangle::new(
-                [(SegmentValue::Exact(h as i32), SegmentValue::Exact(d as i32)), (segment_end(h, 24), segment_end(d, 7))],
-                RGBColor(mix(BLUE.0), mix(BLUE.1), mix(BLUE.2)).filled(),
-            );
-            r.set_margin(1, 1, 1, 1);
-            r
-        });
-        chart.draw_series(rects).map_err(chart_error)?;
-        root.present().map_err(chart_error)?;
+/// Ticks with grid lines down the plot and labels under it; the axis description below them.
+fn axis(svg: &mut Svg, scale: Scale, (left, width): (f64, f64), (top, bottom): (f64, f64), desc: &str) {
+    for (v, label) in ticks(scale) {
+        let x = left + scale.frac(v) * width;
+        svg.line((x, top), (x, bottom), "#E3E3E3", 1.0, "");
+        svg.text((x, bottom + 10.0), "middle", 11, "#555555", &label);
     }
-    Ok(svg)
+    svg.line((left, bottom), (left + width, bottom), "#999999", 1.0, "");
+    svg.line((left, top), (left, bottom), "#999999", 1.0, "");
+    svg.text((left + width / 2.0, bottom + 26.0), "middle", 12, "#333333", desc);
 }
 
-/// Resolution time per intent as box plots (median line, quartiles, 1.5 IQR whiskers), log scale.
-fn intent_boxplots(rows: &[ConversationRow]) -> Result<Option<String>> {
+/// One series of bars: its legend name, its key (for tests) and its value per category.
+struct Bars<'a> {
+    name: &'a str,
+    key: &'a str,
+    color: RGBColor,
+    values: Vec<Option<f64>>,
+}
+
+fn bars_legend<'a>(series: &'a [Bars<'a>]) -> Vec<(&'a str, RGBColor)> {
+    series.iter().map(|s| (s.name, s.color)).collect()
+}
+
+/// What a bar chart's values are.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Unit {
+    /// Seconds, on a log axis labelled in s/m/h/d.
+    Duration,
+    /// Percent, on a linear axis from 0.
+    Percent,
+}
+
+impl Unit {
+    fn label(self, v: f64) -> String {
+        match self {
+            Unit::Duration => dur(Some(v)),
+            Unit::Percent => format!("{v:.0}%"),
+        }
+    }
+}
+
+/// Horizontal bars: a row of bars per category, one per series, each with its value written at
+/// its end and a tooltip; a series without a value for a category says `missing` there.
+/// Durations get a log axis, so a bot's seconds and an e-mail's hours are both visible.
+fn hbars(chart: &str, caption: &str, desc: &str, categories: &[(String, String)], series: &[Bars], unit: Unit, missing: &str) -> String {
+    const LEFT: f64 = 100.0;
+    const RIGHT: f64 = 56.0;
+    const TOP: f64 = 34.0;
+    const BAR: f64 = 15.0;
+    const GAP: f64 = 3.0;
+    const GROUP_GAP: f64 = 14.0;
+    let n = categories.len().max(1);
+    let group = series.len() as f64 * BAR + (series.len().max(1) - 1) as f64 * GAP;
+    let bottom = TOP + n as f64 * (group + GROUP_GAP);
+    let height = (bottom + 44.0).ceil() as u32;
+    let plot = CHART_WIDTH as f64 - LEFT - RIGHT;
+    let all = series.iter().flat_map(|s| s.values.iter().flatten().copied());
+    let scale = match unit {
+        Unit::Duration => log_scale(all, 1.0),
+        Unit::Percent => {
+            let top = all.fold(0.0f64, f64::max);
+            Scale::Linear(if top > 50.0 { 100.0 } else { ((top * 1.15 / 10.0).ceil() * 10.0).max(10.0) })
+        }
+    };
+    let mut svg = Svg::new(chart, CHART_WIDTH, height, caption, &format!("{caption}. Point at a bar for its value."));
+    axis(&mut svg, scale, (LEFT, plot), (TOP - 4.0, bottom), desc);
+    for (i, (category, tip)) in categories.iter().enumerate() {
+        let y0 = TOP + i as f64 * (group + GROUP_GAP) + GROUP_GAP / 2.0;
+        let shown: String = if category.chars().count() > 15 { category.chars().take(14).chain(['…']).collect() } else { category.clone() };
+        svg.raw(&format!("<g class=\"category\" data-category=\"{}\"><title>{}</title>", escape(category), escape(tip)));
+        svg.text((LEFT - 6.0, y0 + group / 2.0), "end", 12, "#222222", &shown);
+        svg.raw("</g>");
+        for (s, bars) in series.iter().enumerate() {
+            let y = y0 + s as f64 * (BAR + GAP);
+            match bars.values.get(i).copied().flatten() {
+                Some(v) => {
+                    let w = (scale.frac(v) * plot).max(2.0);
+                    let attrs = format!("class=\"bar\" data-category=\"{}\" data-series=\"{}\" data-value=\"{v}\"", escape(category), escape(bars.key));
+                    svg.rect((LEFT, y, w, BAR), bars.color, &attrs, &format!("{category}, {}: {}", bars.name, unit.label(v)));
+                    svg.text((LEFT + w + 4.0, y + BAR / 2.0), "start", 11, "#222222", &unit.label(v));
+                }
+                None => {
+                    svg.raw(&format!("<g class=\"missing\" data-category=\"{}\" data-series=\"{}\">", escape(category), escape(bars.key)));
+                    svg.text((LEFT + 4.0, y + BAR / 2.0), "start", 11, "#888888", &format!("{}: {missing}", bars.name));
+                    svg.raw("</g>");
+                }
+            }
+        }
+    }
+    svg.finish()
+}
+
+/// Horizontal 100% bars: each category's parts as shares of its total, with the share written in
+/// a part wide enough for it and a tooltip with the counts.
+fn stacked_shares(chart: &str, caption: &str, desc: &str, categories: &[(String, String)], parts: &[(&str, RGBColor)], counts: &[Vec<u64>]) -> String {
+    const LEFT: f64 = 100.0;
+    const RIGHT: f64 = 24.0;
+    const TOP: f64 = 34.0;
+    const ROW: f64 = 30.0;
+    let bottom = TOP + categories.len().max(1) as f64 * ROW;
+    let plot = CHART_WIDTH as f64 - LEFT - RIGHT;
+    let mut svg = Svg::new(chart, CHART_WIDTH, (bottom + 44.0).ceil() as u32, caption, caption);
+    axis(&mut svg, Scale::Linear(100.0), (LEFT, plot), (TOP - 4.0, bottom), desc);
+    for (i, ((category, tip), c)) in categories.iter().zip(counts).enumerate() {
+        let y = TOP + i as f64 * ROW + 5.0;
+        svg.raw(&format!("<g class=\"category\" data-category=\"{}\"><title>{}</title>", escape(category), escape(tip)));
+        svg.text((LEFT - 6.0, y + 10.0), "end", 12, "#222222", category);
+        svg.raw("</g>");
+        let total: u64 = c.iter().sum();
+        if total == 0 {
+            svg.text((LEFT + 4.0, y + 10.0), "start", 11, "#888888", "none resolved");
+            continue;
+        }
+        let mut before = 0u64;
+        for ((name, color), n) in parts.iter().zip(c) {
+            let (x0, w) = (LEFT + before as f64 / total as f64 * plot, *n as f64 / total as f64 * plot);
+            before += n;
+            if *n == 0 {
+                continue;
+            }
+            let share = *n as f64 / total as f64 * 100.0;
+            let attrs = format!("class=\"part\" data-category=\"{}\" data-part=\"{}\"", escape(category), escape(name));
+            svg.rect((x0, y, w, 20.0), *color, &attrs, &format!("{category}: {name}, {n} of {total} resolved ({share:.1}%)"));
+            if w >= 34.0 {
+                svg.text((x0 + w / 2.0, y + 10.0), "middle", 11, "#FFFFFF", &format!("{share:.0}%"));
+            }
+        }
+    }
+    svg.finish()
+}
+
+/// The colour of a heatmap cell: white for 0 to full blue for the busiest cell.
+fn heat_colour(count: u64, max: u64) -> RGBColor {
+    let v = count as f64 / max.max(1) as f64;
+    let mix = |full: u8| (255.0 - (255.0 - full as f64) * v).round() as u8;
+    RGBColor(mix(BLUE.0), mix(BLUE.1), mix(BLUE.2))
+}
+
+/// The heatmap legend's steps: 0, a fifth of the busiest cell's count, ... the busiest.
+fn heat_legend_steps(max: u64) -> Vec<u64> {
+    let mut steps: Vec<u64> = (0..=5).map(|i| (max as f64 * i as f64 / 5.0).round() as u64).collect();
+    steps.dedup();
+    steps
+}
+
+const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// Customer messages by weekday and hour, darker = busier, with a colour scale in counts and a
+/// tooltip per cell. `zone` names the time zone the hours are in.
+fn heatmap(cells: &[[u64; 24]; 7], zone: &str) -> String {
+    const LEFT: f64 = 44.0;
+    const TOP: f64 = 34.0;
+    const CW: f64 = 28.0;
+    const CH: f64 = 22.0;
+    let max = cells.iter().flatten().copied().max().unwrap_or(0);
+    let caption = format!("Customer messages by weekday and hour of day ({zone})");
+    let mut svg = Svg::new("heatmap", 760, 290, &caption, &caption);
+    for (d, day) in DAYS.iter().enumerate() {
+        let y = TOP + d as f64 * CH;
+        svg.text((LEFT - 6.0, y + CH / 2.0), "end", 11, "#222222", day);
+        for h in 0..24 {
+            let count = cells[d][h];
+            let attrs = format!("class=\"cell\" data-count=\"{count}\" stroke=\"#EEEEEE\"");
+            let tip = format!("{day} {h:02}:00-{h:02}:59 ({zone}): {count} customer messages");
+            svg.rect((LEFT + h as f64 * CW, y, CW, CH), heat_colour(count, max), &attrs, &tip);
+        }
+    }
+    let below = TOP + 7.0 * CH;
+    for h in 0..24 {
+        svg.text((LEFT + (h as f64 + 0.5) * CW, below + 10.0), "middle", 10, "#555555", &format!("{h:02}"));
+    }
+    svg.text((LEFT + 12.0 * CW, below + 26.0), "middle", 12, "#333333", &format!("hour of day, {zone}"));
+    // The colour scale, in counts: what a shade means.
+    let y = below + 44.0;
+    svg.raw(&format!("<g class=\"legend\" data-legend=\"heatmap\" data-max=\"{max}\"><title>Colour scale: customer messages in one weekday-hour cell over the whole period; the darkest is the busiest cell ({max})</title>"));
+    svg.text((LEFT + 250.0, y + 6.0), "end", 12, "#333333", "customer messages per cell:");
+    for (i, step) in heat_legend_steps(max).iter().enumerate() {
+        let x = LEFT + 260.0 + i as f64 * 52.0;
+        svg.rect((x, y, 44.0, 12.0), heat_colour(*step, max), "class=\"swatch\" stroke=\"#BBBBBB\"", &format!("{step} messages"));
+        svg.text((x + 22.0, y + 22.0), "middle", 11, "#333333", &step.to_string());
+    }
+    svg.raw("</g>");
+    svg.finish()
+}
+
+/// The time zone as a person reads it: its name and UTC offset over the period (two offsets
+/// where daylight saving changed it).
+fn zone_label(name: &str, rows: &[ConversationRow]) -> String {
+    let Ok(tz) = jiff::tz::TimeZone::get(name) else { return name.to_string() };
+    let mut offsets: Vec<String> = [rows.iter().map(|r| r.created_at_us).min(), rows.iter().map(|r| r.created_at_us).max()]
+        .into_iter()
+        .flatten()
+        .filter_map(|us| jiff::Timestamp::from_microsecond(us).ok())
+        .map(|t| tz.to_offset(t).to_string())
+        .collect();
+    offsets.dedup();
+    if name.eq_ignore_ascii_case("UTC") || offsets.is_empty() {
+        return name.to_string();
+    }
+    format!("{name}, UTC{}", offsets.join(" / "))
+}
+
+/// A box plot's numbers: quartiles interpolated as the KPI tables do (so its median is the
+/// table's), Tukey whiskers at the furthest values within 1.5 IQR of the box, and the values
+/// beyond them.
+#[derive(Debug, Clone, PartialEq)]
+struct BoxStats {
+    n: usize,
+    q1: f64,
+    median: f64,
+    q3: f64,
+    whisker_lo: f64,
+    whisker_hi: f64,
+    outliers: Vec<f64>,
+}
+
+fn box_stats(values: &mut [f64]) -> Option<BoxStats> {
+    values.sort_by(f64::total_cmp);
+    let (q1, median, q3) = (quantile(values, 0.25)?, quantile(values, 0.5)?, quantile(values, 0.75)?);
+    let (lo_fence, hi_fence) = (q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1));
+    let inside = values.iter().copied().filter(|v| *v >= lo_fence && *v <= hi_fence);
+    let whisker_lo = inside.clone().fold(q1, f64::min);
+    let whisker_hi = inside.fold(q3, f64::max);
+    let outliers = values.iter().copied().filter(|v| *v < lo_fence || *v > hi_fence).collect();
+    Some(BoxStats { n: values.len(), q1, median, q3, whisker_lo, whisker_hi, outliers })
+}
+
+/// Resolution time per intent (resolved conversations only) as box plots, slowest median on top.
+fn intent_boxes(rows: &[ConversationRow]) -> Vec<(String, BoxStats)> {
     let mut by_intent: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for r in rows {
         if let (Some(i), Some(s)) = (r.intent.as_deref(), r.resolution_s) {
-            by_intent.entry(i).or_default().push((s / 3600.0).max(1.0 / 60.0));
+            by_intent.entry(i).or_default().push(s);
         }
     }
-    if by_intent.is_empty() {
-        return Ok(None);
-    }
-    // Slowest median first, at the top.
-    let mut groups: Vec<(String, Quartiles, f64)> = by_intent
-        .into_iter()
-        .map(|(k, v)| {
-            let q = Quartiles::new(&v);
-            let median = q.median();
-            (format!("{k} (n={})", v.len()), q, median)
-        })
-        .collect();
-    groups.sort_by(|a, b| a.2.total_cmp(&b.2));
-    let names: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
-    let (lo, hi) = groups.iter().fold((f32::MAX, f32::MIN), |(lo, hi), g| {
-        let v = g.1.values();
-        (lo.min(v[0]), hi.max(v[4]))
-    });
-    let mut svg = String::new();
-    {
-        let height = 90 + 30 * groups.len() as u32;
-        let root = SVGBackend::with_string(&mut svg, (760, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_error)?;
-        let n = groups.len();
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Resolution time by intent (hours, log scale)", (FONT, 16))
-            .margin(8)
-            .x_label_area_size(30)
-            .y_label_area_size(190)
-            .build_cartesian_2d(((lo * 0.8).max(1.0 / 120.0)..hi * 1.25).log_scale(), (0..n as i32 - 1).into_segmented())
-            .map_err(chart_error)?;
-        let label = segment_label(&names);
-        chart
-            .configure_mesh()
-            .y_labels(n)
-            .y_label_formatter(&label)
-            .x_desc("hours from first customer message to resolution")
-            .label_style((FONT, 12))
-            .draw()
-            .map_err(chart_error)?;
-        chart
-            .draw_series(groups.iter().enumerate().map(|(i, g)| Boxplot::new_horizontal(SegmentValue::CenterOf(i as i32), &g.1).width(14).style(BLUE)))
-            .map_err(chart_error)?;
-        root.present().map_err(chart_error)?;
-    }
-    Ok(Some(svg))
+    let mut boxes: Vec<(String, BoxStats)> = by_intent.into_iter().filter_map(|(k, mut v)| box_stats(&mut v).map(|b| (k.to_string(), b))).collect();
+    boxes.sort_by(|a, b| b.1.median.total_cmp(&a.1.median).then(a.0.cmp(&b.0)));
+    boxes
 }
 
-fn legend<'a>(series: &'a [(&'a str, RGBColor, Vec<Option<f64>>)]) -> Vec<(&'a str, RGBColor)> {
-    series.iter().map(|s| (s.0, s.1)).collect()
+/// Values under this are drawn at it on the box plots' log axis.
+const BOX_FLOOR_S: f64 = 60.0;
+
+fn intent_boxplots(boxes: &[(String, BoxStats)]) -> String {
+    const LEFT: f64 = 210.0;
+    const RIGHT: f64 = 24.0;
+    const TOP: f64 = 34.0;
+    const ROW: f64 = 28.0;
+    let width = 760.0;
+    let plot = width - LEFT - RIGHT;
+    let bottom = TOP + boxes.len() as f64 * ROW;
+    // The axis holds every value, outliers included: nothing is cut at its edge.
+    let scale = log_scale(boxes.iter().flat_map(|(_, b)| b.outliers.iter().copied().chain([b.whisker_lo, b.whisker_hi])), BOX_FLOOR_S);
+    let x = |v: f64| LEFT + scale.frac(v) * plot;
+    let caption = "Resolution time by intent (resolved conversations, log scale)";
+    let mut svg = Svg::new("boxplot", width as u32, (bottom + 44.0).ceil() as u32, caption, caption);
+    axis(&mut svg, scale, (LEFT, plot), (TOP - 4.0, bottom), "time from the conversation's start to its resolution");
+    let blue = hex(BLUE);
+    for (i, (intent, b)) in boxes.iter().enumerate() {
+        let cy = TOP + (i as f64 + 0.5) * ROW;
+        let tip = format!(
+            "{intent}: n = {} resolved; median {}, middle half {} to {}, whiskers {} to {}, {} beyond the whiskers",
+            b.n,
+            dur(Some(b.median)),
+            dur(Some(b.q1)),
+            dur(Some(b.q3)),
+            dur(Some(b.whisker_lo)),
+            dur(Some(b.whisker_hi)),
+            b.outliers.len()
+        );
+        svg.text((LEFT - 8.0, cy), "end", 12, "#222222", &format!("{intent} (n={})", b.n));
+        svg.raw(&format!("<g class=\"box\" data-intent=\"{}\" data-n=\"{}\"><title>{}</title>", escape(intent), b.n, escape(&tip)));
+        svg.line((x(b.whisker_lo), cy), (x(b.q1), cy), &blue, 1.5, "class=\"whisker\"");
+        svg.line((x(b.q3), cy), (x(b.whisker_hi), cy), &blue, 1.5, "class=\"whisker\"");
+        for w in [b.whisker_lo, b.whisker_hi] {
+            svg.line((x(w), cy - 6.0), (x(w), cy + 6.0), &blue, 1.5, "class=\"whisker\"");
+        }
+        let (x1, x3) = (x(b.q1), x(b.q3).max(x(b.q1) + 2.0));
+        svg.rect((x1, cy - 8.0, x3 - x1, 16.0), BLUE, "", &tip);
+        svg.line((x(b.median), cy - 8.0), (x(b.median), cy + 8.0), "#FFFFFF", 2.0, "");
+        for o in &b.outliers {
+            let _ = write!(svg.out, "<circle cx=\"{:.1}\" cy=\"{cy:.1}\" r=\"2.5\" fill=\"none\" stroke=\"{blue}\"/>", x(*o));
+        }
+        svg.raw("</g>");
+    }
+    svg.finish()
 }
 
-fn kpi_cell(label: &str, value: String, note: &str) -> String {
-    format!("<div class=kpi><div class=v>{}</div><div class=l>{}</div><div class=n>{}</div></div>", escape(&value), escape(label), escape(note))
+/// Short definitions: the page's glossary, and the tooltips of its labels and column heads.
+const GLOSSARY: [(&str, &str); 26] = [
+    ("conversation", "One conversation with a customer, from its first message to its last; a WhatsApp-style endless thread is split into conversations at long pauses."),
+    ("FRT, any reply", "First response time: from the customer's first message to the first reply of any kind, a bot's or an automatic acknowledgement included."),
+    ("FRT, human", "First response time to a person: from the customer's first message to the first reply an agent wrote (automatic replies excluded)."),
+    ("service level", "Share of conversations with a customer message whose first human reply came within the channel's target (SLA: 5 min for chat channels, 60 min for e-mail by default). No human reply counts as missed."),
+    ("handover wait", "In conversations a bot handed to a person: from the bot's last message to the person's first reply."),
+    ("average response", "Per conversation, the mean wait of the customer's turns that got a reply; then the mean, median and p90 over conversations."),
+    ("resolution time", "From the conversation's start to its resolution: closed in the helpdesk, or 24 hours without activity."),
+    (REPLY_SPAN, "Last human reply minus first human reply, plus hold and after-work time where the data has them. It is 0 when a person replied once. Not average handle time (AHT): the time agents spent working is not in chat data."),
+    ("p90", "90th percentile: 9 in 10 conversations took this long or less."),
+    ("FCR", "First contact resolution: resolved conversations whose customer did not come back about the same issue within the reopen window (48 hours by default), among those whose window has passed."),
+    ("reopen rate", "Resolved conversations whose customer came back about the same issue within the reopen window, among those whose window has passed."),
+    ("immature", "Resolved, but the reopen window had not passed by the as-of time: whether the customer comes back is not known yet, so FCR and the reopen rate leave them out."),
+    (NO_RETURNS, "Not one customer came back within a reopen window. FCR would read 100% and the reopen rate 0%, but that is what data without returning (or linkable) customers looks like too: it is not a measured perfect score."),
+    ("CSAT", "Share of satisfaction ratings (surveys and ratings given in the chat) of 4 or 5 out of 5."),
+    (NO_SURVEY, "No customer answered a satisfaction survey or rated in the chat, so there is no CSAT to show."),
+    ("1-3 star, surveyed", "Share of ratings of 1 to 3 stars among customers who answered. Unhappy customers answer more often, so this leans high."),
+    ("1-3 star, predicted", "The low-CSAT risk model's average over every conversation: the 1-3 star share to expect had every customer answered."),
+    ("bot containment", "Conversations with a bot that ended without a person, with the customer not left talking to the bot."),
+    ("handover", "Conversations with a bot that a person took over."),
+    ("low-CSAT risk", "The risk model's chance (0 to 1) that the customer would rate the conversation 1 to 3 stars."),
+    ("false-FCR risk", "The risk model's chance (0 to 1) that the customer of a resolved conversation comes back about the same issue."),
+    ("median vs all", "The intent's median resolution time divided by the median of all resolved conversations: 2.0x is twice as slow as usual."),
+    ("Kruskal-Wallis", "A rank test of whether resolution times differ between intents (p: how likely a difference this large is by chance); epsilon squared (0 to 1) is how much of the spread the intent explains: about 0.01 small, 0.08 medium, 0.26 large."),
+    ("low-CSAT share", "In a complaint theme: the mean low-CSAT risk of the conversations affected, so customers who did not answer a survey count too."),
+    ("VOC cost", "Conversations affected x (reopen rate + low-CSAT share): how much a complaint theme costs."),
+    ("quarantined rows", "Input rows that could not be used (a required field missing or invalid, a conflicting duplicate); each is in quarantine.parquet with its reason."),
+];
+
+/// What each QA reason code means.
+const REASONS: [(&str, &str); 12] = [
+    ("NEGATIVE_END", "the customer's last message was negative"),
+    ("SENTIMENT_DROP", "the customer's mood fell from the start to the end"),
+    ("UNADDRESSED_NEGATIVE", "negative customer messages after the last agent reply"),
+    ("UNANSWERED", "the customer's last turn got no reply"),
+    ("LONG_WAIT", "a long wait for a reply (the longest of the customer's turns, or for the first person)"),
+    ("BOT_LOOP", "the bot repeated itself, or the customer asked for a person"),
+    ("REPEATED_QUESTION", "the customer asked the same thing again"),
+    ("GREETING_ONLY_FIRST_REPLY", "the first human reply only greeted or asked to wait"),
+    ("CLOSED_WITHOUT_CONFIRMATION", "closed with no confirmation from the customer after the last agent reply"),
+    ("DEFERRED_RESOLUTION", "the last agent reply handed the issue on (\"forwarded to the team\", \"1x24 jam\")"),
+    ("SLOW_FOR_INTENT", "slower to resolve than usual for its intent"),
+    ("REPEAT_CONTACT", "the customer had other conversations in the 7 days before"),
+];
+
+fn definition(term: &str) -> &'static str {
+    let found = GLOSSARY.iter().chain(REASONS.iter()).find(|g| g.0 == term).map(|g| g.1);
+    debug_assert!(found.is_some(), "no definition of {term}");
+    found.unwrap_or("")
+}
+
+/// `shown` with the term's definition as its tooltip.
+fn abbr(shown: &str, term: &str) -> String {
+    format!("<abbr title=\"{}\">{}</abbr>", escape(definition(term)), escape(shown))
+}
+
+fn kpi_cell(label: &str, term: &str, value: String, note: &str) -> String {
+    // Words instead of a figure ("no survey data") in a smaller type.
+    let small = if value.contains(' ') { " style=\"font-size:17px\"" } else { "" };
+    format!(
+        "<div class=kpi title=\"{}\"><div class=v{small}>{}</div><div class=l>{}</div><div class=n>{}</div></div>",
+        escape(definition(term)),
+        escape(&value),
+        escape(label),
+        escape(note)
+    )
 }
 
 fn headline(k: &KpiRow) -> String {
+    let (fcr, reopen) = fcr_reopen_text(k);
+    let no_returns = returns_observed(k) == Some(false);
     let mut out = String::from("<div class=kpis>");
-    out.push_str(&kpi_cell("conversations", k.conversations.to_string(), &format!("{} messages", k.messages)));
-    out.push_str(&kpi_cell("FRT human, median", dur(k.timing("frt_human").median), &format!("any reply: {}", dur(k.timing("frt_total").median))));
-    out.push_str(&kpi_cell("service level", pct(k.service_level_pct), "first human reply within SLA"));
-    out.push_str(&kpi_cell("resolution, median", dur(k.timing("resolution").median), &format!("p90 {}", dur(k.timing("resolution").p90))));
-    out.push_str(&kpi_cell("FCR", rate(k.fcr_rate), &format!("{} mature, {} still in the reopen window", k.fcr_mature_conversations, k.fcr_immature_conversations)));
-    out.push_str(&kpi_cell("reopen rate", rate(k.reopen_rate), "of mature resolved conversations"));
-    out.push_str(&kpi_cell("CSAT", pct(k.csat_pct), &format!("{} answers", k.csat_responses)));
-    out.push_str(&kpi_cell("1-3 star, surveyed", pct(k.low_csat_pct), "share of survey answers"));
-    out.push_str(&kpi_cell("1-3 star, predicted", pct(k.predicted_low_csat_pct), "every conversation, risk model"));
-    out.push_str(&kpi_cell("bot containment", rate(k.bot_containment_rate), &format!("handover {}", rate(k.handover_rate))));
+    out.push_str(&kpi_cell("conversations", "conversation", k.conversations.to_string(), &format!("{} messages", k.messages)));
+    out.push_str(&kpi_cell("FRT human, median", "FRT, human", dur(k.timing("frt_human").median), &format!("any reply: {}", dur(k.timing("frt_total").median))));
+    out.push_str(&kpi_cell("service level", "service level", pct(k.service_level_pct), "first human reply within SLA"));
+    out.push_str(&kpi_cell("resolution, median", "resolution time", dur(k.timing("resolution").median), &format!("p90 {}", dur(k.timing("resolution").p90))));
+    let fcr_note = if no_returns {
+        format!("0 of {} mature conversations came back; {} still in the reopen window", k.fcr_mature_conversations, k.fcr_immature_conversations)
+    } else {
+        format!("{} mature, {} still in the reopen window", k.fcr_mature_conversations, k.fcr_immature_conversations)
+    };
+    out.push_str(&kpi_cell("FCR", if no_returns { NO_RETURNS } else { "FCR" }, fcr, &fcr_note));
+    out.push_str(&kpi_cell("reopen rate", if no_returns { NO_RETURNS } else { "reopen rate" }, reopen, "of mature resolved conversations"));
+    let csat_term = if k.csat_responses == 0 { NO_SURVEY } else { "CSAT" };
+    out.push_str(&kpi_cell("CSAT", csat_term, survey_text(k.csat_pct, k.csat_responses), &format!("{} answers", k.csat_responses)));
+    let low_term = if k.csat_responses == 0 { NO_SURVEY } else { "1-3 star, surveyed" };
+    out.push_str(&kpi_cell("1-3 star, surveyed", low_term, survey_text(k.low_csat_pct, k.csat_responses), "share of survey answers"));
+    out.push_str(&kpi_cell("1-3 star, predicted", "1-3 star, predicted", pct(k.predicted_low_csat_pct), "every conversation, risk model"));
+    out.push_str(&kpi_cell("bot containment", "bot containment", rate(k.bot_containment_rate), &format!("handover {}", rate(k.handover_rate))));
     out.push_str("</div>");
     out
 }
 
-const STYLE: &str = "body{font-family:sans-serif;margin:24px auto;max-width:1100px;color:#222}h1{margin-bottom:0}\
+/// The timing KPIs with their definitions; the human reply span says what it is and is not.
+fn timing_table(k: &KpiRow, rows: &[ConversationRow]) -> String {
+    let mut out = format!(
+        "<table class=timings><tr><th>timing</th><th class=num>mean</th><th class=num>median</th><th class=num>{}</th><th>what it measures</th></tr>",
+        abbr("p90", "p90")
+    );
+    for (label, name) in [
+        ("FRT, any reply", "frt_total"),
+        ("FRT, human", "frt_human"),
+        ("handover wait", "frt_handover"),
+        ("average response", "avg_response"),
+        ("resolution time", "resolution"),
+        (REPLY_SPAN, "handle"),
+    ] {
+        let d = k.timing(name);
+        let mut what = escape(definition(label));
+        if name == "handle" {
+            let _ = write!(what, " <b>{}.</b>", escape(&single_reply_note(rows)));
+        }
+        let _ = write!(
+            out,
+            "<tr><td class=nw>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=def>{what}</td></tr>",
+            escape(label),
+            dur(d.mean),
+            dur(d.median),
+            dur(d.p90)
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// The wait LONG_WAIT measured (its signal is log2(1 + hours)), when the signal fired.
+fn long_wait_s(row: &ConversationRow) -> Option<f64> {
+    let v = row.risk_signals.get(Signal::LongWait);
+    (v > 0.0).then(|| (v.exp2() - 1.0) * 3600.0)
+}
+
+/// Evidence shown in a QA cell before "(+N more)" and a click for the rest.
+const EVIDENCE_CHARS: usize = 70;
+
+fn shorten(text: &str, chars: usize) -> (String, bool) {
+    if text.chars().count() <= chars {
+        (text.to_string(), false)
+    } else {
+        (text.chars().take(chars - 1).chain(['…']).collect(), true)
+    }
+}
+
+/// A QA row's evidence (`REASON: "snippet" | ...`): LONG_WAIT says how long the wait was; more
+/// than a short line folds into a `<details>` whose summary is the first piece, cut short.
+fn evidence_cell(evidence: &str, long_wait: Option<f64>) -> String {
+    if evidence.is_empty() {
+        return "-".into();
+    }
+    let pieces: Vec<String> = evidence
+        .split(" | ")
+        .map(|p| match (p.strip_prefix("LONG_WAIT: "), long_wait) {
+            (Some(rest), Some(w)) => format!("LONG_WAIT (waited {}): {rest}", dur(Some(w))),
+            _ => p.to_string(),
+        })
+        .collect();
+    let (first, cut) = shorten(&pieces[0], EVIDENCE_CHARS);
+    if pieces.len() == 1 && !cut {
+        return escape(&first);
+    }
+    let more = if pieces.len() > 1 { format!(" <span class=more>(+{} more)</span>", pieces.len() - 1) } else { String::new() };
+    format!(
+        "<details><summary>{}{more}</summary>{}</details>",
+        escape(&first),
+        pieces.iter().map(|p| format!("<div>{}</div>", escape(p))).collect::<String>()
+    )
+}
+
+fn reasons_cell(reasons: &str) -> String {
+    reasons.split(',').filter(|r| !r.is_empty()).map(|r| if REASONS.iter().any(|x| x.0 == r) { abbr(r, r) } else { escape(r) }).collect::<Vec<_>>().join(", ")
+}
+
+/// Emoji in customer text come from a colour emoji font, the rest from the text fonts: a face
+/// limited to the emoji code points goes first (a text font such as DejaVu Sans has black-and-white
+/// glyphs for some emoji and would win otherwise; a colour font first would draw the digits).
+/// local() reads an installed font; nothing is fetched.
+const EMOJI_FACE: &str = "@font-face{font-family:\"Color Emoji\";src:local(\"Noto Color Emoji\"),local(\"Apple Color Emoji\"),local(\"Segoe UI Emoji\");\
+unicode-range:U+00A9,U+00AE,U+203C,U+2049,U+2122,U+2139,U+2194-21AA,U+231A-23FF,U+24C2,U+25AA-25FE,U+2600-27BF,U+2934-2935,U+2B05-2B55,U+3030,U+303D,U+3297,U+3299,U+FE0F,U+1F000-1FAFF}";
+
+const STYLE: &str = "body{font-family:\"Color Emoji\",system-ui,-apple-system,\"Segoe UI\",Roboto,\"Noto Sans\",\"DejaVu Sans\",sans-serif,\"Noto Color Emoji\",\"Apple Color Emoji\",\"Segoe UI Emoji\";margin:24px auto;max-width:1100px;color:#222}h1{margin-bottom:0}\
 .sub{color:#666;margin-top:4px}.kpis{display:flex;flex-wrap:wrap;gap:10px}.kpi{border:1px solid #ddd;border-radius:6px;padding:10px;width:190px}\
 .kpi .v{font-size:24px;font-weight:bold}.kpi .l{font-size:13px}.kpi .n{font-size:11px;color:#777}.charts{display:flex;flex-wrap:wrap;gap:12px}\
 table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border-bottom:1px solid #e3e3e3;padding:4px 8px;text-align:left;vertical-align:top}\
-th{background:#f5f5f5}figure{margin:0}figcaption{font-size:12px;padding-left:60px}.sw{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}.num{text-align:right}.note{font-size:12px;color:#666}q{font-style:italic}";
+th{background:#f5f5f5;white-space:nowrap}figure{margin:0;max-width:540px}figcaption{font-size:12px;padding-left:60px}.sw{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}.num{text-align:right;white-space:nowrap}.note{font-size:12px;color:#666}q{font-style:italic}\
+.nw{white-space:nowrap}.ev{min-width:220px;max-width:400px}table.qa{font-size:12px}table.qa td.rs{font-size:11px}table.qa th{white-space:normal}.ev summary{cursor:pointer}.ev details div{margin:2px 0 4px 12px}.more{color:#777;white-space:nowrap}.def{font-size:12px;color:#444;max-width:560px}\
+abbr[title]{text-decoration:underline dotted #999;cursor:help}dl.glossary{font-size:13px}dl.glossary dt{font-weight:bold;margin-top:6px}dl.glossary dd{margin-left:16px}";
 
 /// The whole page.
 pub fn report_html(input: &ReportInput) -> Result<String> {
     let k = input.kpis;
     let channels: Vec<String> = k.by_channel.iter().map(|(c, _)| key_name(c)).collect();
+    let channel_tips = |what: &dyn Fn(&KpiRow) -> String| -> Vec<(String, String)> {
+        k.by_channel.iter().map(|(c, r)| (key_name(c), format!("{}: {} conversations; {}", key_name(c), r.conversations, what(r)))).collect()
+    };
     let frt_series = [
-        ("any reply (bot included)", ORANGE, k.by_channel.iter().map(|(_, r)| r.timing("frt_total").median.map(|s| s / 60.0)).collect()),
-        ("first human reply", BLUE, k.by_channel.iter().map(|(_, r)| r.timing("frt_human").median.map(|s| s / 60.0)).collect()),
+        Bars { name: "any reply (bot included)", key: "any", color: ORANGE, values: k.by_channel.iter().map(|(_, r)| r.timing("frt_total").median).collect() },
+        Bars { name: "first human reply", key: "human", color: BLUE, values: k.by_channel.iter().map(|(_, r)| r.timing("frt_human").median).collect() },
     ];
-    let frt = figure(&grouped_bars("First response time by channel (median, minutes)", "minutes", &channels, &frt_series)?, &legend(&frt_series));
-    let service_series = [("first human reply within the channel's SLA", GREEN, k.by_channel.iter().map(|(_, r)| r.service_level_pct).collect())];
-    let service = figure(&grouped_bars("Service level by channel (%)", "% within SLA", &channels, &service_series)?, &legend(&service_series));
+    let frt_categories = channel_tips(&|r| {
+        format!("median first reply {}, first human reply {}", dur(r.timing("frt_total").median), dur(r.timing("frt_human").median))
+    });
+    let frt = figure(
+        &hbars("frt", "First response time by channel (median)", "median wait, log scale", &frt_categories, &frt_series, Unit::Duration, "no reply"),
+        &bars_legend(&frt_series),
+    );
+    let service_series =
+        [Bars { name: "first human reply within the channel's SLA", key: "within_sla", color: GREEN, values: k.by_channel.iter().map(|(_, r)| r.service_level_pct).collect() }];
+    let service = figure(
+        &hbars("service", "Service level by channel", "% of conversations within SLA", &channel_tips(&|r| format!("service level {}", pct(r.service_level_pct))), &service_series, Unit::Percent, "no customer message"),
+        &bars_legend(&service_series),
+    );
     let csat_series = [
-        ("surveyed (answers only)", ORANGE, k.by_channel.iter().map(|(_, r)| r.low_csat_pct).collect()),
-        ("predicted (every conversation)", BLUE, k.by_channel.iter().map(|(_, r)| r.predicted_low_csat_pct).collect()),
+        Bars { name: "surveyed (answers only)", key: "surveyed", color: ORANGE, values: k.by_channel.iter().map(|(_, r)| r.low_csat_pct).collect() },
+        Bars { name: "predicted (every conversation)", key: "predicted", color: BLUE, values: k.by_channel.iter().map(|(_, r)| r.predicted_low_csat_pct).collect() },
     ];
-    let csat = figure(&grouped_bars("1-3 star ratings by channel: surveyed vs predicted (%)", "% of conversations", &channels, &csat_series)?, &legend(&csat_series));
+    let csat = figure(
+        &hbars(
+            "csat",
+            "1-3 star ratings by channel: surveyed vs predicted",
+            "% of conversations rated (or predicted) 1-3 stars",
+            &channel_tips(&|r| format!("{} survey answers", r.csat_responses)),
+            &csat_series,
+            Unit::Percent,
+            NO_SURVEY,
+        ),
+        &bars_legend(&csat_series),
+    );
     let mut fcr_counts: BTreeMap<String, Vec<u64>> = channels.iter().map(|c| (c.clone(), vec![0; 3])).collect();
     for r in input.rows.iter().filter(|r| r.is_resolved()) {
         let c = fcr_counts.get_mut(&key_name(&r.channel)).expect("every channel has a KPI row");
@@ -339,85 +723,129 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
         }
     }
     let fcr_parts = [("resolved first time (mature)", GREEN), ("reopened", RED), ("immature: reopen window still open", GREY)];
-    let fcr = figure(
-        &stacked_shares("Resolved conversations: FCR, reopened, not yet known", &channels, &fcr_parts, &channels.iter().map(|c| fcr_counts[c].clone()).collect::<Vec<_>>())?,
+    let fcr_svg = stacked_shares(
+        "fcr",
+        "Resolved conversations: FCR, reopened, not yet known",
+        "% of resolved conversations",
+        &channel_tips(&|r| format!("{} resolved: {} mature, {} still in the reopen window", r.resolved_conversations, r.fcr_mature_conversations, r.fcr_immature_conversations)),
         &fcr_parts,
+        &channels.iter().map(|c| fcr_counts[c].clone()).collect::<Vec<_>>(),
     );
-    let heat = heatmap(&k.heatmap, &input.time_zone)?;
-    let intents = intent_boxplots(input.rows)?;
+    let fcr = figure(&fcr_svg, &fcr_parts);
+    let zone = zone_label(&input.time_zone, input.rows);
+    let heat = heatmap(&k.heatmap, &zone);
+    let boxes = intent_boxes(input.rows);
 
     let mut html = String::with_capacity(256 * 1024);
     html.push_str("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>");
     // No script, no fetch of any kind: the page is complete as written.
     html.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">");
-    let _ = write!(html, "<title>convoqa report {} to {}</title><style>{STYLE}</style></head><body>", escape(&input.period.0), escape(&input.period.1));
+    let _ = write!(html, "<title>convoqa report {} to {}</title><style>{EMOJI_FACE}{STYLE}</style></head><body>", escape(&input.period.0), escape(&input.period.1));
     let _ = write!(
         html,
-        "<h1>Conversation quality</h1><p class=sub>Conversations started {} to {}; judged as of {} (reopen windows still open after that are <i>immature</i>). Times in {}.</p>",
+        "<h1>Conversation quality</h1><p class=sub>Conversations started {} to {}; judged as of {} (reopen windows still open after that are {}). Times in {}. Point at a figure, a column head or a bar for its definition; all of them are under <a href=\"#definitions\">Definitions</a>.</p>",
         escape(&input.period.0),
         escape(&input.period.1),
         escape(&input.as_of),
-        escape(&input.time_zone)
+        abbr("immature", "immature"),
+        escape(&zone)
     );
     html.push_str(&headline(&k.overall));
-    let _ = write!(
-        html,
-        "<p class=note>Risk model: {}. {} input rows were quarantined (see quarantine.parquet).</p>",
-        escape(&input.risk_model),
-        input.quarantined_rows
-    );
+    let quarantine = if input.quarantined_rows == 0 {
+        "No input row was quarantined".to_string()
+    } else {
+        quarantine_text(input.quarantined_rows, input.quarantined_message_rows)
+    };
+    let _ = write!(html, "<p class=note>Risk model: {}. {}.</p>", escape(&input.risk_model), abbr(&quarantine, "quarantined rows"));
     html.push_str("<h2>Speed</h2><div class=charts>");
     for svg in [&frt, &service] {
         html.push_str(svg);
     }
-    html.push_str("</div><p class=note>A bot's instant answer is not help: the gap between the two bars is the wait for a person.</p>");
+    html.push_str("</div><p class=note>A bot's instant answer is not help: the gap between the two bars is the wait for a person. First response time is on a log scale (each grid line multiplies the wait), so seconds and hours fit on one chart; the label at a bar's end is its median.</p>");
+    html.push_str(&timing_table(&k.overall, input.rows));
     html.push_str("<h2>When customers write</h2>");
     html.push_str(&heat);
+    let _ = write!(html, "<p class=note>Hours and weekdays are in {}, the report's time zone (<code>time_zone</code> in the config).", escape(&zone));
+    if input.time_zone.eq_ignore_ascii_case("UTC") {
+        html.push_str(" Set it to the team's zone (for example Asia/Jakarta) to see the team's local hours.");
+    }
+    html.push_str(" Each cell counts customer messages sent in that weekday-hour over the whole period; the scale under the chart gives the counts of its shades.</p>");
     html.push_str("<h2>Intent and resolution time</h2>");
-    match &intents {
-        Some(svg) => {
-            html.push_str(svg);
-            let t = &k.intent_resolution.test;
-            if let (Some(h), Some(p), Some(e2)) = (t.h, t.p_value, t.epsilon_squared) {
-                let _ = write!(
-                    html,
-                    "<p>Kruskal-Wallis test across intents: H = {h:.1}, df = {}, n = {}, p {}, epsilon&sup2; = {e2:.3} ({}).</p>",
-                    t.df,
-                    t.n,
-                    if p < 0.001 { "&lt; 0.001".to_string() } else { format!("= {p:.3}") },
-                    if p < 0.01 { "resolution time differs between intents" } else { "no clear difference between intents" }
-                );
-            }
-            html.push_str("<table><tr><th>intent</th><th class=num>conversations</th><th class=num>median resolution</th><th class=num>x overall</th><th class=num>FCR</th><th class=num>reopen</th><th class=num>ends negative</th></tr>");
-            for r in &k.intent_resolution.rows {
-                let _ = write!(
-                    html,
-                    "<tr><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td></tr>",
-                    escape(&r.intent),
-                    r.conversations,
-                    dur(r.resolution.median),
-                    r.resolution_median_ratio.map_or("-".into(), |x| format!("{x:.1}x")),
-                    rate(r.fcr_rate),
-                    rate(r.reopen_rate),
-                    rate(r.ending_negative_rate)
-                );
-            }
-            html.push_str("</table>");
+    if boxes.is_empty() && k.intent_resolution.rows.is_empty() {
+        html.push_str("<p>No intents: the run had the model off.</p>");
+    } else {
+        if !boxes.is_empty() {
+            html.push_str(&intent_boxplots(&boxes));
         }
-        None => html.push_str("<p>No intents: the run had the model off.</p>"),
+        let t = &k.intent_resolution.test;
+        if let (Some(h), Some(p), Some(e2)) = (t.h, t.p_value, t.epsilon_squared) {
+            let _ = write!(
+                html,
+                "<p>{}: H = {h:.1}, df = {}, n = {}, p {}, epsilon&sup2; = {e2:.3} ({}).</p>",
+                abbr("Kruskal-Wallis test across intents", "Kruskal-Wallis"),
+                t.df,
+                t.n,
+                if p < 0.001 { "&lt; 0.001".to_string() } else { format!("= {p:.3}") },
+                if p < 0.01 { "resolution time differs between intents" } else { "no clear difference between intents" }
+            );
+        }
+        let _ = write!(
+            html,
+            "<table><tr><th>intent</th><th class=num>conversations</th><th class=num>resolved (n)</th><th class=num>median resolution</th><th class=num>{}</th><th class=num>{}</th><th class=num>{}</th><th class=num>ends negative</th></tr>",
+            abbr("median vs all", "median vs all"),
+            abbr("FCR", "FCR"),
+            abbr("reopen", "reopen rate")
+        );
+        // The box plot's order (slowest median first), then intents with nothing resolved.
+        let order = |r: &IntentResolutionRow| boxes.iter().position(|b| b.0 == r.intent).unwrap_or(usize::MAX);
+        let mut table: Vec<&IntentResolutionRow> = k.intent_resolution.rows.iter().collect();
+        table.sort_by_key(|r| (order(*r), r.intent.clone()));
+        for r in table {
+            let no_returns = r.reopen_rate == Some(0.0);
+            let (fcr, reopen) = if no_returns { (abbr("no returns", NO_RETURNS), abbr("no returns", NO_RETURNS)) } else { (rate(r.fcr_rate), rate(r.reopen_rate)) };
+            let _ = write!(
+                html,
+                "<tr><td class=nw>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{fcr}</td><td class=num>{reopen}</td><td class=num>{}</td></tr>",
+                escape(&r.intent),
+                r.conversations,
+                r.resolved_conversations,
+                dur(r.resolution.median),
+                r.resolution_median_ratio.map_or("-".into(), |x| format!("{x:.1}x")),
+                rate(r.ending_negative_rate)
+            );
+        }
+        html.push_str("</table><p class=note>The box plot and the resolution columns count resolved conversations only (n, as in the box plot's labels): a conversation not yet resolved has no resolution time. <i>conversations</i> counts them all. Box: the middle half of the times, with the median as a white line; whiskers reach the furthest time within 1.5 box-lengths of the box; circles are the times beyond; times under a minute are drawn at one minute. Median vs all: the intent's median over the median of every resolved conversation.</p>");
     }
     html.push_str("<h2>Satisfaction and first contact resolution</h2><div class=charts>");
     html.push_str(&csat);
     html.push_str(&fcr);
-    html.push_str("</div><p class=note>Surveyed shares count only customers who answered, and unhappy customers answer more often; the predicted share covers every conversation.</p>");
-
-    let flagged: Vec<&QaItem> = input.qa.iter().filter(|q| q.group == "flagged").collect();
-    let _ = write!(html, "<h2>Top QA flags</h2><p>{} conversations flagged for review (full list with the control group: qa_review.csv).</p>", input.qa_flagged);
-    html.push_str("<table><tr><th>#</th><th>conversation</th><th>agent</th><th>channel</th><th>intent</th><th class=num>low-CSAT risk</th><th class=num>false-FCR risk</th><th>reasons</th><th>evidence (redacted)</th></tr>");
-    for q in flagged.iter().take(QA_TOP) {
+    html.push_str("</div><p class=note>Surveyed shares count only customers who answered, and unhappy customers answer more often; the predicted share covers every conversation.");
+    if returns_observed(&k.overall) == Some(false) {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td>{}</td><td>{}</td></tr>",
+            " <b>No returns observed:</b> not one of the {} mature resolved conversations' customers came back within the reopen window, so <i>resolved first time</i> is every mature conversation, not a measured FCR (customers may be unlinkable, or the period too short).",
+            k.overall.fcr_mature_conversations
+        );
+    }
+    if k.overall.csat_responses == 0 {
+        html.push_str(" <b>No survey data:</b> no customer answered a survey or rated in the chat, so only the predicted share is shown.");
+    }
+    html.push_str("</p>");
+
+    let by_id: HashMap<&str, &ConversationRow> = input.rows.iter().map(|r| (r.conversation_id.as_str(), r)).collect();
+    let flagged: Vec<&QaItem> = input.qa.iter().filter(|q| q.group == "flagged").collect();
+    let _ = write!(html, "<h2>Top QA flags</h2><p>{} conversations flagged for review (full list with the control group: qa_review.csv).</p>", input.qa_flagged);
+    let _ = write!(
+        html,
+        "<table class=qa><tr><th>#</th><th>conversation</th><th>agent</th><th>channel</th><th>intent</th><th class=num>{}</th><th class=num>{}</th><th>reasons</th><th>evidence (redacted)</th></tr>",
+        abbr("low-CSAT risk", "low-CSAT risk"),
+        abbr("false-FCR risk", "false-FCR risk")
+    );
+    for q in flagged.iter().take(QA_TOP) {
+        let wait = by_id.get(q.conversation_id.as_str()).and_then(|r| long_wait_s(r));
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td class=nw>{}</td><td class=nw>{}</td><td class=nw>{}</td><td class=nw>{}</td><td class=num>{}</td><td class=num>{}</td><td class=rs>{}</td><td class=ev>{}</td></tr>",
             q.rank,
             escape(&q.conversation_id),
             escape(q.primary_agent_id.as_deref().unwrap_or("-")),
@@ -425,18 +853,27 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
             escape(q.intent.as_deref().unwrap_or("-")),
             q.low_csat_risk.map_or("-".into(), |v| format!("{v:.2}")),
             q.false_fcr_risk.map_or("-".into(), |v| format!("{v:.2}")),
-            escape(&q.reasons.replace(',', ", ")),
-            escape(&q.evidence)
+            reasons_cell(&q.reasons),
+            evidence_cell(&q.evidence, wait)
         );
     }
     html.push_str("</table>");
 
-    html.push_str("<h2>Voice of the customer</h2><p>What customers complain about, ranked by cost = conversations affected x (reopen rate + low-CSAT share). Full list: voc_backlog.md.</p>");
-    html.push_str("<table><tr><th>#</th><th>theme</th><th>intent</th><th>owner</th><th class=num>conversations</th><th class=num>reopen</th><th class=num>low-CSAT share</th><th>trend</th><th>in their words (redacted)</th></tr>");
+    let _ = write!(
+        html,
+        "<h2>Voice of the customer</h2><p>What customers complain about, ranked by {} = conversations affected x (reopen rate + low-CSAT share). Full list: voc_backlog.md.</p>",
+        abbr("cost", "VOC cost")
+    );
+    let _ = write!(
+        html,
+        "<table><tr><th>#</th><th>theme</th><th>intent</th><th>owner</th><th class=num>conversations</th><th class=num>{}</th><th class=num>{}</th><th>trend</th><th>in their words (redacted)</th></tr>",
+        abbr("reopen", "reopen rate"),
+        abbr("low-CSAT share", "low-CSAT share")
+    );
     for v in input.voc.iter().take(10) {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=num>{} ({:.1}%)</td><td class=num>{}</td><td class=num>{:.0}%</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=nw>{}</td><td>{}</td><td class=num>{} ({:.1}%)</td><td class=num>{}</td><td class=num>{:.0}%</td><td>{}</td><td>{}</td></tr>",
             v.rank,
             escape(&v.title),
             escape(&v.intent),
@@ -449,8 +886,24 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
             v.quotes.iter().take(2).map(|q| format!("<q>{}</q>", escape(q))).collect::<Vec<_>>().join("<br>")
         );
     }
-    html.push_str("</table><p class=note>Made by convoqa. Definitions: docs/kpis.md.</p></body></html>\n");
+    html.push_str("</table>");
+    html.push_str(&glossary());
+    html.push_str("<p class=note>Made by convoqa. The definitions with their exact formulas: docs/kpis.md in the convoqa repository.</p></body></html>\n");
     Ok(html)
+}
+
+/// The Definitions section: every term above, and what each QA reason code means.
+fn glossary() -> String {
+    let mut out = String::from("<h2 id=definitions>Definitions</h2><dl class=glossary>");
+    for (term, text) in GLOSSARY {
+        let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", escape(term), escape(text));
+    }
+    out.push_str("</dl><p><b>QA reasons</b> (up to three per risk model, the signals that raised the risk most):</p><dl class=glossary>");
+    for (code, text) in REASONS {
+        let _ = write!(out, "<dt>{code}</dt><dd>{}</dd>", escape(text));
+    }
+    out.push_str("</dl>");
+    out
 }
 
 #[cfg(test)]
@@ -462,15 +915,231 @@ mod tests {
         assert_eq!(escape("<b>\"Tom\" & 'Jerry'</b>"), "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;");
     }
 
+    /// The `data-*` bars of a chart: (category, series, width in px).
+    fn bars(svg: &str) -> Vec<(String, String, f64)> {
+        let re = regex::Regex::new(r#"<rect x="[^"]+" y="[^"]+" width="([^"]+)" height="[^"]+" fill="[^"]+" class="bar" data-category="([^"]+)" data-series="([^"]+)""#).unwrap();
+        re.captures_iter(svg).map(|c| (c[2].to_string(), c[3].to_string(), c[1].parse().unwrap())).collect()
+    }
+
+    fn cats(names: &[&str]) -> Vec<(String, String)> {
+        names.iter().map(|n| (n.to_string(), format!("{n} tip"))).collect()
+    }
+
     #[test]
-    fn charts_are_svg_with_their_labels() {
-        let svg = grouped_bars("t", "min", &["whatsapp".into(), "email".into()], &[("a", BLUE, vec![Some(1.0), None]), ("b", ORANGE, vec![Some(2.0), Some(3.0)])]).unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("whatsapp") && svg.contains("email"), "{svg}");
-        // Three bars drawn (one value missing), plus legend swatches.
-        let blue = svg.matches("fill=\"#316EB4\"").count();
-        assert!(blue >= 1, "{svg}");
+    fn frt_bars_stay_visible_beside_a_slow_channel() {
+        // E-mail's 245 minutes next to a bot's 5 seconds: on a linear axis the bot bar would be
+        // 5 / (245 x 60) of the plot, under a pixel.
+        let series = [
+            Bars { name: "any reply", key: "any", color: ORANGE, values: vec![Some(5.0), Some(245.0 * 60.0), Some(0.0)] },
+            Bars { name: "first human reply", key: "human", color: BLUE, values: vec![Some(180.0), Some(245.0 * 60.0), None] },
+        ];
+        let svg = hbars("frt", "FRT", "median", &cats(&["whatsapp", "email", "instagram"]), &series, Unit::Duration, "no reply");
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"), "{svg}");
+        let drawn = bars(&svg);
+        assert_eq!(drawn.len(), 5, "{drawn:?}");
+        for (channel, series, width) in &drawn {
+            assert!(*width >= 20.0, "{channel} {series}: {width} px");
+        }
+        let width = |c: &str, s: &str| drawn.iter().find(|b| b.0 == c && b.1 == s).unwrap().2;
+        // The gap between bot and person shows: the human bar is clearly longer.
+        assert!(width("whatsapp", "human") > width("whatsapp", "any") + 100.0);
+        // Value labels at the bars' ends, tooltips, and the missing bar said in words.
+        // A bot answering at once (median 0 s) still gets a bar.
+        for label in [">5s<", ">3.0m<", ">4.1h<", ">0s<"] {
+            assert!(svg.contains(label), "{label} in {svg}");
+        }
+        assert!(svg.contains("<title>whatsapp, any reply: 5s</title>") && svg.contains("<title>email tip</title>"));
+        assert!(svg.contains("first human reply: no reply"));
+        // Ticks are durations.
+        assert!(svg.contains(">1m<") && svg.contains(">1h<"), "{svg}");
+    }
+
+    #[test]
+    fn percent_bars_use_a_linear_axis_from_zero() {
+        let series = [Bars { name: "within SLA", key: "within_sla", color: GREEN, values: vec![Some(80.0), Some(40.0)] }];
+        let svg = hbars("service", "SL", "%", &cats(&["a", "b"]), &series, Unit::Percent, "-");
+        let drawn = bars(&svg);
+        assert!((drawn[0].2 / drawn[1].2 - 2.0).abs() < 0.01, "{drawn:?}");
+        assert!(svg.contains(">80%<") && svg.contains(">100%<"));
+    }
+
+    #[test]
+    fn stacked_shares_draw_a_single_channel() {
+        // plotters drew nothing for one category (the Twitter export has no channel column).
+        let svg = stacked_shares("fcr", "FCR", "%", &cats(&["(none)"]), &[("first", GREEN), ("reopened", RED), ("open", GREY)], &[vec![3, 1, 0]]);
+        assert!(svg.contains("data-part=\"first\"") && svg.contains("data-part=\"reopened\"") && !svg.contains("data-part=\"open\""), "{svg}");
+        assert!(svg.contains("<title>(none): reopened, 1 of 4 resolved (25.0%)</title>") && svg.contains(">75%<"), "{svg}");
+        let none = stacked_shares("fcr", "FCR", "%", &cats(&["email"]), &[("first", GREEN)], &[vec![0]]);
+        assert!(none.contains("none resolved"));
+    }
+
+    #[test]
+    fn heatmap_has_a_colour_scale_in_counts_and_names_its_zone() {
         let mut cells = [[0u64; 24]; 7];
-        cells[0][9] = 5;
-        assert!(heatmap(&cells, "Asia/Jakarta").unwrap().contains("Mon"));
+        cells[0][9] = 50;
+        cells[4][14] = 20;
+        let svg = heatmap(&cells, "Asia/Jakarta, UTC+07");
+        assert!(svg.contains("Mon") && svg.contains("(Asia/Jakarta, UTC+07)") && svg.contains("hour of day, Asia/Jakarta"));
+        assert!(svg.contains("data-legend=\"heatmap\" data-max=\"50\""), "{svg}");
+        assert_eq!(heat_legend_steps(50), vec![0, 10, 20, 30, 40, 50]);
+        assert_eq!(heat_legend_steps(2), vec![0, 1, 2], "no repeated steps");
+        // The legend's darkest swatch is the busiest cell's colour; its label is the count.
+        assert_eq!(heat_colour(50, 50), BLUE);
+        assert_eq!(heat_colour(0, 50), RGBColor(255, 255, 255));
+        assert!(svg.matches("class=\"swatch\"").count() == 6 && svg.contains(">50</text>"));
+        assert!(svg.contains("<title>Mon 09:00-09:59 (Asia/Jakarta, UTC+07): 50 customer messages</title>"));
+        assert!(svg.contains(&format!("fill=\"{}\" class=\"cell\" data-count=\"20\"", hex(heat_colour(20, 50)))));
+    }
+
+    #[test]
+    fn the_time_zone_is_named_with_its_offset() {
+        let row = |us: i64| ConversationRow { created_at_us: us, ..Default::default() };
+        let jan = 1_767_225_600_000_000; // 2026-01-01 UTC
+        let jul = jan + 181 * 86_400_000_000;
+        assert_eq!(zone_label("Asia/Jakarta", &[row(jan), row(jul)]), "Asia/Jakarta, UTC+07");
+        assert_eq!(zone_label("Europe/Berlin", &[row(jan), row(jul)]), "Europe/Berlin, UTC+01 / +02");
+        assert_eq!(zone_label("UTC", &[row(jan)]), "UTC");
+    }
+
+    #[test]
+    fn box_plots_use_the_tables_median_and_keep_whiskers_inside_the_axis() {
+        let mut v = vec![600.0, 900.0, 1200.0, 1500.0, 1800.0, 2400.0, 200_000.0];
+        let b = box_stats(&mut v).unwrap();
+        let mut same = v.clone();
+        assert_eq!(Some(b.median), crate::aggregate::distribution(&mut same).median);
+        // Tukey whiskers end at data points within 1.5 IQR; 200,000 s is beyond them.
+        assert_eq!((b.whisker_lo, b.whisker_hi, b.outliers.clone()), (600.0, 2400.0, vec![200_000.0]));
+        // A wide spread whose lower fence is negative (plotters drew that whisker off the axis).
+        let rows: Vec<ConversationRow> = [30.0, 60.0, 7200.0, 86_400.0, 90_000.0, 400_000.0, 30.0, 20.0]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ConversationRow { intent: Some(if i < 4 { "refund" } else { "billing" }.into()), resolution_s: Some(*s), ..Default::default() })
+            .chain([ConversationRow { intent: Some("refund".into()), ..Default::default() }])
+            .collect();
+        let boxes = intent_boxes(&rows);
+        assert_eq!(boxes.iter().map(|b| (b.0.as_str(), b.1.n)).collect::<Vec<_>>(), vec![("billing", 4), ("refund", 4)], "slowest first; n = resolved");
+        let svg = intent_boxplots(&boxes);
+        assert!(svg.contains(">refund (n=4)<") && svg.contains("data-n=\"4\""));
+        let re = regex::Regex::new(r#"<line x1="([^"]+)" y1="[^"]+" x2="([^"]+)" y2="[^"]+" stroke="[^"]+" stroke-width="[^"]+" class="whisker""#).unwrap();
+        let xs: Vec<f64> = re.captures_iter(&svg).flat_map(|c| [c[1].parse::<f64>().unwrap(), c[2].parse().unwrap()]).collect();
+        assert_eq!(xs.len(), 16, "{svg}");
+        assert!(xs.iter().all(|x| (210.0..=736.0).contains(x)), "{xs:?}");
+        // Strictly inside: the axis has room beyond the furthest whisker on both sides.
+        assert!(xs.iter().all(|x| *x > 211.0 && *x < 735.0), "{xs:?}");
+    }
+
+    #[test]
+    fn evidence_is_cut_short_with_the_full_text_a_click_away_and_long_waits_say_how_long() {
+        let long = format!("NEGATIVE_END: \"{}\"", "sangat kecewa ".repeat(8));
+        let cell = evidence_cell(&format!("{long} | LONG_WAIT: \"halo, ada orang?\""), Some(5.0 * 3600.0));
+        assert!(cell.starts_with("<details><summary>NEGATIVE_END: &quot;sangat kecewa"), "{cell}");
+        let summary = &cell[..cell.find("</summary>").unwrap()];
+        assert!(summary.contains('…') && summary.contains("(+1 more)"), "{summary}");
+        assert!(cell.contains(&escape(&long)), "full text inside");
+        assert!(cell.contains("LONG_WAIT (waited 5.0h): &quot;halo, ada orang?&quot;"), "{cell}");
+        // Short evidence stays plain text.
+        assert_eq!(evidence_cell("UNANSWERED: \"halo\"", None), "UNANSWERED: &quot;halo&quot;");
+        assert_eq!(evidence_cell("", None), "-");
+        // The wait comes back from the LONG_WAIT signal, log2(1 + hours).
+        let mut row = ConversationRow::default();
+        assert_eq!(long_wait_s(&row), None);
+        row.risk_signals.set(Signal::LongWait, (1.0f64 + 5.0).log2());
+        assert!((long_wait_s(&row).unwrap() - 5.0 * 3600.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn headline_says_no_returns_and_no_survey_instead_of_perfect_scores() {
+        let k = KpiRow {
+            timings: vec![Default::default(); crate::aggregate::TIMINGS.len()],
+            fcr_mature_conversations: 120,
+            fcr_rate: Some(1.0),
+            reopen_rate: Some(0.0),
+            ..Default::default()
+        };
+        let html = headline(&k);
+        assert!(!html.contains("100.0%") && !html.contains(">0.0%<"), "{html}");
+        assert_eq!(html.matches(">no returns observed<").count(), 2, "{html}");
+        assert!(html.contains("0 of 120 mature conversations came back"));
+        assert_eq!(html.matches(">no survey data<").count(), 2, "CSAT and the surveyed 1-3 star share: {html}");
+        assert!(html.contains(&format!("title=\"{}\"", escape(definition(NO_RETURNS)))));
+    }
+
+    fn page(rows: &[ConversationRow], qa: &[QaItem]) -> String {
+        let tz = jiff::tz::TimeZone::UTC;
+        let kpis = crate::aggregate::aggregate(rows, [[1; 24]; 7], &tz);
+        report_html(&ReportInput {
+            kpis: &kpis,
+            rows,
+            qa,
+            qa_flagged: qa.len() as u64,
+            voc: &[],
+            period: ("2026-01-01 00:00".into(), "2026-01-02 00:00".into()),
+            as_of: "2026-01-09 00:00".into(),
+            time_zone: "UTC".into(),
+            risk_model: "built-in".into(),
+            quarantined_rows: 32,
+            quarantined_message_rows: 29,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_page_defines_its_terms_and_names_the_reply_span() {
+        let mut rows: Vec<ConversationRow> = (0..10)
+            .map(|i| ConversationRow {
+                conversation_id: format!("c{i}"),
+                channel: Some(if i % 2 == 0 { "email" } else { "whatsapp" }.into()),
+                intent: Some("refund".into()),
+                resolution_s: Some(3600.0 * (i + 1) as f64),
+                resolved_at_us: Some(1),
+                frt_total_s: Some(5.0),
+                frt_human_s: Some(if i % 2 == 0 { 14_700.0 } else { 120.0 }),
+                handle_s: Some(if i < 9 { 0.0 } else { 7200.0 }),
+                human_replies: if i < 9 { 1 } else { 3 },
+                csat_score: Some(5.0),
+                primary_agent_id: Some("agent-very-long-id-042".into()),
+                ..Default::default()
+            })
+            .collect();
+        rows[3].risk_signals.set(Signal::LongWait, 2.0);
+        let qa = [QaItem {
+            conversation_id: "c3".into(),
+            group: "flagged",
+            rank: 1,
+            low_csat_risk: Some(0.8),
+            false_fcr_risk: None,
+            reasons: "LONG_WAIT,NEGATIVE_END".into(),
+            primary_agent_id: Some("agent-very-long-id-042".into()),
+            channel: Some("whatsapp".into()),
+            team: None,
+            intent: Some("refund".into()),
+            evidence_message_ids: "c3-1".into(),
+            evidence: "LONG_WAIT: \"halo?\" | NEGATIVE_END: \"kecewa 😡\"".into(),
+        }];
+        let html = page(&rows, &qa);
+        // The handle KPI under its honest name, with its definition and the single-reply count.
+        assert!(!html.contains(">handle time<") && html.contains(">human reply span<"), "renamed");
+        assert!(html.contains("Not average handle time (AHT)") && html.contains("9 of 10 conversations with a human reply had only one"));
+        // Glossary, tooltips and the footer.
+        assert!(html.contains("<h2 id=definitions>Definitions</h2>") && html.contains("<dt>FCR</dt>") && html.contains("<dt>LONG_WAIT</dt>"));
+        assert!(html.contains("<abbr title=\"") && html.contains("<th class=num><abbr title=\"The intent&#39;s median resolution time divided"));
+        assert!(!html.contains("title=\"\""), "every tooltip has a text");
+        assert!(!html.contains("Definitions: docs/kpis.md"));
+        assert!(!html.contains("x overall") && html.contains(">median vs all</abbr>"));
+        // One wording of quarantined rows.
+        assert!(html.contains("32 input rows quarantined (29 message rows, 3 conversation rows"));
+        // QA table: the wait, ids that do not wrap, a font stack with emoji.
+        assert!(html.contains("LONG_WAIT (waited 3.0h)"), "2^2 - 1 = 3 hours");
+        assert!(html.contains("<td class=nw>agent-very-long-id-042</td>"));
+        assert!(html.contains("font-family:\"Color Emoji\",") && html.contains("src:local(\"Noto Color Emoji\"),local(\"Apple Color Emoji\"),local(\"Segoe UI Emoji\")"));
+        // The box plot's n is the table's resolved column.
+        assert!(html.contains(">refund (n=10)<") && html.contains("<td class=num>10</td><td class=num>10</td>"));
+        // UTC is said to be UTC, with how to change it.
+        assert!(html.contains("Set it to the team&#39;s zone") || html.contains("Set it to the team's zone"));
+        // Every chart's bars are there, both FRT series for both channels.
+        let frt = &html[html.find("data-chart=\"frt\"").unwrap()..];
+        let frt = &frt[..frt.find("</svg>").unwrap()];
+        assert_eq!(bars(frt).len(), 4, "{frt}");
+        assert!(html.matches("<svg").count() >= 6);
     }
 }

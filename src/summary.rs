@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::aggregate::KpiRow;
+use crate::features::ConversationRow;
 use crate::pipeline::AnalyzeReport;
 
 pub(crate) fn dur(v: Option<f64>) -> String {
@@ -21,6 +23,84 @@ pub(crate) fn rate(v: Option<f64>) -> String {
     pct(v.map(|r| r * 100.0))
 }
 
+/// Shown instead of FCR 100% / reopen 0% when not one mature resolved conversation was reopened:
+/// with customers who never came back (or who cannot be linked) that is no measurement.
+pub(crate) const NO_RETURNS: &str = "no returns observed";
+/// Shown instead of a CSAT figure when nobody answered a survey or rated in the chat.
+pub(crate) const NO_SURVEY: &str = "no survey data";
+
+/// Whether any customer came back inside a reopen window: None while no window has passed.
+pub(crate) fn returns_observed(k: &KpiRow) -> Option<bool> {
+    k.reopen_rate.map(|r| r > 0.0)
+}
+
+/// FCR and reopen rate as people read them: "no returns observed" for both when no customer came
+/// back at all (the rates would read a perfect 100% and 0%).
+pub(crate) fn fcr_reopen_text(k: &KpiRow) -> (String, String) {
+    match returns_observed(k) {
+        Some(false) => (NO_RETURNS.into(), NO_RETURNS.into()),
+        _ => (rate(k.fcr_rate), rate(k.reopen_rate)),
+    }
+}
+
+/// A survey share (CSAT, 1-3 star surveyed) as people read it: "no survey data" without answers.
+pub(crate) fn survey_text(value_pct: Option<f64>, responses: u64) -> String {
+    if responses == 0 {
+        NO_SURVEY.into()
+    } else {
+        pct(value_pct)
+    }
+}
+
+/// The KPI column `handle` (handle_s) as people read it: it is not AHT.
+pub(crate) const REPLY_SPAN: &str = "human reply span";
+pub(crate) const REPLY_SPAN_DEFINITION: &str =
+    "last human reply minus first human reply, + hold and after-work time where the data has them; not average handle time (AHT)";
+
+/// Conversations with a human reply, and those of them with one human reply only (span 0).
+pub(crate) fn single_reply_counts(rows: &[ConversationRow]) -> (u64, u64) {
+    let with_human: Vec<&ConversationRow> = rows.iter().filter(|r| r.handle_s.is_some()).collect();
+    (with_human.len() as u64, with_human.iter().filter(|r| r.human_replies == 1).count() as u64)
+}
+
+/// "454 of 500 conversations with a human reply had only one (span 0 + hold/after-work)".
+pub(crate) fn single_reply_note(rows: &[ConversationRow]) -> String {
+    let (with_human, single) = single_reply_counts(rows);
+    format!("{single} of {with_human} conversations with a human reply had only one: their span is 0 (+ hold/after-work where given)")
+}
+
+/// The one wording of quarantined input rows, in the report and the terminal summary.
+pub(crate) fn quarantine_text(total: u64, message_rows: u64) -> String {
+    format!(
+        "{total} input rows quarantined ({message_rows} message rows, {} conversation rows; each with its reason in quarantine.parquet)",
+        total.saturating_sub(message_rows)
+    )
+}
+
+/// Conversations with each reason code, per risk model, most frequent first (a conversation
+/// counts once per code and model; it can have up to three codes per model).
+pub(crate) fn reason_counts<'a>(rows: &'a [ConversationRow], reasons: impl Fn(&'a ConversationRow) -> &'a [&'static str]) -> Vec<(&'static str, usize)> {
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for r in rows {
+        let mut seen: Vec<&'static str> = reasons(r).to_vec();
+        seen.sort_unstable();
+        seen.dedup();
+        for code in seen {
+            *counts.entry(code).or_default() += 1;
+        }
+    }
+    let mut top: Vec<(&'static str, usize)> = counts.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    top
+}
+
+fn reason_list(counts: &[(&str, usize)]) -> String {
+    if counts.is_empty() {
+        return "-".into();
+    }
+    counts.iter().take(4).map(|(c, n)| format!("{c} {n}")).collect::<Vec<_>>().join(", ")
+}
+
 pub fn render(report: &AnalyzeReport) -> String {
     let m = &report.manifest;
     let k = &report.kpis.overall;
@@ -28,48 +108,60 @@ pub fn render(report: &AnalyzeReport) -> String {
     let mut out = String::new();
     out.push_str(&format!("convoqa {}  as of {} ({})\n", m.tool_version, m.as_of, m.as_of_source));
     out.push_str(&format!(
-        "rows: {} in, {} used, {} quarantined, {} duplicates dropped\n",
+        "message rows: {} in, {} used, {} quarantined, {} duplicates dropped\n",
         msgs.rows_in, msgs.rows_used, msgs.rows_quarantined, msgs.duplicates_dropped
     ));
+    let quarantined: u64 = m.rows.values().map(|a| a.rows_quarantined).sum();
+    if quarantined > 0 {
+        out.push_str(&format!("{}\n", quarantine_text(quarantined, msgs.rows_quarantined)));
+    }
     out.push_str(&format!(
         "conversations: {}  messages: {}  customer messages: {}\n\n",
         k.conversations, k.messages, k.customer_messages
     ));
-    out.push_str(&format!("{:<16}{:>10}{:>10}{:>10}\n", "", "mean", "median", "p90"));
+    out.push_str(&format!("{:<18}{:>10}{:>10}{:>10}\n", "", "mean", "median", "p90"));
     for (label, name) in [
         ("FRT (any reply)", "frt_total"),
         ("FRT (human)", "frt_human"),
         ("handover wait", "frt_handover"),
         ("avg response", "avg_response"),
         ("resolution", "resolution"),
-        ("handle time", "handle"),
+        (REPLY_SPAN, "handle"),
     ] {
         let d = k.timing(name);
-        out.push_str(&format!("{label:<16}{:>10}{:>10}{:>10}\n", dur(d.mean), dur(d.median), dur(d.p90)));
+        out.push_str(&format!("{label:<18}{:>10}{:>10}{:>10}\n", dur(d.mean), dur(d.median), dur(d.p90)));
     }
+    out.push_str(&format!("  {REPLY_SPAN}: {REPLY_SPAN_DEFINITION};\n  {}\n", single_reply_note(&report.conversations)));
     out.push('\n');
-    out.push_str(&format!(
-        "FCR {}  reopen {}  (mature {}, still in window {})\n",
-        rate(k.fcr_rate),
-        rate(k.reopen_rate),
-        k.fcr_mature_conversations,
-        k.fcr_immature_conversations
-    ));
+    let (fcr, reopen) = fcr_reopen_text(k);
+    if returns_observed(k) == Some(false) {
+        out.push_str(&format!(
+            "FCR / reopen: {NO_RETURNS} (0 of {} mature resolved conversations came back within the reopen window; still in window {})\n",
+            k.fcr_mature_conversations, k.fcr_immature_conversations
+        ));
+    } else {
+        out.push_str(&format!(
+            "FCR {fcr}  reopen {reopen}  (mature {}, still in window {})\n",
+            k.fcr_mature_conversations, k.fcr_immature_conversations
+        ));
+    }
     out.push_str(&format!(
         "bot: {} conversations, handover {}, containment {}\n",
         k.had_bot_conversations,
         rate(k.handover_rate),
         rate(k.bot_containment_rate)
     ));
+    let surveyed = match k.csat_responses {
+        0 => format!("{NO_SURVEY};"),
+        _ => format!("{} of survey answers,", pct(k.low_csat_pct)),
+    };
+    out.push_str(&format!("1-3 star ratings: {surveyed} {} predicted for all conversations\n", pct(k.predicted_low_csat_pct)));
     out.push_str(&format!(
-        "1-3 star ratings: {} of survey answers, {} predicted for all conversations\n",
-        pct(k.low_csat_pct),
-        pct(k.predicted_low_csat_pct)
-    ));
-    out.push_str(&format!(
-        "CSAT {} ({} responses)  NPS {}  CES {}  service level {}  unanswered {}\n",
-        pct(k.csat_pct),
-        k.csat_responses,
+        "CSAT {}  NPS {}  CES {}  service level {}  unanswered {}\n",
+        match k.csat_responses {
+            0 => NO_SURVEY.to_string(),
+            n => format!("{} ({n} responses)", survey_text(k.csat_pct, n)),
+        },
         k.nps.map_or("-".into(), |v| format!("{v:.0}")),
         k.ces_mean.map_or("-".into(), |v| format!("{v:.2}")),
         pct(k.service_level_pct),
@@ -121,27 +213,23 @@ pub fn render(report: &AnalyzeReport) -> String {
             .map(|(x, r)| format!("{} {} ({x:.1}x)", r.intent, dur(r.resolution.median)))
             .collect();
         out.push_str(&format!(
-            "slowest to resolve (median, x overall): {}; across intents Kruskal-Wallis H {h:.1}, p {}, epsilon^2 {e2:.3}\n",
+            "slowest to resolve (median, median vs all): {}; across intents Kruskal-Wallis H {h:.1}, p {}, epsilon^2 {e2:.3}\n",
             top.join(", "),
             if p < 0.001 { "< 0.001".to_string() } else { format!("{p:.3}") }
         ));
     }
     let flagged = |risk: fn(&crate::features::ConversationRow) -> Option<f64>| report.conversations.iter().filter(|r| risk(r).is_some_and(|p| p >= 0.5)).count();
-    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in &report.conversations {
-        for code in r.low_csat_reasons.iter().chain(&r.false_fcr_reasons) {
-            *reasons.entry(code).or_default() += 1;
-        }
-    }
-    let mut top: Vec<(&str, usize)> = reasons.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let top: Vec<String> = top.iter().take(4).map(|(c, n)| format!("{c} {n}")).collect();
     out.push_str(&format!(
-        "risk >= 0.5 ({}): low CSAT {}, false FCR {}; top reasons: {}\n",
+        "risk >= 0.5 ({}): low CSAT {} conversations, false FCR {}\n",
         if report.manifest.risk_model.starts_with("built-in") { "built-in models" } else { "trained models" },
         flagged(|r| r.low_csat_risk),
-        flagged(|r| r.false_fcr_risk),
-        if top.is_empty() { "-".to_string() } else { top.join(", ") }
+        flagged(|r| r.false_fcr_risk)
+    ));
+    // Every scored conversation has up to three reasons per model, flagged or not.
+    out.push_str(&format!(
+        "conversations with each reason (top 4 per model): low-CSAT model {}; false-FCR model {}\n",
+        reason_list(&reason_counts(&report.conversations, |r| &r.low_csat_reasons)),
+        reason_list(&reason_counts(&report.conversations, |r| &r.false_fcr_reasons))
     ));
     let warn_total: u64 = m.warnings.0.values().map(|w| w.count).sum();
     if warn_total > 0 {
@@ -150,4 +238,126 @@ pub fn render(report: &AnalyzeReport) -> String {
     }
     out.push_str(&format!("\noutputs in {}\n", report.out_dir.display()));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_return_at_all_is_not_a_perfect_fcr() {
+        let mut k = KpiRow { fcr_mature_conversations: 40, fcr_rate: Some(1.0), reopen_rate: Some(0.0), ..Default::default() };
+        assert_eq!(returns_observed(&k), Some(false));
+        assert_eq!(fcr_reopen_text(&k), (NO_RETURNS.to_string(), NO_RETURNS.to_string()));
+        k.fcr_rate = Some(0.9);
+        k.reopen_rate = Some(0.1);
+        assert_eq!(fcr_reopen_text(&k), ("90.0%".to_string(), "10.0%".to_string()));
+        // No window has passed yet: unknown, not "no returns".
+        let none = KpiRow::default();
+        assert_eq!(returns_observed(&none), None);
+        assert_eq!(fcr_reopen_text(&none), ("-".to_string(), "-".to_string()));
+    }
+
+    #[test]
+    fn csat_without_answers_says_so() {
+        assert_eq!(survey_text(None, 0), NO_SURVEY);
+        assert_eq!(survey_text(Some(80.0), 12), "80.0%");
+    }
+
+    #[test]
+    fn reply_span_counts_single_reply_conversations() {
+        let row = |handle: Option<f64>, replies: u64| ConversationRow { handle_s: handle, human_replies: replies, ..Default::default() };
+        let rows = [row(Some(0.0), 1), row(Some(0.0), 1), row(Some(900.0), 3), row(None, 0)];
+        assert_eq!(single_reply_counts(&rows), (3, 2));
+        assert!(single_reply_note(&rows).starts_with("2 of 3 conversations with a human reply had only one"), "{}", single_reply_note(&rows));
+        assert!(REPLY_SPAN_DEFINITION.contains("not average handle time"));
+    }
+
+    #[test]
+    fn quarantine_wording_names_both_tables() {
+        assert_eq!(
+            quarantine_text(32, 29),
+            "32 input rows quarantined (29 message rows, 3 conversation rows; each with its reason in quarantine.parquet)"
+        );
+    }
+
+    /// A run of 4 conversations: no customer came back, nobody answered a survey, 3 of the 4 had
+    /// one human reply, and 32 rows were quarantined (29 message rows, 3 conversation rows).
+    fn run() -> AnalyzeReport {
+        use crate::manifest::{Manifest, RowAccounting, Warnings};
+        let row = |i: usize, replies: u64, handle: f64| ConversationRow {
+            conversation_id: format!("c{i}"),
+            human_replies: replies,
+            handle_s: Some(handle),
+            resolution_s: Some(3600.0),
+            fcr: Some(true),
+            fcr_mature: true,
+            reopened: Some(false),
+            low_csat_risk: Some(0.7),
+            low_csat_reasons: vec!["LONG_WAIT", "NEGATIVE_END"],
+            false_fcr_risk: Some(0.2),
+            false_fcr_reasons: vec!["LONG_WAIT"],
+            ..Default::default()
+        };
+        let conversations = vec![row(0, 1, 0.0), row(1, 1, 0.0), row(2, 1, 0.0), row(3, 4, 12.0 * 3600.0)];
+        let kpis = crate::aggregate::aggregate(&conversations, [[0; 24]; 7], &jiff::tz::TimeZone::UTC);
+        let mut rows = BTreeMap::new();
+        rows.insert("messages", RowAccounting { rows_in: 129, rows_used: 100, rows_quarantined: 29, ..Default::default() });
+        rows.insert("conversations", RowAccounting { rows_in: 7, rows_used: 4, rows_quarantined: 3, ..Default::default() });
+        let manifest = Manifest {
+            tool: "convoqa",
+            tool_version: "0",
+            as_of: "2026-01-09T00:00:00Z".into(),
+            as_of_source: "latest sent_at",
+            config_sha256: String::new(),
+            config: serde_json::Value::Null,
+            inputs: BTreeMap::new(),
+            rows,
+            quarantine_by_reason: BTreeMap::new(),
+            conversations_out: 4,
+            model: None,
+            qa: Default::default(),
+            risk_model: "built-in: set by reasoning".into(),
+            partitions: None,
+            shard: None,
+            nightly: None,
+            warnings: Warnings::default(),
+            stage_seconds: vec![],
+            outputs: vec![],
+        };
+        AnalyzeReport { manifest, kpis, conversations, out_dir: "out".into(), as_of_us: 0, sentiment_counts: vec![] }
+    }
+
+    #[test]
+    fn the_summary_says_what_its_numbers_are() {
+        let text = render(&run());
+        assert!(!text.contains("\nhandle time"), "the row is renamed: {text}");
+        assert!(text.contains("\nhuman reply span        3.0h        0s      8.4h\n"), "{text}");
+        assert!(text.contains("not average handle time (AHT)") && text.contains("3 of 4 conversations with a human reply had only one"), "{text}");
+        assert!(text.contains("FCR / reopen: no returns observed (0 of 4 mature resolved conversations came back"), "{text}");
+        assert!(!text.contains("100.0%") && !text.contains("reopen 0.0%"), "{text}");
+        assert!(text.contains("1-3 star ratings: no survey data; 70.0% predicted") && text.contains("CSAT no survey data  NPS"), "{text}");
+        assert!(text.contains("32 input rows quarantined (29 message rows, 3 conversation rows;"), "{text}");
+        // 4 conversations: each count is of conversations, per model, never more than 4.
+        assert!(text.contains("risk >= 0.5 (built-in models): low CSAT 4 conversations, false FCR 0"), "{text}");
+        assert!(text.contains("low-CSAT model LONG_WAIT 4, NEGATIVE_END 4; false-FCR model LONG_WAIT 4"), "{text}");
+    }
+
+    #[test]
+    fn reasons_are_counted_per_model_in_conversations() {
+        let row = |csat: Vec<&'static str>, fcr: Vec<&'static str>| ConversationRow { low_csat_reasons: csat, false_fcr_reasons: fcr, ..Default::default() };
+        let rows = [
+            row(vec!["LONG_WAIT", "NEGATIVE_END"], vec!["LONG_WAIT"]),
+            row(vec!["LONG_WAIT"], vec!["DEFERRED_RESOLUTION", "LONG_WAIT"]),
+            row(vec![], vec![]),
+        ];
+        let csat = reason_counts(&rows, |r| &r.low_csat_reasons);
+        let fcr = reason_counts(&rows, |r| &r.false_fcr_reasons);
+        // Summed over both models LONG_WAIT would count 4 in 3 conversations; per model it is 2 and 2.
+        assert_eq!(csat, vec![("LONG_WAIT", 2), ("NEGATIVE_END", 1)]);
+        assert_eq!(fcr, vec![("LONG_WAIT", 2), ("DEFERRED_RESOLUTION", 1)]);
+        assert!(csat.iter().chain(&fcr).all(|(_, n)| *n <= rows.len()));
+        assert_eq!(reason_list(&csat), "LONG_WAIT 2, NEGATIVE_END 1");
+        assert_eq!(reason_list(&[]), "-");
+    }
 }
