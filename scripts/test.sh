@@ -12,11 +12,12 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 
-# Headless Chromium (Debian's package) renders report.html in the report check.
-if ! command -v chromium >/dev/null 2>&1; then
+# Headless Chromium (Debian's package) renders report.html in the report check; the colour emoji
+# font lets the check see customers' emoji rendered as emoji, not boxes.
+if ! command -v chromium >/dev/null 2>&1 || [ ! -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium fonts-noto-color-emoji >/dev/null
 fi
 
 # Java for pyspark in local mode (the Spark job check). Spark 4 needs Java 17 or later.

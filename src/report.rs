@@ -750,6 +750,10 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
         abbr("immature", "immature"),
         escape(&zone)
     );
+    if k.overall.conversations == 0 {
+        // `--allow-empty` on a night without traffic: say so rather than show empty charts.
+        html.push_str("<p class=note><strong>No messages</strong> in the input for this run: every table is empty.</p>");
+    }
     html.push_str(&headline(&k.overall));
     let quarantine = if input.quarantined_rows == 0 {
         "No input row was quarantined".to_string()

@@ -111,6 +111,9 @@ pub fn render(report: &AnalyzeReport) -> String {
         "message rows: {} in, {} used, {} quarantined, {} duplicates dropped\n",
         msgs.rows_in, msgs.rows_used, msgs.rows_quarantined, msgs.duplicates_dropped
     ));
+    if msgs.rows_in == 0 {
+        out.push_str("no messages in the input (--allow-empty): every table is empty\n");
+    }
     let quarantined: u64 = m.rows.values().map(|a| a.rows_quarantined).sum();
     if quarantined > 0 {
         out.push_str(&format!("{}\n", quarantine_text(quarantined, msgs.rows_quarantined)));

@@ -356,6 +356,10 @@ fn empty_input_is_refused_unless_allowed_with_an_as_of() {
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run_manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["rows"]["messages"]["rows_in"], 0, "{manifest}");
     assert_eq!(Table::open(&out.join("conversations.parquet")).len(), 0);
+    assert!(std::fs::read_to_string(out.join("report.html")).unwrap().contains("<strong>No messages</strong> in the input"));
+    let (code, summary, err) = run(&["analyze", "--messages", empty.to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-model", "--allow-empty", "--as-of", "2026-11-22T00:00:00Z"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(summary.contains("no messages in the input (--allow-empty)"), "{summary}");
 }
 
 fn config_error(toml: &str) -> String {

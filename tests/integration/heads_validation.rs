@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use convoqa::encoder::Encoder;
 use convoqa::heads::metrics::evaluate;
 use convoqa::heads::corpus::Corpus;
-use convoqa::heads::readings::corpus_sentiment_set;
+use convoqa::readings::corpus_sentiment_set;
 use convoqa::heads::sentiment::{embedded_set, SentimentData};
 use convoqa::heads::{argmax, Head};
 
@@ -54,7 +54,7 @@ fn shipped_readings_keep_their_card_claims_on_the_corpus_dev_split() {
     };
     let model = convoqa::enrich::LanguageModel::load(&cfg).expect("the shipped model");
     let corpus = Corpus::load(&root.join("data/corpus")).unwrap();
-    let report = convoqa::heads::readings::evaluate_corpus(&model, &corpus, "dev").unwrap();
+    let report = convoqa::readings::evaluate_corpus(&model, &corpus, "dev").unwrap();
     let claimed = &model.intent.card.validation["corpus_dev"];
     eprintln!("intent dev: accuracy {:.4} macro-F1 {:.4} (card {:.4})", report.intent.accuracy, report.intent.macro_f1, claimed.macro_f1);
     assert!(report.intent.macro_f1 >= claimed.macro_f1 - 0.02);
