@@ -40,6 +40,7 @@ pub mod summary;
 pub mod text;
 pub mod timefmt;
 pub mod voc;
+pub mod wording;
 pub mod write;
 
 pub use error::{Error, Result};

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::features::ConversationRow;
 use crate::qa::QaItem;
 use crate::score::Signal;
-use crate::summary::{dur, fcr_reopen_text, pct, quarantine_text, rate, returns_observed, single_reply_note, survey_text, NO_RETURNS, NO_SURVEY, REPLY_SPAN};
+use crate::wording::{dur, fcr_reopen_text, pct, quarantine_text, rate, returns_observed, single_reply_note, survey_text, NO_RETURNS, NO_SURVEY, REPLY_SPAN};
 use crate::voc::{trend_text, VocItem};
 
 /// What the report shows.
