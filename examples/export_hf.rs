@@ -17,9 +17,7 @@ use candle_core::{Device, Tensor};
 use convoqa::encoder::e5s1::E5s1File;
 use convoqa::encoder::Encoder;
 use tokenizers::models::unigram::Unigram;
-use tokenizers::normalizers::{
-    replace::Replace, strip::Strip, unicode::NFKC, NormalizerWrapper, Sequence,
-};
+use tokenizers::normalizers::{replace::Replace, strip::Strip, unicode::NFKC, NormalizerWrapper, Sequence};
 use tokenizers::pre_tokenizers::metaspace::{Metaspace, PrependScheme};
 use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::NormalizedString;
@@ -39,10 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "pad_token_id": file.tokenizer.pad_id, "hidden_act": "gelu", "position_embedding_type": "absolute",
         "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
     });
-    std::fs::write(
-        out.join("config.json"),
-        serde_json::to_string_pretty(&config)?,
-    )?;
+    std::fs::write(out.join("config.json"), serde_json::to_string_pretty(&config)?)?;
     std::fs::create_dir_all(out.join("1_Pooling"))?;
     std::fs::write(
         out.join("1_Pooling/config.json"),
@@ -54,10 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
  {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
  {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]"#,
     )?;
-    std::fs::write(
-        out.join("sentence_bert_config.json"),
-        r#"{"max_seq_length": 512, "do_lower_case": false}"#,
-    )?;
+    std::fs::write(out.join("sentence_bert_config.json"), r#"{"max_seq_length": 512, "do_lower_case": false}"#)?;
 
     let dev = Device::Cpu;
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
@@ -80,16 +72,8 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         file.f32_tensor("emb.type", s.type_vocab * h)?,
         &[s.type_vocab, h],
     )?;
-    put(
-        "embeddings.LayerNorm.weight".into(),
-        file.f32_tensor("emb.ln.w", h)?,
-        &[h],
-    )?;
-    put(
-        "embeddings.LayerNorm.bias".into(),
-        file.f32_tensor("emb.ln.b", h)?,
-        &[h],
-    )?;
+    put("embeddings.LayerNorm.weight".into(), file.f32_tensor("emb.ln.w", h)?, &[h])?;
+    put("embeddings.LayerNorm.bias".into(), file.f32_tensor("emb.ln.b", h)?, &[h])?;
     for l in 0..s.layers {
         let p = format!("encoder.layer.{l}.");
         let linears = [
@@ -101,31 +85,12 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             ("fo", "output.dense", h, f),
         ];
         for (ours, theirs, o, i) in linears {
-            put(
-                format!("{p}{theirs}.weight"),
-                file.q4_tensor_dequantised(&format!("l{l}.{ours}.w"), o * i)?,
-                &[o, i],
-            )?;
-            put(
-                format!("{p}{theirs}.bias"),
-                file.f32_tensor(&format!("l{l}.{ours}.b"), o)?,
-                &[o],
-            )?;
+            put(format!("{p}{theirs}.weight"), file.q4_tensor_dequantised(&format!("l{l}.{ours}.w"), o * i)?, &[o, i])?;
+            put(format!("{p}{theirs}.bias"), file.f32_tensor(&format!("l{l}.{ours}.b"), o)?, &[o])?;
         }
-        for (ours, theirs) in [
-            ("aln", "attention.output.LayerNorm"),
-            ("oln", "output.LayerNorm"),
-        ] {
-            put(
-                format!("{p}{theirs}.weight"),
-                file.f32_tensor(&format!("l{l}.{ours}.w"), h)?,
-                &[h],
-            )?;
-            put(
-                format!("{p}{theirs}.bias"),
-                file.f32_tensor(&format!("l{l}.{ours}.b"), h)?,
-                &[h],
-            )?;
+        for (ours, theirs) in [("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")] {
+            put(format!("{p}{theirs}.weight"), file.f32_tensor(&format!("l{l}.{ours}.w"), h)?, &[h])?;
+            put(format!("{p}{theirs}.bias"), file.f32_tensor(&format!("l{l}.{ours}.b"), h)?, &[h])?;
         }
     }
     candle_core::safetensors::save(&tensors, out.join("model.safetensors"))?;
@@ -146,29 +111,16 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let differing = fixes.len();
     let mut normalizers = fixes;
     normalizers.push(NFKC.into());
-    normalizers.push(
-        Replace::new(
-            tokenizers::normalizers::replace::ReplacePattern::Regex(r"\s+".into()),
-            " ",
-        )?
-        .into(),
-    );
+    normalizers.push(Replace::new(tokenizers::normalizers::replace::ReplacePattern::Regex(r"\s+".into()), " ")?.into());
     normalizers.push(Strip::new(true, true).into());
-    let mut tok = tokenizers::Tokenizer::new(Unigram::from(
-        t.pieces.clone(),
-        Some(t.unk_id as usize),
-        false,
-    )?);
+    let mut tok = tokenizers::Tokenizer::new(Unigram::from(t.pieces.clone(), Some(t.unk_id as usize), false)?);
     tok.with_normalizer(Some(Sequence::new(normalizers)))?;
     tok.with_pre_tokenizer(Some(Metaspace::new('▁', PrependScheme::Always, true)));
     let piece = |id: u32| t.pieces[id as usize].0.clone();
     tok.with_post_processor(Some(
         TemplateProcessing::builder()
             .try_single(format!("{} $A {}", piece(t.bos_id), piece(t.eos_id)))?
-            .special_tokens(vec![
-                (piece(t.bos_id), t.bos_id),
-                (piece(t.eos_id), t.eos_id),
-            ])
+            .special_tokens(vec![(piece(t.bos_id), t.bos_id), (piece(t.eos_id), t.eos_id)])
             .build()?,
     ));
     tok.save(out.join("tokenizer.json"), false)?;
@@ -179,12 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "unk_token": piece(t.unk_id), "pad_token": piece(t.pad_id),
     });
     std::fs::write(out.join("tokenizer_config.json"), serde_json::to_string_pretty(&tokenizer_config)?)?;
-    println!(
-        "wrote {}: {} layers, {} table entries differ from NFKC",
-        out.display(),
-        s.layers,
-        differing
-    );
+    println!("wrote {}: {} layers, {} table entries differ from NFKC", out.display(), s.layers, differing);
 
     if let Some(corpus) = args.get(3) {
         let ours = Encoder::load(model)?;
@@ -194,22 +141,12 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             .iter()
             .filter(|l| {
                 let q = format!("query: {l}");
-                let a = ours
-                    .tokenizer
-                    .encode(&q, 512)
-                    .map(|t| t.ids)
-                    .unwrap_or_default();
-                let b = tok
-                    .encode(q.as_str(), true)
-                    .map(|e| e.get_ids().to_vec())
-                    .unwrap_or_default();
+                let a = ours.tokenizer.encode(&q, 512).map(|t| t.ids).unwrap_or_default();
+                let b = tok.encode(q.as_str(), true).map(|e| e.get_ids().to_vec()).unwrap_or_default();
                 a == b
             })
             .count();
-        println!(
-            "token ids equal to convoqa's on {same} of {} corpus lines",
-            lines.len()
-        );
+        println!("token ids equal to convoqa's on {same} of {} corpus lines", lines.len());
     }
     Ok(())
 }

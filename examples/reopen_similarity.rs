@@ -18,7 +18,11 @@ fn main() -> convoqa::Result<()> {
     for i in 0..rows.len() {
         for j in i + 1..rows.len() {
             let cosine: f32 = vectors[i].iter().zip(&vectors[j]).map(|(a, b)| a * b).sum();
-            if rows[i].label == rows[j].label { same.push(cosine) } else { different.push(cosine) }
+            if rows[i].label == rows[j].label {
+                same.push(cosine)
+            } else {
+                different.push(cosine)
+            }
         }
     }
     println!("{} same-intent pairs, {} different-intent pairs", same.len(), different.len());

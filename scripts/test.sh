@@ -31,6 +31,10 @@ fi
 bash scripts/fetch-model.sh all   # e5 (the default encoder) and MiniLM (the Hugging Face-layout test case)
 
 export CARGO_TERM_COLOR=never
+# The tree is formatted (rustfmt.toml); where the toolchain has no rustfmt the check is skipped.
+if cargo fmt --version >/dev/null 2>&1; then
+  cargo fmt --check || { echo "the tree is not formatted: run cargo fmt" >&2; exit 1; }
+fi
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --release --no-fail-fast
 else

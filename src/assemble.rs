@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::config::Settings;
-use crate::ingest::{ConversationsInput, MessagesInput};
 use crate::diagnostics::{RowAccounting, Warnings};
+use crate::ingest::{ConversationsInput, MessagesInput};
 use crate::model::{Conversation, ConversationRecord, Message, QuarantineReason, QuarantinedRow, Role, RowRef};
 use crate::timefmt::format_us;
 
@@ -45,11 +45,22 @@ pub fn assemble(
                 for (n, session) in split_sessions(msgs, gap).into_iter().enumerate() {
                     let id = format!("{thread_id}#{}", n + 1);
                     let session = session.into_iter().map(|m| Message { conversation_id: id.clone(), ..m }).collect();
-                    by_id.insert(id.clone(), Conversation { conversation_id: id, thread_id: thread_id.clone(), messages: session, record: None });
+                    by_id.insert(
+                        id.clone(),
+                        Conversation {
+                            conversation_id: id,
+                            thread_id: thread_id.clone(),
+                            messages: session,
+                            record: None,
+                        },
+                    );
                 }
             }
             None => {
-                by_id.insert(thread_id.clone(), Conversation { conversation_id: thread_id.clone(), thread_id, messages: msgs, record: None });
+                by_id.insert(
+                    thread_id.clone(),
+                    Conversation { conversation_id: thread_id.clone(), thread_id, messages: msgs, record: None },
+                );
             }
         }
     }
@@ -115,7 +126,16 @@ pub fn assemble(
 /// The input position only orders rows identical in everything the outputs show.
 fn message_order(a: &Message, b: &Message) -> std::cmp::Ordering {
     fn key(m: &Message) -> (i64, Role, Option<&str>, Option<&str>, Option<&str>, bool, Option<&str>, Option<&str>) {
-        (m.sent_at_us, m.role, m.message_id.as_deref(), m.text.as_deref(), m.agent_id.as_deref(), m.is_auto_reply, m.channel.as_deref(), m.customer_id.as_deref())
+        (
+            m.sent_at_us,
+            m.role,
+            m.message_id.as_deref(),
+            m.text.as_deref(),
+            m.agent_id.as_deref(),
+            m.is_auto_reply,
+            m.channel.as_deref(),
+            m.customer_id.as_deref(),
+        )
     }
     key(a).cmp(&key(b)).then(a.source.cmp(&b.source))
 }
@@ -130,14 +150,17 @@ fn message_order(a: &Message, b: &Message) -> std::cmp::Ordering {
 fn drop_duplicates(messages: Vec<Message>) -> (Vec<Message>, u64, Vec<QuarantinedRow>) {
     // Only rows whose id occurs more than once need deciding; they are set apart and grouped.
     // Ids are counted by hash: a collision only sets a few more rows apart.
-    let id_hash = |m: &Message| m.message_id.as_deref().map(|id| crate::text::stable_hash(&format!("{}\u{1f}{id}", m.thread_id)));
+    let id_hash =
+        |m: &Message| m.message_id.as_deref().map(|id| crate::text::stable_hash(&format!("{}\u{1f}{id}", m.thread_id)));
     let mut id_counts: HashMap<u64, u32> = HashMap::new();
     for h in messages.iter().filter_map(id_hash) {
         *id_counts.entry(h).or_default() += 1;
     }
     let (mut shared_id, mut kept): (Vec<Message>, Vec<Message>) =
         messages.into_iter().partition(|m| id_hash(m).is_some_and(|h| id_counts[&h] > 1));
-    shared_id.sort_by(|a, b| (&a.thread_id, &a.message_id).cmp(&(&b.thread_id, &b.message_id)).then_with(|| message_order(a, b)));
+    shared_id.sort_by(|a, b| {
+        (&a.thread_id, &a.message_id).cmp(&(&b.thread_id, &b.message_id)).then_with(|| message_order(a, b))
+    });
 
     let same_content = |a: &Message, b: &Message| a.sent_at_us == b.sent_at_us && a.role == b.role && a.text == b.text;
     let mut dropped = 0u64;
@@ -269,7 +292,12 @@ mod tests {
         let a = msg("x", 10, Role::Customer, Some("m1"), 0);
         let redelivered = Message { source: RowRef { file: 0, row: 1 }, ..a.clone() };
         // The same id a second later with other text: the earlier row is kept, this one conflicts.
-        let conflict = Message { source: RowRef { file: 0, row: 2 }, sent_at_us: a.sent_at_us + 1_000_000, text: Some("other".into()), ..a.clone() };
+        let conflict = Message {
+            source: RowRef { file: 0, row: 2 },
+            sent_at_us: a.sent_at_us + 1_000_000,
+            text: Some("other".into()),
+            ..a.clone()
+        };
         let (kept, dropped, q) = drop_duplicates(vec![conflict, a, redelivered]);
         assert_eq!((kept.len(), dropped, q.len()), (1, 1, 1));
         assert_eq!(q[0].source.row, 2);
@@ -304,7 +332,7 @@ mod tests {
     fn sessions_split_only_on_gaps_longer_than_the_setting() {
         let msgs = vec![
             msg("t", 0, Role::Customer, None, 0),
-            msg("t", 3600, Role::Agent, None, 1),   // exactly the gap: same session
+            msg("t", 3600, Role::Agent, None, 1),    // exactly the gap: same session
             msg("t", 7201, Role::Customer, None, 2), // 1 h + 1 s later: new session
         ];
         let s = split_sessions(msgs, 3_600_000_000);

@@ -25,7 +25,9 @@ pub struct EncoderBench {
 fn proc_status_mb(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
@@ -39,7 +41,13 @@ pub fn rss_mb() -> f64 {
     proc_status_mb("VmRSS:")
 }
 
-pub fn bench_encoder(encoder: &Encoder, texts: &[&str], max_tokens: usize, batch_tokens: usize, runs: usize) -> Result<EncoderBench> {
+pub fn bench_encoder(
+    encoder: &Encoder,
+    texts: &[&str],
+    max_tokens: usize,
+    batch_tokens: usize,
+    runs: usize,
+) -> Result<EncoderBench> {
     let mut times = Vec::with_capacity(runs);
     let mut last = None;
     for _ in 0..runs.max(1) {

@@ -8,9 +8,8 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
-use crate::timefmt::parse_time_zone;
 use crate::error::{Error, Result};
-
+use crate::timefmt::parse_time_zone;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -155,15 +154,21 @@ impl Schedule {
                     format!("use one of {known:?} or list dates under `holidays`"),
                 )
             })?;
-            let file: CalendarFile = toml::from_str(text).map_err(|e| Error::Internal(format!("built-in calendar {name}: {e}")))?;
+            let file: CalendarFile =
+                toml::from_str(text).map_err(|e| Error::Internal(format!("built-in calendar {name}: {e}")))?;
             for h in file.holiday {
-                let date: Date = h.date.parse().map_err(|e| Error::Internal(format!("built-in calendar {name}: {e}")))?;
+                let date: Date =
+                    h.date.parse().map_err(|e| Error::Internal(format!("built-in calendar {name}: {e}")))?;
                 closed_dates.insert(date);
             }
         }
         for d in &cfg.holidays {
             let date: Date = d.parse().map_err(|e| {
-                Error::config(format!("{key}.holidays"), format!("{d:?} is not a date: {e}"), "write dates as \"YYYY-MM-DD\"")
+                Error::config(
+                    format!("{key}.holidays"),
+                    format!("{d:?} is not a date: {e}"),
+                    "write dates as \"YYYY-MM-DD\"",
+                )
             })?;
             closed_dates.insert(date);
         }
@@ -209,7 +214,13 @@ impl Schedule {
 }
 
 fn parse_interval(key: &str, spec: &str) -> Result<(Time, Time)> {
-    let bad = |why: String| Error::config(key, format!("{spec:?}: {why}"), "write intervals as \"HH:MM-HH:MM\", e.g. \"08:00-17:00\"; \"24:00\" ends a day");
+    let bad = |why: String| {
+        Error::config(
+            key,
+            format!("{spec:?}: {why}"),
+            "write intervals as \"HH:MM-HH:MM\", e.g. \"08:00-17:00\"; \"24:00\" ends a day",
+        )
+    };
     let (a, b) = spec.split_once('-').ok_or_else(|| bad("no '-' between open and close".into()))?;
     let parse = |s: &str| -> Result<Time> {
         let s = s.trim();

@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-pub use crate::business_hours::BusinessHoursConfig;
 use crate::business_hours::BusinessHours;
-use crate::timefmt::parse_time_zone;
+pub use crate::business_hours::BusinessHoursConfig;
 use crate::error::{Error, Result};
 use crate::model::Role;
 use crate::model_search::ModelSearch;
+use crate::timefmt::parse_time_zone;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -272,7 +272,8 @@ impl Default for Config {
 }
 
 /// The built-in SLAs: 5 minutes on chat channels, an hour on e-mail, 15 minutes elsewhere.
-const BUILT_IN_SLA_S: [(&str, f64); 5] = [("whatsapp", 300.0), ("live_chat", 300.0), ("instagram", 300.0), ("email", 3600.0), ("default", 900.0)];
+const BUILT_IN_SLA_S: [(&str, f64); 5] =
+    [("whatsapp", 300.0), ("live_chat", 300.0), ("instagram", 300.0), ("email", 3600.0), ("default", 900.0)];
 
 fn built_in_sla() -> BTreeMap<String, f64> {
     BUILT_IN_SLA_S.iter().map(|(k, v)| (k.to_string(), *v)).collect()
@@ -331,12 +332,18 @@ impl Config {
                     Some(best) => format!("unknown key `{unknown}` at {place}; did you mean `{best}`?"),
                     None => format!("unknown key `{unknown}` at {place}; valid keys here: {}", valid.join(", ")),
                 };
-                (problem, "fix the key's spelling; `convoqa init FILE` writes every setting with its default".to_string())
+                (
+                    problem,
+                    "fix the key's spelling; `convoqa init FILE` writes every setting with its default".to_string(),
+                )
             } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
                 let expected = expected_value(&key, &message);
                 (format!("{message} at {place}"), format!("set `{key}` to {expected}"))
             } else {
-                (format!("{message} at {place}"), "compare with the commented defaults that `convoqa init FILE` writes".to_string())
+                (
+                    format!("{message} at {place}"),
+                    "compare with the commented defaults that `convoqa init FILE` writes".to_string(),
+                )
             };
             Error::config(if key.is_empty() { origin.to_string() } else { key }, problem, fix)
         })
@@ -366,7 +373,11 @@ impl Config {
             ("qa.control_rate", self.qa.control_rate),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(Error::config(key, format!("must be between 0 and 1, found {v}"), "thresholds are probabilities, the rate a share, e.g. 0.05"));
+                return Err(Error::config(
+                    key,
+                    format!("must be between 0 and 1, found {v}"),
+                    "thresholds are probabilities, the rate a share, e.g. 0.05",
+                ));
             }
         }
         if !(0.0..=1.0).contains(&self.reopen_min_similarity) {
@@ -392,8 +403,7 @@ impl Config {
                 "the default 128 covers almost every chat message",
             ));
         }
-        let mut roles: HashMap<String, Role> =
-            Role::ALL.iter().map(|r| (r.as_str().to_string(), *r)).collect();
+        let mut roles: HashMap<String, Role> = Role::ALL.iter().map(|r| (r.as_str().to_string(), *r)).collect();
         for (raw, role) in &self.roles {
             roles.insert(raw.trim().to_lowercase(), *role);
         }
@@ -444,9 +454,17 @@ impl Settings {
     /// schedules) that no conversation in `seen` has: most likely a typo, which would silently
     /// leave that channel on the default. (config key, channel) pairs.
     pub fn channels_not_in_input(&self, seen: &std::collections::BTreeSet<&str>) -> Vec<(String, String)> {
-        let sla = self.config.sla_seconds.keys().filter(|c| c.as_str() != "default" && !BUILT_IN_SLA_S.iter().any(|(b, _)| b == c)).map(|c| ("sla_seconds", c));
+        let sla = self
+            .config
+            .sla_seconds
+            .keys()
+            .filter(|c| c.as_str() != "default" && !BUILT_IN_SLA_S.iter().any(|(b, _)| b == c))
+            .map(|c| ("sla_seconds", c));
         let hours = self.config.business_hours.channel.keys().map(|c| ("business_hours.channel", c));
-        sla.chain(hours).filter(|(_, c)| !seen.contains(c.as_str())).map(|(k, c)| (format!("{k}.{c}"), c.clone())).collect()
+        sla.chain(hours)
+            .filter(|(_, c)| !seen.contains(c.as_str()))
+            .map(|(k, c)| (format!("{k}.{c}"), c.clone()))
+            .collect()
     }
 
     /// `[risk] model`, resolved like the model paths; None = the built-in risk models.
@@ -482,7 +500,10 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
     let line = &text[line_start..line_end];
-    let name = line.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_string()).filter(|k| !k.is_empty() && !k.starts_with('['))?;
+    let name = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('['))?;
     let table = text[..line_start]
         .lines()
         .rev()
@@ -542,7 +563,6 @@ fn expected_value(key: &str, message: &str) -> String {
         "the form `convoqa init FILE` shows for it".into()
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -99,7 +99,9 @@ pub fn rule_readings(messages: &[Message]) -> Vec<Option<RuleReading>> {
         .map(|m| {
             let text = m.text.as_deref().filter(|t| !t.trim().is_empty());
             match (m.role, text) {
-                (Role::Customer, Some(t)) => read_reply(t, previous.as_ref().map(|(p, parsed)| parsed.get_or_init(|| Prompt::parse(p)))),
+                (Role::Customer, Some(t)) => {
+                    read_reply(t, previous.as_ref().map(|(p, parsed)| parsed.get_or_init(|| Prompt::parse(p))))
+                }
                 (_, Some(t)) => {
                     previous = Some((t, OnceCell::new()));
                     None
@@ -172,7 +174,8 @@ static RATING_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
 /// "4", "5/5", "3 bintang", "5 kak", "⭐⭐⭐⭐", "4⭐".
 fn rating_value(text: &str) -> Option<u8> {
     static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)^([1-5])\s*(?:/\s*5)?\s*(?:bintang|stars?|⭐+|★+)?\s*(?:kak|min|ya|aja|deh|sih)?\s*[.!]*$").expect("rating regex")
+        Regex::new(r"(?i)^([1-5])\s*(?:/\s*5)?\s*(?:bintang|stars?|⭐+|★+)?\s*(?:kak|min|ya|aja|deh|sih)?\s*[.!]*$")
+            .expect("rating regex")
     });
     if let Some(c) = NUMBER.captures(text) {
         return c[1].parse().ok();
@@ -186,15 +189,16 @@ fn rating_value(text: &str) -> Option<u8> {
 /// "ketik BATAL", "balas YA untuk ...". Keys and labels, lower-cased.
 fn menu_options(text: &str) -> Vec<(String, String)> {
     static NUMBERED: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?m)^\s*[*_]*(?:\[)?([0-9]{1,2}|[a-hA-H])(?:\uFE0F?\u20E3|[.)\]:]|\s*[-–=·•|])[*_]*\s+([^\n]{1,80})$").expect("menu regex")
+        Regex::new(
+            r"(?m)^\s*[*_]*(?:\[)?([0-9]{1,2}|[a-hA-H])(?:\uFE0F?\u20E3|[.)\]:]|\s*[-–=·•|])[*_]*\s+([^\n]{1,80})$",
+        )
+        .expect("menu regex")
     });
     static INLINE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)(?:ketik|ketikkan|balas|reply|type|kirim|send|pilih|tekan|press)\s+(?:angka\s+|nomor\s+)?[*_'\x22]*([0-9]{1,2}|[A-Z#]{2,12})\b").expect("inline regex")
     });
-    let mut options: Vec<(String, String)> = NUMBERED
-        .captures_iter(text)
-        .map(|c| (c[1].to_lowercase(), clean_label(&c[2])))
-        .collect();
+    let mut options: Vec<(String, String)> =
+        NUMBERED.captures_iter(text).map(|c| (c[1].to_lowercase(), clean_label(&c[2]))).collect();
     for c in INLINE.captures_iter(text) {
         let key = c[1].to_lowercase();
         // "balas pesan ini" is not an option: keywords are upper-case in the text, or digits.
@@ -231,7 +235,8 @@ fn is_menu_choice(text: &str, options: &[(String, String)]) -> bool {
     }
     // "1", "1 kak", "no 2", the option's label ("cek pesanan"), or its keyword ("batal").
     let first = answer.split_whitespace().next().unwrap_or("");
-    let key_like = answer.split_whitespace().count() <= 2 && options.iter().any(|(k, _)| k == first || answer == format!("no {k}"));
+    let key_like = answer.split_whitespace().count() <= 2
+        && options.iter().any(|(k, _)| k == first || answer == format!("no {k}"));
     key_like || options.iter().any(|(k, label)| &answer == label || &answer == k)
 }
 
@@ -256,8 +261,12 @@ fn is_reference(text: &str) -> bool {
 fn emoji_feeling(text: &str) -> Option<Feeling> {
     const POSITIVE: &str = "🙏👍😊❤♥🥰😍👌💯🤗😁😄🙂😀😃✨🥳👏💖💕😇🤩😘";
     const NEGATIVE: &str = "😡😤🙄😭😠😢😞😔👎💔😩😫🤬😒😑😓😥😣😖😟☹🙁";
-    let symbols: Vec<char> =
-        text.chars().filter(|c| !c.is_whitespace() && *c != '\u{fe0f}' && *c != '\u{200d}' && !('\u{1f3fb}'..='\u{1f3ff}').contains(c)).collect();
+    let symbols: Vec<char> = text
+        .chars()
+        .filter(|c| {
+            !c.is_whitespace() && *c != '\u{fe0f}' && *c != '\u{200d}' && !('\u{1f3fb}'..='\u{1f3ff}').contains(c)
+        })
+        .collect();
     let is_symbol = |c: &char| !c.is_alphanumeric() && !c.is_ascii_punctuation() && (*c as u32) > 0x2000;
     if symbols.is_empty() || symbols.len() > 3 || !symbols.iter().all(is_symbol) {
         return None;
@@ -286,7 +295,10 @@ mod tests {
             assert_eq!(r.unwrap().feeling(), Feeling::Neutral);
             assert!(!r.unwrap().carries_feeling());
         }
-        assert_eq!(rule_reading("2", Some("Pilih layanan:\n1 · Tebus resep\n2 · Status pesanan")), Some(RuleReading::MenuChoice));
+        assert_eq!(
+            rule_reading("2", Some("Pilih layanan:\n1 · Tebus resep\n2 · Status pesanan")),
+            Some(RuleReading::MenuChoice)
+        );
         assert_eq!(rule_reading("6", Some("Menu:\n5️⃣ Promo\n6️⃣ Chat agen")), Some(RuleReading::MenuChoice));
         // A sentence after a menu is the model's to read; so is a digit after plain prose.
         assert_eq!(rule_reading("kak pesanan saya belum sampai udah seminggu", Some(MENU)), None);

@@ -27,7 +27,8 @@ const MIN: i64 = 60 * S;
 const HOUR: i64 = 60 * MIN;
 /// Demo period: 14 days from 2026-11-02 00:00 WIB.
 const PERIOD_DAYS: i64 = 14;
-const AGENTS: [&str; 8] = ["agt-ayu", "agt-bima", "agt-citra", "agt-dewi", "agt-eko", "agt-fajar", "agt-gita", "agt-hana"];
+const AGENTS: [&str; 8] =
+    ["agt-ayu", "agt-bima", "agt-citra", "agt-dewi", "agt-eko", "agt-fajar", "agt-gita", "agt-hana"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Lang {
@@ -151,8 +152,16 @@ fn lognormal_us(rng: &mut ChaCha8Rng, median_s: f64, sigma: f64) -> i64 {
     ((median_s * (sigma * z).exp()).round().max(1.0) as i64) * S
 }
 
-const INTENTS: [&str; 8] =
-    ["order_status", "delivery_problem", "refund_return", "payment_billing", "cancellation", "account_access", "product_inquiry", "promo_voucher"];
+const INTENTS: [&str; 8] = [
+    "order_status",
+    "delivery_problem",
+    "refund_return",
+    "payment_billing",
+    "cancellation",
+    "account_access",
+    "product_inquiry",
+    "promo_voucher",
+];
 
 fn opening(intent: &str, lang: Lang, order: &str) -> String {
     let id = match intent {
@@ -193,7 +202,11 @@ fn opening(intent: &str, lang: Lang, order: &str) -> String {
 }
 
 fn say(lang: Lang, id: &str, en: &str) -> String {
-    if lang == Lang::En { en.to_string() } else { id.to_string() }
+    if lang == Lang::En {
+        en.to_string()
+    } else {
+        id.to_string()
+    }
 }
 
 impl Gen {
@@ -225,7 +238,17 @@ impl Gen {
         start - t + lognormal_us(&mut self.rng, median_s, 0.9)
     }
 
-    fn push(&mut self, conv: &str, customer: &str, channel: &'static str, t: i64, role: &'static str, text: Option<String>, agent: Option<&'static str>, auto: bool) {
+    fn push(
+        &mut self,
+        conv: &str,
+        customer: &str,
+        channel: &'static str,
+        t: i64,
+        role: &'static str,
+        text: Option<String>,
+        agent: Option<&'static str>,
+        auto: bool,
+    ) {
         let n = self.messages.iter().rev().take_while(|m| m.conversation_id == conv).count() + 1;
         self.messages.push(DemoMessage {
             conversation_id: conv.to_string(),
@@ -242,7 +265,19 @@ impl Gen {
 
     /// Generates one conversation starting at `t0`; returns its truth (resolved_at included).
     #[allow(clippy::too_many_arguments)]
-    fn conversation(&mut self, conv: &str, customer: &str, channel: &'static str, t0: i64, flow: Flow, lang: Lang, intent: &'static str, order: &str, polite_unresolved: bool, returning: Option<Return>) -> Truth {
+    fn conversation(
+        &mut self,
+        conv: &str,
+        customer: &str,
+        channel: &'static str,
+        t0: i64,
+        flow: Flow,
+        lang: Lang,
+        intent: &'static str,
+        order: &str,
+        polite_unresolved: bool,
+        returning: Option<Return>,
+    ) -> Truth {
         let rng = &mut self.rng;
         // Real exports mix role spellings; the default config maps "user" and "operator".
         let customer_role: &'static str = if rng.random_bool(0.2) { "user" } else { "customer" };
@@ -251,14 +286,24 @@ impl Gen {
         let team = match channel {
             "email" => "cs_email",
             "instagram" => "social",
-            _ => if main_agent < "agt-e" { "cs_chat_a" } else { "cs_chat_b" },
+            _ => {
+                if main_agent < "agt-e" {
+                    "cs_chat_a"
+                } else {
+                    "cs_chat_b"
+                }
+            }
         };
         let mut truth = Truth {
             conversation_id: conv.to_string(),
             customer_id: customer.to_string(),
             channel,
             team,
-            lang: match lang { Lang::Id => "id", Lang::En => "en", Lang::Mixed => "mixed" },
+            lang: match lang {
+                Lang::Id => "id",
+                Lang::En => "en",
+                Lang::Mixed => "mixed",
+            },
             intent,
             created_at_us: t0,
             polite_unresolved,
@@ -266,15 +311,30 @@ impl Gen {
         };
         let mut t = t0;
         let first_text = match returning {
-            Some(Return::Vague) => say(lang, "kak ini aku lagi, masalah yg kemarin belum beres juga", "Hi again, the issue from before still isn't fixed"),
-            Some(Return::Restate) => format!("{}{}", say(lang, "kak ini aku lagi. ", "Hi again. "), opening(intent, lang, order)),
+            Some(Return::Vague) => say(
+                lang,
+                "kak ini aku lagi, masalah yg kemarin belum beres juga",
+                "Hi again, the issue from before still isn't fixed",
+            ),
+            Some(Return::Restate) => {
+                format!("{}{}", say(lang, "kak ini aku lagi. ", "Hi again. "), opening(intent, lang, order))
+            }
             Some(Return::NewTopic) | None => opening(intent, lang, order),
         };
         self.push(conv, customer, channel, t, customer_role, Some(first_text), None, false);
         if self.rng.random_bool(0.15) {
             // A second message before any reply: still the same customer turn.
             t += lognormal_us(&mut self.rng, 20.0, 0.5);
-            self.push(conv, customer, channel, t, customer_role, Some(say(lang, "halo? ada orang?", "hello? anyone there?")), None, false);
+            self.push(
+                conv,
+                customer,
+                channel,
+                t,
+                customer_role,
+                Some(say(lang, "halo? ada orang?", "hello? anyone there?")),
+                None,
+                false,
+            );
         }
         let bot = matches!(flow, Flow::BotContained | Flow::Handover);
         let mut last_bot_t = None;
@@ -283,7 +343,11 @@ impl Gen {
             let ack_t = t0 + self.rng.random_range(1..4) * S;
             t = t.max(ack_t);
             let role = if bot { "bot" } else { "agent" };
-            let text = say(lang, "Terima kasih telah menghubungi kami. Pesan kamu sudah kami terima 🙏", "Thanks for contacting us. We have received your message.");
+            let text = say(
+                lang,
+                "Terima kasih telah menghubungi kami. Pesan kamu sudah kami terima 🙏",
+                "Thanks for contacting us. We have received your message.",
+            );
             self.push(conv, customer, channel, t, role, Some(text), None, true);
             truth.frt_total_s = Some((t - t0) as f64 / S as f64);
             if bot {
@@ -293,28 +357,89 @@ impl Gen {
         if bot {
             truth.had_bot = true;
             t += self.rng.random_range(1..3) * S;
-            self.push(conv, customer, channel, t, "bot", Some(say(lang, "Silakan pilih menu:\n1. Cek pesanan\n2. Pengembalian dana\n3. Bicara dengan agen", "Please choose:\n1. Track order\n2. Refunds\n3. Talk to an agent")), None, false);
+            self.push(
+                conv,
+                customer,
+                channel,
+                t,
+                "bot",
+                Some(say(
+                    lang,
+                    "Silakan pilih menu:\n1. Cek pesanan\n2. Pengembalian dana\n3. Bicara dengan agen",
+                    "Please choose:\n1. Track order\n2. Refunds\n3. Talk to an agent",
+                )),
+                None,
+                false,
+            );
             last_bot_t = Some(t);
             t += lognormal_us(&mut self.rng, 25.0, 0.6);
             let digit = if flow == Flow::Handover { "3" } else { "1" };
             self.push(conv, customer, channel, t, customer_role, Some(digit.to_string()), None, false);
             t += self.rng.random_range(1..3) * S;
             if flow == Flow::BotContained {
-                self.push(conv, customer, channel, t, "bot", Some(say(lang, "Pesanan kamu sedang dikemas dan akan dikirim besok. Nomor resi akan dikirim via WA.", "Your order is being packed and ships tomorrow. Tracking will follow by message.")), None, false);
+                self.push(
+                    conv,
+                    customer,
+                    channel,
+                    t,
+                    "bot",
+                    Some(say(
+                        lang,
+                        "Pesanan kamu sedang dikemas dan akan dikirim besok. Nomor resi akan dikirim via WA.",
+                        "Your order is being packed and ships tomorrow. Tracking will follow by message.",
+                    )),
+                    None,
+                    false,
+                );
                 t += lognormal_us(&mut self.rng, 30.0, 0.6);
-                self.push(conv, customer, channel, t, customer_role, Some(say(lang, "ok makasih kak", "ok thanks")), None, false);
+                self.push(
+                    conv,
+                    customer,
+                    channel,
+                    t,
+                    customer_role,
+                    Some(say(lang, "ok makasih kak", "ok thanks")),
+                    None,
+                    false,
+                );
                 t += self.rng.random_range(1..3) * S;
-                self.push(conv, customer, channel, t, "bot", Some(say(lang, "Sama-sama! Senang bisa membantu 😊", "You're welcome! Glad to help.")), None, false);
+                self.push(
+                    conv,
+                    customer,
+                    channel,
+                    t,
+                    "bot",
+                    Some(say(lang, "Sama-sama! Senang bisa membantu 😊", "You're welcome! Glad to help.")),
+                    None,
+                    false,
+                );
                 truth.bot_contained = true;
             } else {
-                self.push(conv, customer, channel, t, "bot", Some(say(lang, "Baik, mohon tunggu sebentar, kami sambungkan ke agen ya", "Sure, please hold on while we connect you to an agent")), None, false);
+                self.push(
+                    conv,
+                    customer,
+                    channel,
+                    t,
+                    "bot",
+                    Some(say(
+                        lang,
+                        "Baik, mohon tunggu sebentar, kami sambungkan ke agen ya",
+                        "Sure, please hold on while we connect you to an agent",
+                    )),
+                    None,
+                    false,
+                );
                 last_bot_t = Some(t);
             }
         }
         if matches!(flow, Flow::Handover | Flow::HumanOnly) {
             let wait = self.human_delay(t, channel);
             t += wait;
-            let greeting = say(lang, "Halo kak, dengan Ayu di sini. Mohon maaf menunggu, saya bantu cek ya", "Hi, this is your support agent. Sorry for the wait, let me check that for you");
+            let greeting = say(
+                lang,
+                "Halo kak, dengan Ayu di sini. Mohon maaf menunggu, saya bantu cek ya",
+                "Hi, this is your support agent. Sorry for the wait, let me check that for you",
+            );
             self.push(conv, customer, channel, t, agent_role, Some(greeting), Some(main_agent), false);
             truth.frt_human_s = Some((t - t0) as f64 / S as f64);
             truth.frt_total_s.get_or_insert((t - t0) as f64 / S as f64);
@@ -326,18 +451,44 @@ impl Gen {
             if matches!(intent, "refund_return" | "payment_billing") {
                 // Money questions wait on the finance team: the slow intents of the demo.
                 t += lognormal_us(&mut self.rng, 3.0 * 3600.0, 0.5);
-                self.push(conv, customer, channel, t, agent_role, Some(say(lang, "Sudah kami cek dengan tim finance ya kak", "Finance has checked it now")), Some(main_agent), false);
+                self.push(
+                    conv,
+                    customer,
+                    channel,
+                    t,
+                    agent_role,
+                    Some(say(lang, "Sudah kami cek dengan tim finance ya kak", "Finance has checked it now")),
+                    Some(main_agent),
+                    false,
+                );
                 agent_replies += 1;
             }
             let exchanges = self.rng.random_range(1..4);
             for _ in 0..exchanges {
                 t += lognormal_us(&mut self.rng, 60.0, 0.8);
-                self.push(conv, customer, channel, t, customer_role, Some(say(lang, "iya kak, tolong dibantu ya", "ok, please help")), None, false);
+                self.push(
+                    conv,
+                    customer,
+                    channel,
+                    t,
+                    customer_role,
+                    Some(say(lang, "iya kak, tolong dibantu ya", "ok, please help")),
+                    None,
+                    false,
+                );
                 t += self.human_delay(t, channel);
                 let reply = if polite_unresolved {
-                    say(lang, "Baik kak, sudah kami teruskan ke tim terkait ya. Mohon ditunggu 1x24 jam 🙏", "Thank you for your patience! I've forwarded this to the team, they'll get back to you.")
+                    say(
+                        lang,
+                        "Baik kak, sudah kami teruskan ke tim terkait ya. Mohon ditunggu 1x24 jam 🙏",
+                        "Thank you for your patience! I've forwarded this to the team, they'll get back to you.",
+                    )
                 } else {
-                    say(lang, "Sudah kami proses ya kak, nomor resinya JX1234567890", "Done, it's been processed. Your tracking number is JX1234567890")
+                    say(
+                        lang,
+                        "Sudah kami proses ya kak, nomor resinya JX1234567890",
+                        "Done, it's been processed. Your tracking number is JX1234567890",
+                    )
                 };
                 self.push(conv, customer, channel, t, agent_role, Some(reply), Some(main_agent), false);
                 agent_replies += 1;
@@ -346,15 +497,50 @@ impl Gen {
                 // A colleague adds one note: the main agent keeps the most replies.
                 let other = AGENTS.iter().copied().find(|a| *a != main_agent).expect("several agents");
                 t += self.rng.random_range(30..300) * S;
-                self.push(conv, customer, channel, t, agent_role, Some(say(lang, "Saya bantu tambahkan ya kak, sudah kami cek di gudang", "Adding a note: I checked with the warehouse")), Some(other), false);
+                self.push(
+                    conv,
+                    customer,
+                    channel,
+                    t,
+                    agent_role,
+                    Some(say(
+                        lang,
+                        "Saya bantu tambahkan ya kak, sudah kami cek di gudang",
+                        "Adding a note: I checked with the warehouse",
+                    )),
+                    Some(other),
+                    false,
+                );
             }
             truth.primary_agent_id = Some(main_agent);
             if self.rng.random_bool(0.6) {
                 t += lognormal_us(&mut self.rng, 40.0, 0.6);
-                self.push(conv, customer, channel, t, customer_role, Some(say(lang, "oke makasih kak 🙏", "great, thanks")), None, false);
+                self.push(
+                    conv,
+                    customer,
+                    channel,
+                    t,
+                    customer_role,
+                    Some(say(lang, "oke makasih kak 🙏", "great, thanks")),
+                    None,
+                    false,
+                );
                 if self.rng.random_bool(0.8) {
                     t += self.rng.random_range(10..120) * S;
-                    self.push(conv, customer, channel, t, agent_role, Some(say(lang, "Sama-sama kak, ada lagi yang bisa dibantu? 😊", "You're welcome! Anything else I can help with?")), Some(main_agent), false);
+                    self.push(
+                        conv,
+                        customer,
+                        channel,
+                        t,
+                        agent_role,
+                        Some(say(
+                            lang,
+                            "Sama-sama kak, ada lagi yang bisa dibantu? 😊",
+                            "You're welcome! Anything else I can help with?",
+                        )),
+                        Some(main_agent),
+                        false,
+                    );
                 }
             }
             if self.rng.random_bool(0.3) {
@@ -374,13 +560,20 @@ impl Gen {
         // customers answer more often (about 55% of 1-3 star raters, 35% of the rest): the
         // surveyed low-CSAT share overstates the real one, which `train risk` must correct.
         let slow = truth.frt_human_s.is_some_and(|s| s > 1800.0);
-        let base: f64 = if polite_unresolved || matches!(returning, Some(Return::Restate | Return::Vague)) { 2.2 } else if slow { 3.4 } else { 4.4 };
+        let base: f64 = if polite_unresolved || matches!(returning, Some(Return::Restate | Return::Vague)) {
+            2.2
+        } else if slow {
+            3.4
+        } else {
+            4.4
+        };
         let score = (base + self.rng.random_range(-1.2..1.2)).round().clamp(1.0, 5.0);
         truth.latent_csat_score = Some(score);
         if self.rng.random_bool(if score <= 3.0 { 0.55 } else { 0.35 }) {
             truth.csat_score = Some(score);
             if self.rng.random_bool(0.5) {
-                truth.nps_score = Some(((score - 1.0) * 2.5 + self.rng.random_range(-1.0..1.0)).round().clamp(0.0, 10.0));
+                truth.nps_score =
+                    Some(((score - 1.0) * 2.5 + self.rng.random_range(-1.0..1.0)).round().clamp(0.0, 10.0));
             }
             if self.rng.random_bool(0.3) {
                 truth.ces_score = Some((8.0 - score * 1.3 + self.rng.random_range(-0.5..0.5)).round().clamp(1.0, 7.0));
@@ -394,13 +587,32 @@ impl Gen {
 /// with string timestamps), conversations.parquet, ground_truth.parquet and ground_truth.json.
 pub fn generate(out: &Path, conversations: usize, seed: u64) -> Result<DemoSummary> {
     let tz = TimeZone::get("Asia/Jakarta").map_err(|e| Error::Internal(format!("tz: {e}")))?;
-    let start = date(2026, 11, 2).at(0, 0, 0, 0).to_zoned(tz.clone()).map_err(|e| Error::Internal(e.to_string()))?.timestamp().as_microsecond();
+    let start = date(2026, 11, 2)
+        .at(0, 0, 0, 0)
+        .to_zoned(tz.clone())
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .timestamp()
+        .as_microsecond();
     let mut g = Gen { rng: ChaCha8Rng::seed_from_u64(seed), tz, messages: Vec::new(), truths: Vec::new() };
     let mut stories = 0usize;
     while g.truths.len() < conversations {
         stories += 1;
         let customer = format!("62812{:08}", g.rng.random_range(0..100_000_000u64));
-        let channel: &'static str = *pick(&mut g.rng, &["whatsapp", "whatsapp", "whatsapp", "whatsapp", "whatsapp", "whatsapp", "instagram", "instagram", "live_chat", "email"]);
+        let channel: &'static str = *pick(
+            &mut g.rng,
+            &[
+                "whatsapp",
+                "whatsapp",
+                "whatsapp",
+                "whatsapp",
+                "whatsapp",
+                "whatsapp",
+                "instagram",
+                "instagram",
+                "live_chat",
+                "email",
+            ],
+        );
         let lang = *pick(&mut g.rng, &[Lang::Id, Lang::Id, Lang::Id, Lang::En, Lang::Mixed]);
         let intent = *pick(&mut g.rng, &INTENTS);
         // Customers write mostly 07:00-23:00 WIB.
@@ -415,7 +627,8 @@ pub fn generate(out: &Path, conversations: usize, seed: u64) -> Result<DemoSumma
         let polite_unresolved = matches!(flow, Flow::Handover | Flow::HumanOnly) && g.rng.random_bool(0.2);
         let conv_id = format!("conv-{seed}-{:05}", g.truths.len() + 1);
         let order = new_order(&mut g.rng);
-        let mut truth = g.conversation(&conv_id, &customer, channel, t0, flow, lang, intent, &order, polite_unresolved, None);
+        let mut truth =
+            g.conversation(&conv_id, &customer, channel, t0, flow, lang, intent, &order, polite_unresolved, None);
         truth.flow = flow_name(flow);
         // Returns: polite-but-unresolved chats come back inside the window about the same issue
         // (restated with the order number, or vaguely); some others come back inside it about a
@@ -429,17 +642,33 @@ pub fn generate(out: &Path, conversations: usize, seed: u64) -> Result<DemoSumma
         };
         if let (Some(kind), Some(resolved)) = (kind, truth.resolved_at_us) {
             let within = polite_unresolved || kind == Return::NewTopic;
-            let gap_s = if within { g.rng.random_range(2 * 3600..40 * 3600) } else { g.rng.random_range(50 * 3600..160 * 3600) };
+            let gap_s = if within {
+                g.rng.random_range(2 * 3600..40 * 3600)
+            } else {
+                g.rng.random_range(50 * 3600..160 * 3600)
+            };
             let gap = gap_s * S;
             let ret_id = format!("conv-{seed}-{:05}", g.truths.len() + 2);
-            let ret_flow = if channel == "whatsapp" || channel == "instagram" { Flow::Handover } else { Flow::HumanOnly };
+            let ret_flow =
+                if channel == "whatsapp" || channel == "instagram" { Flow::Handover } else { Flow::HumanOnly };
             let (ret_intent, ret_order) = if kind == Return::NewTopic {
                 let others: Vec<&'static str> = INTENTS.iter().copied().filter(|i| *i != intent).collect();
                 (*pick(&mut g.rng, &others), new_order(&mut g.rng))
             } else {
                 (intent, order)
             };
-            let mut ret = g.conversation(&ret_id, &customer, channel, resolved + gap, ret_flow, lang, ret_intent, &ret_order, false, Some(kind));
+            let mut ret = g.conversation(
+                &ret_id,
+                &customer,
+                channel,
+                resolved + gap,
+                ret_flow,
+                lang,
+                ret_intent,
+                &ret_order,
+                false,
+                Some(kind),
+            );
             ret.flow = flow_name(ret_flow);
             truth.return_conversation_id = Some(ret_id);
             truth.return_gap_s = Some(gap as f64 / S as f64);
@@ -486,7 +715,9 @@ fn messages_batch(rows: &[&DemoMessage], faults: &[FaultRow]) -> Result<RecordBa
     let cols: Vec<ArrayRef> = vec![
         Arc::new(all.iter().map(|r| r.conversation_id.clone()).collect::<StringArray>()),
         Arc::new(all.iter().map(|r| Some(r.message_id.clone())).collect::<StringArray>()),
-        Arc::new(all.iter().map(|r| Some(r.sent_at_us / 1000)).collect::<TimestampMillisecondArray>().with_timezone("UTC")),
+        Arc::new(
+            all.iter().map(|r| Some(r.sent_at_us / 1000)).collect::<TimestampMillisecondArray>().with_timezone("UTC"),
+        ),
         Arc::new(all.iter().map(|r| Some(r.role_raw.clone())).collect::<StringArray>()),
         Arc::new(all.iter().map(|r| r.text.clone()).collect::<StringArray>()),
         Arc::new(all.iter().map(|r| Some(r.customer_id.clone())).collect::<StringArray>()),
@@ -541,7 +772,8 @@ fn write_demo(out: &Path, mut g: Gen, seed: u64, stories: usize) -> Result<DemoS
     let n = g.messages.len();
     // Legacy export with ISO strings (WIB offsets), a few of them unparsable.
     let legacy_count = (n / 50).max(3);
-    let legacy_idx: Vec<usize> = (0..legacy_count).map(|k| (k * 53 + 11) % n).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let legacy_idx: Vec<usize> =
+        (0..legacy_count).map(|k| (k * 53 + 11) % n).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let mut legacy: Vec<FaultRow> = Vec::new();
     for &i in &legacy_idx {
         let mut r = FaultRow::from_message(&g.messages[i]);
@@ -559,7 +791,8 @@ fn write_demo(out: &Path, mut g: Gen, seed: u64, stories: usize) -> Result<DemoS
     let legacy_set: std::collections::HashSet<usize> = legacy_idx.iter().copied().collect();
     // Row-level faults, planted on copies of real rows.
     // Copies come from day-partition rows only, so the original is always read first.
-    let not_legacy = |i: usize| (i..i + n).map(|j| j % n).find(|j| !legacy_set.contains(j)).expect("most rows are not legacy");
+    let not_legacy =
+        |i: usize| (i..i + n).map(|j| j % n).find(|j| !legacy_set.contains(j)).expect("most rows are not legacy");
     let mut retries: Vec<FaultRow> = Vec::new();
     for k in 0..(n / 150).max(2) {
         let mut r = FaultRow::from_message(&g.messages[not_legacy((k * 97) % n)]);

@@ -71,7 +71,11 @@ impl RowAccounting {
 
     /// Fails the run loudly if a row went missing or was counted twice: that is a bug.
     pub fn check(&self, table: &str) -> Result<()> {
-        let accounted = self.rows_used + self.rows_quarantined + self.duplicates_dropped + self.rows_other_shards + self.rows_other_days;
+        let accounted = self.rows_used
+            + self.rows_quarantined
+            + self.duplicates_dropped
+            + self.rows_other_shards
+            + self.rows_other_days;
         if accounted != self.rows_in {
             return Err(Error::Internal(format!(
                 "row accounting broken for {table}: rows_in {} != rows_used {} + rows_quarantined {} + duplicates_dropped {} + rows_other_shards {} + rows_other_days {}",
@@ -88,9 +92,23 @@ mod tests {
 
     #[test]
     fn accounting_must_add_up() {
-        let ok = RowAccounting { rows_in: 10, rows_used: 7, rows_quarantined: 2, duplicates_dropped: 1, rows_other_shards: 0, rows_other_days: 0 };
+        let ok = RowAccounting {
+            rows_in: 10,
+            rows_used: 7,
+            rows_quarantined: 2,
+            duplicates_dropped: 1,
+            rows_other_shards: 0,
+            rows_other_days: 0,
+        };
         assert!(ok.check("messages").is_ok());
-        let broken = RowAccounting { rows_in: 10, rows_used: 7, rows_quarantined: 2, duplicates_dropped: 0, rows_other_shards: 0, rows_other_days: 0 };
+        let broken = RowAccounting {
+            rows_in: 10,
+            rows_used: 7,
+            rows_quarantined: 2,
+            duplicates_dropped: 0,
+            rows_other_shards: 0,
+            rows_other_days: 0,
+        };
         let err = broken.check("messages").unwrap_err();
         assert_eq!(err.exit_code(), 1);
     }

@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::config::ModelConfig;
 use crate::encoder::{Embed, Encoder};
 use crate::error::Result;
-use crate::heads::Head;
-use crate::config::ModelConfig;
 use crate::heads::intent::{intent_text, intent_vector, reads_intent, Taxonomy};
+use crate::heads::Head;
 use crate::model::{Conversation, Role};
 use crate::text::inference_key;
 
@@ -37,8 +37,9 @@ impl LanguageModel {
             Taxonomy::default_taxonomy()
         } else {
             let path = Path::new(&cfg.intent_taxonomy);
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| crate::Error::input(path, format!("cannot read the taxonomy ({e})"), "fix [model] intent_taxonomy"))?;
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                crate::Error::input(path, format!("cannot read the taxonomy ({e})"), "fix [model] intent_taxonomy")
+            })?;
             Taxonomy::parse(&text, path)?
         };
         let (encoder, _) = Encoder::load_adapted(Path::new(&cfg.encoder), Some(Path::new(&cfg.adapter)))?;
@@ -107,7 +108,13 @@ impl MessageSentiment {
         let feeling = rule.feeling();
         let mut probabilities = [0.0; 3];
         probabilities[feeling as usize] = 1.0;
-        MessageSentiment { label: feeling.label(), probabilities, score: rule.score(), source: rule.source(), carries_feeling: rule.carries_feeling() }
+        MessageSentiment {
+            label: feeling.label(),
+            probabilities,
+            score: rule.score(),
+            source: rule.source(),
+            carries_feeling: rule.carries_feeling(),
+        }
     }
 }
 
@@ -156,7 +163,8 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
     let mut customer_texts = 0u64;
     // Context rules decide menu choices, ratings, media, ids and lone emoji; only the rest is
     // embedded for the sentiment head.
-    let rules: Vec<Vec<Option<crate::context::RuleReading>>> = conversations.iter().map(|c| crate::context::rule_readings(&c.messages)).collect();
+    let rules: Vec<Vec<Option<crate::context::RuleReading>>> =
+        conversations.iter().map(|c| crate::context::rule_readings(&c.messages)).collect();
     let slots: Vec<Vec<Option<usize>>> = conversations
         .iter()
         .zip(&rules)
@@ -165,7 +173,10 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
                 .iter()
                 .zip(conv_rules)
                 .map(|(m, rule)| {
-                    let text = m.text.as_deref().filter(|t| m.role == Role::Customer && !t.trim().is_empty() && rule.is_none());
+                    let text = m
+                        .text
+                        .as_deref()
+                        .filter(|t| m.role == Role::Customer && !t.trim().is_empty() && rule.is_none());
                     text.map(|t| {
                         customer_texts += 1;
                         texts.slot(t)
@@ -176,7 +187,10 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
         .collect();
     let intent_slots: Vec<Option<usize>> = conversations
         .iter()
-        .map(|c| intent_text(c.messages.iter().filter(|m| m.role == Role::Customer).filter_map(|m| m.text.as_deref())).map(|t| texts.slot(&t)))
+        .map(|c| {
+            intent_text(c.messages.iter().filter(|m| m.role == Role::Customer).filter_map(|m| m.text.as_deref()))
+                .map(|t| texts.slot(&t))
+        })
         .collect();
     let refs: Vec<&str> = texts.distinct.iter().map(String::as_str).collect();
     let embedded = model.encoder.embed_texts(&refs, model.max_tokens)?;
@@ -198,7 +212,12 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
     let sentiment = slots
         .iter()
         .zip(&rules)
-        .map(|(row, conv_rules)| row.iter().zip(conv_rules).map(|(s, rule)| s.map(|i| results[i]).or(rule.map(MessageSentiment::from_rule))).collect())
+        .map(|(row, conv_rules)| {
+            row.iter()
+                .zip(conv_rules)
+                .map(|(s, rule)| s.map(|i| results[i]).or(rule.map(MessageSentiment::from_rule)))
+                .collect()
+        })
         .collect();
     // Intent from every customer message that speaks to it (pooled embeddings, no extra pass).
     let intent_inputs: Vec<Option<Vec<f32>>> = conversations
@@ -211,7 +230,9 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
                 .iter()
                 .zip(row)
                 .zip(conv_rules)
-                .filter(|((m, slot), rule)| slot.is_some() && m.text.as_deref().is_some_and(|t| reads_intent(t, **rule)))
+                .filter(|((m, slot), rule)| {
+                    slot.is_some() && m.text.as_deref().is_some_and(|t| reads_intent(t, **rule))
+                })
                 .map(|((_, slot), _)| embedded.vectors[slot.expect("filtered")].as_slice())
                 .collect();
             intent_vector(&vectors)
@@ -259,7 +280,11 @@ impl TextIndex {
 
 /// Each conversation's intent from its pooled intent vector (None: nothing substantive said).
 /// `text_slots` (the opening's embedding) travel along for same-topic reopen matching.
-fn conversation_intents(inputs: &[Option<Vec<f32>>], text_slots: &[Option<usize>], model: &LanguageModel) -> Result<Vec<ConversationIntent>> {
+fn conversation_intents(
+    inputs: &[Option<Vec<f32>>],
+    text_slots: &[Option<usize>],
+    model: &LanguageModel,
+) -> Result<Vec<ConversationIntent>> {
     let present: Vec<Vec<f32>> = inputs.iter().flatten().cloned().collect();
     let mut probs = model.intent.predict_proba(&present)?.into_iter();
     let labels = &model.intent.card.labels;
@@ -318,7 +343,13 @@ mod tests {
     use super::*;
 
     fn ms(score: f32) -> Option<MessageSentiment> {
-        Some(MessageSentiment { label: "neutral", probabilities: [0.0; 3], score, source: MessageSentiment::MODEL, carries_feeling: true })
+        Some(MessageSentiment {
+            label: "neutral",
+            probabilities: [0.0; 3],
+            score,
+            source: MessageSentiment::MODEL,
+            carries_feeling: true,
+        })
     }
 
     /// Three directions: complaint words, thanks, anything else; "paket" leans to delivery.
@@ -361,7 +392,10 @@ mod tests {
         LanguageModel {
             encoder: Box::new(FakeEncoder { calls }),
             // Each label reads its own direction, sharply.
-            sentiment: head(&["negative", "neutral", "positive"], vec![10., 0., 0., 0., 0., 10., 0., 0., 0., 0., 10., 0.]),
+            sentiment: head(
+                &["negative", "neutral", "positive"],
+                vec![10., 0., 0., 0., 0., 10., 0., 0., 0., 0., 10., 0.],
+            ),
             intent: head(&["delivery_problem", "order_status"], vec![0., 0., 0., 10., 0., 1., 0., 0.]),
             taxonomy: Taxonomy::default_taxonomy(),
             encoder_path: "fake".into(),
@@ -384,7 +418,10 @@ mod tests {
             (180, Role::Customer, "oke makasih"),
             (200, Role::Customer, "kak paket saya belum sampai, kecewa"),
         ];
-        let messages = said.iter().map(|&(t_s, role, text)| crate::model::Message::for_test("c1", t_s * 1_000_000, role, text)).collect();
+        let messages = said
+            .iter()
+            .map(|&(t_s, role, text)| crate::model::Message::for_test("c1", t_s * 1_000_000, role, text))
+            .collect();
         let c = Conversation { conversation_id: "c1".into(), thread_id: "c1".into(), messages, record: None };
         let e = enrich(std::slice::from_ref(&c), &model).unwrap();
         let labels: Vec<Option<&str>> = e.sentiment[0].iter().map(|s| s.as_ref().map(|m| m.label)).collect();

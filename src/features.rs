@@ -172,7 +172,9 @@ pub fn conversation_features(conv: &Conversation, settings: &Settings, as_of_us:
     let (frt_human_bh_s, resolution_bh_s) = match &settings.business_hours {
         Some(bh) => {
             let schedule = bh.schedule_for(channel.as_deref(), team.as_deref());
-            let frt = first_customer.zip(first_human_after_customer).map(|(c, h)| schedule.business_seconds(msgs[c].sent_at_us, h));
+            let frt = first_customer
+                .zip(first_human_after_customer)
+                .map(|(c, h)| schedule.business_seconds(msgs[c].sent_at_us, h));
             let res = resolved_at_us.map(|r| schedule.business_seconds(created_at_us, r));
             (frt, res)
         }
@@ -244,7 +246,12 @@ pub fn conversation_features(conv: &Conversation, settings: &Settings, as_of_us:
 }
 
 /// resolved_at and how it was decided; (None, None) when the conversation is not resolved.
-fn resolution(conv: &Conversation, settings: &Settings, as_of_us: i64, last_at: i64) -> (Option<i64>, Option<ResolvedBy>) {
+fn resolution(
+    conv: &Conversation,
+    settings: &Settings,
+    as_of_us: i64,
+    last_at: i64,
+) -> (Option<i64>, Option<ResolvedBy>) {
     let rec = conv.record.as_ref();
     match (rec.and_then(|r| r.status), rec.and_then(|r| r.resolved_at_us)) {
         (Some(s), resolved_at) if s.is_done() => (Some(resolved_at.unwrap_or(last_at)), Some(ResolvedBy::Status)),
@@ -269,10 +276,7 @@ fn primary_agent(human: &[&Message]) -> Option<String> {
             e.0 += 1;
         }
     }
-    counts
-        .into_iter()
-        .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))
-        .map(|(agent, _)| agent.to_string())
+    counts.into_iter().max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1))).map(|(agent, _)| agent.to_string())
 }
 
 /// A customer turn: a maximal run of customer messages once system messages and auto-replies
@@ -367,7 +371,8 @@ mod tests {
     #[test]
     fn frt_starts_at_first_customer_message_and_ignores_earlier_replies() {
         // An outbound template before the customer writes is not a response.
-        let c = conv(vec![m(0, Role::Agent), m(100, Role::Customer), m(160, Role::Customer), m(250, Role::Agent)], None);
+        let c =
+            conv(vec![m(0, Role::Agent), m(100, Role::Customer), m(160, Role::Customer), m(250, Role::Agent)], None);
         let f = features(&c, 1000);
         assert_eq!(f.frt_total_s, Some(150.0));
         assert_eq!(f.frt_human_s, Some(150.0));
@@ -418,7 +423,7 @@ mod tests {
                 m(12, Role::System),    // skipped
                 m(40, Role::Agent),     // turn 1: 40 s from its first message
                 m(100, Role::Customer),
-                m(120, Role::Agent), // turn 2: 20 s
+                m(120, Role::Agent),    // turn 2: 20 s
                 m(200, Role::Customer), // turn 3: unanswered
             ],
             None,
@@ -450,14 +455,20 @@ mod tests {
 
     #[test]
     fn resolved_status_without_resolved_at_uses_last_message() {
-        let rec = ConversationRecord { conversation_id: "c".into(), status: Some(Status::Closed), ..Default::default() };
+        let rec =
+            ConversationRecord { conversation_id: "c".into(), status: Some(Status::Closed), ..Default::default() };
         let c = conv(vec![m(0, Role::Customer), m(60, Role::Agent), m(90, Role::Customer)], Some(rec));
         assert_eq!(features(&c, 100).resolution_s, Some(90.0));
     }
 
     #[test]
     fn open_status_is_not_resolved() {
-        let rec = ConversationRecord { conversation_id: "c".into(), status: Some(Status::Open), resolved_at_us: Some(1), ..Default::default() };
+        let rec = ConversationRecord {
+            conversation_id: "c".into(),
+            status: Some(Status::Open),
+            resolved_at_us: Some(1),
+            ..Default::default()
+        };
         let c = conv(vec![m(0, Role::Customer)], Some(rec));
         assert_eq!(features(&c, 10_000_000).resolved_at_us, None);
     }
@@ -475,7 +486,12 @@ mod tests {
     #[test]
     fn primary_agent_has_most_replies_and_ties_go_to_the_earliest() {
         let c = conv(
-            vec![m(0, Role::Customer), by(m(1, Role::Agent), "b"), by(m(2, Role::Agent), "a"), by(m(3, Role::Agent), "a")],
+            vec![
+                m(0, Role::Customer),
+                by(m(1, Role::Agent), "b"),
+                by(m(2, Role::Agent), "a"),
+                by(m(3, Role::Agent), "a"),
+            ],
             None,
         );
         assert_eq!(features(&c, 10).primary_agent_id.as_deref(), Some("a"));
@@ -489,7 +505,8 @@ mod tests {
         assert!(features(&contained, 10).bot_contained);
         let abandoned = conv(vec![m(0, Role::Customer), m(1, Role::Bot), m(5, Role::Customer)], None);
         assert!(!features(&abandoned, 10).bot_contained);
-        let rec = ConversationRecord { conversation_id: "c".into(), status: Some(Status::Resolved), ..Default::default() };
+        let rec =
+            ConversationRecord { conversation_id: "c".into(), status: Some(Status::Resolved), ..Default::default() };
         let closed = conv(vec![m(0, Role::Customer), m(1, Role::Bot), m(5, Role::Customer)], Some(rec));
         assert!(features(&closed, 10).bot_contained);
     }

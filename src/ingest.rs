@@ -18,8 +18,8 @@ use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 
 use crate::config::Settings;
-use crate::error::{Error, Result};
 use crate::diagnostics::Warnings;
+use crate::error::{Error, Result};
 use crate::model::{ConversationRecord, Message, QuarantineReason, QuarantinedRow, RowRef, Status};
 use crate::timefmt::{format_us, parse_timestamp_str};
 
@@ -115,7 +115,12 @@ pub const CONVERSATION_COLUMNS: [ContractColumn; 12] = [
 fn specs_for<'a>(contract: &[ContractColumn], name_of: impl Fn(&str) -> &'a str) -> Vec<ColumnSpec> {
     contract
         .iter()
-        .map(|c| ColumnSpec { logical: c.logical, configured: name_of(c.logical).to_string(), kind: c.kind, required: c.required })
+        .map(|c| ColumnSpec {
+            logical: c.logical,
+            configured: name_of(c.logical).to_string(),
+            kind: c.kind,
+            required: c.required,
+        })
         .collect()
 }
 
@@ -123,7 +128,11 @@ fn specs_for<'a>(contract: &[ContractColumn], name_of: impl Fn(&str) -> &'a str)
 pub fn contract_text() -> String {
     let mut out = String::new();
     for (table, cols, note) in [
-        ("messages", &MESSAGE_COLUMNS[..], "Parquet, one row per message: a file, several, or a directory (Hive partitions fine)."),
+        (
+            "messages",
+            &MESSAGE_COLUMNS[..],
+            "Parquet, one row per message: a file, several, or a directory (Hive partitions fine).",
+        ),
         ("conversations", &CONVERSATION_COLUMNS[..], "Optional. Parquet, one row per conversation."),
     ] {
         out.push_str(&format!("{table}: {note}\n"));
@@ -195,7 +204,11 @@ pub fn discover_files(paths: &[PathBuf], what: &str) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| {
-            Error::input(path, format!("the {what} path does not exist or cannot be read ({e})"), "check the path you passed")
+            Error::input(
+                path,
+                format!("the {what} path does not exist or cannot be read ({e})"),
+                "check the path you passed",
+            )
         })?;
         if meta.is_dir() {
             let mut found = Vec::new();
@@ -255,7 +268,11 @@ fn open_checked(
 ) -> Result<(ParquetRecordBatchReaderBuilder<File>, Vec<Option<usize>>, Vec<Option<String>>)> {
     let file = File::open(path).map_err(|e| Error::read(path, "opening file", e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
-        Error::input(path, format!("not a readable Parquet file ({e})"), format!("re-export the {table} table as Parquet"))
+        Error::input(
+            path,
+            format!("not a readable Parquet file ({e})"),
+            format!("re-export the {table} table as Parquet"),
+        )
     })?;
     let schema = builder.schema().clone();
     let (indices, constants) = check_schema(&schema, path, table, specs, &hive_partitions(path))?;
@@ -306,7 +323,8 @@ fn check_schema(
             Err(_) => {
                 let from_partition = partitions.iter().find(|(k, _)| k == &spec.configured).map(|(_, v)| v.clone());
                 if from_partition.is_none() && spec.required {
-                    problems.push(format!("required column `{}` (convoqa's {}) not found", spec.configured, spec.logical));
+                    problems
+                        .push(format!("required column `{}` (convoqa's {}) not found", spec.configured, spec.logical));
                     fixes.push(format!(
                         "if your export names it differently, set it in the config: [columns.{table}] {} = \"<your column>\"",
                         spec.logical
@@ -318,7 +336,8 @@ fn check_schema(
         }
     }
     if !problems.is_empty() {
-        let present: Vec<String> = schema.fields().iter().map(|f| format!("{} ({})", f.name(), f.data_type())).collect();
+        let present: Vec<String> =
+            schema.fields().iter().map(|f| format!("{} ({})", f.name(), f.data_type())).collect();
         return Err(Error::input(
             path,
             format!("{}; columns present: {}", problems.join("; "), present.join(", ")),
@@ -342,8 +361,9 @@ fn convert_batch(
     let mut columns = Vec::with_capacity(specs.len());
     for ((spec, idx), constant) in specs.iter().zip(indices).zip(constants) {
         let col = match idx {
-            Some(i) => convert(batch.column(position(*i)), spec, input_tz)
-                .map_err(|problem| Error::input(path, problem, format!("fix or re-export the {} column", spec.configured)))?,
+            Some(i) => convert(batch.column(position(*i)), spec, input_tz).map_err(|problem| {
+                Error::input(path, problem, format!("fix or re-export the {} column", spec.configured))
+            })?,
             None => match constant {
                 Some(v) => Column::Str(StringArray::from(vec![Some(v.as_str()); n])),
                 None => Column::Missing,
@@ -371,8 +391,16 @@ pub fn guard_corrupt<T>(path: &Path, table: &str, read: impl FnOnce() -> Result<
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
     GUARDED.with(|g| g.set(false));
     outcome.unwrap_or_else(|payload| {
-        let why = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_default();
-        Err(Error::input(path, format!("corrupt Parquet file: the reader stopped with \"{why}\""), format!("re-export the {table} table; check the file was copied completely")))
+        let why = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::input(
+            path,
+            format!("corrupt Parquet file: the reader stopped with \"{why}\""),
+            format!("re-export the {table} table; check the file was copied completely"),
+        ))
     })
 }
 
@@ -408,9 +436,18 @@ fn read_file_unguarded<T>(
     let mut out = Vec::new();
     let mut first_row: u64 = 0;
     for batch in reader {
-        let batch: RecordBatch = batch.map_err(|e| Error::read(path, format!("reading rows after row {first_row}"), e))?;
+        let batch: RecordBatch =
+            batch.map_err(|e| Error::read(path, format!("reading rows after row {first_row}"), e))?;
         let n = batch.num_rows();
-        let columns = convert_batch(&batch, |i| projected.binary_search(&i).expect("projected column"), path, specs, &indices, &constants, input_tz)?;
+        let columns = convert_batch(
+            &batch,
+            |i| projected.binary_search(&i).expect("projected column"),
+            path,
+            specs,
+            &indices,
+            &constants,
+            input_tz,
+        )?;
         out.push(per_batch(&columns, n, first_row));
         first_row += n as u64;
         progress.inc(n as u64);
@@ -436,12 +473,17 @@ fn convert(array: &ArrayRef, spec: &ColumnSpec, input_tz: &TimeZone) -> std::res
         }
         Kind::Timestamp => match array.data_type() {
             DataType::Timestamp(_, tz) => {
-                let c = cast(array, &DataType::Timestamp(TimeUnit::Microsecond, tz.clone())).map_err(|e| e.to_string())?;
+                let c =
+                    cast(array, &DataType::Timestamp(TimeUnit::Microsecond, tz.clone())).map_err(|e| e.to_string())?;
                 let values = c.as_primitive::<TimestampMicrosecondType>();
                 let naive_local = tz.is_none() && *input_tz != TimeZone::UTC;
                 let v = values
                     .iter()
-                    .map(|v| v.and_then(|us| if naive_local { crate::timefmt::local_us_to_utc(us, input_tz) } else { Some(us) }))
+                    .map(|v| {
+                        v.and_then(
+                            |us| if naive_local { crate::timefmt::local_us_to_utc(us, input_tz) } else { Some(us) },
+                        )
+                    })
                     .collect();
                 Ok(Column::Time(v, None))
             }
@@ -500,7 +542,14 @@ pub fn read_messages(paths: &[PathBuf], settings: &Settings, progress: &Progress
             let mut rows = 0u64;
             read_file(path, "messages", &specs, &settings.input_time_zone, progress, |cols, n, first_row| {
                 rows += n as u64;
-                push_message_rows(cols, n, RowRef { file: file_idx as u32, row: first_row }, settings, &mut messages, &mut quarantined);
+                push_message_rows(
+                    cols,
+                    n,
+                    RowRef { file: file_idx as u32, row: first_row },
+                    settings,
+                    &mut messages,
+                    &mut quarantined,
+                );
             })?;
             Ok((rows, messages, quarantined))
         })
@@ -527,12 +576,20 @@ pub fn read_messages_each(
     let (files, specs) = open_message_files(paths, settings)?;
     let mut rows_in = 0u64;
     for (file_idx, path) in files.iter().enumerate() {
-        let outcomes = read_file(path, "messages", &specs, &settings.input_time_zone, progress, |cols, n, first_row| {
-            let (mut messages, mut quarantined) = (Vec::with_capacity(n), Vec::new());
-            push_message_rows(cols, n, RowRef { file: file_idx as u32, row: first_row }, settings, &mut messages, &mut quarantined);
-            rows_in += n as u64;
-            each(messages, quarantined)
-        })?;
+        let outcomes =
+            read_file(path, "messages", &specs, &settings.input_time_zone, progress, |cols, n, first_row| {
+                let (mut messages, mut quarantined) = (Vec::with_capacity(n), Vec::new());
+                push_message_rows(
+                    cols,
+                    n,
+                    RowRef { file: file_idx as u32, row: first_row },
+                    settings,
+                    &mut messages,
+                    &mut quarantined,
+                );
+                rows_in += n as u64;
+                each(messages, quarantined)
+            })?;
         outcomes.into_iter().collect::<Result<()>>()?;
     }
     Ok((files, rows_in))
@@ -547,12 +604,17 @@ pub fn read_messages_ipc(input: impl std::io::Read, settings: &Settings) -> Resu
     let path = Path::new(STDIN_PATH);
     let specs = specs_for(&MESSAGE_COLUMNS, |l| settings.config.columns.messages.name_of(l));
     let reader = arrow::ipc::reader::StreamReader::try_new(std::io::BufReader::new(input), None).map_err(|e| {
-        Error::input(path, format!("not an Arrow IPC stream ({e})"), "send the messages as an Arrow IPC stream (pyarrow.ipc.new_stream), not the IPC file format or Parquet")
+        Error::input(
+            path,
+            format!("not an Arrow IPC stream ({e})"),
+            "send the messages as an Arrow IPC stream (pyarrow.ipc.new_stream), not the IPC file format or Parquet",
+        )
     })?;
     let (indices, constants) = check_schema(&reader.schema(), path, "messages", &specs, &[])?;
     let mut input = MessagesInput { files: vec![path.to_path_buf()], ..Default::default() };
     for batch in reader {
-        let batch = batch.map_err(|e| Error::read(path, format!("reading the stream after row {}", input.rows_in), e))?;
+        let batch =
+            batch.map_err(|e| Error::read(path, format!("reading the stream after row {}", input.rows_in), e))?;
         let columns = convert_batch(&batch, |i| i, path, &specs, &indices, &constants, &settings.input_time_zone)?;
         let first = RowRef { file: 0, row: input.rows_in };
         push_message_rows(&columns, batch.num_rows(), first, settings, &mut input.messages, &mut input.quarantined);
@@ -563,7 +625,14 @@ pub fn read_messages_ipc(input: impl std::io::Read, settings: &Settings) -> Resu
 
 /// Converts `n` rows of one batch, whose first row is `first`: valid rows become messages, the
 /// rest quarantine rows.
-fn push_message_rows(cols: &[Column], n: usize, first: RowRef, settings: &Settings, messages: &mut Vec<Message>, quarantined: &mut Vec<QuarantinedRow>) {
+fn push_message_rows(
+    cols: &[Column],
+    n: usize,
+    first: RowRef,
+    settings: &Settings,
+    messages: &mut Vec<Message>,
+    quarantined: &mut Vec<QuarantinedRow>,
+) {
     for r in 0..n {
         let source = RowRef { file: first.file, row: first.row + r as u64 };
         match message_row(cols, r, source, settings) {
@@ -573,7 +642,12 @@ fn push_message_rows(cols: &[Column], n: usize, first: RowRef, settings: &Settin
     }
 }
 
-fn message_row(cols: &[Column], r: usize, source: RowRef, settings: &Settings) -> std::result::Result<Message, QuarantinedRow> {
+fn message_row(
+    cols: &[Column],
+    r: usize,
+    source: RowRef,
+    settings: &Settings,
+) -> std::result::Result<Message, QuarantinedRow> {
     let [conv, sent, role, text, customer, channel, agent, msg_id, auto] = cols else {
         unreachable!("nine message columns")
     };
@@ -607,7 +681,9 @@ fn message_row(cols: &[Column], r: usize, source: RowRef, settings: &Settings) -
     let Some(role) = settings.roles.get(&role_raw.to_lowercase()).copied() else {
         return Err(quarantine(
             QuarantineReason::UnknownRole,
-            format!("sender_role {role_raw:?} is not customer, agent, bot or system; map it under [roles] in the config"),
+            format!(
+                "sender_role {role_raw:?} is not customer, agent, bot or system; map it under [roles] in the config"
+            ),
         ));
     };
     Ok(Message {
@@ -654,15 +730,16 @@ pub fn read_conversations(
     }
     let mut input = ConversationsInput { files: files.clone(), ..Default::default() };
     for (file_idx, path) in files.iter().enumerate() {
-        let batches = read_file(path, "conversations", &specs, &settings.input_time_zone, progress, |cols, n, first_row| {
-            let mut local = Warnings::default();
-            let mut rows = Vec::with_capacity(n);
-            for r in 0..n {
-                let source = RowRef { file: file_idx as u32, row: first_row + r as u64 };
-                rows.push(conversation_row(cols, r, source, &mut local));
-            }
-            (n as u64, rows, local)
-        })?;
+        let batches =
+            read_file(path, "conversations", &specs, &settings.input_time_zone, progress, |cols, n, first_row| {
+                let mut local = Warnings::default();
+                let mut rows = Vec::with_capacity(n);
+                for r in 0..n {
+                    let source = RowRef { file: file_idx as u32, row: first_row + r as u64 };
+                    rows.push(conversation_row(cols, r, source, &mut local));
+                }
+                (n as u64, rows, local)
+            })?;
         for (n, rows, local) in batches {
             input.rows_in += n;
             warnings.merge(local);

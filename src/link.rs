@@ -10,9 +10,9 @@
 use std::collections::HashMap;
 
 use crate::config::Settings;
+use crate::diagnostics::Warnings;
 use crate::enrich::Enrichment;
 use crate::features::ConversationRow;
-use crate::diagnostics::Warnings;
 use crate::model::{Conversation, Role};
 use crate::text::reference_numbers;
 
@@ -37,10 +37,18 @@ pub struct StoredTopic {
 
 impl StoredTopic {
     pub fn of(t: &Topic) -> StoredTopic {
-        StoredTopic { intent: t.intent.map(str::to_string), embedding: t.embedding.map(<[f32]>::to_vec), references: t.references.clone() }
+        StoredTopic {
+            intent: t.intent.map(str::to_string),
+            embedding: t.embedding.map(<[f32]>::to_vec),
+            references: t.references.clone(),
+        }
     }
     pub fn as_topic(&self) -> Topic<'_> {
-        Topic { intent: self.intent.as_deref(), embedding: self.embedding.as_deref(), references: self.references.clone() }
+        Topic {
+            intent: self.intent.as_deref(),
+            embedding: self.embedding.as_deref(),
+            references: self.references.clone(),
+        }
     }
 }
 
@@ -49,7 +57,11 @@ impl StoredTopic {
 pub enum ReopenRule<'a> {
     /// Any later conversation of the same customer.
     Any,
-    SameIntent { topics: &'a [Topic<'a>], min_similarity: f32, follow_up_intents: &'a [String] },
+    SameIntent {
+        topics: &'a [Topic<'a>],
+        min_similarity: f32,
+        follow_up_intents: &'a [String],
+    },
 }
 
 /// Why B was linked to A, written to conversations.parquet as `reopen_reason` so a reviewer can
@@ -64,8 +76,13 @@ pub enum ReopenReason {
 }
 
 impl ReopenReason {
-    pub const ALL: [ReopenReason; 5] =
-        [ReopenReason::AnyReturn, ReopenReason::SameReference, ReopenReason::SameIntent, ReopenReason::SimilarText, ReopenReason::FollowUp];
+    pub const ALL: [ReopenReason; 5] = [
+        ReopenReason::AnyReturn,
+        ReopenReason::SameReference,
+        ReopenReason::SameIntent,
+        ReopenReason::SimilarText,
+        ReopenReason::FollowUp,
+    ];
 
     pub fn parse(raw: &str) -> Option<ReopenReason> {
         Self::ALL.into_iter().find(|r| r.as_str() == raw)
@@ -138,7 +155,13 @@ pub fn conversation_topics<'a>(conversations: &[Conversation], enrichment: &'a E
 }
 
 /// Fills reopened, reopen_of, reopen_reason, fcr and fcr_mature in place.
-pub fn link_reopens(rows: &mut [ConversationRow], rule: &ReopenRule, settings: &Settings, as_of_us: i64, warnings: &mut Warnings) {
+pub fn link_reopens(
+    rows: &mut [ConversationRow],
+    rule: &ReopenRule,
+    settings: &Settings,
+    as_of_us: i64,
+    warnings: &mut Warnings,
+) {
     let window = settings.reopen_window_us;
     // Split threads carry the customer in their thread id when no customer_id is given.
     let thread_is_customer = settings.session_gap_us.is_some();
@@ -217,7 +240,7 @@ mod tests {
     fn return_within_window_is_a_reopen_and_after_it_is_not() {
         let mut rows = vec![
             row("a", "c1", 0, Some(1)),
-            row("b", "c1", 49, Some(50)), // 48 h after a's resolution: inside (inclusive)
+            row("b", "c1", 49, Some(50)),  // 48 h after a's resolution: inside (inclusive)
             row("c", "c1", 99, Some(100)), // 49 h after b's resolution: outside
         ];
         link(&mut rows, 1000);
@@ -303,7 +326,11 @@ mod tests {
     fn a_new_topic_does_not_reopen_but_a_later_same_topic_return_does() {
         let mut rows = vec![row("a", "c1", 0, Some(1)), row("b", "c1", 5, Some(6)), row("c", "c1", 10, Some(11))];
         let follow_up: Vec<String> = vec![];
-        let topics = vec![topic(Some("order_status"), None, &[]), topic(Some("promo_voucher"), None, &[]), topic(Some("order_status"), None, &[])];
+        let topics = vec![
+            topic(Some("order_status"), None, &[]),
+            topic(Some("promo_voucher"), None, &[]),
+            topic(Some("order_status"), None, &[]),
+        ];
         let rule = ReopenRule::SameIntent { topics: &topics, min_similarity: 0.92, follow_up_intents: &follow_up };
         let settings = Config::default().validate().unwrap();
         link_reopens(&mut rows, &rule, &settings, 1000 * H, &mut Warnings::default());

@@ -348,7 +348,9 @@ fn main() -> ExitCode {
     let ansi = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     };
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match cli.log_format {
@@ -377,7 +379,21 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
         Ok(settings)
     };
     match command {
-        Command::Analyze { messages, conversations, out, config, as_of, quiet, no_model, redact_all, previous, shard, date, partitions, allow_empty } => {
+        Command::Analyze {
+            messages,
+            conversations,
+            out,
+            config,
+            as_of,
+            quiet,
+            no_model,
+            redact_all,
+            previous,
+            shard,
+            date,
+            partitions,
+            allow_empty,
+        } => {
             let mut settings = settings_from(config.as_deref())?;
             if no_model {
                 settings.config.model.enabled = false;
@@ -395,7 +411,13 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                         .map(|d| {
                             d.parse::<jiff::civil::Date>()
                                 .map(|day| convoqa::pipeline::Nightly { day, store: out.clone() })
-                                .map_err(|e| convoqa::Error::config("--date", format!("{d:?} is not a date ({e})"), "use YYYY-MM-DD, e.g. --date 2026-11-22"))
+                                .map_err(|e| {
+                                    convoqa::Error::config(
+                                        "--date",
+                                        format!("{d:?} is not a date ({e})"),
+                                        "use YYYY-MM-DD, e.g. --date 2026-11-22",
+                                    )
+                                })
                         })
                         .transpose()?,
                 },
@@ -421,7 +443,11 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 settings.config.model.enabled = false;
             }
             let request = convoqa::pipeline::StreamRequest { settings, as_of_us: parse_as_of(&as_of)?, redact_all };
-            let report = convoqa::pipeline::stream(&request, std::io::stdin().lock(), std::io::BufWriter::new(std::io::stdout().lock()))?;
+            let report = convoqa::pipeline::stream(
+                &request,
+                std::io::stdin().lock(),
+                std::io::BufWriter::new(std::io::stdout().lock()),
+            )?;
             // stdout carries the data; the accounting goes to stderr for the engine's logs.
             let m = &report.messages;
             eprintln!(
@@ -436,7 +462,16 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
         Command::Kpis { conversations, messages, out, from, to, rescore, config } => {
             let settings = settings_from(config.as_deref())?;
             let day = |flag: &str, raw: Option<String>| -> Result<Option<jiff::civil::Date>, convoqa::Error> {
-                raw.map(|r| r.parse::<jiff::civil::Date>().map_err(|e| convoqa::Error::config(flag, format!("{r:?} is not a date ({e})"), "use YYYY-MM-DD, e.g. 2026-11-01"))).transpose()
+                raw.map(|r| {
+                    r.parse::<jiff::civil::Date>().map_err(|e| {
+                        convoqa::Error::config(
+                            flag,
+                            format!("{r:?} is not a date ({e})"),
+                            "use YYYY-MM-DD, e.g. 2026-11-01",
+                        )
+                    })
+                })
+                .transpose()
             };
             let (from, to) = (day("--from", from)?, day("--to", to)?);
             if let (Some(f), Some(t)) = (from, to) {
@@ -444,7 +479,8 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                     return Err(convoqa::Error::config("--from", format!("{f} is after --to {t}"), "swap them").into());
                 }
             }
-            let request = convoqa::pipeline::KpisRequest { conversations, messages, from, to, rescore, settings, out_dir: out };
+            let request =
+                convoqa::pipeline::KpisRequest { conversations, messages, from, to, rescore, settings, out_dir: out };
             let (manifest, _) = convoqa::pipeline::period_kpis(&request)?;
             println!(
                 "{} of {} stored conversations in the period ({} .. {}){}; KPI tables in {}",
@@ -514,12 +550,24 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             println!("wrote {}", file.display());
             Ok(())
         }
-        Command::Train { what: TrainCommand::Risk { messages, conversations, config, as_of, out, test_fraction, l2, no_model } } => {
+        Command::Train {
+            what: TrainCommand::Risk { messages, conversations, config, as_of, out, test_fraction, l2, no_model },
+        } => {
             if !(0.05..=0.5).contains(&test_fraction) {
-                return Err(convoqa::Error::config("--test-fraction", format!("{test_fraction} is outside 0.05..0.5"), "e.g. --test-fraction 0.3").into());
+                return Err(convoqa::Error::config(
+                    "--test-fraction",
+                    format!("{test_fraction} is outside 0.05..0.5"),
+                    "e.g. --test-fraction 0.3",
+                )
+                .into());
             }
             if !(l2 >= 0.0 && l2.is_finite()) {
-                return Err(convoqa::Error::config("--l2", format!("{l2} is not a non-negative number"), "e.g. --l2 1.0").into());
+                return Err(convoqa::Error::config(
+                    "--l2",
+                    format!("{l2} is not a non-negative number"),
+                    "e.g. --l2 1.0",
+                )
+                .into());
             }
             if conversations.is_empty() {
                 eprintln!("warning: no --conversations table: there are no survey answers, so the low-CSAT model cannot be trained");
@@ -527,8 +575,17 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             let mut settings = settings_from(config.as_deref())?;
             settings.config.model.enabled &= !no_model;
             let as_of_us = as_of.map(|s| parse_as_of(&s)).transpose()?;
-            let source = messages.iter().chain(&conversations).map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-            let input = InputRequest { messages, conversations, as_of_us, settings, show_progress: std::io::stderr().is_terminal(), shard: None, nightly: None };
+            let source =
+                messages.iter().chain(&conversations).map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+            let input = InputRequest {
+                messages,
+                conversations,
+                as_of_us,
+                settings,
+                show_progress: std::io::stderr().is_terminal(),
+                shard: None,
+                nightly: None,
+            };
             let (rows, _warnings) = convoqa::pipeline::risk_history(&input)?;
             let how = convoqa::score::train::RiskTraining { test_fraction, l2, source, ..Default::default() };
             let command = std::env::args().collect::<Vec<_>>().join(" ");
@@ -538,25 +595,58 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             println!("saved {} (use it: [risk] model = \"{}\" in the config)", out.display(), saved.display());
             Ok(())
         }
-        Command::Train { what: TrainCommand::Adapter { data_dir, corpus, out, model, epochs, rank, first_layer, smsa_rows } } => {
+        Command::Train {
+            what: TrainCommand::Adapter { data_dir, corpus, out, model, epochs, rank, first_layer, smsa_rows },
+        } => {
             let encoder = convoqa::encoder::Encoder::load(&model)?;
             let corpus = convoqa::heads::corpus::Corpus::load(&corpus)?;
-            let recipe = convoqa::heads::adapt::AdaptRecipe { epochs, rank, first_layer, smsa_rows, alpha: 2.0 * rank as f64, ..Default::default() };
-            let mut outcome = convoqa::heads::adapt::train_adapter(&encoder, &data_dir, &corpus, &convoqa::heads::intent::Taxonomy::default_taxonomy(), &recipe)?;
-            outcome.adapter.spec.training["command"] = serde_json::Value::String(std::env::args().collect::<Vec<_>>().join(" "));
+            let recipe = convoqa::heads::adapt::AdaptRecipe {
+                epochs,
+                rank,
+                first_layer,
+                smsa_rows,
+                alpha: 2.0 * rank as f64,
+                ..Default::default()
+            };
+            let mut outcome = convoqa::heads::adapt::train_adapter(
+                &encoder,
+                &data_dir,
+                &corpus,
+                &convoqa::heads::intent::Taxonomy::default_taxonomy(),
+                &recipe,
+            )?;
+            outcome.adapter.spec.training["command"] =
+                serde_json::Value::String(std::env::args().collect::<Vec<_>>().join(" "));
             outcome.adapter.save(&out)?;
             println!("{}", serde_json::to_string_pretty(&outcome.report)?);
             println!("saved {}", out.display());
             Ok(())
         }
-        Command::Train { what: TrainCommand::Sentiment { data_dir, out, model, max_tokens, cache, corpus, adapter } } => {
+        Command::Train {
+            what: TrainCommand::Sentiment { data_dir, out, model, max_tokens, cache, corpus, adapter },
+        } => {
             let (encoder, name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
             let head = match corpus {
                 Some(dir) => {
                     let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
-                    convoqa::readings::train_sentiment_with_corpus(&encoder, &name, &data_dir, &corpus, &out, max_tokens, cache.as_deref())?
+                    convoqa::readings::train_sentiment_with_corpus(
+                        &encoder,
+                        &name,
+                        &data_dir,
+                        &corpus,
+                        &out,
+                        max_tokens,
+                        cache.as_deref(),
+                    )?
                 }
-                None => convoqa::heads::sentiment::train_sentiment(&encoder, &name, &data_dir, &out, max_tokens, cache.as_deref())?,
+                None => convoqa::heads::sentiment::train_sentiment(
+                    &encoder,
+                    &name,
+                    &data_dir,
+                    &out,
+                    max_tokens,
+                    cache.as_deref(),
+                )?,
             };
             for (name, m) in &head.card.validation {
                 println!("{name}: {m}");
@@ -564,7 +654,9 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             println!("saved {}", out.display());
             Ok(())
         }
-        Command::Train { what: TrainCommand::Intent { corpus: Some(dir), taxonomy, out, model, max_tokens, cache, adapter, .. } } => {
+        Command::Train {
+            what: TrainCommand::Intent { corpus: Some(dir), taxonomy, out, model, max_tokens, cache, adapter, .. },
+        } => {
             let taxonomy = match &taxonomy {
                 Some(t) => {
                     let text = std::fs::read_to_string(t).with_context(|| format!("reading {}", t.display()))?;
@@ -574,17 +666,48 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             };
             let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
             let (encoder, model_name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
-            let head = convoqa::readings::train_conversation_intent(&encoder, &model_name, &corpus, &taxonomy, &out, max_tokens, cache.as_deref())?;
+            let head = convoqa::readings::train_conversation_intent(
+                &encoder,
+                &model_name,
+                &corpus,
+                &taxonomy,
+                &out,
+                max_tokens,
+                cache.as_deref(),
+            )?;
             for (name, m) in &head.card.validation {
                 println!("{name}: {m}");
             }
-            println!("temperature {:.2}; `other` below {:.2}", head.card.temperature, head.card.out_of_scope.as_ref().map_or(0.0, |o| o.min_confidence));
+            println!(
+                "temperature {:.2}; `other` below {:.2}",
+                head.card.temperature,
+                head.card.out_of_scope.as_ref().map_or(0.0, |o| o.min_confidence)
+            );
             println!("saved {}", out.display());
             Ok(())
         }
-        Command::Train { what: TrainCommand::Intent { data, taxonomy, holdout, out, model, max_tokens, cache, out_of_scope, corpus: None, adapter } } => {
+        Command::Train {
+            what:
+                TrainCommand::Intent {
+                    data,
+                    taxonomy,
+                    holdout,
+                    out,
+                    model,
+                    max_tokens,
+                    cache,
+                    out_of_scope,
+                    corpus: None,
+                    adapter,
+                },
+        } => {
             if !(0.05..=0.5).contains(&holdout) {
-                return Err(convoqa::Error::config("--holdout", format!("{holdout} is outside 0.05..0.5"), "e.g. --holdout 0.25").into());
+                return Err(convoqa::Error::config(
+                    "--holdout",
+                    format!("{holdout} is outside 0.05..0.5"),
+                    "e.g. --holdout 0.25",
+                )
+                .into());
             }
             let (rows, source) = match (&data, &taxonomy) {
                 (Some(d), _) => (convoqa::heads::data::load(d)?, d.display().to_string()),
@@ -592,7 +715,10 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                     let text = std::fs::read_to_string(t).with_context(|| format!("reading {}", t.display()))?;
                     (convoqa::heads::intent::Taxonomy::parse(&text, t)?.labelled(), t.display().to_string())
                 }
-                (None, None) => (convoqa::heads::intent::Taxonomy::default_taxonomy().labelled(), "built-in taxonomy data/taxonomy/intents.toml".to_string()),
+                (None, None) => (
+                    convoqa::heads::intent::Taxonomy::default_taxonomy().labelled(),
+                    "built-in taxonomy data/taxonomy/intents.toml".to_string(),
+                ),
             };
             let (encoder, model_name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
             let how = convoqa::heads::intent::IntentTraining {
@@ -615,7 +741,10 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 }
             }
             if let Some(o) = &head.card.out_of_scope {
-                println!("out-of-scope: top probability below {:.2} -> `{}` (picked on the calibration rows)", o.min_confidence, o.label);
+                println!(
+                    "out-of-scope: top probability below {:.2} -> `{}` (picked on the calibration rows)",
+                    o.min_confidence, o.label
+                );
             }
             println!("saved {}", out.display());
             Ok(())
@@ -623,14 +752,26 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
         Command::Eval { head, data, model, adapter } => {
             let head = convoqa::heads::Head::load(&head)?;
             let (encoder, _) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
-            let set = convoqa::heads::sentiment::embedded_set(&encoder, "eval", &data, &head.card.labels, head.card.max_tokens, None)?;
+            let set = convoqa::heads::sentiment::embedded_set(
+                &encoder,
+                "eval",
+                &data,
+                &head.card.labels,
+                head.card.max_tokens,
+                None,
+            )?;
             let pred: Vec<usize> = head.predict_proba(&set.x)?.iter().map(|p| convoqa::heads::argmax(p)).collect();
             print!("{}", convoqa::heads::metrics::evaluate(&head.card.labels, &set.y, &pred));
             Ok(())
         }
         Command::CorpusExport { corpus, split, out } => {
             if !convoqa::heads::corpus::SPLITS.contains(&split.as_str()) {
-                return Err(convoqa::Error::config("--split", format!("{split:?} is not a split"), "use train, dev or test").into());
+                return Err(convoqa::Error::config(
+                    "--split",
+                    format!("{split:?} is not a split"),
+                    "use train, dev or test",
+                )
+                .into());
             }
             let corpus = convoqa::heads::corpus::Corpus::load(&corpus)?;
             let (convs, msgs) = convoqa::readings::export_split(&corpus, &split, &out)?;
@@ -639,7 +780,12 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
         }
         Command::EvalReadings { corpus, split, twitter, config, json } => {
             if !convoqa::heads::corpus::SPLITS.contains(&split.as_str()) {
-                return Err(convoqa::Error::config("--split", format!("{split:?} is not a split"), "use train, dev or test").into());
+                return Err(convoqa::Error::config(
+                    "--split",
+                    format!("{split:?} is not a split"),
+                    "use train, dev or test",
+                )
+                .into());
             }
             let model_cfg = settings_from(config.as_deref())?.model_config()?;
             let model = convoqa::enrich::LanguageModel::load(&model_cfg)?;
@@ -683,7 +829,10 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
             }
             if json {
-                println!("{}", serde_json::json!({"encoder": b, "load_seconds": load_s, "rss_before_load_mb": rss_before, "rss_after_load_mb": rss_loaded}));
+                println!(
+                    "{}",
+                    serde_json::json!({"encoder": b, "load_seconds": load_s, "rss_before_load_mb": rss_before, "rss_after_load_mb": rss_loaded})
+                );
             } else {
                 println!(
                     "encoder: {} messages, {} real tokens ({} truncated at {max_tokens}), {} threads\n  median of {} runs: {:.2} s -> {:.1} messages/s, {:.0} tokens/s\n  load {:.2} s, RSS {:.0} MB before load, {:.0} MB after (model {:.0} MB), peak {:.0} MB",
@@ -702,6 +851,10 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
 
 fn parse_as_of(raw: &str) -> Result<i64, convoqa::Error> {
     convoqa::timefmt::parse_timestamp_str(raw, &jiff::tz::TimeZone::UTC).ok_or_else(|| {
-        convoqa::Error::config("--as-of", format!("{raw:?} is not a timestamp"), "use RFC 3339, e.g. 2026-11-22T00:00:00Z")
+        convoqa::Error::config(
+            "--as-of",
+            format!("{raw:?} is not a timestamp"),
+            "use RFC 3339, e.g. 2026-11-22T00:00:00Z",
+        )
     })
 }

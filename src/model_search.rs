@@ -40,7 +40,8 @@ impl ModelSearch {
     /// The search for this process: the binary's location, the user's data directory and the
     /// environment; `model_dir` (from `--model-dir`) wins over `CONVOQA_MODEL_DIR`.
     pub fn for_process(config_dir: Option<PathBuf>, model_dir: Option<PathBuf>) -> ModelSearch {
-        let model_dir = model_dir.or_else(|| std::env::var_os(MODEL_DIR_ENV).filter(|v| !v.is_empty()).map(PathBuf::from));
+        let model_dir =
+            model_dir.or_else(|| std::env::var_os(MODEL_DIR_ENV).filter(|v| !v.is_empty()).map(PathBuf::from));
         let beside_binary = std::env::current_exe()
             .ok()
             .and_then(|exe| exe.parent().map(Path::to_path_buf))
@@ -50,7 +51,11 @@ impl ModelSearch {
         let user_dir = std::env::var_os("XDG_DATA_HOME")
             .filter(|v| Path::new(v).is_absolute())
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".local").join("share")))
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".local").join("share"))
+            })
             .map(|d| d.join("convoqa").join("models"));
         // Only while that checkout is there (not in a container image or after it is deleted).
         let build_tree = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models")).filter(|d| d.is_dir());
@@ -111,7 +116,9 @@ impl ModelSearch {
             Some(dir) if !dir.is_dir() => Err(Error::config(
                 "--model-dir",
                 format!("{} is not a directory", dir.display()),
-                format!("pass the directory that holds e5-small/, adapters/ and heads/ (as --model-dir or {MODEL_DIR_ENV})"),
+                format!(
+                    "pass the directory that holds e5-small/, adapters/ and heads/ (as --model-dir or {MODEL_DIR_ENV})"
+                ),
             )),
             _ => Ok(()),
         }
@@ -176,7 +183,12 @@ mod tests {
         let err = search().resolve("model.encoder", "models/none/x.bin").unwrap_err();
         assert_eq!(err.exit_code(), 2);
         let text = format!("{err}");
-        for place in ["/etc/convoqa/models/none/x.bin", "/opt/m/none/x.bin", "/home/u/.local/share/convoqa/models/none/x.bin", "working directory"] {
+        for place in [
+            "/etc/convoqa/models/none/x.bin",
+            "/opt/m/none/x.bin",
+            "/home/u/.local/share/convoqa/models/none/x.bin",
+            "working directory",
+        ] {
             assert!(text.contains(place), "{place} missing from: {text}");
         }
     }

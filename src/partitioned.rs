@@ -16,19 +16,24 @@ use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray, UInt32Array, UInt64Array, UInt8Array};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray, UInt32Array, UInt64Array, UInt8Array,
+};
 use arrow::datatypes::{Int64Type, UInt32Type, UInt64Type, UInt8Type};
 use indicatif::ProgressBar;
 
 use crate::assemble::assemble;
+use crate::diagnostics::{RowAccounting, Warnings};
 use crate::enrich::{enrich, EnrichStats, LanguageModel};
 use crate::error::{Error, Result};
 use crate::features::ConversationRow;
 use crate::ingest::{read_conversations, read_messages_each, ConversationsInput, MessagesInput};
 use crate::link::link_reopens;
-use crate::diagnostics::{RowAccounting, Warnings};
 use crate::model::{Message, QuarantinedRow, Role, RowRef};
-use crate::pipeline::{featured_rows, finish, reopen_rule, reopen_topics, set_signals, AnalyzeReport, AnalyzeRequest, FinishedRun, QaOutput, StageTimer};
+use crate::pipeline::{
+    featured_rows, finish, reopen_rule, reopen_topics, set_signals, AnalyzeReport, AnalyzeRequest, FinishedRun,
+    QaOutput, StageTimer,
+};
 use crate::score::{score_conversations, RiskModels};
 use crate::voc::{NegativeMessage, PreviousTheme};
 use crate::write::{messages_batch, StagedOutput};
@@ -41,17 +46,27 @@ const MERGE_READ_BATCH: usize = crate::write::SPILL_ROW_GROUP;
 /// (1024), so its pages break where the one-pass run's do and the file is byte-identical.
 const MERGE_BATCH: usize = crate::write::ROWS_PER_WRITE;
 
-pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskModels, previous_voc: Option<&[PreviousTheme]>) -> Result<AnalyzeReport> {
+pub fn analyze_partitioned(
+    req: &AnalyzeRequest,
+    count: u32,
+    risk_models: &RiskModels,
+    previous_voc: Option<&[PreviousTheme]>,
+) -> Result<AnalyzeReport> {
     let input = &req.input;
     let settings = &input.settings;
     if count == 0 {
         return Err(Error::config("--partitions", "0 partitions", "use 1 or more, e.g. --partitions 16"));
     }
     if input.shard.is_some() || input.nightly.is_some() {
-        return Err(Error::config("--partitions", "cannot be combined with --shard or --date", "run the shard or the night without --partitions"));
+        return Err(Error::config(
+            "--partitions",
+            "cannot be combined with --shard or --date",
+            "run the shard or the night without --partitions",
+        ));
     }
     let mut timer = StageTimer::new();
-    let model = if settings.config.model.enabled { Some(LanguageModel::load(&settings.model_config()?)?) } else { None };
+    let model =
+        if settings.config.model.enabled { Some(LanguageModel::load(&settings.model_config()?)?) } else { None };
     timer.done("load_model");
     let progress = ProgressBar::hidden();
     let mut warnings = Warnings::default();
@@ -72,7 +87,8 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
 
     // Pass 2: spill every valid message to its partition; rows quarantined at read are kept.
     let spill = SpillDir::new(&req.out_dir)?;
-    let mut writers: Vec<SpillWriter> = (0..count).map(|p| SpillWriter::create(&spill.path.join(format!("part-{p}.arrow")))).collect::<Result<_>>()?;
+    let mut writers: Vec<SpillWriter> =
+        (0..count).map(|p| SpillWriter::create(&spill.path.join(format!("part-{p}.arrow")))).collect::<Result<_>>()?;
     let mut quarantined: Vec<QuarantinedRow> = Vec::new();
     let mut latest: Option<i64> = None;
     let (message_files, rows_in) = read_messages_each(&input.messages, settings, &progress, |messages, bad| {
@@ -99,7 +115,11 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
             for r in c.records {
                 records_by_part[partition_of(&r.0.conversation_id)].push(r);
             }
-            let acc = RowAccounting { rows_in: c.rows_in, rows_quarantined: c.quarantined.len() as u64, ..Default::default() };
+            let acc = RowAccounting {
+                rows_in: c.rows_in,
+                rows_quarantined: c.quarantined.len() as u64,
+                ..Default::default()
+            };
             quarantined.extend(c.quarantined);
             (c.files, Some(acc))
         }
@@ -108,7 +128,13 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
     drop(customer);
     let has_table = conversations_acc.is_some();
     let part_input = |records: Vec<_>, messages: Vec<Message>| {
-        let messages_in = MessagesInput { files: message_files.clone(), rows_in: messages.len() as u64, rows_other_shards: 0, messages, quarantined: Vec::new() };
+        let messages_in = MessagesInput {
+            files: message_files.clone(),
+            rows_in: messages.len() as u64,
+            rows_other_shards: 0,
+            messages,
+            quarantined: Vec::new(),
+        };
         let conversations_in = has_table.then(|| ConversationsInput {
             files: conversation_files.clone(),
             rows_in: records.len() as u64,
@@ -131,7 +157,8 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
     let mut model_stats: Option<EnrichStats> = None;
     let mut message_parts: Vec<PathBuf> = Vec::new();
     for (p, spill_file) in spilled.iter().enumerate() {
-        let (messages_in, conversations_part) = part_input(std::mem::take(&mut records_by_part[p]), read_spill(spill_file)?);
+        let (messages_in, conversations_part) =
+            part_input(std::mem::take(&mut records_by_part[p]), read_spill(spill_file)?);
         let assembled = assemble(messages_in, conversations_part, settings, &mut warnings);
         let enrichment = model.as_ref().map(|m| enrich(&assembled.conversations, m)).transpose()?;
         let mut part_rows = featured_rows(&assembled.conversations, enrichment.as_ref(), settings, as_of_us);
@@ -141,7 +168,10 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
         set_signals(&mut part_rows, &assembled.conversations, enrichment.as_ref());
 
         let part_file = spill.path.join(format!("messages-{p}.parquet"));
-        crate::write::write_spill_parquet(&part_file, &messages_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?)?;
+        crate::write::write_spill_parquet(
+            &part_file,
+            &messages_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?,
+        )?;
         message_parts.push(part_file);
         let part_heatmap = crate::aggregate::conversations_heatmap(&assembled.conversations, &settings.time_zone);
         for (total, part) in heatmap.iter_mut().flatten().zip(part_heatmap.iter().flatten()) {
@@ -192,10 +222,12 @@ pub fn analyze_partitioned(req: &AnalyzeRequest, count: u32, risk_models: &RiskM
     }
     timer.done("score");
     // Rows are sorted by id: a binary search finds one without an index beside them.
-    let position = |id: &str| rows.binary_search_by(|r| r.conversation_id.as_str().cmp(id)).expect("a row for every conversation");
+    let position =
+        |id: &str| rows.binary_search_by(|r| r.conversation_id.as_str().cmp(id)).expect("a row for every conversation");
 
     // VOC first, so its messages and embeddings are gone before the QA pass.
-    let mut negative: Vec<NegativeMessage> = negative.into_iter().map(|(id, n)| NegativeMessage { conversation: position(&id), ..n }).collect();
+    let mut negative: Vec<NegativeMessage> =
+        negative.into_iter().map(|(id, n)| NegativeMessage { conversation: position(&id), ..n }).collect();
     negative.sort_by_key(|n| (n.conversation, n.message));
     let voc_items = match &owner_teams {
         Some(owners) => crate::voc::voc_backlog(&rows, &negative, &vectors, owners),
@@ -323,7 +355,8 @@ struct SpillWriter {
 impl SpillWriter {
     fn create(path: &Path) -> Result<SpillWriter> {
         let file = File::create(path).map_err(|e| Error::write(path, e))?;
-        let writer = arrow::ipc::writer::StreamWriter::try_new(BufWriter::new(file), &spill_batch(&[])?.schema()).map_err(|e| Error::write(path, e))?;
+        let writer = arrow::ipc::writer::StreamWriter::try_new(BufWriter::new(file), &spill_batch(&[])?.schema())
+            .map_err(|e| Error::write(path, e))?;
         Ok(SpillWriter { path: path.to_path_buf(), buffer: Vec::with_capacity(SPILL_BATCH), writer })
     }
 
@@ -360,7 +393,16 @@ fn spill_batch(messages: &[Message]) -> Result<RecordBatch> {
         ("thread_id", s(|m| Some(m.thread_id.as_str())), true),
         ("message_id", s(|m| m.message_id.as_deref()), true),
         ("sent_at_us", Arc::new(messages.iter().map(|m| m.sent_at_us).collect::<Int64Array>()) as ArrayRef, true),
-        ("role", Arc::new(messages.iter().map(|m| Role::ALL.iter().position(|r| *r == m.role).expect("a role") as u8).collect::<UInt8Array>()), true),
+        (
+            "role",
+            Arc::new(
+                messages
+                    .iter()
+                    .map(|m| Role::ALL.iter().position(|r| *r == m.role).expect("a role") as u8)
+                    .collect::<UInt8Array>(),
+            ),
+            true,
+        ),
         ("text", s(|m| m.text.as_deref()), true),
         ("customer_id", s(|m| m.customer_id.as_deref()), true),
         ("channel", s(|m| m.channel.as_deref()), true),
@@ -374,14 +416,16 @@ fn spill_batch(messages: &[Message]) -> Result<RecordBatch> {
 
 fn read_spill(path: &Path) -> Result<Vec<Message>> {
     let file = File::open(path).map_err(|e| Error::read(path, "opening a spill file", e))?;
-    let reader = arrow::ipc::reader::StreamReader::try_new(BufReader::new(file), None).map_err(|e| Error::read(path, "reading a spill file", e))?;
+    let reader = arrow::ipc::reader::StreamReader::try_new(BufReader::new(file), None)
+        .map_err(|e| Error::read(path, "reading a spill file", e))?;
     let mut out = Vec::new();
     for batch in reader {
         let b = batch.map_err(|e| Error::read(path, "reading a spill file", e))?;
         let col = |i: usize| b.column(i);
         let strs = |i: usize| col(i).as_string::<i32>();
         let opt = |i: usize, r: usize| strs(i).is_valid(r).then(|| strs(i).value(r).to_string());
-        let (sent, role, auto) = (col(3).as_primitive::<Int64Type>(), col(4).as_primitive::<UInt8Type>(), col(9).as_boolean());
+        let (sent, role, auto) =
+            (col(3).as_primitive::<Int64Type>(), col(4).as_primitive::<UInt8Type>(), col(9).as_boolean());
         let (file_idx, row) = (col(10).as_primitive::<UInt32Type>(), col(11).as_primitive::<UInt64Type>());
         for r in 0..b.num_rows() {
             out.push(Message {
@@ -474,7 +518,12 @@ fn key_at(column: &dyn Array, r: usize) -> Key<'_> {
 /// order: the rows of a key come as one run from its part. `emit` gets batches of `MERGE_BATCH`
 /// rows (the last may be shorter), so a Parquet writer breaks pages where a one-batch write does.
 /// Holds one row group per part and less than two output batches.
-fn merge_sorted_parts(parts: &[PathBuf], schema: &arrow::datatypes::SchemaRef, key: &str, mut emit: impl FnMut(&RecordBatch) -> Result<()>) -> Result<()> {
+fn merge_sorted_parts(
+    parts: &[PathBuf],
+    schema: &arrow::datatypes::SchemaRef,
+    key: &str,
+    mut emit: impl FnMut(&RecordBatch) -> Result<()>,
+) -> Result<()> {
     struct Part {
         path: PathBuf,
         reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
@@ -508,7 +557,9 @@ fn merge_sorted_parts(parts: &[PathBuf], schema: &arrow::datatypes::SchemaRef, k
             .map_err(|e| Error::read(p, "reading a partition's part", e))?;
         readers.push(Part { path: p.clone(), reader, batch: None, row: 0 });
     }
-    let concat = |slices: &[RecordBatch]| arrow::compute::concat_batches(schema, slices).map_err(|e| Error::Internal(format!("merging parts: {e}")));
+    let concat = |slices: &[RecordBatch]| {
+        arrow::compute::concat_batches(schema, slices).map_err(|e| Error::Internal(format!("merging parts: {e}")))
+    };
     let mut slices: Vec<RecordBatch> = Vec::new();
     let mut buffered = 0usize;
     loop {
@@ -516,8 +567,11 @@ fn merge_sorted_parts(parts: &[PathBuf], schema: &arrow::datatypes::SchemaRef, k
             part.ready()?;
         }
         // The part whose current key is smallest gives that key's run of rows.
-        let current = |i: usize| readers[i].batch.as_ref().map(|b| key_at(b.column(key_index).as_ref(), readers[i].row));
-        let Some(i) = (0..readers.len()).filter(|&i| readers[i].batch.is_some()).min_by(|&a, &b| current(a).cmp(&current(b))) else {
+        let current =
+            |i: usize| readers[i].batch.as_ref().map(|b| key_at(b.column(key_index).as_ref(), readers[i].row));
+        let Some(i) =
+            (0..readers.len()).filter(|&i| readers[i].batch.is_some()).min_by(|&a, &b| current(a).cmp(&current(b)))
+        else {
             break;
         };
         let part = &readers[i];

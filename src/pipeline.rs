@@ -11,21 +11,23 @@ use sha2::{Digest, Sha256};
 
 use crate::aggregate::{aggregate, KpiTables};
 use crate::assemble::assemble;
+use crate::assemble::Assembled;
 use crate::config::{ReopenMatch, Settings};
+use crate::diagnostics::Warnings;
+use crate::enrich::Enrichment;
 use crate::enrich::{conversation_sentiment, enrich, LanguageModel};
 use crate::error::{Error, Result};
 use crate::features::{conversation_features, ConversationRow};
 use crate::ingest::{read_conversations, read_messages, MessagesInput};
 use crate::link::{conversation_topics, link_reopens, ReopenRule};
-use crate::assemble::Assembled;
-use crate::enrich::Enrichment;
-use crate::score::{conversation_signals, score_conversations, RiskModels};
-use crate::diagnostics::Warnings;
 use crate::manifest::{InputFileEntry, Manifest};
-use crate::timefmt::format_us;
 use crate::qa::qa_review;
+use crate::score::{conversation_signals, score_conversations, RiskModels};
+use crate::timefmt::format_us;
 use crate::voc::{voc_backlog, voc_markdown};
-use crate::write::{conversations_batch, kpi_batches, messages_batch, qa_batch, qa_csv, quarantine_batch, voc_batch, StagedOutput};
+use crate::write::{
+    conversations_batch, kpi_batches, messages_batch, qa_batch, qa_csv, quarantine_batch, voc_batch, StagedOutput,
+};
 
 /// The input of a run, already validated.
 #[derive(Debug, Clone)]
@@ -71,7 +73,10 @@ fn load_prior(nightly: &Nightly, settings: &Settings) -> Result<Vec<PriorPartiti
     let days = (settings.reopen_window_us as f64 / 86_400e6).ceil() as i64 + 1;
     let mut prior = Vec::new();
     for k in (1..=days).rev() {
-        let day = nightly.day.checked_sub(jiff::Span::new().days(k)).map_err(|e| Error::Internal(format!("date arithmetic: {e}")))?;
+        let day = nightly
+            .day
+            .checked_sub(jiff::Span::new().days(k))
+            .map_err(|e| Error::Internal(format!("date arithmetic: {e}")))?;
         let dir = nightly.partition(day);
         let conversations = dir.join("conversations.parquet");
         if !conversations.exists() {
@@ -79,7 +84,8 @@ fn load_prior(nightly: &Nightly, settings: &Settings) -> Result<Vec<PriorPartiti
         }
         let (_, rows) = crate::store::read_conversation_rows(&[conversations])?;
         let state_path = dir.join(LINK_STATE_FILE);
-        let mut state = if state_path.exists() { crate::store::read_link_state(&state_path)? } else { Default::default() };
+        let mut state =
+            if state_path.exists() { crate::store::read_link_state(&state_path)? } else { Default::default() };
         let topics = rows.iter().map(|r| state.remove(&r.conversation_id).unwrap_or_default()).collect();
         prior.push(PriorPartition { dir, rows, topics });
     }
@@ -130,7 +136,13 @@ impl StageTimer {
     pub(crate) fn done(&mut self, stage: &str) {
         let now = Instant::now();
         let s = (now - self.last).as_secs_f64();
-        tracing::info!(stage, seconds = s, rss_mb = resident_mb("VmRSS:"), peak_rss_mb = resident_mb("VmHWM:"), "stage done");
+        tracing::info!(
+            stage,
+            seconds = s,
+            rss_mb = resident_mb("VmRSS:"),
+            peak_rss_mb = resident_mb("VmHWM:"),
+            "stage done"
+        );
         self.stages.push((stage.to_string(), (s * 1000.0).round() / 1000.0));
         self.last = now;
     }
@@ -140,7 +152,8 @@ impl StageTimer {
 /// for the stage log; None off Linux.
 fn resident_mb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 = status.lines().find_map(|l| l.strip_prefix(field))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kb: u64 =
+        status.lines().find_map(|l| l.strip_prefix(field))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb / 1024)
 }
 
@@ -198,11 +211,8 @@ fn prepare(
     let mut timer = StageTimer::new();
     let mut warnings = Warnings::default();
     // Load the model first: a missing model file fails the run before any data is read.
-    let model = if settings.config.model.enabled {
-        Some(LanguageModel::load(&settings.model_config()?)?)
-    } else {
-        None
-    };
+    let model =
+        if settings.config.model.enabled { Some(LanguageModel::load(&settings.model_config()?)?) } else { None };
     timer.done("load_model");
     let progress = progress_bar(req.show_progress);
 
@@ -238,7 +248,10 @@ fn prepare(
         (None, None) => (0, "no messages"),
     };
     for m in assembled.conversations.iter().flat_map(|c| &c.messages).filter(|m| m.sent_at_us > as_of_us) {
-        warnings.add("message_after_as_of", format!("{}: sent_at {} is after as_of", m.conversation_id, format_us(m.sent_at_us)));
+        warnings.add(
+            "message_after_as_of",
+            format!("{}: sent_at {} is after as_of", m.conversation_id, format_us(m.sent_at_us)),
+        );
     }
 
     let enrichment = match &model {
@@ -258,9 +271,15 @@ fn prepare(
         None => Vec::new(),
     };
     let prior_count: usize = prior.iter().map(|p| p.rows.len()).sum();
-    let mut linked: Vec<ConversationRow> = prior.iter_mut().flat_map(|p| std::mem::take(&mut p.rows)).chain(rows).collect();
-    let all_topics: Option<Vec<crate::link::Topic>> =
-        topics.as_ref().map(|t| prior.iter().flat_map(|p| p.topics.iter().map(crate::link::StoredTopic::as_topic)).chain(t.iter().cloned()).collect());
+    let mut linked: Vec<ConversationRow> =
+        prior.iter_mut().flat_map(|p| std::mem::take(&mut p.rows)).chain(rows).collect();
+    let all_topics: Option<Vec<crate::link::Topic>> = topics.as_ref().map(|t| {
+        prior
+            .iter()
+            .flat_map(|p| p.topics.iter().map(crate::link::StoredTopic::as_topic))
+            .chain(t.iter().cloned())
+            .collect()
+    });
     link_reopens(&mut linked, &reopen_rule(all_topics.as_deref(), settings), settings, as_of_us, &mut warnings);
     drop(all_topics);
     let mut rows = linked.split_off(prior_count);
@@ -283,7 +302,20 @@ fn prepare(
     if let Some(acc) = &assembled.conversations_rows {
         acc.check("conversations")?;
     }
-    Ok(Prepared { model, assembled, enrichment, rows, prior, tonight_topics, warnings, as_of_us, as_of_source, message_files, conversation_files, timer })
+    Ok(Prepared {
+        model,
+        assembled,
+        enrichment,
+        rows,
+        prior,
+        tonight_topics,
+        warnings,
+        as_of_us,
+        as_of_source,
+        message_files,
+        conversation_files,
+        timer,
+    })
 }
 
 /// `convoqa stream`: one engine partition (every message of some customers) in.
@@ -320,18 +352,34 @@ pub fn stream(req: &StreamRequest, input: impl std::io::Read, output: impl std::
     };
     let p = prepare(&input_req, &risk_models, |s, _| crate::ingest::read_messages_ipc(input, s))?;
     let conversations = conversations_batch(&p.rows)?;
-    let messages = messages_batch(&p.assembled.conversations, p.enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?;
+    let messages =
+        messages_batch(&p.assembled.conversations, p.enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?;
     let quarantine = quarantine_batch(&p.assembled.quarantined, |_| crate::ingest::STDIN_PATH.to_string())?;
     p.assembled.messages_rows.check("messages")?;
     let accounting = crate::write::accounting_batch(&p.assembled.messages_rows)?;
-    let tables = [("conversation", &conversations), ("message", &messages), ("quarantine", &quarantine), ("accounting", &accounting)];
+    let tables = [
+        ("conversation", &conversations),
+        ("message", &messages),
+        ("quarantine", &quarantine),
+        ("accounting", &accounting),
+    ];
     crate::write::write_ipc_stream(output, &tables)?;
-    Ok(StreamReport { messages: p.assembled.messages_rows, conversations_out: p.rows.len() as u64, warnings: p.warnings })
+    Ok(StreamReport {
+        messages: p.assembled.messages_rows,
+        conversations_out: p.rows.len() as u64,
+        warnings: p.warnings,
+    })
 }
 
 /// Per-conversation features, with the model's sentiment and intent where it ran.
-pub(crate) fn featured_rows(conversations: &[crate::model::Conversation], enrichment: Option<&Enrichment>, settings: &Settings, as_of_us: i64) -> Vec<ConversationRow> {
-    let mut rows: Vec<ConversationRow> = conversations.par_iter().map(|c| conversation_features(c, settings, as_of_us)).collect();
+pub(crate) fn featured_rows(
+    conversations: &[crate::model::Conversation],
+    enrichment: Option<&Enrichment>,
+    settings: &Settings,
+    as_of_us: i64,
+) -> Vec<ConversationRow> {
+    let mut rows: Vec<ConversationRow> =
+        conversations.par_iter().map(|c| conversation_features(c, settings, as_of_us)).collect();
     if let Some(e) = enrichment {
         for ((row, scores), intent) in rows.iter_mut().zip(&e.sentiment).zip(&e.intent) {
             row.sentiment = conversation_sentiment(scores);
@@ -354,7 +402,8 @@ pub(crate) fn reopen_topics<'a>(
         (ReopenMatch::SameIntent, None) => {
             warnings.add(
                 "reopen_match_fallback",
-                "reopen_match = \"same_intent\" needs the model, which is off: any return counted as a reopen".to_string(),
+                "reopen_match = \"same_intent\" needs the model, which is off: any return counted as a reopen"
+                    .to_string(),
             );
             None
         }
@@ -374,7 +423,11 @@ pub(crate) fn reopen_rule<'a>(topics: Option<&'a [crate::link::Topic<'a>]>, sett
 }
 
 /// The risk signals of each row (aligned with `conversations`), for scoring.
-pub(crate) fn set_signals(rows: &mut [ConversationRow], conversations: &[crate::model::Conversation], enrichment: Option<&Enrichment>) {
+pub(crate) fn set_signals(
+    rows: &mut [ConversationRow],
+    conversations: &[crate::model::Conversation],
+    enrichment: Option<&Enrichment>,
+) {
     let signals = conversation_signals(rows, conversations, enrichment.map(|e| e.sentiment.as_slice()));
     for (row, s) in rows.iter_mut().zip(signals) {
         row.risk_signals = s;
@@ -407,7 +460,11 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
             ));
         }
         if req.input.as_of_us.is_none() {
-            return Err(Error::config("--as-of", "--allow-empty with no messages needs the moment the run is judged at", "pass --as-of, e.g. --as-of 2026-11-22T00:00:00Z"));
+            return Err(Error::config(
+                "--as-of",
+                "--allow-empty with no messages needs the moment the run is judged at",
+                "pass --as-of, e.g. --as-of 2026-11-22T00:00:00Z",
+            ));
         }
     }
     // Before the model and the data: a bad risk model path fails at once.
@@ -416,13 +473,30 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     if let Some(count) = req.partitions {
         return crate::partitioned::analyze_partitioned(req, count, &risk_models, previous_voc.as_deref());
     }
-    let Prepared { model, assembled, enrichment, rows, prior, tonight_topics, warnings, as_of_us, as_of_source, message_files, conversation_files, mut timer } =
-        prepare(&req.input, &risk_models, |s, p| read_messages(&req.input.messages, s, p))?;
+    let Prepared {
+        model,
+        assembled,
+        enrichment,
+        rows,
+        prior,
+        tonight_topics,
+        warnings,
+        as_of_us,
+        as_of_source,
+        message_files,
+        conversation_files,
+        mut timer,
+    } = prepare(&req.input, &risk_models, |s, p| read_messages(&req.input.messages, s, p))?;
 
     let heatmap = crate::aggregate::conversations_heatmap(&assembled.conversations, &settings.time_zone);
     let (qa_items, qa_stats) = qa_review(&rows, &assembled.conversations, &settings.config.qa);
     let voc_items = match (&enrichment, &model) {
-        (Some(e), Some(m)) => voc_backlog(&rows, &crate::voc::negative_messages(&rows, &assembled.conversations, e), &e.intent_embeddings, &owner_teams(m)),
+        (Some(e), Some(m)) => voc_backlog(
+            &rows,
+            &crate::voc::negative_messages(&rows, &assembled.conversations, e),
+            &e.intent_embeddings,
+            &owner_teams(m),
+        ),
         _ => Vec::new(),
     };
     let messages = messages_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?;
@@ -451,7 +525,9 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         partitions: None,
     };
     timer.done("aggregate");
-    finish(req, &risk_models, run, previous_voc.as_deref(), timer, |staged| staged.parquet("messages.parquet", &messages))
+    finish(req, &risk_models, run, previous_voc.as_deref(), timer, |staged| {
+        staged.parquet("messages.parquet", &messages)
+    })
 }
 
 /// The intents' owner teams, from the model's taxonomy (VOC items name them).
@@ -501,7 +577,26 @@ pub(crate) fn finish(
     write_large: impl FnOnce(&mut StagedOutput) -> Result<()>,
 ) -> Result<AnalyzeReport> {
     let settings = &req.input.settings;
-    let FinishedRun { rows, heatmap, qa, qa_stats, mut voc_items, mut quarantined, messages_rows, conversations_rows, model_stats, sentiment_counts, mut warnings, as_of_us, as_of_source, message_files, conversation_files, prior, tonight_topics, partitions } = run;
+    let FinishedRun {
+        rows,
+        heatmap,
+        qa,
+        qa_stats,
+        mut voc_items,
+        mut quarantined,
+        messages_rows,
+        conversations_rows,
+        model_stats,
+        sentiment_counts,
+        mut warnings,
+        as_of_us,
+        as_of_source,
+        message_files,
+        conversation_files,
+        prior,
+        tonight_topics,
+        partitions,
+    } = run;
     let seen_channels: std::collections::BTreeSet<&str> = rows.iter().filter_map(|r| r.channel.as_deref()).collect();
     for (key, channel) in settings.channels_not_in_input(&seen_channels) {
         warnings.add("config_channel_not_in_input", format!("{key}: no conversation has channel {channel:?} (channels in the input: {seen_channels:?}); a typo leaves that channel on the default"));
@@ -537,7 +632,10 @@ pub(crate) fn finish(
     };
     staged.parquet("voc_backlog.parquet", &voc_batch(&voc_items)?)?;
     staged.bytes("voc_backlog.md", voc_markdown(&voc_items, 20).as_bytes())?;
-    let local = |us: i64| crate::timefmt::local_datetime(us, &settings.time_zone).map_or("-".to_string(), |d| d.strftime("%Y-%m-%d %H:%M").to_string());
+    let local = |us: i64| {
+        crate::timefmt::local_datetime(us, &settings.time_zone)
+            .map_or("-".to_string(), |d| d.strftime("%Y-%m-%d %H:%M").to_string())
+    };
     let risk_model = match settings.config.risk.model.as_str() {
         "" => format!("built-in: {}", risk_models.low_csat.source),
         path => format!("{path}: {}", risk_models.low_csat.source),
@@ -636,7 +734,11 @@ pub fn load_settings(path: Option<&Path>) -> Result<Settings> {
     let config = match path {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| {
-                Error::config(p.display().to_string(), format!("cannot read the config file: {e}"), "check the --config path; `convoqa init FILE` writes a default")
+                Error::config(
+                    p.display().to_string(),
+                    format!("cannot read the config file: {e}"),
+                    "check the --config path; `convoqa init FILE` writes a default",
+                )
             })?;
             crate::config::Config::from_toml(&text, &p.display().to_string())?
         }

@@ -101,17 +101,24 @@ pub fn qa_review(rows: &[ConversationRow], conversations: &[Conversation], cfg: 
 /// control sample. Needs only the scored rows; the evidence comes from the messages (`item`).
 pub fn qa_selection(rows: &[ConversationRow], cfg: &QaConfig) -> (Vec<Selected>, QaStats) {
     let is_flagged = |r: &ConversationRow| {
-        r.low_csat_risk.is_some_and(|p| p >= cfg.low_csat_threshold) || r.false_fcr_risk.is_some_and(|p| p >= cfg.false_fcr_threshold)
+        r.low_csat_risk.is_some_and(|p| p >= cfg.low_csat_threshold)
+            || r.false_fcr_risk.is_some_and(|p| p >= cfg.false_fcr_threshold)
     };
     let top_risk = |r: &ConversationRow| r.low_csat_risk.unwrap_or(0.0).max(r.false_fcr_risk.unwrap_or(0.0));
     let mut flagged: Vec<usize> = (0..rows.len()).filter(|&i| is_flagged(&rows[i])).collect();
-    flagged.sort_by(|&a, &b| top_risk(&rows[b]).total_cmp(&top_risk(&rows[a])).then(rows[a].conversation_id.cmp(&rows[b].conversation_id)));
+    flagged.sort_by(|&a, &b| {
+        top_risk(&rows[b]).total_cmp(&top_risk(&rows[a])).then(rows[a].conversation_id.cmp(&rows[b].conversation_id))
+    });
 
     // Control: in each channel x agent stratum, the ceil(rate x n) unflagged conversations that
     // come first in hash order (every stratum with a conversation gets at least one at rate > 0).
     let mut strata: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for i in (0..rows.len()).filter(|&i| !is_flagged(&rows[i])) {
-        let key = format!("{} / {}", rows[i].channel.as_deref().unwrap_or("-"), rows[i].primary_agent_id.as_deref().unwrap_or("-"));
+        let key = format!(
+            "{} / {}",
+            rows[i].channel.as_deref().unwrap_or("-"),
+            rows[i].primary_agent_id.as_deref().unwrap_or("-")
+        );
         strata.entry(key).or_default().push(i);
     }
     let unflagged: usize = strata.values().map(Vec::len).sum();
@@ -152,7 +159,12 @@ mod tests {
     use crate::model::{Message, Role};
 
     fn conv(id: &str, text: &str) -> Conversation {
-        Conversation { conversation_id: id.into(), thread_id: id.into(), messages: vec![Message::for_test(id, 0, Role::Customer, text)], record: None }
+        Conversation {
+            conversation_id: id.into(),
+            thread_id: id.into(),
+            messages: vec![Message::for_test(id, 0, Role::Customer, text)],
+            record: None,
+        }
     }
 
     fn row(id: &str, risk: f64, agent: &str) -> ConversationRow {

@@ -11,15 +11,15 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::encoder::Encoder;
+use crate::enrich::LanguageModel;
+use crate::error::{Error, Result};
 use crate::heads::corpus::{Corpus, CorpusConversation};
 use crate::heads::intent::{intent_vector, reads_intent, Taxonomy};
 use crate::heads::metrics::{evaluate, Metrics};
 use crate::heads::sentiment::{embed_cached, public_sets, PublicSets, LABELS};
 use crate::heads::train::{train_best, EmbeddedSet, Recipe};
 use crate::heads::{argmax, Head, HeadCard, OutOfScope};
-use crate::encoder::Encoder;
-use crate::enrich::LanguageModel;
-use crate::error::{Error, Result};
 
 /// Each conversation's pooled intent vector (None: nothing substantive) and its label.
 pub fn conversation_intent_inputs(
@@ -48,12 +48,17 @@ pub fn conversation_intent_inputs(
     Ok(per_conv
         .iter()
         .zip(conversations)
-        .map(|(idx, c)| (intent_vector(&idx.iter().map(|&i| vectors[i].as_slice()).collect::<Vec<_>>()), c.intent.clone()))
+        .map(|(idx, c)| {
+            (intent_vector(&idx.iter().map(|&i| vectors[i].as_slice()).collect::<Vec<_>>()), c.intent.clone())
+        })
         .collect())
 }
 
 fn label_of(labels: &[String], name: &str, what: &str) -> Result<usize> {
-    labels.iter().position(|l| l == name).ok_or_else(|| Error::Internal(format!("{what}: label {name:?} not in {labels:?}")))
+    labels
+        .iter()
+        .position(|l| l == name)
+        .ok_or_else(|| Error::Internal(format!("{what}: label {name:?} not in {labels:?}")))
 }
 
 /// Temperature minimising the negative log-likelihood on a development set (grid 0.3..5).
@@ -64,7 +69,8 @@ pub fn fit_temperature(head: &Head, x: &[Vec<f32>], y: &[usize]) -> Result<f64> 
         let t = step as f64 / 10.0;
         probe.card.temperature = t;
         let p = probe.predict_proba(x)?;
-        let nll: f64 = p.iter().zip(y).map(|(p, &y)| -(p[y].max(1e-9) as f64).ln()).sum::<f64>() / y.len().max(1) as f64;
+        let nll: f64 =
+            p.iter().zip(y).map(|(p, &y)| -(p[y].max(1e-9) as f64).ln()).sum::<f64>() / y.len().max(1) as f64;
         if nll < best.0 {
             best = (nll, t);
         }
@@ -73,7 +79,12 @@ pub fn fit_temperature(head: &Head, x: &[Vec<f32>], y: &[usize]) -> Result<f64> 
 }
 
 /// Predicted intents: below `min_confidence`, or nothing substantive, is `other`.
-fn predict_intents(head: &Head, inputs: &[(Option<Vec<f32>>, String)], other: usize, min_confidence: f64) -> Result<Vec<usize>> {
+fn predict_intents(
+    head: &Head,
+    inputs: &[(Option<Vec<f32>>, String)],
+    other: usize,
+    min_confidence: f64,
+) -> Result<Vec<usize>> {
     let present: Vec<Vec<f32>> = inputs.iter().filter_map(|(v, _)| v.clone()).collect();
     let mut probs = head.predict_proba(&present)?.into_iter();
     Ok(inputs
@@ -82,7 +93,11 @@ fn predict_intents(head: &Head, inputs: &[(Option<Vec<f32>>, String)], other: us
             Some(_) => {
                 let p = probs.next().expect("one per present input");
                 let best = argmax(&p);
-                if (p[best] as f64) < min_confidence { other } else { best }
+                if (p[best] as f64) < min_confidence {
+                    other
+                } else {
+                    best
+                }
             }
             None => other,
         })
@@ -91,7 +106,11 @@ fn predict_intents(head: &Head, inputs: &[(Option<Vec<f32>>, String)], other: us
 
 /// The `other` threshold: the best dev accuracy among thresholds whose predicted `other` share
 /// is within 5 points of the true share (the target); the closest share if none is.
-pub fn pick_other_threshold(head: &Head, inputs: &[(Option<Vec<f32>>, String)], other: usize) -> Result<(f64, Vec<serde_json::Value>)> {
+pub fn pick_other_threshold(
+    head: &Head,
+    inputs: &[(Option<Vec<f32>>, String)],
+    other: usize,
+) -> Result<(f64, Vec<serde_json::Value>)> {
     let labels = &head.card.labels;
     let truth: Vec<usize> = inputs.iter().map(|(_, l)| label_of(labels, l, "dev")).collect::<Result<_>>()?;
     let n = truth.len().max(1) as f64;
@@ -154,7 +173,15 @@ pub fn train_conversation_intent(
             dev_set.y.push(label_of(&labels, l, "corpus dev")?);
         }
     }
-    let base = Recipe { hidden: 0, epochs: 80, learning_rate: 1e-2, weight_decay: 1e-4, batch_size: 32, input_dropout: 0.0, seed: 7 };
+    let base = Recipe {
+        hidden: 0,
+        epochs: 80,
+        learning_rate: 1e-2,
+        weight_decay: 1e-4,
+        batch_size: 32,
+        input_dropout: 0.0,
+        seed: 7,
+    };
     let candidates = [
         base,
         Recipe { learning_rate: 3e-2, ..base },
@@ -201,7 +228,14 @@ fn businesses(convs: &[&CorpusConversation]) -> usize {
 }
 
 /// (text, label) rows of a split's customer messages that the model reads.
-pub fn corpus_sentiment_set(encoder: &Encoder, corpus: &Corpus, split: &str, labels: &[String], max_tokens: usize, cache: Option<&Path>) -> Result<EmbeddedSet> {
+pub fn corpus_sentiment_set(
+    encoder: &Encoder,
+    corpus: &Corpus,
+    split: &str,
+    labels: &[String],
+    max_tokens: usize,
+    cache: Option<&Path>,
+) -> Result<EmbeddedSet> {
     let mut rows = Vec::new();
     for c in corpus.split(split) {
         rows.extend(c.model_sentiment_rows()?);
@@ -225,11 +259,20 @@ pub fn train_sentiment_with_corpus(
     cache: Option<&Path>,
 ) -> Result<Head> {
     let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
-    let PublicSets { train: public, mut training_data, mut valid } = public_sets(encoder, data_dir, &labels, max_tokens, cache)?;
+    let PublicSets { train: public, mut training_data, mut valid } =
+        public_sets(encoder, data_dir, &labels, max_tokens, cache)?;
     let corpus_train = corpus_sentiment_set(encoder, corpus, "train", &labels, max_tokens, cache)?;
     training_data.push(format!("data/corpus train split: {} customer messages the model reads", corpus_train.y.len()));
     valid.push(corpus_sentiment_set(encoder, corpus, "dev", &labels, max_tokens, cache)?);
-    let base = Recipe { hidden: 0, epochs: 40, learning_rate: 1e-2, weight_decay: 1e-4, batch_size: 64, input_dropout: 0.0, seed: 7 };
+    let base = Recipe {
+        hidden: 0,
+        epochs: 40,
+        learning_rate: 1e-2,
+        weight_decay: 1e-4,
+        batch_size: 64,
+        input_dropout: 0.0,
+        seed: 7,
+    };
     let candidates = [
         Recipe { hidden: 256, learning_rate: 1e-3, input_dropout: 0.1, ..base },
         Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.2, ..base },
@@ -265,7 +308,12 @@ pub fn train_sentiment_with_corpus(
         }),
         training_data,
         validation: trained.validation.into_iter().collect(),
-        command: format!("convoqa train sentiment --data-dir {} --corpus {} --out {}", data_dir.display(), corpus.dir.display(), out.display()),
+        command: format!(
+            "convoqa train sentiment --data-dir {} --corpus {} --out {}",
+            data_dir.display(),
+            corpus.dir.display(),
+            out.display()
+        ),
         out_of_scope: None,
         temperature: 1.0,
     };
@@ -305,7 +353,8 @@ fn grouped(labels: &[String], rows: &[(String, usize, usize)]) -> BTreeMap<Strin
 /// Runs context rules and the model exactly as `analyze` does (`enrich::enrich`) on a split.
 pub fn evaluate_corpus(model: &LanguageModel, corpus: &Corpus, split: &str) -> Result<CorpusReport> {
     let convs: Vec<&CorpusConversation> = corpus.split(split).collect();
-    let assembled: Vec<crate::model::Conversation> = convs.iter().map(|c| c.to_conversation()).collect::<Result<_>>()?;
+    let assembled: Vec<crate::model::Conversation> =
+        convs.iter().map(|c| c.to_conversation()).collect::<Result<_>>()?;
     let enrichment = crate::enrich::enrich(&assembled, model)?;
     let s_labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
     let i_labels = model.intent.card.labels.clone();
@@ -359,26 +408,46 @@ pub struct TwitterReport {
 }
 
 fn read_tsv(path: &Path) -> Result<Vec<Vec<String>>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::input(path, format!("cannot read ({e})"), "give the labels file from data/eval"))?;
-    Ok(text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).skip(1).map(|l| l.split('\t').map(str::to_string).collect()).collect())
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::input(path, format!("cannot read ({e})"), "give the labels file from data/eval"))?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .skip(1)
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect())
 }
 
 /// Runs the shipped path on the labelled dialogs of `dev_json` (customer tweets as customer
 /// messages, company tweets as agent messages, in order).
-pub fn evaluate_twitter(model: &LanguageModel, dev_json: &Path, messages_tsv: &Path, intents_tsv: &Path) -> Result<TwitterReport> {
-    let text = std::fs::read_to_string(dev_json).map_err(|e| Error::input(dev_json, format!("cannot read ({e})"), "point at twitter-customer-care/dev.json"))?;
-    let dialogs: Vec<serde_json::Value> =
-        serde_json::from_str(&text).map_err(|e| Error::input(dev_json, format!("not JSON: {e}"), "point at twitter-customer-care/dev.json"))?;
+pub fn evaluate_twitter(
+    model: &LanguageModel,
+    dev_json: &Path,
+    messages_tsv: &Path,
+    intents_tsv: &Path,
+) -> Result<TwitterReport> {
+    let text = std::fs::read_to_string(dev_json)
+        .map_err(|e| Error::input(dev_json, format!("cannot read ({e})"), "point at twitter-customer-care/dev.json"))?;
+    let dialogs: Vec<serde_json::Value> = serde_json::from_str(&text)
+        .map_err(|e| Error::input(dev_json, format!("not JSON: {e}"), "point at twitter-customer-care/dev.json"))?;
     let message_labels: BTreeMap<(usize, usize), String> = read_tsv(messages_tsv)?
         .into_iter()
         .filter_map(|r| Some(((r.first()?.parse().ok()?, r.get(1)?.parse().ok()?), r.get(2)?.clone())))
         .collect();
-    let intent_labels: BTreeMap<usize, String> =
-        read_tsv(intents_tsv)?.into_iter().filter_map(|r| Some((r.first()?.parse().ok()?, r.get(1)?.clone()))).collect();
+    let intent_labels: BTreeMap<usize, String> = read_tsv(intents_tsv)?
+        .into_iter()
+        .filter_map(|r| Some((r.first()?.parse().ok()?, r.get(1)?.clone())))
+        .collect();
     let mut conversations = Vec::new();
     let mut turns: Vec<Vec<Option<String>>> = Vec::new();
     for (&d, intent) in &intent_labels {
-        let dialog = dialogs.get(d).ok_or_else(|| Error::input(intents_tsv, format!("dialog {d} is not in {}", dev_json.display()), "use the labels made for this file"))?;
+        let dialog = dialogs.get(d).ok_or_else(|| {
+            Error::input(
+                intents_tsv,
+                format!("dialog {d} is not in {}", dev_json.display()),
+                "use the labels made for this file",
+            )
+        })?;
         let content = dialog["dialogContent"].as_array().cloned().unwrap_or_default();
         let messages: Vec<crate::heads::corpus::CorpusMessage> = content
             .iter()
@@ -410,12 +479,15 @@ pub fn evaluate_twitter(model: &LanguageModel, dev_json: &Path, messages_tsv: &P
             split: "twitter".into(),
         });
     }
-    let assembled: Vec<crate::model::Conversation> = conversations.iter().map(|c| c.to_conversation()).collect::<Result<_>>()?;
+    let assembled: Vec<crate::model::Conversation> =
+        conversations.iter().map(|c| c.to_conversation()).collect::<Result<_>>()?;
     let enrichment = crate::enrich::enrich(&assembled, model)?;
     let s_labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
     let i_labels = model.intent.card.labels.clone();
     let (mut st, mut sp, mut it, mut ip) = (vec![], vec![], vec![], vec![]);
-    for ((c, labels), (sent, intent)) in conversations.iter().zip(&turns).zip(enrichment.sentiment.iter().zip(&enrichment.intent)) {
+    for ((c, labels), (sent, intent)) in
+        conversations.iter().zip(&turns).zip(enrichment.sentiment.iter().zip(&enrichment.intent))
+    {
         for (label, s) in labels.iter().zip(sent) {
             if let (Some(label), Some(s)) = (label, s) {
                 st.push(label_of(&s_labels, label, "twitter labels")?);
@@ -427,13 +499,21 @@ pub fn evaluate_twitter(model: &LanguageModel, dev_json: &Path, messages_tsv: &P
             ip.push(label_of(&i_labels, &intent.intent, "prediction")?);
         }
     }
-    Ok(TwitterReport { dialogs: conversations.len(), sentiment: evaluate(&s_labels, &st, &sp), intent: evaluate(&i_labels, &it, &ip) })
+    Ok(TwitterReport {
+        dialogs: conversations.len(),
+        sentiment: evaluate(&s_labels, &st, &sp),
+        intent: evaluate(&i_labels, &it, &ip),
+    })
 }
 
 /// A few lines a person reads: the headline figures of a corpus report.
 pub fn summary(r: &CorpusReport) -> String {
-    let by = |m: &BTreeMap<String, Metrics>| m.iter().map(|(k, v)| format!("{k} {:.3}", v.macro_f1)).collect::<Vec<_>>().join(", ");
-    let by_acc = |m: &BTreeMap<String, Metrics>| m.iter().map(|(k, v)| format!("{k} {:.3}", v.accuracy)).collect::<Vec<_>>().join(", ");
+    let by = |m: &BTreeMap<String, Metrics>| {
+        m.iter().map(|(k, v)| format!("{k} {:.3}", v.macro_f1)).collect::<Vec<_>>().join(", ")
+    };
+    let by_acc = |m: &BTreeMap<String, Metrics>| {
+        m.iter().map(|(k, v)| format!("{k} {:.3}", v.accuracy)).collect::<Vec<_>>().join(", ")
+    };
     format!(
         "corpus {} split: {} conversations\n  customer-message sentiment: macro-F1 {:.3}, accuracy {:.3} on {} messages ({} decided by context rules, {} of them as labelled)\n    by language: {}\n    by channel: {}\n  conversation intent: accuracy {:.3}, macro-F1 {:.3}; `other` share {:.3} predicted vs {:.3} true\n    accuracy by language: {}\n    accuracy by channel: {}\n",
         r.split, r.conversations, r.sentiment.macro_f1, r.sentiment.accuracy, r.sentiment.n, r.rule_decided, r.rule_agreeing,
@@ -448,7 +528,8 @@ pub fn export_split(corpus: &Corpus, split: &str, out: &Path) -> Result<(usize, 
     use crate::write::{write_parquet, TableBuilder};
     let convs: Vec<(&CorpusConversation, crate::model::Conversation)> =
         corpus.split(split).map(|c| Ok((c, c.to_conversation()?))).collect::<Result<_>>()?;
-    let msgs: Vec<(&crate::model::Message, &CorpusConversation)> = convs.iter().flat_map(|(c, a)| a.messages.iter().map(move |m| (m, *c))).collect();
+    let msgs: Vec<(&crate::model::Message, &CorpusConversation)> =
+        convs.iter().flat_map(|(c, a)| a.messages.iter().map(move |m| (m, *c))).collect();
     let mut t = TableBuilder::new();
     t.str("conversation_id", msgs.iter().map(|(m, _)| Some(&m.conversation_id)));
     t.str("message_id", msgs.iter().map(|(m, _)| m.message_id.as_deref()));
@@ -467,7 +548,10 @@ pub fn export_split(corpus: &Corpus, split: &str, out: &Path) -> Result<(usize, 
     c.str("status", convs.iter().map(|(c, _)| Some(&c.status)));
     c.ts("created_at", convs.iter().map(|(_, a)| a.messages.first().map(|m| m.sent_at_us)));
     let done = |c: &CorpusConversation| c.status == "resolved" || c.status == "closed";
-    c.ts("resolved_at", convs.iter().map(|(c, a)| if done(c) { a.messages.last().map(|m| m.sent_at_us) } else { None }));
+    c.ts(
+        "resolved_at",
+        convs.iter().map(|(c, a)| if done(c) { a.messages.last().map(|m| m.sent_at_us) } else { None }),
+    );
     c.f64("csat_score", convs.iter().map(|(c, _)| c.csat_score.map(f64::from)));
     write_parquet(&out.join("conversations.parquet"), &c.finish()?)?;
     Ok((convs.len(), msgs.len()))

@@ -53,7 +53,10 @@ static BANK_ACCOUNT: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// Indonesian mobiles (+62 8xx, 62 8xx, 08xx) and international numbers written with a +.
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+62[\s-]?|\b62[\s-]?|\b0)8\d{1,3}(?:[\s-]?\d{2,4}){2,3}\b|\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}\d\b").expect("valid")
+    Regex::new(
+        r"(?:\+62[\s-]?|\b62[\s-]?|\b0)8\d{1,3}(?:[\s-]?\d{2,4}){2,3}\b|\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}\d\b",
+    )
+    .expect("valid")
 });
 static HANDLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:^|[^\w@])(@[A-Za-z0-9_]{2,30})\b").expect("valid"));
 
@@ -67,7 +70,17 @@ pub fn luhn_valid(s: &str) -> bool {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 {
+                    d * 2 - 9
+                } else {
+                    d * 2
+                }
+            } else {
+                d
+            }
+        })
         .sum();
     sum % 10 == 0
 }
@@ -103,7 +116,12 @@ pub struct Redacted {
     pub found: Vec<PiiKind>,
 }
 
-fn replace_all<'a>(text: Cow<'a, str>, re: &Regex, found: &mut Vec<PiiKind>, f: impl Fn(&Captures) -> Option<(PiiKind, String)>) -> Cow<'a, str> {
+fn replace_all<'a>(
+    text: Cow<'a, str>,
+    re: &Regex,
+    found: &mut Vec<PiiKind>,
+    f: impl Fn(&Captures) -> Option<(PiiKind, String)>,
+) -> Cow<'a, str> {
     if !re.is_match(&text) {
         return text;
     }
@@ -121,10 +139,15 @@ pub fn redact(text: &str) -> Redacted {
     let mut found = Vec::new();
     let t = Cow::Borrowed(text);
     let t = replace_all(t, &EMAIL, &mut found, |_| Some((PiiKind::Email, PiiKind::Email.tag().into())));
-    let t = replace_all(t, &URL, &mut found, |c| url_has_token(&c[0]).then(|| (PiiKind::Url, PiiKind::Url.tag().into())));
-    let t = replace_all(t, &BANK_ACCOUNT, &mut found, |c| Some((PiiKind::BankAccount, format!("{}{}{}", &c[1], &c[2], PiiKind::BankAccount.tag()))));
-    let t = replace_all(t, &CARD, &mut found, |c| luhn_valid(&c[0]).then(|| (PiiKind::Card, PiiKind::Card.tag().into())));
-    let t = replace_all(t, &NIK, &mut found, |c| looks_like_nik(&c[0]).then(|| (PiiKind::Nik, PiiKind::Nik.tag().into())));
+    let t =
+        replace_all(t, &URL, &mut found, |c| url_has_token(&c[0]).then(|| (PiiKind::Url, PiiKind::Url.tag().into())));
+    let t = replace_all(t, &BANK_ACCOUNT, &mut found, |c| {
+        Some((PiiKind::BankAccount, format!("{}{}{}", &c[1], &c[2], PiiKind::BankAccount.tag())))
+    });
+    let t =
+        replace_all(t, &CARD, &mut found, |c| luhn_valid(&c[0]).then(|| (PiiKind::Card, PiiKind::Card.tag().into())));
+    let t =
+        replace_all(t, &NIK, &mut found, |c| looks_like_nik(&c[0]).then(|| (PiiKind::Nik, PiiKind::Nik.tag().into())));
     let t = replace_all(t, &PHONE, &mut found, |_| Some((PiiKind::Phone, PiiKind::Phone.tag().into())));
     let t = replace_all(t, &HANDLE, &mut found, |c| {
         let whole = &c[0];

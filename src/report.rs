@@ -6,15 +6,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-
 use crate::aggregate::intent_resolution::IntentResolutionRow;
 use crate::aggregate::{quantile, KpiRow, KpiTables};
 use crate::error::Result;
 use crate::features::ConversationRow;
 use crate::qa::QaItem;
 use crate::score::Signal;
-use crate::wording::{dur, fcr_reopen_text, pct, quarantine_text, rate, returns_observed, single_reply_note, survey_text, NO_RETURNS, NO_SURVEY, REPLY_SPAN};
 use crate::voc::{trend_text, VocItem};
+use crate::wording::{
+    dur, fcr_reopen_text, pct, quarantine_text, rate, returns_observed, single_reply_note, survey_text, NO_RETURNS,
+    NO_SURVEY, REPLY_SPAN,
+};
 
 /// What the report shows.
 pub struct ReportInput<'a> {
@@ -56,7 +58,14 @@ const CHART_WIDTH: u32 = 540;
 fn figure(svg: &str, legend: &[(&str, RGBColor)]) -> String {
     let mut out = format!("<figure>{svg}<figcaption>");
     for (name, c) in legend {
-        let _ = write!(out, "<span class=sw style=\"background:#{:02x}{:02x}{:02x}\"></span>{} ", c.0, c.1, c.2, escape(name));
+        let _ = write!(
+            out,
+            "<span class=sw style=\"background:#{:02x}{:02x}{:02x}\"></span>{} ",
+            c.0,
+            c.1,
+            c.2,
+            escape(name)
+        );
     }
     out.push_str("</figcaption></figure>");
     out
@@ -104,7 +113,12 @@ impl Svg {
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"{FONT}\" data-chart=\"{chart}\"><title>{}</title><rect width=\"{width}\" height=\"{height}\" fill=\"#FFFFFF\"/>",
             escape(tip)
         );
-        let _ = write!(out, "<text x=\"{}\" y=\"20\" font-size=\"15\" text-anchor=\"middle\" fill=\"#222222\">{}</text>", width / 2, escape(caption));
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"20\" font-size=\"15\" text-anchor=\"middle\" fill=\"#222222\">{}</text>",
+            width / 2,
+            escape(caption)
+        );
         Svg { out }
     }
 
@@ -189,9 +203,12 @@ const DURATION_TICKS: [(f64, &str); 12] = [
 
 fn ticks(scale: Scale) -> Vec<(f64, String)> {
     match scale {
-        Scale::Log { lo, hi, .. } => DURATION_TICKS.iter().filter(|t| t.0 >= lo && t.0 <= hi).map(|t| (t.0, t.1.to_string())).collect(),
+        Scale::Log { lo, hi, .. } => {
+            DURATION_TICKS.iter().filter(|t| t.0 >= lo && t.0 <= hi).map(|t| (t.0, t.1.to_string())).collect()
+        }
         Scale::Linear(max) => {
-            let step = [1.0, 2.0, 5.0, 10.0, 20.0, 25.0, 50.0].into_iter().find(|s| max / s <= 6.0).unwrap_or(max / 5.0);
+            let step =
+                [1.0, 2.0, 5.0, 10.0, 20.0, 25.0, 50.0].into_iter().find(|s| max / s <= 6.0).unwrap_or(max / 5.0);
             (0..).map(|i| i as f64 * step).take_while(|v| *v <= max + 1e-9).map(|v| (v, format!("{v:.0}%"))).collect()
         }
     }
@@ -242,7 +259,15 @@ impl Unit {
 /// Horizontal bars: a row of bars per category, one per series, each with its value written at
 /// its end and a tooltip; a series without a value for a category says `missing` there.
 /// Durations get a log axis, so a bot's seconds and an e-mail's hours are both visible.
-fn hbars(chart: &str, caption: &str, desc: &str, categories: &[(String, String)], series: &[Bars], unit: Unit, missing: &str) -> String {
+fn hbars(
+    chart: &str,
+    caption: &str,
+    desc: &str,
+    categories: &[(String, String)],
+    series: &[Bars],
+    unit: Unit,
+    missing: &str,
+) -> String {
     const LEFT: f64 = 100.0;
     const RIGHT: f64 = 56.0;
     const TOP: f64 = 34.0;
@@ -266,8 +291,16 @@ fn hbars(chart: &str, caption: &str, desc: &str, categories: &[(String, String)]
     axis(&mut svg, scale, (LEFT, plot), (TOP - 4.0, bottom), desc);
     for (i, (category, tip)) in categories.iter().enumerate() {
         let y0 = TOP + i as f64 * (group + GROUP_GAP) + GROUP_GAP / 2.0;
-        let shown: String = if category.chars().count() > 15 { category.chars().take(14).chain(['…']).collect() } else { category.clone() };
-        svg.raw(&format!("<g class=\"category\" data-category=\"{}\"><title>{}</title>", escape(category), escape(tip)));
+        let shown: String = if category.chars().count() > 15 {
+            category.chars().take(14).chain(['…']).collect()
+        } else {
+            category.clone()
+        };
+        svg.raw(&format!(
+            "<g class=\"category\" data-category=\"{}\"><title>{}</title>",
+            escape(category),
+            escape(tip)
+        ));
         svg.text((LEFT - 6.0, y0 + group / 2.0), "end", 12, "#222222", &shown);
         svg.raw("</g>");
         for (s, bars) in series.iter().enumerate() {
@@ -275,12 +308,25 @@ fn hbars(chart: &str, caption: &str, desc: &str, categories: &[(String, String)]
             match bars.values.get(i).copied().flatten() {
                 Some(v) => {
                     let w = (scale.frac(v) * plot).max(2.0);
-                    let attrs = format!("class=\"bar\" data-category=\"{}\" data-series=\"{}\" data-value=\"{v}\"", escape(category), escape(bars.key));
-                    svg.rect((LEFT, y, w, BAR), bars.color, &attrs, &format!("{category}, {}: {}", bars.name, unit.label(v)));
+                    let attrs = format!(
+                        "class=\"bar\" data-category=\"{}\" data-series=\"{}\" data-value=\"{v}\"",
+                        escape(category),
+                        escape(bars.key)
+                    );
+                    svg.rect(
+                        (LEFT, y, w, BAR),
+                        bars.color,
+                        &attrs,
+                        &format!("{category}, {}: {}", bars.name, unit.label(v)),
+                    );
                     svg.text((LEFT + w + 4.0, y + BAR / 2.0), "start", 11, "#222222", &unit.label(v));
                 }
                 None => {
-                    svg.raw(&format!("<g class=\"missing\" data-category=\"{}\" data-series=\"{}\">", escape(category), escape(bars.key)));
+                    svg.raw(&format!(
+                        "<g class=\"missing\" data-category=\"{}\" data-series=\"{}\">",
+                        escape(category),
+                        escape(bars.key)
+                    ));
                     svg.text((LEFT + 4.0, y + BAR / 2.0), "start", 11, "#888888", &format!("{}: {missing}", bars.name));
                     svg.raw("</g>");
                 }
@@ -292,7 +338,14 @@ fn hbars(chart: &str, caption: &str, desc: &str, categories: &[(String, String)]
 
 /// Horizontal 100% bars: each category's parts as shares of its total, with the share written in
 /// a part wide enough for it and a tooltip with the counts.
-fn stacked_shares(chart: &str, caption: &str, desc: &str, categories: &[(String, String)], parts: &[(&str, RGBColor)], counts: &[Vec<u64>]) -> String {
+fn stacked_shares(
+    chart: &str,
+    caption: &str,
+    desc: &str,
+    categories: &[(String, String)],
+    parts: &[(&str, RGBColor)],
+    counts: &[Vec<u64>],
+) -> String {
     const LEFT: f64 = 100.0;
     const RIGHT: f64 = 24.0;
     const TOP: f64 = 34.0;
@@ -303,7 +356,11 @@ fn stacked_shares(chart: &str, caption: &str, desc: &str, categories: &[(String,
     axis(&mut svg, Scale::Linear(100.0), (LEFT, plot), (TOP - 4.0, bottom), desc);
     for (i, ((category, tip), c)) in categories.iter().zip(counts).enumerate() {
         let y = TOP + i as f64 * ROW + 5.0;
-        svg.raw(&format!("<g class=\"category\" data-category=\"{}\"><title>{}</title>", escape(category), escape(tip)));
+        svg.raw(&format!(
+            "<g class=\"category\" data-category=\"{}\"><title>{}</title>",
+            escape(category),
+            escape(tip)
+        ));
         svg.text((LEFT - 6.0, y + 10.0), "end", 12, "#222222", category);
         svg.raw("</g>");
         let total: u64 = c.iter().sum();
@@ -320,7 +377,12 @@ fn stacked_shares(chart: &str, caption: &str, desc: &str, categories: &[(String,
             }
             let share = *n as f64 / total as f64 * 100.0;
             let attrs = format!("class=\"part\" data-category=\"{}\" data-part=\"{}\"", escape(category), escape(name));
-            svg.rect((x0, y, w, 20.0), *color, &attrs, &format!("{category}: {name}, {n} of {total} resolved ({share:.1}%)"));
+            svg.rect(
+                (x0, y, w, 20.0),
+                *color,
+                &attrs,
+                &format!("{category}: {name}, {n} of {total} resolved ({share:.1}%)"),
+            );
             if w >= 34.0 {
                 svg.text((x0 + w / 2.0, y + 10.0), "middle", 11, "#FFFFFF", &format!("{share:.0}%"));
             }
@@ -376,7 +438,12 @@ fn heatmap(cells: &[[u64; 24]; 7], zone: &str) -> String {
     svg.text((LEFT + 250.0, y + 6.0), "end", 12, "#333333", "customer messages per cell:");
     for (i, step) in heat_legend_steps(max).iter().enumerate() {
         let x = LEFT + 260.0 + i as f64 * 52.0;
-        svg.rect((x, y, 44.0, 12.0), heat_colour(*step, max), "class=\"swatch\" stroke=\"#BBBBBB\"", &format!("{step} messages"));
+        svg.rect(
+            (x, y, 44.0, 12.0),
+            heat_colour(*step, max),
+            "class=\"swatch\" stroke=\"#BBBBBB\"",
+            &format!("{step} messages"),
+        );
         svg.text((x + 22.0, y + 22.0), "middle", 11, "#333333", &step.to_string());
     }
     svg.raw("</g>");
@@ -387,12 +454,13 @@ fn heatmap(cells: &[[u64; 24]; 7], zone: &str) -> String {
 /// where daylight saving changed it).
 fn zone_label(name: &str, rows: &[ConversationRow]) -> String {
     let Ok(tz) = jiff::tz::TimeZone::get(name) else { return name.to_string() };
-    let mut offsets: Vec<String> = [rows.iter().map(|r| r.created_at_us).min(), rows.iter().map(|r| r.created_at_us).max()]
-        .into_iter()
-        .flatten()
-        .filter_map(|us| jiff::Timestamp::from_microsecond(us).ok())
-        .map(|t| tz.to_offset(t).to_string())
-        .collect();
+    let mut offsets: Vec<String> =
+        [rows.iter().map(|r| r.created_at_us).min(), rows.iter().map(|r| r.created_at_us).max()]
+            .into_iter()
+            .flatten()
+            .filter_map(|us| jiff::Timestamp::from_microsecond(us).ok())
+            .map(|t| tz.to_offset(t).to_string())
+            .collect();
     offsets.dedup();
     if name.eq_ignore_ascii_case("UTC") || offsets.is_empty() {
         return name.to_string();
@@ -433,7 +501,8 @@ fn intent_boxes(rows: &[ConversationRow]) -> Vec<(String, BoxStats)> {
             by_intent.entry(i).or_default().push(s);
         }
     }
-    let mut boxes: Vec<(String, BoxStats)> = by_intent.into_iter().filter_map(|(k, mut v)| box_stats(&mut v).map(|b| (k.to_string(), b))).collect();
+    let mut boxes: Vec<(String, BoxStats)> =
+        by_intent.into_iter().filter_map(|(k, mut v)| box_stats(&mut v).map(|b| (k.to_string(), b))).collect();
     boxes.sort_by(|a, b| b.1.median.total_cmp(&a.1.median).then(a.0.cmp(&b.0)));
     boxes
 }
@@ -450,7 +519,10 @@ fn intent_boxplots(boxes: &[(String, BoxStats)]) -> String {
     let plot = width - LEFT - RIGHT;
     let bottom = TOP + boxes.len() as f64 * ROW;
     // The axis holds every value, outliers included: nothing is cut at its edge.
-    let scale = log_scale(boxes.iter().flat_map(|(_, b)| b.outliers.iter().copied().chain([b.whisker_lo, b.whisker_hi])), BOX_FLOOR_S);
+    let scale = log_scale(
+        boxes.iter().flat_map(|(_, b)| b.outliers.iter().copied().chain([b.whisker_lo, b.whisker_hi])),
+        BOX_FLOOR_S,
+    );
     let x = |v: f64| LEFT + scale.frac(v) * plot;
     let caption = "Resolution time by intent (resolved conversations, log scale)";
     let mut svg = Svg::new("boxplot", width as u32, (bottom + 44.0).ceil() as u32, caption, caption);
@@ -469,7 +541,12 @@ fn intent_boxplots(boxes: &[(String, BoxStats)]) -> String {
             b.outliers.len()
         );
         svg.text((LEFT - 8.0, cy), "end", 12, "#222222", &format!("{intent} (n={})", b.n));
-        svg.raw(&format!("<g class=\"box\" data-intent=\"{}\" data-n=\"{}\"><title>{}</title>", escape(intent), b.n, escape(&tip)));
+        svg.raw(&format!(
+            "<g class=\"box\" data-intent=\"{}\" data-n=\"{}\"><title>{}</title>",
+            escape(intent),
+            b.n,
+            escape(&tip)
+        ));
         svg.line((x(b.whisker_lo), cy), (x(b.q1), cy), &blue, 1.5, "class=\"whisker\"");
         svg.line((x(b.q3), cy), (x(b.whisker_hi), cy), &blue, 1.5, "class=\"whisker\"");
         for w in [b.whisker_lo, b.whisker_hi] {
@@ -479,7 +556,11 @@ fn intent_boxplots(boxes: &[(String, BoxStats)]) -> String {
         svg.rect((x1, cy - 8.0, x3 - x1, 16.0), BLUE, "", &tip);
         svg.line((x(b.median), cy - 8.0), (x(b.median), cy + 8.0), "#FFFFFF", 2.0, "");
         for o in &b.outliers {
-            let _ = write!(svg.out, "<circle cx=\"{:.1}\" cy=\"{cy:.1}\" r=\"2.5\" fill=\"none\" stroke=\"{blue}\"/>", x(*o));
+            let _ = write!(
+                svg.out,
+                "<circle cx=\"{:.1}\" cy=\"{cy:.1}\" r=\"2.5\" fill=\"none\" stroke=\"{blue}\"/>",
+                x(*o)
+            );
         }
         svg.raw("</g>");
     }
@@ -559,23 +640,66 @@ fn headline(k: &KpiRow) -> String {
     let (fcr, reopen) = fcr_reopen_text(k);
     let no_returns = returns_observed(k) == Some(false);
     let mut out = String::from("<div class=kpis>");
-    out.push_str(&kpi_cell("conversations", "conversation", k.conversations.to_string(), &format!("{} messages", k.messages)));
-    out.push_str(&kpi_cell("FRT human, median", "FRT, human", dur(k.timing("frt_human").median), &format!("any reply: {}", dur(k.timing("frt_total").median))));
+    out.push_str(&kpi_cell(
+        "conversations",
+        "conversation",
+        k.conversations.to_string(),
+        &format!("{} messages", k.messages),
+    ));
+    out.push_str(&kpi_cell(
+        "FRT human, median",
+        "FRT, human",
+        dur(k.timing("frt_human").median),
+        &format!("any reply: {}", dur(k.timing("frt_total").median)),
+    ));
     out.push_str(&kpi_cell("service level", "service level", pct(k.service_level_pct), "first human reply within SLA"));
-    out.push_str(&kpi_cell("resolution, median", "resolution time", dur(k.timing("resolution").median), &format!("p90 {}", dur(k.timing("resolution").p90))));
+    out.push_str(&kpi_cell(
+        "resolution, median",
+        "resolution time",
+        dur(k.timing("resolution").median),
+        &format!("p90 {}", dur(k.timing("resolution").p90)),
+    ));
     let fcr_note = if no_returns {
-        format!("0 of {} mature conversations came back; {} still in the reopen window", k.fcr_mature_conversations, k.fcr_immature_conversations)
+        format!(
+            "0 of {} mature conversations came back; {} still in the reopen window",
+            k.fcr_mature_conversations, k.fcr_immature_conversations
+        )
     } else {
         format!("{} mature, {} still in the reopen window", k.fcr_mature_conversations, k.fcr_immature_conversations)
     };
     out.push_str(&kpi_cell("FCR", if no_returns { NO_RETURNS } else { "FCR" }, fcr, &fcr_note));
-    out.push_str(&kpi_cell("reopen rate", if no_returns { NO_RETURNS } else { "reopen rate" }, reopen, "of mature resolved conversations"));
+    out.push_str(&kpi_cell(
+        "reopen rate",
+        if no_returns { NO_RETURNS } else { "reopen rate" },
+        reopen,
+        "of mature resolved conversations",
+    ));
     let csat_term = if k.csat_responses == 0 { NO_SURVEY } else { "CSAT" };
-    out.push_str(&kpi_cell("CSAT", csat_term, survey_text(k.csat_pct, k.csat_responses), &format!("{} answers", k.csat_responses)));
+    out.push_str(&kpi_cell(
+        "CSAT",
+        csat_term,
+        survey_text(k.csat_pct, k.csat_responses),
+        &format!("{} answers", k.csat_responses),
+    ));
     let low_term = if k.csat_responses == 0 { NO_SURVEY } else { "1-3 star, surveyed" };
-    out.push_str(&kpi_cell("1-3 star, surveyed", low_term, survey_text(k.low_csat_pct, k.csat_responses), "share of survey answers"));
-    out.push_str(&kpi_cell("1-3 star, predicted", "1-3 star, predicted", pct(k.predicted_low_csat_pct), "every conversation, risk model"));
-    out.push_str(&kpi_cell("bot containment", "bot containment", rate(k.bot_containment_rate), &format!("handover {}", rate(k.handover_rate))));
+    out.push_str(&kpi_cell(
+        "1-3 star, surveyed",
+        low_term,
+        survey_text(k.low_csat_pct, k.csat_responses),
+        "share of survey answers",
+    ));
+    out.push_str(&kpi_cell(
+        "1-3 star, predicted",
+        "1-3 star, predicted",
+        pct(k.predicted_low_csat_pct),
+        "every conversation, risk model",
+    ));
+    out.push_str(&kpi_cell(
+        "bot containment",
+        "bot containment",
+        rate(k.bot_containment_rate),
+        &format!("handover {}", rate(k.handover_rate)),
+    ));
     out.push_str("</div>");
     out
 }
@@ -646,7 +770,8 @@ fn evidence_cell(evidence: &str, long_wait: Option<f64>) -> String {
     if pieces.len() == 1 && !cut {
         return escape(&first);
     }
-    let more = if pieces.len() > 1 { format!(" <span class=more>(+{} more)</span>", pieces.len() - 1) } else { String::new() };
+    let more =
+        if pieces.len() > 1 { format!(" <span class=more>(+{} more)</span>", pieces.len() - 1) } else { String::new() };
     format!(
         "<details><summary>{}{more}</summary>{}</details>",
         escape(&first),
@@ -655,7 +780,12 @@ fn evidence_cell(evidence: &str, long_wait: Option<f64>) -> String {
 }
 
 fn reasons_cell(reasons: &str) -> String {
-    reasons.split(',').filter(|r| !r.is_empty()).map(|r| if REASONS.iter().any(|x| x.0 == r) { abbr(r, r) } else { escape(r) }).collect::<Vec<_>>().join(", ")
+    reasons
+        .split(',')
+        .filter(|r| !r.is_empty())
+        .map(|r| if REASONS.iter().any(|x| x.0 == r) { abbr(r, r) } else { escape(r) })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Emoji in customer text come from a colour emoji font, the rest from the text fonts: a face
@@ -678,28 +808,75 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
     let k = input.kpis;
     let channels: Vec<String> = k.by_channel.iter().map(|(c, _)| key_name(c)).collect();
     let channel_tips = |what: &dyn Fn(&KpiRow) -> String| -> Vec<(String, String)> {
-        k.by_channel.iter().map(|(c, r)| (key_name(c), format!("{}: {} conversations; {}", key_name(c), r.conversations, what(r)))).collect()
+        k.by_channel
+            .iter()
+            .map(|(c, r)| (key_name(c), format!("{}: {} conversations; {}", key_name(c), r.conversations, what(r))))
+            .collect()
     };
     let frt_series = [
-        Bars { name: "any reply (bot included)", key: "any", color: ORANGE, values: k.by_channel.iter().map(|(_, r)| r.timing("frt_total").median).collect() },
-        Bars { name: "first human reply", key: "human", color: BLUE, values: k.by_channel.iter().map(|(_, r)| r.timing("frt_human").median).collect() },
+        Bars {
+            name: "any reply (bot included)",
+            key: "any",
+            color: ORANGE,
+            values: k.by_channel.iter().map(|(_, r)| r.timing("frt_total").median).collect(),
+        },
+        Bars {
+            name: "first human reply",
+            key: "human",
+            color: BLUE,
+            values: k.by_channel.iter().map(|(_, r)| r.timing("frt_human").median).collect(),
+        },
     ];
     let frt_categories = channel_tips(&|r| {
-        format!("median first reply {}, first human reply {}", dur(r.timing("frt_total").median), dur(r.timing("frt_human").median))
+        format!(
+            "median first reply {}, first human reply {}",
+            dur(r.timing("frt_total").median),
+            dur(r.timing("frt_human").median)
+        )
     });
     let frt = figure(
-        &hbars("frt", "First response time by channel (median)", "median wait, log scale", &frt_categories, &frt_series, Unit::Duration, "no reply"),
+        &hbars(
+            "frt",
+            "First response time by channel (median)",
+            "median wait, log scale",
+            &frt_categories,
+            &frt_series,
+            Unit::Duration,
+            "no reply",
+        ),
         &bars_legend(&frt_series),
     );
-    let service_series =
-        [Bars { name: "first human reply within the channel's SLA", key: "within_sla", color: GREEN, values: k.by_channel.iter().map(|(_, r)| r.service_level_pct).collect() }];
+    let service_series = [Bars {
+        name: "first human reply within the channel's SLA",
+        key: "within_sla",
+        color: GREEN,
+        values: k.by_channel.iter().map(|(_, r)| r.service_level_pct).collect(),
+    }];
     let service = figure(
-        &hbars("service", "Service level by channel", "% of conversations within SLA", &channel_tips(&|r| format!("service level {}", pct(r.service_level_pct))), &service_series, Unit::Percent, "no customer message"),
+        &hbars(
+            "service",
+            "Service level by channel",
+            "% of conversations within SLA",
+            &channel_tips(&|r| format!("service level {}", pct(r.service_level_pct))),
+            &service_series,
+            Unit::Percent,
+            "no customer message",
+        ),
         &bars_legend(&service_series),
     );
     let csat_series = [
-        Bars { name: "surveyed (answers only)", key: "surveyed", color: ORANGE, values: k.by_channel.iter().map(|(_, r)| r.low_csat_pct).collect() },
-        Bars { name: "predicted (every conversation)", key: "predicted", color: BLUE, values: k.by_channel.iter().map(|(_, r)| r.predicted_low_csat_pct).collect() },
+        Bars {
+            name: "surveyed (answers only)",
+            key: "surveyed",
+            color: ORANGE,
+            values: k.by_channel.iter().map(|(_, r)| r.low_csat_pct).collect(),
+        },
+        Bars {
+            name: "predicted (every conversation)",
+            key: "predicted",
+            color: BLUE,
+            values: k.by_channel.iter().map(|(_, r)| r.predicted_low_csat_pct).collect(),
+        },
     ];
     let csat = figure(
         &hbars(
@@ -722,12 +899,18 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
             (false, _) => c[2] += 1,
         }
     }
-    let fcr_parts = [("resolved first time (mature)", GREEN), ("reopened", RED), ("immature: reopen window still open", GREY)];
+    let fcr_parts =
+        [("resolved first time (mature)", GREEN), ("reopened", RED), ("immature: reopen window still open", GREY)];
     let fcr_svg = stacked_shares(
         "fcr",
         "Resolved conversations: FCR, reopened, not yet known",
         "% of resolved conversations",
-        &channel_tips(&|r| format!("{} resolved: {} mature, {} still in the reopen window", r.resolved_conversations, r.fcr_mature_conversations, r.fcr_immature_conversations)),
+        &channel_tips(&|r| {
+            format!(
+                "{} resolved: {} mature, {} still in the reopen window",
+                r.resolved_conversations, r.fcr_mature_conversations, r.fcr_immature_conversations
+            )
+        }),
         &fcr_parts,
         &channels.iter().map(|c| fcr_counts[c].clone()).collect::<Vec<_>>(),
     );
@@ -740,7 +923,12 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
     html.push_str("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>");
     // No script, no fetch of any kind: the page is complete as written.
     html.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">");
-    let _ = write!(html, "<title>convoqa report {} to {}</title><style>{EMOJI_FACE}{STYLE}</style></head><body>", escape(&input.period.0), escape(&input.period.1));
+    let _ = write!(
+        html,
+        "<title>convoqa report {} to {}</title><style>{EMOJI_FACE}{STYLE}</style></head><body>",
+        escape(&input.period.0),
+        escape(&input.period.1)
+    );
     let _ = write!(
         html,
         "<h1>Conversation quality</h1><p class=sub>Conversations started {} to {}; judged as of {} (reopen windows still open after that are {}). Times in {}. Point at a figure, a column head or a bar for its definition; all of them are under <a href=\"#definitions\">Definitions</a>.</p>",
@@ -752,7 +940,9 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
     );
     if k.overall.conversations == 0 {
         // `--allow-empty` on a night without traffic: say so rather than show empty charts.
-        html.push_str("<p class=note><strong>No messages</strong> in the input for this run: every table is empty.</p>");
+        html.push_str(
+            "<p class=note><strong>No messages</strong> in the input for this run: every table is empty.</p>",
+        );
     }
     html.push_str(&headline(&k.overall));
     let quarantine = if input.quarantined_rows == 0 {
@@ -760,7 +950,12 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
     } else {
         quarantine_text(input.quarantined_rows, input.quarantined_message_rows)
     };
-    let _ = write!(html, "<p class=note>Risk model: {}. {}.</p>", escape(&input.risk_model), abbr(&quarantine, "quarantined rows"));
+    let _ = write!(
+        html,
+        "<p class=note>Risk model: {}. {}.</p>",
+        escape(&input.risk_model),
+        abbr(&quarantine, "quarantined rows")
+    );
     html.push_str("<h2>Speed</h2><div class=charts>");
     for svg in [&frt, &service] {
         html.push_str(svg);
@@ -769,7 +964,11 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
     html.push_str(&timing_table(&k.overall, input.rows));
     html.push_str("<h2>When customers write</h2>");
     html.push_str(&heat);
-    let _ = write!(html, "<p class=note>Hours and weekdays are in {}, the report's time zone (<code>time_zone</code> in the config).", escape(&zone));
+    let _ = write!(
+        html,
+        "<p class=note>Hours and weekdays are in {}, the report's time zone (<code>time_zone</code> in the config).",
+        escape(&zone)
+    );
     if input.time_zone.eq_ignore_ascii_case("UTC") {
         html.push_str(" Set it to the team's zone (for example Asia/Jakarta) to see the team's local hours.");
     }
@@ -790,7 +989,11 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
                 t.df,
                 t.n,
                 if p < 0.001 { "&lt; 0.001".to_string() } else { format!("= {p:.3}") },
-                if p < 0.01 { "resolution time differs between intents" } else { "no clear difference between intents" }
+                if p < 0.01 {
+                    "resolution time differs between intents"
+                } else {
+                    "no clear difference between intents"
+                }
             );
         }
         let _ = write!(
@@ -806,7 +1009,11 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
         table.sort_by_key(|r| (order(*r), r.intent.clone()));
         for r in table {
             let no_returns = r.reopen_rate == Some(0.0);
-            let (fcr, reopen) = if no_returns { (abbr("no returns", NO_RETURNS), abbr("no returns", NO_RETURNS)) } else { (rate(r.fcr_rate), rate(r.reopen_rate)) };
+            let (fcr, reopen) = if no_returns {
+                (abbr("no returns", NO_RETURNS), abbr("no returns", NO_RETURNS))
+            } else {
+                (rate(r.fcr_rate), rate(r.reopen_rate))
+            };
             let _ = write!(
                 html,
                 "<tr><td class=nw>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{fcr}</td><td class=num>{reopen}</td><td class=num>{}</td></tr>",
@@ -934,10 +1141,28 @@ mod tests {
         // E-mail's 245 minutes next to a bot's 5 seconds: on a linear axis the bot bar would be
         // 5 / (245 x 60) of the plot, under a pixel.
         let series = [
-            Bars { name: "any reply", key: "any", color: ORANGE, values: vec![Some(5.0), Some(245.0 * 60.0), Some(0.0)] },
-            Bars { name: "first human reply", key: "human", color: BLUE, values: vec![Some(180.0), Some(245.0 * 60.0), None] },
+            Bars {
+                name: "any reply",
+                key: "any",
+                color: ORANGE,
+                values: vec![Some(5.0), Some(245.0 * 60.0), Some(0.0)],
+            },
+            Bars {
+                name: "first human reply",
+                key: "human",
+                color: BLUE,
+                values: vec![Some(180.0), Some(245.0 * 60.0), None],
+            },
         ];
-        let svg = hbars("frt", "FRT", "median", &cats(&["whatsapp", "email", "instagram"]), &series, Unit::Duration, "no reply");
+        let svg = hbars(
+            "frt",
+            "FRT",
+            "median",
+            &cats(&["whatsapp", "email", "instagram"]),
+            &series,
+            Unit::Duration,
+            "no reply",
+        );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"), "{svg}");
         let drawn = bars(&svg);
         assert_eq!(drawn.len(), 5, "{drawn:?}");
@@ -960,7 +1185,8 @@ mod tests {
 
     #[test]
     fn percent_bars_use_a_linear_axis_from_zero() {
-        let series = [Bars { name: "within SLA", key: "within_sla", color: GREEN, values: vec![Some(80.0), Some(40.0)] }];
+        let series =
+            [Bars { name: "within SLA", key: "within_sla", color: GREEN, values: vec![Some(80.0), Some(40.0)] }];
         let svg = hbars("service", "SL", "%", &cats(&["a", "b"]), &series, Unit::Percent, "-");
         let drawn = bars(&svg);
         assert!((drawn[0].2 / drawn[1].2 - 2.0).abs() < 0.01, "{drawn:?}");
@@ -970,9 +1196,24 @@ mod tests {
     #[test]
     fn stacked_shares_draw_a_single_channel() {
         // plotters drew nothing for one category (the Twitter export has no channel column).
-        let svg = stacked_shares("fcr", "FCR", "%", &cats(&["(none)"]), &[("first", GREEN), ("reopened", RED), ("open", GREY)], &[vec![3, 1, 0]]);
-        assert!(svg.contains("data-part=\"first\"") && svg.contains("data-part=\"reopened\"") && !svg.contains("data-part=\"open\""), "{svg}");
-        assert!(svg.contains("<title>(none): reopened, 1 of 4 resolved (25.0%)</title>") && svg.contains(">75%<"), "{svg}");
+        let svg = stacked_shares(
+            "fcr",
+            "FCR",
+            "%",
+            &cats(&["(none)"]),
+            &[("first", GREEN), ("reopened", RED), ("open", GREY)],
+            &[vec![3, 1, 0]],
+        );
+        assert!(
+            svg.contains("data-part=\"first\"")
+                && svg.contains("data-part=\"reopened\"")
+                && !svg.contains("data-part=\"open\""),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("<title>(none): reopened, 1 of 4 resolved (25.0%)</title>") && svg.contains(">75%<"),
+            "{svg}"
+        );
         let none = stacked_shares("fcr", "FCR", "%", &cats(&["email"]), &[("first", GREEN)], &[vec![0]]);
         assert!(none.contains("none resolved"));
     }
@@ -983,7 +1224,9 @@ mod tests {
         cells[0][9] = 50;
         cells[4][14] = 20;
         let svg = heatmap(&cells, "Asia/Jakarta, UTC+07");
-        assert!(svg.contains("Mon") && svg.contains("(Asia/Jakarta, UTC+07)") && svg.contains("hour of day, Asia/Jakarta"));
+        assert!(
+            svg.contains("Mon") && svg.contains("(Asia/Jakarta, UTC+07)") && svg.contains("hour of day, Asia/Jakarta")
+        );
         assert!(svg.contains("data-legend=\"heatmap\" data-max=\"50\""), "{svg}");
         assert_eq!(heat_legend_steps(50), vec![0, 10, 20, 30, 40, 50]);
         assert_eq!(heat_legend_steps(2), vec![0, 1, 2], "no repeated steps");
@@ -1017,15 +1260,24 @@ mod tests {
         let rows: Vec<ConversationRow> = [30.0, 60.0, 7200.0, 86_400.0, 90_000.0, 400_000.0, 30.0, 20.0]
             .iter()
             .enumerate()
-            .map(|(i, s)| ConversationRow { intent: Some(if i < 4 { "refund" } else { "billing" }.into()), resolution_s: Some(*s), ..Default::default() })
+            .map(|(i, s)| ConversationRow {
+                intent: Some(if i < 4 { "refund" } else { "billing" }.into()),
+                resolution_s: Some(*s),
+                ..Default::default()
+            })
             .chain([ConversationRow { intent: Some("refund".into()), ..Default::default() }])
             .collect();
         let boxes = intent_boxes(&rows);
-        assert_eq!(boxes.iter().map(|b| (b.0.as_str(), b.1.n)).collect::<Vec<_>>(), vec![("billing", 4), ("refund", 4)], "slowest first; n = resolved");
+        assert_eq!(
+            boxes.iter().map(|b| (b.0.as_str(), b.1.n)).collect::<Vec<_>>(),
+            vec![("billing", 4), ("refund", 4)],
+            "slowest first; n = resolved"
+        );
         let svg = intent_boxplots(&boxes);
         assert!(svg.contains(">refund (n=4)<") && svg.contains("data-n=\"4\""));
         let re = regex::Regex::new(r#"<line x1="([^"]+)" y1="[^"]+" x2="([^"]+)" y2="[^"]+" stroke="[^"]+" stroke-width="[^"]+" class="whisker""#).unwrap();
-        let xs: Vec<f64> = re.captures_iter(&svg).flat_map(|c| [c[1].parse::<f64>().unwrap(), c[2].parse().unwrap()]).collect();
+        let xs: Vec<f64> =
+            re.captures_iter(&svg).flat_map(|c| [c[1].parse::<f64>().unwrap(), c[2].parse().unwrap()]).collect();
         assert_eq!(xs.len(), 16, "{svg}");
         assert!(xs.iter().all(|x| (210.0..=736.0).contains(x)), "{xs:?}");
         // Strictly inside: the axis has room beyond the furthest whisker on both sides.
@@ -1123,10 +1375,20 @@ mod tests {
         let html = page(&rows, &qa);
         // The handle KPI under its honest name, with its definition and the single-reply count.
         assert!(!html.contains(">handle time<") && html.contains(">human reply span<"), "renamed");
-        assert!(html.contains("Not average handle time (AHT)") && html.contains("9 of 10 conversations with a human reply had only one"));
+        assert!(
+            html.contains("Not average handle time (AHT)")
+                && html.contains("9 of 10 conversations with a human reply had only one")
+        );
         // Glossary, tooltips and the footer.
-        assert!(html.contains("<h2 id=definitions>Definitions</h2>") && html.contains("<dt>FCR</dt>") && html.contains("<dt>LONG_WAIT</dt>"));
-        assert!(html.contains("<abbr title=\"") && html.contains("<th class=num><abbr title=\"The intent&#39;s median resolution time divided"));
+        assert!(
+            html.contains("<h2 id=definitions>Definitions</h2>")
+                && html.contains("<dt>FCR</dt>")
+                && html.contains("<dt>LONG_WAIT</dt>")
+        );
+        assert!(
+            html.contains("<abbr title=\"")
+                && html.contains("<th class=num><abbr title=\"The intent&#39;s median resolution time divided")
+        );
         assert!(!html.contains("title=\"\""), "every tooltip has a text");
         assert!(!html.contains("Definitions: docs/kpis.md"));
         assert!(!html.contains("x overall") && html.contains(">median vs all</abbr>"));
@@ -1135,7 +1397,11 @@ mod tests {
         // QA table: the wait, ids that do not wrap, a font stack with emoji.
         assert!(html.contains("LONG_WAIT (waited 3.0h)"), "2^2 - 1 = 3 hours");
         assert!(html.contains("<td class=nw>agent-very-long-id-042</td>"));
-        assert!(html.contains("font-family:\"Color Emoji\",") && html.contains("src:local(\"Noto Color Emoji\"),local(\"Apple Color Emoji\"),local(\"Segoe UI Emoji\")"));
+        assert!(
+            html.contains("font-family:\"Color Emoji\",")
+                && html
+                    .contains("src:local(\"Noto Color Emoji\"),local(\"Apple Color Emoji\"),local(\"Segoe UI Emoji\")")
+        );
         // The box plot's n is the table's resolved column.
         assert!(html.contains(">refund (n=10)<") && html.contains("<td class=num>10</td><td class=num>10</td>"));
         // UTC is said to be UTC, with how to change it.

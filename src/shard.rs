@@ -22,7 +22,9 @@ pub struct Shard {
 impl Shard {
     /// "I/N" with 0 <= I < N.
     pub fn parse(raw: &str) -> Result<Shard> {
-        let bad = |problem: String| Error::config("--shard", problem, "use I/N with 0 <= I < N, e.g. --shard 0/4 ... --shard 3/4");
+        let bad = |problem: String| {
+            Error::config("--shard", problem, "use I/N with 0 <= I < N, e.g. --shard 0/4 ... --shard 3/4")
+        };
         let (i, n) = raw.split_once('/').ok_or_else(|| bad(format!("{raw:?} is not I/N")))?;
         let index: u32 = i.trim().parse().map_err(|_| bad(format!("{i:?} is not a number")))?;
         let count: u32 = n.trim().parse().map_err(|_| bad(format!("{n:?} is not a number")))?;
@@ -67,7 +69,11 @@ impl CustomerKeys {
 }
 
 /// Keeps this shard's rows; the rest are counted as rows_other_shards.
-pub fn select(mut messages: MessagesInput, mut conversations: Option<ConversationsInput>, shard: Shard) -> (MessagesInput, Option<ConversationsInput>) {
+pub fn select(
+    mut messages: MessagesInput,
+    mut conversations: Option<ConversationsInput>,
+    shard: Shard,
+) -> (MessagesInput, Option<ConversationsInput>) {
     let mut customer = CustomerKeys::default();
     customer.add_records(conversations.as_ref());
     for m in &messages.messages {
@@ -96,7 +102,9 @@ pub fn select(mut messages: MessagesInput, mut conversations: Option<Conversatio
 /// conversations table, else the first message); the others' messages and records are counted
 /// as rows_other_days. A conversation belongs to the night of the day it started.
 pub fn select_day(assembled: &mut crate::assemble::Assembled, day: jiff::civil::Date, tz: &jiff::tz::TimeZone) {
-    let created = |c: &crate::model::Conversation| c.record.as_ref().and_then(|r| r.created_at_us).or(c.messages.first().map(|m| m.sent_at_us));
+    let created = |c: &crate::model::Conversation| {
+        c.record.as_ref().and_then(|r| r.created_at_us).or(c.messages.first().map(|m| m.sent_at_us))
+    };
     let (mut messages, mut records) = (0u64, 0u64);
     assembled.conversations.retain(|c| {
         let keep = created(c).and_then(|t| crate::aggregate::local_day(t, tz)) == Some(day);

@@ -25,7 +25,9 @@ struct Columns<'a> {
 
 impl Columns<'_> {
     fn column(&self, name: &str, want: &DataType) -> Result<&dyn Array> {
-        let c = self.batch.column_by_name(name).ok_or_else(|| Error::input(self.path, format!("no column {name:?}: not a convoqa conversations table"), FIX))?;
+        let c = self.batch.column_by_name(name).ok_or_else(|| {
+            Error::input(self.path, format!("no column {name:?}: not a convoqa conversations table"), FIX)
+        })?;
         if c.data_type() != want {
             return Err(Error::input(self.path, format!("column {name:?} is {}, expected {want}", c.data_type()), FIX));
         }
@@ -48,20 +50,32 @@ impl Columns<'_> {
         Ok(a.is_valid(i).then(|| a.value(i)))
     }
     fn ts(&self, name: &str, i: usize) -> Result<Option<i64>> {
-        let a = self.column(name, &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())))?.as_primitive::<TimestampMicrosecondType>();
+        let a = self
+            .column(name, &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())))?
+            .as_primitive::<TimestampMicrosecondType>();
         Ok(a.is_valid(i).then(|| a.value(i)))
     }
     fn required<T>(&self, name: &str, i: usize, v: Option<T>) -> Result<T> {
         v.ok_or_else(|| Error::input(self.path, format!("row {i}: {name} is null"), FIX))
     }
     fn known<T>(&self, name: &str, raw: Option<String>, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>> {
-        raw.map(|r| parse(&r).ok_or_else(|| Error::input(self.path, format!("{name} {r:?} is not a value convoqa writes"), FIX))).transpose()
+        raw.map(|r| {
+            parse(&r).ok_or_else(|| Error::input(self.path, format!("{name} {r:?} is not a value convoqa writes"), FIX))
+        })
+        .transpose()
     }
 }
 
 fn reasons(c: &Columns, name: &str, i: usize) -> Result<Vec<&'static str>> {
     let raw = c.str(name, i)?.unwrap_or_default();
-    raw.split(',').filter(|s| !s.is_empty()).map(|code| Signal::from_code(code).map(Signal::code).ok_or_else(|| Error::input(c.path, format!("{name}: unknown reason {code:?}"), FIX))).collect()
+    raw.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|code| {
+            Signal::from_code(code)
+                .map(Signal::code)
+                .ok_or_else(|| Error::input(c.path, format!("{name}: unknown reason {code:?}"), FIX))
+        })
+        .collect()
 }
 
 fn row(c: &Columns, i: usize) -> Result<ConversationRow> {
@@ -104,7 +118,8 @@ fn row(c: &Columns, i: usize) -> Result<ConversationRow> {
         within_sla: c.bool("within_sla", i)?,
         reopened: c.bool("reopened", i)?,
         reopen_of: c.str("reopen_of", i)?,
-        reopen_reason: c.known("reopen_reason", c.str("reopen_reason", i)?, |s| ReopenReason::parse(s).map(ReopenReason::as_str))?,
+        reopen_reason: c
+            .known("reopen_reason", c.str("reopen_reason", i)?, |s| ReopenReason::parse(s).map(ReopenReason::as_str))?,
         fcr: c.bool("fcr", i)?,
         fcr_mature: c.required("fcr_mature", i, c.bool("fcr_mature", i)?)?,
         intent: c.str("intent", i)?,
@@ -141,7 +156,9 @@ fn conform(batch: RecordBatch, path: &Path) -> Result<RecordBatch> {
     let mut columns = Vec::with_capacity(batch.num_columns());
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
         let want = match column.data_type() {
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt32 => Some(DataType::UInt64),
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt32 => {
+                Some(DataType::UInt64)
+            }
             DataType::Timestamp(..) if column.data_type() != &micros_utc => Some(micros_utc.clone()),
             DataType::LargeUtf8 | DataType::Utf8View => Some(DataType::Utf8),
             _ => None,
@@ -149,7 +166,13 @@ fn conform(batch: RecordBatch, path: &Path) -> Result<RecordBatch> {
         match want {
             Some(want) => {
                 let cast = cast_with_options(column, &want, &CastOptions { safe: false, ..Default::default() })
-                    .map_err(|e| Error::input(path, format!("column {:?} ({}) cannot be read as {want}: {e}", field.name(), column.data_type()), FIX))?;
+                    .map_err(|e| {
+                        Error::input(
+                            path,
+                            format!("column {:?} ({}) cannot be read as {want}: {e}", field.name(), column.data_type()),
+                            FIX,
+                        )
+                    })?;
                 fields.push(field.as_ref().clone().with_data_type(want));
                 columns.push(cast);
                 changed = true;
@@ -163,7 +186,8 @@ fn conform(batch: RecordBatch, path: &Path) -> Result<RecordBatch> {
     if !changed {
         return Ok(batch);
     }
-    RecordBatch::try_new(std::sync::Arc::new(arrow::datatypes::Schema::new(fields)), columns).map_err(|e| Error::Internal(format!("conforming {}: {e}", path.display())))
+    RecordBatch::try_new(std::sync::Arc::new(arrow::datatypes::Schema::new(fields)), columns)
+        .map_err(|e| Error::Internal(format!("conforming {}: {e}", path.display())))
 }
 
 /// Files of one stored table: files as given; in a directory (a run's output, or a nightly store
@@ -201,7 +225,10 @@ pub fn read_conversation_rows(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Co
     if let Some(w) = rows.windows(2).find(|w| w[0].conversation_id == w[1].conversation_id) {
         // Rare: read the ids again to name the files.
         let id = &w[0].conversation_id;
-        let holding: Vec<&PathBuf> = files.iter().filter(|f| read_rows_file(f).is_ok_and(|r| r.iter().any(|r| &r.conversation_id == id))).collect();
+        let holding: Vec<&PathBuf> = files
+            .iter()
+            .filter(|f| read_rows_file(f).is_ok_and(|r| r.iter().any(|r| &r.conversation_id == id)))
+            .collect();
         let (first, second) = match holding.as_slice() {
             [a, b, ..] => (*a, *b),
             [a] => (*a, *a),
@@ -228,13 +255,19 @@ fn row_count(path: &Path) -> Option<usize> {
 pub fn read_rows_file(path: &Path) -> Result<Vec<ConversationRow>> {
     crate::ingest::guard_corrupt(path, "conversations", || {
         let file = std::fs::File::open(path).map_err(|e| Error::read(path, "opening", e))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| Error::read(path, "reading Parquet", e))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.build())
+            .map_err(|e| Error::read(path, "reading Parquet", e))?;
         let mut out = Vec::with_capacity(row_count(path).unwrap_or(0));
         for batch in reader {
             let batch = conform(batch.map_err(|e| Error::read(path, "reading Parquet", e))?, path)?;
             let c = Columns { batch: &batch, path };
-            let evidence: Vec<Option<&arrow::array::UInt64Array>> =
-                SIGNALS.iter().map(|s| batch.column_by_name(&format!("evidence_{}", s.column())).map(|a| a.as_primitive::<UInt64Type>())).collect();
+            let evidence: Vec<Option<&arrow::array::UInt64Array>> = SIGNALS
+                .iter()
+                .map(|s| {
+                    batch.column_by_name(&format!("evidence_{}", s.column())).map(|a| a.as_primitive::<UInt64Type>())
+                })
+                .collect();
             for i in 0..batch.num_rows() {
                 let mut r = row(&c, i)?;
                 for (k, e) in evidence.iter().enumerate() {
@@ -251,20 +284,29 @@ pub fn read_rows_file(path: &Path) -> Result<Vec<ConversationRow>> {
 
 /// sent_at of the customer messages of the given conversations, from stored messages.parquet
 /// files (only conversation_id, sent_at and sender_role are read).
-pub fn read_customer_message_times(paths: &[PathBuf], conversations: &std::collections::HashSet<&str>) -> Result<(Vec<PathBuf>, Vec<i64>)> {
+pub fn read_customer_message_times(
+    paths: &[PathBuf],
+    conversations: &std::collections::HashSet<&str>,
+) -> Result<(Vec<PathBuf>, Vec<i64>)> {
     use parquet::arrow::ProjectionMask;
     let fix = "pass messages.parquet files (or directories of them) written by `convoqa analyze`";
     let files = discover_table(paths, "messages")?;
     let mut times = Vec::new();
     for path in &files {
         let file = std::fs::File::open(path).map_err(|e| Error::read(path, "opening", e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::read(path, "reading Parquet", e))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::read(path, "reading Parquet", e))?;
         let schema = builder.parquet_schema();
         let wanted = ["conversation_id", "sent_at", "sender_role"];
-        let indices: Vec<usize> = wanted
-            .iter()
-            .map(|w| schema.columns().iter().position(|c| c.name() == *w).ok_or_else(|| Error::input(path, format!("no column {w:?}: not a convoqa messages table"), fix)))
-            .collect::<Result<_>>()?;
+        let indices: Vec<usize> =
+            wanted
+                .iter()
+                .map(|w| {
+                    schema.columns().iter().position(|c| c.name() == *w).ok_or_else(|| {
+                        Error::input(path, format!("no column {w:?}: not a convoqa messages table"), fix)
+                    })
+                })
+                .collect::<Result<_>>()?;
         let mask = ProjectionMask::leaves(schema, indices);
         let reader = builder.with_projection(mask).build().map_err(|e| Error::read(path, "reading Parquet", e))?;
         for batch in reader {
@@ -272,7 +314,9 @@ pub fn read_customer_message_times(paths: &[PathBuf], conversations: &std::colle
             let c = Columns { batch: &batch, path };
             let ids = c.column("conversation_id", &DataType::Utf8)?.as_string::<i32>();
             let roles = c.column("sender_role", &DataType::Utf8)?.as_string::<i32>();
-            let sent = c.column("sent_at", &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())))?.as_primitive::<TimestampMicrosecondType>();
+            let sent = c
+                .column("sent_at", &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())))?
+                .as_primitive::<TimestampMicrosecondType>();
             for i in 0..batch.num_rows() {
                 if roles.value(i) == "customer" && conversations.contains(ids.value(i)) {
                     times.push(sent.value(i));
@@ -287,14 +331,20 @@ pub fn read_customer_message_times(paths: &[PathBuf], conversations: &std::colle
 pub fn read_link_state(path: &Path) -> Result<std::collections::HashMap<String, crate::link::StoredTopic>> {
     use arrow::datatypes::Float32Type;
     let file = std::fs::File::open(path).map_err(|e| Error::read(path, "opening", e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| Error::read(path, "reading Parquet", e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| Error::read(path, "reading Parquet", e))?;
     let mut topics = std::collections::HashMap::new();
     for batch in reader {
         let batch = batch.map_err(|e| Error::read(path, "reading Parquet", e))?;
         let c = Columns { batch: &batch, path };
-        let embedding = batch.column_by_name("topic_embedding").and_then(|a| a.as_list_opt::<i32>()).ok_or_else(|| Error::input(path, "no list column \"topic_embedding\"", FIX))?;
+        let embedding = batch
+            .column_by_name("topic_embedding")
+            .and_then(|a| a.as_list_opt::<i32>())
+            .ok_or_else(|| Error::input(path, "no list column \"topic_embedding\"", FIX))?;
         for i in 0..batch.num_rows() {
-            let vector = embedding.is_valid(i).then(|| embedding.value(i).as_primitive::<Float32Type>().values().to_vec());
+            let vector =
+                embedding.is_valid(i).then(|| embedding.value(i).as_primitive::<Float32Type>().values().to_vec());
             let references = c.str("topic_references", i)?.unwrap_or_default();
             topics.insert(
                 c.required("conversation_id", i, c.str("conversation_id", i)?)?,
@@ -311,20 +361,24 @@ pub fn read_link_state(path: &Path) -> Result<std::collections::HashMap<String, 
 
 /// The themes of an earlier run's voc_backlog.parquet (`analyze --previous DIR`).
 pub fn read_previous_voc(dir: &std::path::Path) -> crate::error::Result<Vec<crate::voc::PreviousTheme>> {
+    use crate::error::Error;
     use arrow::array::AsArray;
     use arrow::datatypes::{Float32Type, Float64Type, UInt64Type};
-    use crate::error::Error;
     let path = dir.join("voc_backlog.parquet");
     let fix = "pass the output directory of an earlier `convoqa analyze` run made with the model on (it holds voc_backlog.parquet with a theme_centroid column)";
-    let file = std::fs::File::open(&path).map_err(|e| Error::input(&path, format!("cannot open the previous run's VOC backlog: {e}"), fix))?;
+    let file = std::fs::File::open(&path)
+        .map_err(|e| Error::input(&path, format!("cannot open the previous run's VOC backlog: {e}"), fix))?;
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.build())
         .map_err(|e| Error::read(&path, "reading the previous VOC backlog", e))?;
     let mut themes = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| Error::read(&path, "reading the previous VOC backlog", e))?;
-        let column = |name: &str| batch.column_by_name(name).ok_or_else(|| Error::input(&path, format!("no column {name:?}"), fix));
-        let (intent, conversations, share, centroid) = (column("intent")?, column("conversations")?, column("share")?, column(crate::write::VOC_CENTROID_COLUMN)?);
+        let column = |name: &str| {
+            batch.column_by_name(name).ok_or_else(|| Error::input(&path, format!("no column {name:?}"), fix))
+        };
+        let (intent, conversations, share, centroid) =
+            (column("intent")?, column("conversations")?, column("share")?, column(crate::write::VOC_CENTROID_COLUMN)?);
         let wrong = |name: &str| Error::input(&path, format!("column {name:?} has an unexpected type"), fix);
         let intent = intent.as_string_opt::<i32>().ok_or_else(|| wrong("intent"))?;
         let conversations = conversations.as_primitive_opt::<UInt64Type>().ok_or_else(|| wrong("conversations"))?;
@@ -332,7 +386,8 @@ pub fn read_previous_voc(dir: &std::path::Path) -> crate::error::Result<Vec<crat
         let centroid = centroid.as_list_opt::<i32>().ok_or_else(|| wrong(crate::write::VOC_CENTROID_COLUMN))?;
         for i in 0..batch.num_rows() {
             let values = centroid.value(i);
-            let values = values.as_primitive_opt::<Float32Type>().ok_or_else(|| wrong(crate::write::VOC_CENTROID_COLUMN))?;
+            let values =
+                values.as_primitive_opt::<Float32Type>().ok_or_else(|| wrong(crate::write::VOC_CENTROID_COLUMN))?;
             themes.push(crate::voc::PreviousTheme {
                 intent: intent.value(i).to_string(),
                 conversations: conversations.value(i),
@@ -343,4 +398,3 @@ pub fn read_previous_voc(dir: &std::path::Path) -> crate::error::Result<Vec<crat
     }
     Ok(themes)
 }
-

@@ -1,7 +1,10 @@
 //! The one-screen summary printed at the end of `analyze`.
 
 use crate::pipeline::AnalyzeReport;
-use crate::wording::{dur, fcr_reopen_text, pct, quarantine_text, rate, reason_counts, returns_observed, single_reply_note, survey_text, NO_RETURNS, NO_SURVEY, REPLY_SPAN, REPLY_SPAN_DEFINITION};
+use crate::wording::{
+    dur, fcr_reopen_text, pct, quarantine_text, rate, reason_counts, returns_observed, single_reply_note, survey_text,
+    NO_RETURNS, NO_SURVEY, REPLY_SPAN, REPLY_SPAN_DEFINITION,
+};
 
 fn reason_list(counts: &[(&str, usize)]) -> String {
     if counts.is_empty() {
@@ -43,7 +46,10 @@ pub fn render(report: &AnalyzeReport) -> String {
         let d = k.timing(name);
         out.push_str(&format!("{label:<18}{:>10}{:>10}{:>10}\n", dur(d.mean), dur(d.median), dur(d.p90)));
     }
-    out.push_str(&format!("  {REPLY_SPAN}: {REPLY_SPAN_DEFINITION};\n  {}\n", single_reply_note(&report.conversations)));
+    out.push_str(&format!(
+        "  {REPLY_SPAN}: {REPLY_SPAN_DEFINITION};\n  {}\n",
+        single_reply_note(&report.conversations)
+    ));
     out.push('\n');
     let (fcr, reopen) = fcr_reopen_text(k);
     if returns_observed(k) == Some(false) {
@@ -67,7 +73,10 @@ pub fn render(report: &AnalyzeReport) -> String {
         0 => format!("{NO_SURVEY};"),
         _ => format!("{} of survey answers,", pct(k.low_csat_pct)),
     };
-    out.push_str(&format!("1-3 star ratings: {surveyed} {} predicted for all conversations\n", pct(k.predicted_low_csat_pct)));
+    out.push_str(&format!(
+        "1-3 star ratings: {surveyed} {} predicted for all conversations\n",
+        pct(k.predicted_low_csat_pct)
+    ));
     out.push_str(&format!(
         "CSAT {}  NPS {}  CES {}  service level {}  unanswered {}\n",
         match k.csat_responses {
@@ -107,30 +116,35 @@ pub fn render(report: &AnalyzeReport) -> String {
             with_sentiment
         ));
     }
-    let mut intents: Vec<(&Option<String>, u64)> = report.kpis.by_intent.iter().filter(|(k, _)| k.is_some()).map(|(k, v)| (k, v.conversations)).collect();
+    let mut intents: Vec<(&Option<String>, u64)> =
+        report.kpis.by_intent.iter().filter(|(k, _)| k.is_some()).map(|(k, v)| (k, v.conversations)).collect();
     if !intents.is_empty() {
         intents.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let top: Vec<String> = intents.iter().take(5).map(|(k, n)| format!("{} {n}", k.as_deref().unwrap_or("-"))).collect();
+        let top: Vec<String> =
+            intents.iter().take(5).map(|(k, n)| format!("{} {n}", k.as_deref().unwrap_or("-"))).collect();
         out.push_str(&format!("top intents: {}\n", top.join(", ")));
     }
     let ir = &report.kpis.intent_resolution;
     // A median of a handful of conversations is noise: list intents with 10+ resolved.
-    let mut slow: Vec<_> =
-        ir.rows.iter().filter(|r| r.resolved_conversations >= 10).filter_map(|r| r.resolution_median_ratio.map(|x| (x, r))).collect();
+    let mut slow: Vec<_> = ir
+        .rows
+        .iter()
+        .filter(|r| r.resolved_conversations >= 10)
+        .filter_map(|r| r.resolution_median_ratio.map(|x| (x, r)))
+        .collect();
     slow.sort_by(|a, b| b.0.total_cmp(&a.0));
     if let (Some(h), Some(p), Some(e2)) = (ir.test.h, ir.test.p_value, ir.test.epsilon_squared) {
-        let top: Vec<String> = slow
-            .iter()
-            .take(3)
-            .map(|(x, r)| format!("{} {} ({x:.1}x)", r.intent, dur(r.resolution.median)))
-            .collect();
+        let top: Vec<String> =
+            slow.iter().take(3).map(|(x, r)| format!("{} {} ({x:.1}x)", r.intent, dur(r.resolution.median))).collect();
         out.push_str(&format!(
             "slowest to resolve (median, median vs all): {}; across intents Kruskal-Wallis H {h:.1}, p {}, epsilon^2 {e2:.3}\n",
             top.join(", "),
             if p < 0.001 { "< 0.001".to_string() } else { format!("{p:.3}") }
         ));
     }
-    let flagged = |risk: fn(&crate::features::ConversationRow) -> Option<f64>| report.conversations.iter().filter(|r| risk(r).is_some_and(|p| p >= 0.5)).count();
+    let flagged = |risk: fn(&crate::features::ConversationRow) -> Option<f64>| {
+        report.conversations.iter().filter(|r| risk(r).is_some_and(|p| p >= 0.5)).count()
+    };
     out.push_str(&format!(
         "risk >= 0.5 ({}): low CSAT {} conversations, false FCR {}\n",
         if report.manifest.risk_model.starts_with("built-in") { "built-in models" } else { "trained models" },
@@ -162,7 +176,8 @@ mod tests {
 
     #[test]
     fn no_return_at_all_is_not_a_perfect_fcr() {
-        let mut k = KpiRow { fcr_mature_conversations: 40, fcr_rate: Some(1.0), reopen_rate: Some(0.0), ..Default::default() };
+        let mut k =
+            KpiRow { fcr_mature_conversations: 40, fcr_rate: Some(1.0), reopen_rate: Some(0.0), ..Default::default() };
         assert_eq!(returns_observed(&k), Some(false));
         assert_eq!(fcr_reopen_text(&k), (NO_RETURNS.to_string(), NO_RETURNS.to_string()));
         k.fcr_rate = Some(0.9);
@@ -182,10 +197,18 @@ mod tests {
 
     #[test]
     fn reply_span_counts_single_reply_conversations() {
-        let row = |handle: Option<f64>, replies: u64| ConversationRow { handle_s: handle, human_replies: replies, ..Default::default() };
+        let row = |handle: Option<f64>, replies: u64| ConversationRow {
+            handle_s: handle,
+            human_replies: replies,
+            ..Default::default()
+        };
         let rows = [row(Some(0.0), 1), row(Some(0.0), 1), row(Some(900.0), 3), row(None, 0)];
         assert_eq!(single_reply_counts(&rows), (3, 2));
-        assert!(single_reply_note(&rows).starts_with("2 of 3 conversations with a human reply had only one"), "{}", single_reply_note(&rows));
+        assert!(
+            single_reply_note(&rows).starts_with("2 of 3 conversations with a human reply had only one"),
+            "{}",
+            single_reply_note(&rows)
+        );
         assert!(REPLY_SPAN_DEFINITION.contains("not average handle time"));
     }
 
@@ -218,8 +241,14 @@ mod tests {
         let conversations = vec![row(0, 1, 0.0), row(1, 1, 0.0), row(2, 1, 0.0), row(3, 4, 12.0 * 3600.0)];
         let kpis = crate::aggregate::aggregate(&conversations, [[0; 24]; 7], &jiff::tz::TimeZone::UTC);
         let mut rows = BTreeMap::new();
-        rows.insert("messages", RowAccounting { rows_in: 129, rows_used: 100, rows_quarantined: 29, ..Default::default() });
-        rows.insert("conversations", RowAccounting { rows_in: 7, rows_used: 4, rows_quarantined: 3, ..Default::default() });
+        rows.insert(
+            "messages",
+            RowAccounting { rows_in: 129, rows_used: 100, rows_quarantined: 29, ..Default::default() },
+        );
+        rows.insert(
+            "conversations",
+            RowAccounting { rows_in: 7, rows_used: 4, rows_quarantined: 3, ..Default::default() },
+        );
         let manifest = Manifest {
             tool: "convoqa",
             tool_version: "0",
@@ -249,10 +278,21 @@ mod tests {
         let text = render(&run());
         assert!(!text.contains("\nhandle time"), "the row is renamed: {text}");
         assert!(text.contains("\nhuman reply span        3.0h        0s      8.4h\n"), "{text}");
-        assert!(text.contains("not average handle time (AHT)") && text.contains("3 of 4 conversations with a human reply had only one"), "{text}");
-        assert!(text.contains("FCR / reopen: no returns observed (0 of 4 mature resolved conversations came back"), "{text}");
+        assert!(
+            text.contains("not average handle time (AHT)")
+                && text.contains("3 of 4 conversations with a human reply had only one"),
+            "{text}"
+        );
+        assert!(
+            text.contains("FCR / reopen: no returns observed (0 of 4 mature resolved conversations came back"),
+            "{text}"
+        );
         assert!(!text.contains("100.0%") && !text.contains("reopen 0.0%"), "{text}");
-        assert!(text.contains("1-3 star ratings: no survey data; 70.0% predicted") && text.contains("CSAT no survey data  NPS"), "{text}");
+        assert!(
+            text.contains("1-3 star ratings: no survey data; 70.0% predicted")
+                && text.contains("CSAT no survey data  NPS"),
+            "{text}"
+        );
         assert!(text.contains("32 input rows quarantined (29 message rows, 3 conversation rows;"), "{text}");
         // 4 conversations: each count is of conversations, per model, never more than 4.
         assert!(text.contains("risk >= 0.5 (built-in models): low CSAT 4 conversations, false FCR 0"), "{text}");
@@ -261,7 +301,11 @@ mod tests {
 
     #[test]
     fn reasons_are_counted_per_model_in_conversations() {
-        let row = |csat: Vec<&'static str>, fcr: Vec<&'static str>| ConversationRow { low_csat_reasons: csat, false_fcr_reasons: fcr, ..Default::default() };
+        let row = |csat: Vec<&'static str>, fcr: Vec<&'static str>| ConversationRow {
+            low_csat_reasons: csat,
+            false_fcr_reasons: fcr,
+            ..Default::default()
+        };
         let rows = [
             row(vec!["LONG_WAIT", "NEGATIVE_END"], vec!["LONG_WAIT"]),
             row(vec!["LONG_WAIT"], vec!["DEFERRED_RESOLUTION", "LONG_WAIT"]),

@@ -19,7 +19,8 @@ fn reference_token(raw: &str) -> Option<String> {
     // "2026-11-22" and "22/11/2026" are dates: a separated id has a run of 5+ digits.
     let longest_run = token.split(|c: char| !c.is_ascii_digit()).map(str::len).max().unwrap_or(0);
     let separated_id = token.contains(['/', '-']) && longest_run >= 5;
-    (well_formed && digits >= 6 && (has_letter || separated_id || longest_run >= 14)).then(|| token.to_ascii_uppercase())
+    (well_formed && digits >= 6 && (has_letter || separated_id || longest_run >= 14))
+        .then(|| token.to_ascii_uppercase())
 }
 
 /// Drops reference numbers from a text: they say nothing about intent or sentiment, and the
@@ -74,7 +75,10 @@ mod tests {
             inference_key("min batalin pesanan INV/2026/31517000, salah warna"),
             inference_key("Min batalin pesanan #INV/2026/99999999, salah warna")
         );
-        assert_eq!(inference_key("min batalin pesanan INV/2026/31517000, salah warna"), "min batalin pesanan , salah warna");
+        assert_eq!(
+            inference_key("min batalin pesanan INV/2026/31517000, salah warna"),
+            "min batalin pesanan , salah warna"
+        );
         assert_eq!(inference_key("bayar 150000 tgl 22/11/2026"), "bayar 150000 tgl 22/11/2026");
     }
 }

@@ -42,7 +42,11 @@ pub fn local_datetime(us: i64, tz: &TimeZone) -> Option<DateTime> {
 /// An IANA time zone by name; the error names the config key and the fix.
 pub fn parse_time_zone(key: &str, name: &str) -> crate::error::Result<jiff::tz::TimeZone> {
     jiff::tz::TimeZone::get(name).map_err(|e| {
-        crate::error::Error::config(key, format!("unknown time zone {name:?}: {e}"), "use an IANA name such as \"Asia/Jakarta\" or \"UTC\"")
+        crate::error::Error::config(
+            key,
+            format!("unknown time zone {name:?}: {e}"),
+            "use an IANA name such as \"Asia/Jakarta\" or \"UTC\"",
+        )
     })
 }
 
@@ -60,7 +64,10 @@ mod tests {
         assert_eq!(parse_timestamp_str("2026-11-01T08:00:00+07:00", &TimeZone::UTC), Some(us("2026-11-01T01:00:00Z")));
         assert_eq!(parse_timestamp_str("2026-11-01T08:00:00", &jkt), Some(us("2026-11-01T01:00:00Z")));
         assert_eq!(parse_timestamp_str("2026-11-01 08:00:00", &TimeZone::UTC), Some(us("2026-11-01T08:00:00Z")));
-        assert_eq!(parse_timestamp_str("2026-11-01T08:00:00.250Z", &TimeZone::UTC), Some(us("2026-11-01T08:00:00.25Z")));
+        assert_eq!(
+            parse_timestamp_str("2026-11-01T08:00:00.250Z", &TimeZone::UTC),
+            Some(us("2026-11-01T08:00:00.25Z"))
+        );
     }
 
     #[test]

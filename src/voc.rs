@@ -111,9 +111,9 @@ fn centroid(vectors: &[Vec<f32>], slots: &[usize]) -> Vec<f32> {
 }
 
 const STOPWORDS: [&str; 48] = [
-    "kak", "min", "ya", "yg", "yang", "aku", "saya", "gak", "ga", "tidak", "nggak", "udah", "sudah", "belum", "blm", "ini", "itu", "di",
-    "ke", "dan", "tapi", "tp", "juga", "kok", "sih", "dong", "nya", "the", "a", "to", "i", "my", "is", "it", "and", "of", "for", "not",
-    "still", "in", "on", "me", "you", "ada", "mau", "lagi", "masih", "buat",
+    "kak", "min", "ya", "yg", "yang", "aku", "saya", "gak", "ga", "tidak", "nggak", "udah", "sudah", "belum", "blm",
+    "ini", "itu", "di", "ke", "dan", "tapi", "tp", "juga", "kok", "sih", "dong", "nya", "the", "a", "to", "i", "my",
+    "is", "it", "and", "of", "for", "not", "still", "in", "on", "me", "you", "ada", "mau", "lagi", "masih", "buat",
 ];
 
 fn words(text: &str) -> Vec<String> {
@@ -151,7 +151,11 @@ pub struct NegativeMessage {
 
 /// The negative customer messages (two words or more) of conversations with an intent, in
 /// conversation then message order; `slot`s index `enrichment.intent_embeddings`.
-pub fn negative_messages(rows: &[ConversationRow], conversations: &[Conversation], enrichment: &Enrichment) -> Vec<NegativeMessage> {
+pub fn negative_messages(
+    rows: &[ConversationRow],
+    conversations: &[Conversation],
+    enrichment: &Enrichment,
+) -> Vec<NegativeMessage> {
     let mut out = Vec::new();
     for (c, conv) in conversations.iter().enumerate() {
         if rows[c].intent.is_none() {
@@ -171,7 +175,12 @@ pub fn negative_messages(rows: &[ConversationRow], conversations: &[Conversation
 }
 
 /// Themes of the negative messages (in conversation then message order), by intent.
-pub fn voc_backlog(rows: &[ConversationRow], negative: &[NegativeMessage], vectors: &[Vec<f32>], owner_team: &HashMap<String, String>) -> Vec<VocItem> {
+pub fn voc_backlog(
+    rows: &[ConversationRow],
+    negative: &[NegativeMessage],
+    vectors: &[Vec<f32>],
+    owner_team: &HashMap<String, String>,
+) -> Vec<VocItem> {
     let mut by_intent: BTreeMap<&str, Vec<(usize, usize, usize)>> = BTreeMap::new();
     let mut texts: HashMap<(usize, usize), &str> = HashMap::new();
     for n in negative {
@@ -213,8 +222,10 @@ pub fn voc_backlog(rows: &[ConversationRow], negative: &[NegativeMessage], vecto
             let affected: BTreeSet<usize> = t.members.iter().map(|&(c, _)| c).collect();
             let reopen: Vec<bool> = affected.iter().filter_map(|&c| rows[c].reopened).collect();
             let surveyed: Vec<f64> = affected.iter().filter_map(|&c| rows[c].csat_score).collect();
-            let low_csat_share = affected.iter().map(|&c| rows[c].low_csat_risk.unwrap_or(0.0)).sum::<f64>() / affected.len() as f64;
-            let reopen_rate = (!reopen.is_empty()).then(|| reopen.iter().filter(|&&r| r).count() as f64 / reopen.len() as f64);
+            let low_csat_share =
+                affected.iter().map(|&c| rows[c].low_csat_risk.unwrap_or(0.0)).sum::<f64>() / affected.len() as f64;
+            let reopen_rate =
+                (!reopen.is_empty()).then(|| reopen.iter().filter(|&&r| r).count() as f64 / reopen.len() as f64);
             // Title: the theme's words weighted by how much more they occur here than in the
             // intent as a whole (smoothed), top three.
             let mut counts: HashMap<String, usize> = HashMap::new();
@@ -249,7 +260,8 @@ pub fn voc_backlog(rows: &[ConversationRow], negative: &[NegativeMessage], vecto
                 share: n / total_conversations,
                 messages: t.members.len() as u64,
                 reopen_rate,
-                surveyed_low_csat_share: (!surveyed.is_empty()).then(|| surveyed.iter().filter(|&&s| s <= 3.0).count() as f64 / surveyed.len() as f64),
+                surveyed_low_csat_share: (!surveyed.is_empty())
+                    .then(|| surveyed.iter().filter(|&&s| s <= 3.0).count() as f64 / surveyed.len() as f64),
                 low_csat_share,
                 cost: n * (reopen_rate.unwrap_or(0.0) + low_csat_share),
                 quotes: quotes.into_iter().take(5).map(|q| q.1).collect(),
@@ -314,8 +326,13 @@ mod tests {
         Message::for_test("c", 0, Role::Customer, text)
     }
 
-    const NEG: Option<MessageSentiment> =
-        Some(MessageSentiment { label: "negative", probabilities: [0.9, 0.05, 0.05], score: -0.85, source: MessageSentiment::MODEL, carries_feeling: true });
+    const NEG: Option<MessageSentiment> = Some(MessageSentiment {
+        label: "negative",
+        probabilities: [0.9, 0.05, 0.05],
+        score: -0.85,
+        source: MessageSentiment::MODEL,
+        carries_feeling: true,
+    });
 
     #[test]
     fn negative_messages_cluster_into_themes_ranked_by_cost_with_redacted_quotes() {
@@ -326,9 +343,23 @@ mod tests {
             "kurirnya kasar banget, paket dilempar",
             "refund belum masuk, hubungi 081234567890",
         ];
-        let conversations: Vec<Conversation> =
-            texts.iter().enumerate().map(|(i, t)| Conversation { conversation_id: format!("c{i}"), thread_id: format!("c{i}"), messages: vec![msg(t)], record: None }).collect();
-        let mut rows: Vec<ConversationRow> = (0..4).map(|_| ConversationRow { intent: Some("delivery_problem".into()), low_csat_risk: Some(0.5), ..Default::default() }).collect();
+        let conversations: Vec<Conversation> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Conversation {
+                conversation_id: format!("c{i}"),
+                thread_id: format!("c{i}"),
+                messages: vec![msg(t)],
+                record: None,
+            })
+            .collect();
+        let mut rows: Vec<ConversationRow> = (0..4)
+            .map(|_| ConversationRow {
+                intent: Some("delivery_problem".into()),
+                low_csat_risk: Some(0.5),
+                ..Default::default()
+            })
+            .collect();
         rows[3].intent = Some("refund_return".into());
         rows[0].reopened = Some(true);
         rows[1].reopened = Some(false);
@@ -339,11 +370,20 @@ mod tests {
             message_slots: vec![vec![Some(0)], vec![Some(1)], vec![Some(0)], vec![Some(2)]],
             stats: Default::default(),
         };
-        let owners: HashMap<String, String> = [("delivery_problem".to_string(), "logistics".to_string())].into_iter().collect();
-        let items = voc_backlog(&rows, &negative_messages(&rows, &conversations, &enrichment), &enrichment.intent_embeddings, &owners);
+        let owners: HashMap<String, String> =
+            [("delivery_problem".to_string(), "logistics".to_string())].into_iter().collect();
+        let items = voc_backlog(
+            &rows,
+            &negative_messages(&rows, &conversations, &enrichment),
+            &enrichment.intent_embeddings,
+            &owners,
+        );
         assert_eq!(items.len(), 2);
         let courier = &items[0];
-        assert_eq!((courier.rank, courier.intent.as_str(), courier.conversations, courier.messages), (1, "delivery_problem", 3, 3));
+        assert_eq!(
+            (courier.rank, courier.intent.as_str(), courier.conversations, courier.messages),
+            (1, "delivery_problem", 3, 3)
+        );
         assert_eq!(courier.owner_team.as_deref(), Some("logistics"));
         assert!(courier.title.contains("kasar") || courier.title.contains("dilempar"), "{}", courier.title);
         assert_eq!(courier.reopen_rate, Some(0.5));
@@ -375,7 +415,12 @@ mod tests {
     #[test]
     fn trend_matches_same_intent_themes_by_centroid_and_compares_shares() {
         let previous = vec![
-            PreviousTheme { intent: "delivery_problem".into(), conversations: 10, share: 0.02, centroid: vec![1.0, 0.0] },
+            PreviousTheme {
+                intent: "delivery_problem".into(),
+                conversations: 10,
+                share: 0.02,
+                centroid: vec![1.0, 0.0],
+            },
             PreviousTheme { intent: "refund_return".into(), conversations: 8, share: 0.04, centroid: vec![0.0, 1.0] },
         ];
         let mut items = vec![
@@ -390,7 +435,15 @@ mod tests {
         assert_eq!(items[0].trend.as_ref().unwrap().previous_conversations, Some(10));
         // Small counts on both sides are not called a trend.
         let mut small = vec![item("refund_return", 2, 0.08, vec![0.0, 1.0])];
-        apply_trend(&mut small, &[PreviousTheme { intent: "refund_return".into(), conversations: 1, share: 0.02, centroid: vec![0.0, 1.0] }]);
+        apply_trend(
+            &mut small,
+            &[PreviousTheme {
+                intent: "refund_return".into(),
+                conversations: 1,
+                share: 0.02,
+                centroid: vec![0.0, 1.0],
+            }],
+        );
         assert_eq!(small[0].trend.as_ref().unwrap().direction, "steady");
         assert!(voc_markdown(&items, 10).contains("trend: up (previous run 2.0% of conversations)"));
     }

@@ -80,7 +80,10 @@ pub(crate) fn quarantine_text(total: u64, message_rows: u64) -> String {
 
 /// Conversations with each reason code, per risk model, most frequent first (a conversation
 /// counts once per code and model; it can have up to three codes per model).
-pub(crate) fn reason_counts<'a>(rows: &'a [ConversationRow], reasons: impl Fn(&'a ConversationRow) -> &'a [&'static str]) -> Vec<(&'static str, usize)> {
+pub(crate) fn reason_counts<'a>(
+    rows: &'a [ConversationRow],
+    reasons: impl Fn(&'a ConversationRow) -> &'a [&'static str],
+) -> Vec<(&'static str, usize)> {
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     for r in rows {
         let mut seen: Vec<&'static str> = reasons(r).to_vec();

@@ -7,7 +7,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Float32Builder, ListBuilder, Date32Array, Float64Array, StringArray, TimestampMicrosecondArray, UInt32Array, UInt64Array};
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float32Builder, Float64Array, ListBuilder, StringArray,
+    TimestampMicrosecondArray, UInt32Array, UInt64Array,
+};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use jiff::civil::Date;
@@ -17,13 +20,13 @@ use parquet::file::properties::WriterProperties;
 
 use crate::aggregate::intent_resolution::IntentResolution;
 use crate::aggregate::{KpiRow, KpiTable, KpiTables, TIMINGS};
+use crate::enrich::MessageSentiment;
 use crate::error::{Error, Result};
+use crate::features::turn_indices;
 use crate::features::ConversationRow;
+use crate::model::{Conversation, QuarantinedRow};
 use crate::qa::QaItem;
 use crate::voc::VocItem;
-use crate::features::turn_indices;
-use crate::enrich::MessageSentiment;
-use crate::model::{Conversation, QuarantinedRow};
 
 /// Builds one table column by column, keeping each column's name, type and values together.
 #[derive(Default)]
@@ -54,7 +57,8 @@ impl TableBuilder {
         self.push(name, Arc::new(values.into_iter().collect::<UInt64Array>()), true)
     }
     pub fn f32_list<'a>(&mut self, name: &str, values: impl IntoIterator<Item = &'a [f32]>) -> &mut Self {
-        let mut b = ListBuilder::new(Float32Builder::new()).with_field(Arc::new(Field::new("item", DataType::Float32, false)));
+        let mut b =
+            ListBuilder::new(Float32Builder::new()).with_field(Arc::new(Field::new("item", DataType::Float32, false)));
         for v in values {
             b.values().append_slice(v);
             b.append(true);
@@ -62,7 +66,8 @@ impl TableBuilder {
         self.push(name, Arc::new(b.finish()), false)
     }
     pub fn f32_list_opt<'a>(&mut self, name: &str, values: impl IntoIterator<Item = Option<&'a [f32]>>) -> &mut Self {
-        let mut b = ListBuilder::new(Float32Builder::new()).with_field(Arc::new(Field::new("item", DataType::Float32, false)));
+        let mut b =
+            ListBuilder::new(Float32Builder::new()).with_field(Arc::new(Field::new("item", DataType::Float32, false)));
         for v in values {
             match v {
                 Some(v) => {
@@ -229,8 +234,18 @@ pub fn qa_csv<W: std::io::Write>(items: &[QaItem], out: W) -> Result<W> {
 pub fn qa_csv_writer<W: std::io::Write>(out: W) -> Result<csv::Writer<W>> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
-        "conversation_id", "group", "rank", "low_csat_risk", "false_fcr_risk", "reasons", "primary_agent_id", "channel", "team", "intent",
-        "evidence_message_ids", "evidence",
+        "conversation_id",
+        "group",
+        "rank",
+        "low_csat_risk",
+        "false_fcr_risk",
+        "reasons",
+        "primary_agent_id",
+        "channel",
+        "team",
+        "intent",
+        "evidence_message_ids",
+        "evidence",
     ])
     .map_err(|e| Error::Internal(format!("qa_review.csv: {e}")))?;
     Ok(w)
@@ -267,8 +282,10 @@ pub fn kpi_batches(k: &KpiTables) -> Result<Vec<(&'static str, RecordBatch)>> {
     by_day.date("day", k.by_day.iter().map(|(d, _)| *d));
     kpi_columns(&mut by_day, &k.by_day.iter().map(|(_, r)| r).collect::<Vec<_>>());
     let mut heat = TableBuilder::new();
-    let cells: Vec<(u32, u32, u64)> =
-        (0..7).flat_map(|d| (0..24).map(move |h| (d, h))).map(|(d, h)| (d + 1, h, k.heatmap[d as usize][h as usize])).collect();
+    let cells: Vec<(u32, u32, u64)> = (0..7)
+        .flat_map(|d| (0..24).map(move |h| (d, h)))
+        .map(|(d, h)| (d + 1, h, k.heatmap[d as usize][h as usize]))
+        .collect();
     const NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     heat.u32("weekday", cells.iter().map(|c| c.0));
     heat.str("weekday_name", cells.iter().map(|c| Some(NAMES[c.0 as usize - 1])));
@@ -297,7 +314,10 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
 /// A partitioned run's spill file: small row groups (reading a part back while merging holds one
 /// row group's column chunks) and no compression (written once, read once, deleted).
 pub fn write_spill_parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
-    let props = WriterProperties::builder().set_max_row_group_row_count(Some(SPILL_ROW_GROUP)).set_compression(Compression::UNCOMPRESSED).build();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(SPILL_ROW_GROUP))
+        .set_compression(Compression::UNCOMPRESSED)
+        .build();
     let mut writer = StagedParquet::create(path, batch.schema(), props)?;
     writer.write(batch)?;
     writer.close()
@@ -357,9 +377,17 @@ fn host_name() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most buf.len() bytes into buf.
     let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let raw = if ok { String::from_utf8_lossy(&buf[..buf.iter().position(|&b| b == 0).unwrap_or(buf.len())]).into_owned() } else { String::new() };
+    let raw = if ok {
+        String::from_utf8_lossy(&buf[..buf.iter().position(|&b| b == 0).unwrap_or(buf.len())]).into_owned()
+    } else {
+        String::new()
+    };
     let clean: String = raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
-    if clean.is_empty() { "host".into() } else { clean }
+    if clean.is_empty() {
+        "host".into()
+    } else {
+        clean
+    }
 }
 
 /// Staging directories of runs that were killed (their process is gone) hold half-written files
@@ -409,7 +437,13 @@ impl OutDirLock {
         std::fs::create_dir_all(out_dir).map_err(|e| Error::write(out_dir, e))?;
         let path = out_dir.join(LOCK_FILE);
         loop {
-            let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(|e| Error::write(&path, e))?;
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| Error::write(&path, e))?;
             // SAFETY: flock on a file descriptor this function owns.
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
                 let mut holder = String::new();
@@ -523,7 +557,12 @@ impl StagedOutput {
     /// A Parquet table of many rows, built and written `ROWS_PER_WRITE` rows at a time so the
     /// whole table is never in memory as Arrow arrays. The file is the one a single batch gives
     /// (chunks are whole multiples of the writer's 1024-row mini-batches, so pages break alike).
-    pub fn parquet_rows<T>(&mut self, name: &str, rows: &[T], to_batch: impl Fn(&[T]) -> Result<RecordBatch>) -> Result<()> {
+    pub fn parquet_rows<T>(
+        &mut self,
+        name: &str,
+        rows: &[T],
+        to_batch: impl Fn(&[T]) -> Result<RecordBatch>,
+    ) -> Result<()> {
         let first = to_batch(&rows[..rows.len().min(ROWS_PER_WRITE)])?;
         let mut writer = self.parquet_writer(name, first.schema())?;
         writer.write(&first)?;
@@ -536,7 +575,11 @@ impl StagedOutput {
 
     /// A file of the stage written by `write`, which gets a buffered writer of it (large outputs
     /// need not be built in memory first).
-    pub fn file(&mut self, name: &str, write: impl FnOnce(std::io::BufWriter<File>) -> Result<std::io::BufWriter<File>>) -> Result<()> {
+    pub fn file(
+        &mut self,
+        name: &str,
+        write: impl FnOnce(std::io::BufWriter<File>) -> Result<std::io::BufWriter<File>>,
+    ) -> Result<()> {
         let path = self.staging.join(name);
         let file = File::create(&path).map_err(|e| Error::write(&path, e))?;
         let mut written = write(std::io::BufWriter::new(file))?;
@@ -592,12 +635,17 @@ pub fn rows_spill_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
     let base = conversations_batch(rows)?;
     let mut t = TableBuilder::new();
     for s in crate::score::SIGNALS {
-        t.u64_opt(&format!("evidence_{}", s.column()), rows.iter().map(|r| r.risk_signals.evidence(s).map(|i| i as u64)));
+        t.u64_opt(
+            &format!("evidence_{}", s.column()),
+            rows.iter().map(|r| r.risk_signals.evidence(s).map(|i| i as u64)),
+        );
     }
     let extra = t.finish()?;
-    let fields: Vec<Field> = base.schema().fields().iter().chain(extra.schema().fields().iter()).map(|f| f.as_ref().clone()).collect();
+    let fields: Vec<Field> =
+        base.schema().fields().iter().chain(extra.schema().fields().iter()).map(|f| f.as_ref().clone()).collect();
     let columns: Vec<ArrayRef> = base.columns().iter().chain(extra.columns()).cloned().collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| Error::Internal(format!("rows spill batch: {e}")))
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| Error::Internal(format!("rows spill batch: {e}")))
 }
 
 /// conversations.parquet: one row per conversation, every per-conversation field.
@@ -666,16 +714,17 @@ pub fn conversations_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
 /// messages.parquet: the input columns, normalised role, a message_id for every row
 /// (`<conversation_id>-<n>` where the input had none), the turn index, and for customer messages
 /// with text the sentiment label, its three probabilities and its score (positive - negative).
-pub fn messages_batch(conversations: &[Conversation], sentiment: Option<&Vec<Vec<Option<MessageSentiment>>>>, redact: bool) -> Result<RecordBatch> {
+pub fn messages_batch(
+    conversations: &[Conversation],
+    sentiment: Option<&Vec<Vec<Option<MessageSentiment>>>>,
+    redact: bool,
+) -> Result<RecordBatch> {
     let msgs: Vec<_> = conversations.iter().flat_map(|c| c.messages.iter().enumerate()).collect();
     let turns: Vec<u32> = conversations.iter().flat_map(|c| turn_indices(&c.messages)).collect();
     let mut t = TableBuilder::new();
     t.str("conversation_id", msgs.iter().map(|(_, m)| Some(&m.conversation_id)));
     t.str("thread_id", msgs.iter().map(|(_, m)| Some(&m.thread_id)));
-    t.str(
-        "message_id",
-        msgs.iter().map(|(i, m)| Some(m.output_id(*i))),
-    );
+    t.str("message_id", msgs.iter().map(|(i, m)| Some(m.output_id(*i))));
     t.ts("sent_at", msgs.iter().map(|(_, m)| Some(m.sent_at_us)));
     t.str("sender_role", msgs.iter().map(|(_, m)| Some(m.role.as_str())));
     if redact {
@@ -705,7 +754,10 @@ pub fn messages_batch(conversations: &[Conversation], sentiment: Option<&Vec<Vec
 }
 
 /// quarantine.parquet: every rejected row, its reason, and where it came from.
-pub fn quarantine_batch(rows: &[QuarantinedRow], source_path: impl Fn(&QuarantinedRow) -> String) -> Result<RecordBatch> {
+pub fn quarantine_batch(
+    rows: &[QuarantinedRow],
+    source_path: impl Fn(&QuarantinedRow) -> String,
+) -> Result<RecordBatch> {
     let mut t = TableBuilder::new();
     t.str("table", rows.iter().map(|q| Some(q.table)));
     t.str("source_file", rows.iter().map(|q| Some(source_path(q))));
@@ -727,12 +779,18 @@ pub fn quarantine_batch(rows: &[QuarantinedRow], source_path: impl Fn(&Quarantin
 /// tables that have it, so a reader can split the stream back into tables.
 pub fn write_ipc_stream<W: std::io::Write>(output: W, tables: &[(&str, &RecordBatch)]) -> Result<()> {
     use arrow::array::new_null_array;
-    let mut fields: Vec<(Field, Vec<&str>)> = vec![(Field::new("record", DataType::Utf8, false), tables.iter().map(|t| t.0).collect())];
+    let mut fields: Vec<(Field, Vec<&str>)> =
+        vec![(Field::new("record", DataType::Utf8, false), tables.iter().map(|t| t.0).collect())];
     for (table, batch) in tables {
         for f in batch.schema().fields() {
             match fields.iter_mut().find(|(g, _)| g.name() == f.name()) {
                 Some((g, _)) if g.data_type() != f.data_type() => {
-                    return Err(Error::Internal(format!("stream column {} is {} in {table} but {} before", f.name(), f.data_type(), g.data_type())))
+                    return Err(Error::Internal(format!(
+                        "stream column {} is {} in {table} but {} before",
+                        f.name(),
+                        f.data_type(),
+                        g.data_type()
+                    )))
                 }
                 Some((_, owners)) => owners.push(table),
                 None => fields.push((f.as_ref().clone().with_nullable(true), vec![*table])),
@@ -741,17 +799,23 @@ pub fn write_ipc_stream<W: std::io::Write>(output: W, tables: &[(&str, &RecordBa
     }
     let fields: Vec<Field> = fields
         .into_iter()
-        .map(|(f, owners)| f.with_metadata(std::collections::HashMap::from([("convoqa_tables".to_string(), owners.join(","))])))
+        .map(|(f, owners)| {
+            f.with_metadata(std::collections::HashMap::from([("convoqa_tables".to_string(), owners.join(","))]))
+        })
         .collect();
     let schema = Arc::new(Schema::new(fields));
     let stdout = std::path::Path::new("<stdout>");
     let mut writer = arrow::ipc::writer::StreamWriter::try_new(output, &schema).map_err(|e| Error::write(stdout, e))?;
     for (table, batch) in tables {
         let n = batch.num_rows();
-        let columns: Vec<ArrayRef> = std::iter::once(Arc::new(StringArray::from(vec![*table; n])) as ArrayRef)
-            .chain(schema.fields().iter().skip(1).map(|f| batch.column_by_name(f.name()).cloned().unwrap_or_else(|| new_null_array(f.data_type(), n))))
-            .collect();
-        let union = RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::Internal(format!("stream batch of {table}: {e}")))?;
+        let columns: Vec<ArrayRef> =
+            std::iter::once(Arc::new(StringArray::from(vec![*table; n])) as ArrayRef)
+                .chain(schema.fields().iter().skip(1).map(|f| {
+                    batch.column_by_name(f.name()).cloned().unwrap_or_else(|| new_null_array(f.data_type(), n))
+                }))
+                .collect();
+        let union = RecordBatch::try_new(schema.clone(), columns)
+            .map_err(|e| Error::Internal(format!("stream batch of {table}: {e}")))?;
         writer.write(&union).map_err(|e| Error::write(stdout, e))?;
     }
     // into_inner finishes the stream; the flush makes a closed pipe an error here, not at drop.
@@ -771,7 +835,11 @@ pub fn accounting_batch(acc: &crate::diagnostics::RowAccounting) -> Result<Recor
 }
 /// Writes risk_model.json (what `[risk] model` loads) and CARD.md into `dir`, atomically;
 /// returns the model file's path.
-pub fn save_risk_model(dir: &Path, models: &crate::score::RiskModels, card: &crate::score::train::RiskCard) -> Result<std::path::PathBuf> {
+pub fn save_risk_model(
+    dir: &Path,
+    models: &crate::score::RiskModels,
+    card: &crate::score::train::RiskCard,
+) -> Result<std::path::PathBuf> {
     let file = crate::score::train::model_file(models, card);
     let json = serde_json::to_vec_pretty(&file).map_err(|e| Error::Internal(format!("risk model to JSON: {e}")))?;
     let mut staged = StagedOutput::new(dir)?;
@@ -780,4 +848,3 @@ pub fn save_risk_model(dir: &Path, models: &crate::score::RiskModels, card: &cra
     staged.commit(crate::score::train::MODEL_FILE)?;
     Ok(dir.join(crate::score::train::MODEL_FILE))
 }
-

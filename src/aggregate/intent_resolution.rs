@@ -56,7 +56,11 @@ pub struct IntentResolution {
 
 /// Builds the table from the per-intent KPI rows the aggregate stage already computed, plus
 /// what only this table needs: each intent's resolution times (for the test) and endings.
-pub fn intent_resolution(rows: &[ConversationRow], overall: &KpiRow, by_intent: &KpiTable<Option<String>>) -> IntentResolution {
+pub fn intent_resolution(
+    rows: &[ConversationRow],
+    overall: &KpiRow,
+    by_intent: &KpiTable<Option<String>>,
+) -> IntentResolution {
     let overall_median = overall.timing("resolution").median;
     let mut resolution: HashMap<&str, Vec<f64>> = HashMap::new();
     let mut ends: HashMap<&str, (u64, u64)> = HashMap::new();
@@ -152,7 +156,8 @@ mod tests {
     fn kruskal_wallis_matches_scipy() {
         // scipy.stats.kruskal([1, 3, 5, 7, 9], [2, 4, 6, 8, 10], [11, 12, 13, 13, 15])
         //   -> H = 9.516994633273702, p = 0.008578490471899161
-        let groups = vec![vec![1.0, 3.0, 5.0, 7.0, 9.0], vec![2.0, 4.0, 6.0, 8.0, 10.0], vec![11.0, 12.0, 13.0, 13.0, 15.0]];
+        let groups =
+            vec![vec![1.0, 3.0, 5.0, 7.0, 9.0], vec![2.0, 4.0, 6.0, 8.0, 10.0], vec![11.0, 12.0, 13.0, 13.0, 15.0]];
         let t = kruskal_wallis(&groups);
         assert_eq!((t.df, t.n), (2, 15));
         assert!((t.h.unwrap() - 9.516_994_633_273_702).abs() < 1e-9, "{:?}", t.h);

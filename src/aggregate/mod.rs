@@ -9,9 +9,9 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
 use crate::features::ConversationRow;
-use intent_resolution::{intent_resolution, IntentResolution};
 use crate::model::{Conversation, Role};
 use crate::timefmt::local_datetime;
+use intent_resolution::{intent_resolution, IntentResolution};
 
 /// Timing KPIs that get mean, median and p90 columns, in output order.
 pub const TIMINGS: [&str; 8] =
@@ -196,7 +196,10 @@ pub fn customer_heatmap(customer_sent_at_us: impl Iterator<Item = i64>, tz: &Tim
 
 /// The heatmap of assembled conversations.
 pub fn conversations_heatmap(conversations: &[Conversation], tz: &TimeZone) -> [[u64; 24]; 7] {
-    customer_heatmap(conversations.iter().flat_map(|c| &c.messages).filter(|m| m.role == Role::Customer).map(|m| m.sent_at_us), tz)
+    customer_heatmap(
+        conversations.iter().flat_map(|c| &c.messages).filter(|m| m.role == Role::Customer).map(|m| m.sent_at_us),
+        tz,
+    )
 }
 
 pub fn aggregate(rows: &[ConversationRow], heatmap: [[u64; 24]; 7], tz: &TimeZone) -> KpiTables {

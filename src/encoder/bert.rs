@@ -150,7 +150,11 @@ impl BertModel {
         let dev = Device::Cpu;
         let layers: Vec<Layer> = layers.map(|w| Layer::new(w?, &shape, &dev)).collect::<Result<_>>()?;
         if layers.len() != shape.layers {
-            return Err(Error::Internal(format!("{} layers of weights for a {}-layer shape", layers.len(), shape.layers)));
+            return Err(Error::Internal(format!(
+                "{} layers of weights for a {}-layer shape",
+                layers.len(),
+                shape.layers
+            )));
         }
         Ok(BertModel {
             emb_norm: Norm::new(emb.norm.0, emb.norm.1, shape.layer_norm_eps, &dev)?,
@@ -173,7 +177,9 @@ impl BertModel {
     pub fn from_file(file: &E5s1File) -> Result<BertModel> {
         let s = file.shape;
         let (h, f) = (s.hidden, s.ffn);
-        let pair = |w: &str, b: &str, n: usize| -> Result<(Vec<f32>, Vec<f32>)> { Ok((file.f32_tensor(w, n)?, file.f32_tensor(b, n)?)) };
+        let pair = |w: &str, b: &str, n: usize| -> Result<(Vec<f32>, Vec<f32>)> {
+            Ok((file.f32_tensor(w, n)?, file.f32_tensor(b, n)?))
+        };
         let layers = (0..s.layers).map(|l| {
             let q4 = |name: &str, n: usize| file.q4_tensor_dequantised(&format!("l{l}.{name}"), n);
             let f32t = |name: &str, n: usize| file.f32_tensor(&format!("l{l}.{name}"), n);
@@ -240,9 +246,15 @@ impl BertModel {
 
     /// The padding mask [b, len], its additive attention bias (0 for real tokens, a large
     /// negative for padding, built once per batch) and the normalised embeddings [b * len, h].
-    fn embedded_input(&self, batch: &[&[u32]], len: usize, pad_id: u32) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+    fn embedded_input(
+        &self,
+        batch: &[&[u32]],
+        len: usize,
+        pad_id: u32,
+    ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let (b, h) = (batch.len(), self.shape.hidden);
-        let mask: Vec<f32> = batch.iter().flat_map(|ids| (0..len).map(move |t| if t < ids.len() { 1.0 } else { 0.0 })).collect();
+        let mask: Vec<f32> =
+            batch.iter().flat_map(|ids| (0..len).map(move |t| if t < ids.len() { 1.0 } else { 0.0 })).collect();
         let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
         let bias = ((mask.clone() - 1.0)? * 1e9)?.reshape((b, 1, 1, len))?;
         let x = self.embed_tokens(batch, len, pad_id).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
@@ -282,7 +294,15 @@ impl BertModel {
 }
 
 /// One encoder layer on [b * len, h] hidden states with an additive attention bias.
-fn layer_forward(layer: &Layer, x: &Tensor, bias: &Tensor, b: usize, len: usize, nh: usize, h: usize) -> candle_core::Result<Tensor> {
+fn layer_forward(
+    layer: &Layer,
+    x: &Tensor,
+    bias: &Tensor,
+    b: usize,
+    len: usize,
+    nh: usize,
+    h: usize,
+) -> candle_core::Result<Tensor> {
     let hd = h / nh;
     let qkv = layer.qkv.forward(x)?.reshape((b, len, 3, nh, hd))?.permute((2, 0, 3, 1, 4))?;
     let q = qkv.get(0)?.contiguous()?;

@@ -65,7 +65,11 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or_else(|| corrupt(self.path, &format!("file ends inside {what}")))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or_else(|| corrupt(self.path, &format!("file ends inside {what}")))?;
         let s = &self.data[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -126,7 +130,10 @@ impl E5s1File {
         let layer_norm_eps = c.f32("layer norm epsilon")? as f64;
         let block = c.count("block size")?;
         if block != Q4_BLOCK || heads == 0 || hidden % heads != 0 || hidden % Q4_BLOCK != 0 || ffn % Q4_BLOCK != 0 {
-            return Err(corrupt(path, &format!("unsupported shape: hidden {hidden}, heads {heads}, ffn {ffn}, block {block}")));
+            return Err(corrupt(
+                path,
+                &format!("unsupported shape: hidden {hidden}, heads {heads}, ffn {ffn}, block {block}"),
+            ));
         }
         let shape = EncoderShape { hidden, layers, heads, ffn, vocab, max_positions, type_vocab, layer_norm_eps };
 
@@ -177,7 +184,8 @@ impl E5s1File {
         let mut tensors = HashMap::with_capacity(n_tensors);
         for _ in 0..n_tensors {
             let name_len = c.u16("tensor name length")? as usize;
-            let name = String::from_utf8(c.take(name_len, "tensor name")?.to_vec()).map_err(|_| corrupt(path, "tensor name is not UTF-8"))?;
+            let name = String::from_utf8(c.take(name_len, "tensor name")?.to_vec())
+                .map_err(|_| corrupt(path, "tensor name is not UTF-8"))?;
             let dtype = match c.u8("tensor dtype")? {
                 0 => DType::F32,
                 1 => DType::Q4_0,
@@ -207,7 +215,10 @@ impl E5s1File {
         let path = Path::new("e5-small-q4.bin");
         let e = self.tensors.get(name).ok_or_else(|| corrupt(path, &format!("tensor {name} is missing")))?;
         if e.dtype != dtype || e.elements != elements {
-            return Err(corrupt(path, &format!("tensor {name} is {:?} x {}, expected {dtype:?} x {elements}", e.dtype, e.elements)));
+            return Err(corrupt(
+                path,
+                &format!("tensor {name} is {:?} x {}, expected {dtype:?} x {elements}", e.dtype, e.elements),
+            ));
         }
         Ok(e)
     }
@@ -215,7 +226,10 @@ impl E5s1File {
     /// An f32 tensor of `elements` values.
     pub fn f32_tensor(&self, name: &str, elements: usize) -> Result<Vec<f32>> {
         let e = self.entry(name, DType::F32, elements)?;
-        Ok(self.data[e.offset..e.offset + e.bytes].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect())
+        Ok(self.data[e.offset..e.offset + e.bytes]
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect())
     }
 
     /// A Q4_0 tensor, dequantised to f32 (row-major, as stored).

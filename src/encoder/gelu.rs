@@ -73,7 +73,8 @@ mod tests {
     #[test]
     fn gelu_matches_its_definition() {
         let mut v = vec![-3.0f32, -1.0, 0.0, 0.5, 2.0];
-        let want: Vec<f32> = v.iter().map(|&x| (0.5 * x as f64 * (1.0 + erf_reference(x as f64 / 2f64.sqrt()))) as f32).collect();
+        let want: Vec<f32> =
+            v.iter().map(|&x| (0.5 * x as f64 * (1.0 + erf_reference(x as f64 / 2f64.sqrt()))) as f32).collect();
         gelu_erf_in_place(&mut v);
         for (a, b) in v.iter().zip(&want) {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");

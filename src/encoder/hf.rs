@@ -108,10 +108,18 @@ pub fn load(dir: &Path) -> Result<HfEncoder> {
         "bert" => 0,
         // XLM-RoBERTa numbers positions from padding_idx + 1.
         "xlm-roberta" | "roberta" => config.pad_token_id.unwrap_or(1) + 1,
-        other => return Err(bad(&config_path, format!("model_type {other:?} is not supported (bert, xlm-roberta, roberta are)"))),
+        other => {
+            return Err(bad(
+                &config_path,
+                format!("model_type {other:?} is not supported (bert, xlm-roberta, roberta are)"),
+            ))
+        }
     };
     if config.hidden_act != "gelu" {
-        return Err(bad(&config_path, format!("hidden_act {:?} is not supported (the forward pass uses erf-GELU, \"gelu\")", config.hidden_act)));
+        return Err(bad(
+            &config_path,
+            format!("hidden_act {:?} is not supported (the forward pass uses erf-GELU, \"gelu\")", config.hidden_act),
+        ));
     }
     if config.hidden_size % config.num_attention_heads != 0 {
         return Err(bad(&config_path, "hidden_size is not a multiple of num_attention_heads"));
@@ -132,7 +140,8 @@ pub fn load(dir: &Path) -> Result<HfEncoder> {
     let query_prefix = st.prompts.get("query").cloned().unwrap_or_default();
 
     let tokenizer_path = dir.join("tokenizer.json");
-    let mut inner = tokenizers::Tokenizer::from_file(&tokenizer_path).map_err(|e| bad(&tokenizer_path, format!("cannot load it: {e}")))?;
+    let mut inner = tokenizers::Tokenizer::from_file(&tokenizer_path)
+        .map_err(|e| bad(&tokenizer_path, format!("cannot load it: {e}")))?;
     // convoqa batches and truncates itself.
     inner.with_padding(None);
     inner.with_truncation(None).map_err(|e| bad(&tokenizer_path, e.to_string()))?;
@@ -176,7 +185,11 @@ pub fn load(dir: &Path) -> Result<HfEncoder> {
         token_type0: w.get("embeddings.token_type_embeddings.weight", shape.type_vocab * h)?[..h].to_vec(),
         norm: (w.get("embeddings.LayerNorm.weight", h)?, w.get("embeddings.LayerNorm.bias", h)?),
     };
-    Ok(HfEncoder { tokenizer: HfTokenizer { inner, pad_id }, model: BertModel::from_weights(shape, pooling, emb, layers)?, query_prefix })
+    Ok(HfEncoder {
+        tokenizer: HfTokenizer { inner, pad_id },
+        model: BertModel::from_weights(shape, pooling, emb, layers)?,
+        query_prefix,
+    })
 }
 
 struct Weights<'a> {
@@ -197,7 +210,10 @@ impl Weights<'_> {
             .and_then(|t| t.to_vec1::<f32>())
             .map_err(|e| bad(self.path, format!("tensor {name}: {e}")))?;
         if v.len() != expected_len {
-            return Err(bad(self.path, format!("tensor {name} has {} values, config.json implies {expected_len}", v.len())));
+            return Err(bad(
+                self.path,
+                format!("tensor {name} has {} values, config.json implies {expected_len}", v.len()),
+            ));
         }
         Ok(v)
     }

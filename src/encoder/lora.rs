@@ -67,15 +67,35 @@ impl Adapter {
         let spec_path = dir.join("adapter.json");
         let text = std::fs::read_to_string(&spec_path)
             .map_err(|e| Error::input(&spec_path, format!("cannot read the adapter's description ({e})"), "point [model] adapter at a directory made by `convoqa train adapter`, or set it to \"\" for the plain encoder"))?;
-        let spec: AdapterSpec = serde_json::from_str(&text).map_err(|e| Error::input(&spec_path, format!("not an adapter description: {e}"), "re-create it with `convoqa train adapter`"))?;
+        let spec: AdapterSpec = serde_json::from_str(&text).map_err(|e| {
+            Error::input(
+                &spec_path,
+                format!("not an adapter description: {e}"),
+                "re-create it with `convoqa train adapter`",
+            )
+        })?;
         let weights_path = dir.join("adapter.safetensors");
-        let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu)
-            .map_err(|e| Error::input(&weights_path, format!("cannot read adapter weights: {e}"), "re-create it with `convoqa train adapter`"))?;
+        let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu).map_err(|e| {
+            Error::input(
+                &weights_path,
+                format!("cannot read adapter weights: {e}"),
+                "re-create it with `convoqa train adapter`",
+            )
+        })?;
         let mut weights = BTreeMap::new();
         for (name, a) in &tensors {
             if let Some(key) = name.strip_suffix(".a") {
-                let b = tensors.get(&format!("{key}.b")).ok_or_else(|| Error::input(&weights_path, format!("{key}.a without {key}.b"), "re-create it with `convoqa train adapter`"))?;
-                weights.insert(key.to_string(), (a.to_dtype(DType::F32).map_err(ce)?, b.to_dtype(DType::F32).map_err(ce)?));
+                let b = tensors.get(&format!("{key}.b")).ok_or_else(|| {
+                    Error::input(
+                        &weights_path,
+                        format!("{key}.a without {key}.b"),
+                        "re-create it with `convoqa train adapter`",
+                    )
+                })?;
+                weights.insert(
+                    key.to_string(),
+                    (a.to_dtype(DType::F32).map_err(ce)?, b.to_dtype(DType::F32).map_err(ce)?),
+                );
             }
         }
         Ok(Adapter { spec, weights })
@@ -101,11 +121,22 @@ impl Adapter {
     pub fn merge_into(&self, model: &mut BertModel) -> Result<()> {
         let scale = self.scale();
         for (key, (a, b)) in &self.weights {
-            let (layer, name) = key.split_once('.').and_then(|(l, n)| Some((l.strip_prefix('l')?.parse::<usize>().ok()?, n))).ok_or_else(|| Error::Internal(format!("adapter key {key:?}")))?;
-            let lin = model.layers.get_mut(layer).map(|l| target_mut(l, name)).ok_or_else(|| Error::Internal(format!("adapter layer {layer} beyond the model")))?;
+            let (layer, name) = key
+                .split_once('.')
+                .and_then(|(l, n)| Some((l.strip_prefix('l')?.parse::<usize>().ok()?, n)))
+                .ok_or_else(|| Error::Internal(format!("adapter key {key:?}")))?;
+            let lin = model
+                .layers
+                .get_mut(layer)
+                .map(|l| target_mut(l, name))
+                .ok_or_else(|| Error::Internal(format!("adapter layer {layer} beyond the model")))?;
             let delta = (b.matmul(a).map_err(ce)? * scale).map_err(ce)?;
             if delta.dims() != lin.weight.dims() {
-                return Err(Error::Internal(format!("adapter {key}: {:?} for a {:?} matrix", delta.dims(), lin.weight.dims())));
+                return Err(Error::Internal(format!(
+                    "adapter {key}: {:?} for a {:?} matrix",
+                    delta.dims(),
+                    lin.weight.dims()
+                )));
             }
             lin.weight = (&lin.weight + delta).map_err(ce)?;
         }

@@ -113,14 +113,24 @@ impl Encoder {
         if path.is_dir() {
             let hf = hf::load(path)?;
             release_freed_memory();
-            return Ok(Encoder { tokenizer: TextTokenizer::Hf(hf.tokenizer), model: hf.model, query_prefix: hf.query_prefix, name });
+            return Ok(Encoder {
+                tokenizer: TextTokenizer::Hf(hf.tokenizer),
+                model: hf.model,
+                query_prefix: hf.query_prefix,
+                name,
+            });
         }
         let file = E5s1File::open(path)?;
         let tokenizer = SentencePieceTokenizer::from_parts(&file.tokenizer)?;
         let model = BertModel::from_file(&file)?;
         drop(file);
         release_freed_memory();
-        Ok(Encoder { tokenizer: TextTokenizer::SentencePiece(tokenizer), model, query_prefix: QUERY_PREFIX.into(), name })
+        Ok(Encoder {
+            tokenizer: TextTokenizer::SentencePiece(tokenizer),
+            model,
+            query_prefix: QUERY_PREFIX.into(),
+            name,
+        })
     }
 
     /// The default model path under a project root.
@@ -154,8 +164,11 @@ impl Encoder {
             Some(dir) => {
                 let plain_name = encoder.name.clone();
                 let encoder = encoder.with_adapter(dir)?;
-                let card_name =
-                    if encoder.name == plain_name { path.display().to_string() } else { format!("{}+{}", path.display(), encoder_name(dir)) };
+                let card_name = if encoder.name == plain_name {
+                    path.display().to_string()
+                } else {
+                    format!("{}+{}", path.display(), encoder_name(dir))
+                };
                 Ok((encoder, card_name))
             }
             None => Ok((encoder, path.display().to_string())),

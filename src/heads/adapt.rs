@@ -25,7 +25,7 @@ use super::data::load;
 use super::intent::{intent_vector, reads_intent, Taxonomy};
 use super::metrics::evaluate;
 use super::sentiment::{SentimentData, LABELS};
-use crate::encoder::lora::{Adapter, AdaptedStack, AdapterSpec, TARGETS};
+use crate::encoder::lora::{AdaptedStack, Adapter, AdapterSpec, TARGETS};
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 use crate::model::Role;
@@ -109,7 +109,11 @@ impl TextCache {
                 let refs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
                 let (hidden, _) = encoder.model.hidden_until(&refs, pad, first_layer).map_err(ce)?;
                 let all = hidden.to_vec3::<f32>().map_err(ce)?;
-                Ok(batch.iter().zip(all).map(|(&i, rows)| (i, rows.into_iter().take(ids[i].len()).flatten().collect())).collect())
+                Ok(batch
+                    .iter()
+                    .zip(all)
+                    .map(|(&i, rows)| (i, rows.into_iter().take(ids[i].len()).flatten().collect()))
+                    .collect())
             })
             .collect::<Result<_>>()?;
         self.hidden = vec![Vec::new(); ids.len()];
@@ -130,7 +134,10 @@ impl TextCache {
             x[b * len * h..b * len * h + self.hidden[s].len()].copy_from_slice(&self.hidden[s]);
             mask[b * len..b * len + self.lens[s]].fill(1.0);
         }
-        Ok((Tensor::from_vec(x, (slots.len(), len, h), &Device::Cpu)?, Tensor::from_vec(mask, (slots.len(), len), &Device::Cpu)?))
+        Ok((
+            Tensor::from_vec(x, (slots.len(), len, h), &Device::Cpu)?,
+            Tensor::from_vec(mask, (slots.len(), len), &Device::Cpu)?,
+        ))
     }
 }
 
@@ -140,7 +147,12 @@ struct Task {
 }
 
 /// Batches of rows of similar length, at most `batch_tokens` padded tokens each.
-fn batches(rows: &[(usize, usize)], cache: &TextCache, batch_tokens: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<(usize, usize)>> {
+fn batches(
+    rows: &[(usize, usize)],
+    cache: &TextCache,
+    batch_tokens: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Vec<(usize, usize)>> {
     let mut sorted = rows.to_vec();
     sorted.shuffle(rng);
     sorted.sort_by_key(|&(s, _)| cache.lens[s]);
@@ -175,19 +187,31 @@ pub struct AdaptOutcome {
 }
 
 /// Trains the adapter; returns the epoch that scored best on the dev split.
-pub fn train_adapter(encoder: &Encoder, data_dir: &Path, corpus: &Corpus, taxonomy: &Taxonomy, recipe: &AdaptRecipe) -> Result<AdaptOutcome> {
+pub fn train_adapter(
+    encoder: &Encoder,
+    data_dir: &Path,
+    corpus: &Corpus,
+    taxonomy: &Taxonomy,
+    recipe: &AdaptRecipe,
+) -> Result<AdaptOutcome> {
     let started = Instant::now();
     let model = &encoder.model;
     let h = model.shape.hidden;
     if recipe.first_layer >= model.layers.len() {
-        return Err(Error::config("--first-layer", format!("{} is not below the encoder's {} layers", recipe.first_layer, model.layers.len()), "e.g. --first-layer 6"));
+        return Err(Error::config(
+            "--first-layer",
+            format!("{} is not below the encoder's {} layers", recipe.first_layer, model.layers.len()),
+            "e.g. --first-layer 6",
+        ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(recipe.seed);
     let mut cache = TextCache::new();
     let s_labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
     let mut i_labels: Vec<String> = taxonomy.intent.iter().map(|i| i.name.clone()).collect();
     i_labels.sort();
-    let pos = |labels: &[String], l: &str| labels.iter().position(|x| x == l).ok_or_else(|| Error::Internal(format!("label {l:?} not in {labels:?}")));
+    let pos = |labels: &[String], l: &str| {
+        labels.iter().position(|x| x == l).ok_or_else(|| Error::Internal(format!("label {l:?} not in {labels:?}")))
+    };
 
     // Sentiment rows: SmSA (a seeded sample), NusaX id/en, and the corpus's train messages.
     let data = SentimentData::under(data_dir);
@@ -215,7 +239,11 @@ pub fn train_adapter(encoder: &Encoder, data_dir: &Path, corpus: &Corpus, taxono
         Ok(out)
     };
     let corpus_train = corpus_rows("train", &mut cache)?;
-    sources.push(format!("data/corpus train: {} customer messages the model reads, x{}", corpus_train.len(), recipe.corpus_repeats));
+    sources.push(format!(
+        "data/corpus train: {} customer messages the model reads, x{}",
+        corpus_train.len(),
+        recipe.corpus_repeats
+    ));
     for _ in 0..recipe.corpus_repeats {
         sentiment.rows.extend(&corpus_train);
     }
@@ -248,8 +276,10 @@ pub fn train_adapter(encoder: &Encoder, data_dir: &Path, corpus: &Corpus, taxono
         }
     }
     sources.push(format!("data/taxonomy/intents.toml examples + {corpus_intent_rows} corpus train messages labelled with their conversation's intent"));
-    let dev_convs: Vec<(Vec<usize>, usize)> =
-        corpus.split("dev").map(|c| Ok((intent_slots(c, &mut cache)?, pos(&i_labels, &c.intent)?))).collect::<Result<_>>()?;
+    let dev_convs: Vec<(Vec<usize>, usize)> = corpus
+        .split("dev")
+        .map(|c| Ok((intent_slots(c, &mut cache)?, pos(&i_labels, &c.intent)?)))
+        .collect::<Result<_>>()?;
 
     let t0 = Instant::now();
     cache.fill(encoder, recipe.first_layer, recipe.max_tokens)?;
@@ -264,7 +294,8 @@ pub fn train_adapter(encoder: &Encoder, data_dir: &Path, corpus: &Corpus, taxono
             let (out_dim, in_dim) = w;
             let bound = 1.0 / (in_dim as f32).sqrt();
             let a: Vec<f32> = (0..recipe.rank * in_dim).map(|_| rng.random_range(-bound..bound)).collect();
-            let a = Var::from_tensor(&Tensor::from_vec(a, (recipe.rank, in_dim), &Device::Cpu).map_err(ce)?).map_err(ce)?;
+            let a =
+                Var::from_tensor(&Tensor::from_vec(a, (recipe.rank, in_dim), &Device::Cpu).map_err(ce)?).map_err(ce)?;
             let b = Var::zeros((out_dim, recipe.rank), DType::F32, &Device::Cpu).map_err(ce)?;
             vars.insert(format!("l{l}.{name}"), (a, b));
         }
@@ -281,11 +312,15 @@ pub fn train_adapter(encoder: &Encoder, data_dir: &Path, corpus: &Corpus, taxono
     let (iw, ib) = head(i_labels.len(), &mut rng)?;
     let mut all_vars: Vec<Var> = vars.values().flat_map(|(a, b)| [a.clone(), b.clone()]).collect();
     all_vars.extend([sw.clone(), sb.clone(), iw.clone(), ib.clone()]);
-    let mut opt = AdamW::new(all_vars, ParamsAdamW { lr: recipe.learning_rate, weight_decay: 0.0, ..Default::default() }).map_err(ce)?;
+    let mut opt =
+        AdamW::new(all_vars, ParamsAdamW { lr: recipe.learning_rate, weight_decay: 0.0, ..Default::default() })
+            .map_err(ce)?;
     let scale = recipe.alpha / recipe.rank as f64;
 
     let snapshot = |vars: &BTreeMap<String, (Var, Var)>| -> Result<BTreeMap<String, (Tensor, Tensor)>> {
-        vars.iter().map(|(k, (a, b))| Ok((k.clone(), (a.as_tensor().copy().map_err(ce)?, b.as_tensor().copy().map_err(ce)?)))).collect()
+        vars.iter()
+            .map(|(k, (a, b))| Ok((k.clone(), (a.as_tensor().copy().map_err(ce)?, b.as_tensor().copy().map_err(ce)?))))
+            .collect()
     };
     let embed_slots = |weights: &BTreeMap<String, (Tensor, Tensor)>, slots: &[usize]| -> Result<Vec<Vec<f32>>> {
         let stack = AdaptedStack { model, first_layer: recipe.first_layer, scale, weights };
@@ -307,8 +342,17 @@ pub fn train_adapter(encoder: &Encoder, data_dir: &Path, corpus: &Corpus, taxono
     let dev_score = |weights: &BTreeMap<String, (Tensor, Tensor)>| -> Result<(f64, f64)> {
         let s_slots: Vec<usize> = sentiment_dev.iter().map(|r| r.0).collect();
         let e = embed_slots(weights, &s_slots)?;
-        let x = Tensor::from_vec(e.into_iter().flatten().collect::<Vec<_>>(), (s_slots.len(), h), &Device::Cpu).map_err(ce)?;
-        let pred: Vec<usize> = head_logits(&x, &sw, &sb).map_err(ce)?.argmax(D::Minus1).map_err(ce)?.to_vec1::<u32>().map_err(ce)?.into_iter().map(|v| v as usize).collect();
+        let x = Tensor::from_vec(e.into_iter().flatten().collect::<Vec<_>>(), (s_slots.len(), h), &Device::Cpu)
+            .map_err(ce)?;
+        let pred: Vec<usize> = head_logits(&x, &sw, &sb)
+            .map_err(ce)?
+            .argmax(D::Minus1)
+            .map_err(ce)?
+            .to_vec1::<u32>()
+            .map_err(ce)?
+            .into_iter()
+            .map(|v| v as usize)
+            .collect();
         let sent_f1 = evaluate(&s_labels, &sentiment_dev.iter().map(|r| r.1).collect::<Vec<_>>(), &pred).macro_f1;
         let all_slots: Vec<usize> = dev_convs.iter().flat_map(|(s, _)| s.iter().copied()).collect();
         let e = embed_slots(weights, &all_slots)?;
@@ -320,7 +364,9 @@ pub fn train_adapter(encoder: &Encoder, data_dir: &Path, corpus: &Corpus, taxono
             n += 1;
             let Some(v) = intent_vector(&vs) else { continue };
             let x = Tensor::from_vec(v, (1, h), &Device::Cpu).map_err(ce)?;
-            let p = head_logits(&x, &iw, &ib).map_err(ce)?.argmax(D::Minus1).map_err(ce)?.to_vec1::<u32>().map_err(ce)?[0] as usize;
+            let p =
+                head_logits(&x, &iw, &ib).map_err(ce)?.argmax(D::Minus1).map_err(ce)?.to_vec1::<u32>().map_err(ce)?[0]
+                    as usize;
             correct += usize::from(p == *label);
         }
         Ok((sent_f1, correct as f64 / n.max(1) as f64))
@@ -334,23 +380,33 @@ pub fn train_adapter(encoder: &Encoder, data_dir: &Path, corpus: &Corpus, taxono
     let mut best: Option<(f64, usize, BTreeMap<String, (Tensor, Tensor)>)> = None;
     for epoch in 1..=recipe.epochs {
         let t = Instant::now();
-        let mut steps: Vec<(bool, Vec<(usize, usize)>)> = batches(&sentiment.rows, &cache, recipe.batch_tokens, &mut rng).into_iter().map(|b| (true, b)).collect();
+        let mut steps: Vec<(bool, Vec<(usize, usize)>)> =
+            batches(&sentiment.rows, &cache, recipe.batch_tokens, &mut rng).into_iter().map(|b| (true, b)).collect();
         steps.extend(batches(&intent.rows, &cache, recipe.batch_tokens, &mut rng).into_iter().map(|b| (false, b)));
         steps.shuffle(&mut rng);
         let mut total_loss = 0.0;
         for (i, (is_sentiment, batch)) in steps.iter().enumerate() {
-            let weights: BTreeMap<String, (Tensor, Tensor)> = vars.iter().map(|(k, (a, b))| (k.clone(), (a.as_tensor().clone(), b.as_tensor().clone()))).collect();
+            let weights: BTreeMap<String, (Tensor, Tensor)> =
+                vars.iter().map(|(k, (a, b))| (k.clone(), (a.as_tensor().clone(), b.as_tensor().clone()))).collect();
             let stack = AdaptedStack { model, first_layer: recipe.first_layer, scale, weights: &weights };
             let slots: Vec<usize> = batch.iter().map(|r| r.0).collect();
             let y: Vec<usize> = batch.iter().map(|r| r.1).collect();
             let (x, mask) = cache.batch(&slots, h).map_err(ce)?;
             let emb = stack.embed(&x, &mask).map_err(ce)?;
-            let logits = if *is_sentiment { head_logits(&emb, &sw, &sb) } else { head_logits(&emb, &iw, &ib) }.map_err(ce)?;
+            let logits =
+                if *is_sentiment { head_logits(&emb, &sw, &sb) } else { head_logits(&emb, &iw, &ib) }.map_err(ce)?;
             let l = loss(&logits, &y).map_err(ce)?;
             total_loss += l.to_scalar::<f32>().map_err(ce)? as f64;
             opt.backward_step(&l).map_err(ce)?;
             if (i + 1) % 25 == 0 {
-                tracing::info!(epoch, step = i + 1, of = steps.len(), mean_loss = total_loss / (i + 1) as f64, seconds = t.elapsed().as_secs_f64(), "adapter training");
+                tracing::info!(
+                    epoch,
+                    step = i + 1,
+                    of = steps.len(),
+                    mean_loss = total_loss / (i + 1) as f64,
+                    seconds = t.elapsed().as_secs_f64(),
+                    "adapter training"
+                );
             }
         }
         let weights = snapshot(&vars)?;

@@ -88,7 +88,9 @@ impl Corpus {
                     serde_json::from_str(line).map_err(|e| bad(&path, format!("line {}: {e}", i + 1)))?;
                 c.split = split_of
                     .get(&c.business)
-                    .ok_or_else(|| bad(&path, format!("line {}: business {:?} is not in businesses.toml", i + 1, c.business)))?
+                    .ok_or_else(|| {
+                        bad(&path, format!("line {}: business {:?} is not in businesses.toml", i + 1, c.business))
+                    })?
                     .clone();
                 conversations.push(c);
             }
@@ -134,7 +136,12 @@ impl CorpusConversation {
                 source: RowRef { file: 0, row: i as u64 },
             })
             .collect();
-        Ok(Conversation { conversation_id: self.conversation_id.clone(), thread_id: self.conversation_id.clone(), messages, record: None })
+        Ok(Conversation {
+            conversation_id: self.conversation_id.clone(),
+            thread_id: self.conversation_id.clone(),
+            messages,
+            record: None,
+        })
     }
 
     /// (text, sentiment label) of the customer messages the model reads (no context rule
@@ -151,4 +158,3 @@ impl CorpusConversation {
             .collect())
     }
 }
-

@@ -104,7 +104,8 @@ fn load_json(path: &Path) -> Result<Vec<Labelled>> {
 
 fn load_parquet(path: &Path) -> Result<Vec<Labelled>> {
     let file = std::fs::File::open(path).map_err(|e| Error::read(path, "opening", e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(path, format!("not Parquet ({e})")))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(path, format!("not Parquet ({e})")))?;
     let schema = builder.schema().clone();
     let find = |names: &[&str]| schema.fields().iter().position(|f| names.contains(&f.name().to_lowercase().as_str()));
     let (Some(t), Some(l)) = (find(&TEXT_COLUMNS), find(&LABEL_COLUMNS)) else {
@@ -139,7 +140,8 @@ mod tests {
         std::fs::write(&csv, "id,text,label\n1,\"hi, there\",neutral\n").unwrap();
         assert_eq!(load(&csv).unwrap(), vec![Labelled { text: "hi, there".into(), label: "neutral".into() }]);
         let json = dir.path().join("d.json");
-        std::fs::write(&json, r#"{"train": [["hi", "greet"]], "oos_train": [["x", "oos"]], "val": [["no", "greet"]]}"#).unwrap();
+        std::fs::write(&json, r#"{"train": [["hi", "greet"]], "oos_train": [["x", "oos"]], "val": [["no", "greet"]]}"#)
+            .unwrap();
         let rows = load(&json).unwrap();
         assert_eq!(rows.iter().map(|r| r.label.as_str()).collect::<Vec<_>>(), vec!["oos", "greet"]);
         let bad_csv = dir.path().join("c.csv");

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::data::Labelled;
+use super::metrics::Metrics;
 use super::sentiment::embed_cached;
 use super::train::{train_best, EmbeddedSet, Recipe};
-use super::metrics::Metrics;
 use super::{Head, HeadCard, OutOfScope};
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
@@ -40,20 +40,33 @@ pub struct IntentDef {
 
 impl Taxonomy {
     pub fn parse(text: &str, origin: &Path) -> Result<Taxonomy> {
-        let t: Taxonomy = toml::from_str(text)
-            .map_err(|e| Error::input(origin, format!("not a taxonomy file: {}", e.message()), "compare with data/taxonomy/intents.toml"))?;
+        let t: Taxonomy = toml::from_str(text).map_err(|e| {
+            Error::input(
+                origin,
+                format!("not a taxonomy file: {}", e.message()),
+                "compare with data/taxonomy/intents.toml",
+            )
+        })?;
         if !t.intent.iter().any(|i| i.name == "other") {
-            return Err(Error::input(origin, "the taxonomy has no `other` intent", "add an [[intent]] named other (low-confidence conversations go there)"));
+            return Err(Error::input(
+                origin,
+                "the taxonomy has no `other` intent",
+                "add an [[intent]] named other (low-confidence conversations go there)",
+            ));
         }
         Ok(t)
     }
 
     pub fn default_taxonomy() -> Taxonomy {
-        Taxonomy::parse(DEFAULT_TAXONOMY, Path::new("data/taxonomy/intents.toml")).expect("the built-in taxonomy parses")
+        Taxonomy::parse(DEFAULT_TAXONOMY, Path::new("data/taxonomy/intents.toml"))
+            .expect("the built-in taxonomy parses")
     }
 
     pub fn labelled(&self) -> Vec<Labelled> {
-        self.intent.iter().flat_map(|i| i.examples.iter().map(|e| Labelled { text: e.clone(), label: i.name.clone() })).collect()
+        self.intent
+            .iter()
+            .flat_map(|i| i.examples.iter().map(|e| Labelled { text: e.clone(), label: i.name.clone() }))
+            .collect()
     }
 }
 
@@ -69,7 +82,11 @@ pub fn stratified_split(rows: &[Labelled], holdout: f64, seed: u64) -> (Vec<Labe
         group.shuffle(&mut rng);
         let n_held = ((group.len() as f64) * holdout).round() as usize;
         for (i, r) in group.into_iter().enumerate() {
-            if i < n_held { held.push(r.clone()) } else { train_rows.push(r.clone()) }
+            if i < n_held {
+                held.push(r.clone())
+            } else {
+                train_rows.push(r.clone())
+            }
         }
     }
     (train_rows, held)
@@ -93,7 +110,11 @@ pub fn predict_with_threshold(probs: &[Vec<f32>], oos: usize, min_confidence: f6
         .iter()
         .map(|p| {
             let best = crate::heads::argmax(p);
-            if (p[best] as f64) < min_confidence { oos } else { best }
+            if (p[best] as f64) < min_confidence {
+                oos
+            } else {
+                best
+            }
         })
         .collect()
 }
@@ -121,13 +142,18 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
     labels.dedup();
     let oos = match out_of_scope {
         Some(l) => Some(labels.iter().position(|x| x == l).ok_or_else(|| {
-            crate::Error::input(Path::new(source), format!("--out-of-scope {l:?} is not a label of the data"), "name the data's out-of-scope label, e.g. oos")
+            crate::Error::input(
+                Path::new(source),
+                format!("--out-of-scope {l:?} is not a label of the data"),
+                "name the data's out-of-scope label, e.g. oos",
+            )
         })?),
         None => None,
     };
     let (train_rows, held) = stratified_split(rows, holdout, 17);
     // The calibration rows never train the head and never score it.
-    let (train_rows, calibration) = if oos.is_some() { stratified_split(&train_rows, 0.15, 23) } else { (train_rows, Vec::new()) };
+    let (train_rows, calibration) =
+        if oos.is_some() { stratified_split(&train_rows, 0.15, 23) } else { (train_rows, Vec::new()) };
     let embed = |name: &str, rows: &[Labelled]| -> Result<EmbeddedSet> {
         let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
         let x = embed_cached(encoder, &texts, max_tokens, cache)?;
@@ -136,7 +162,15 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
     };
     let train_set = embed("train", &train_rows)?;
     let valid = vec![embed("holdout", &held)?];
-    let base = Recipe { hidden: 0, epochs: 80, learning_rate: 1e-2, weight_decay: 1e-4, batch_size: 32, input_dropout: 0.0, seed: 7 };
+    let base = Recipe {
+        hidden: 0,
+        epochs: 80,
+        learning_rate: 1e-2,
+        weight_decay: 1e-4,
+        batch_size: 32,
+        input_dropout: 0.0,
+        seed: 7,
+    };
     let candidates = [base, Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.1, ..base }];
     let (recipe, trained, tried) = train_best(&labels, &train_set, &valid, &candidates)?;
     let mut validation: HashMap<String, Metrics> = trained.validation.into_iter().collect();
@@ -144,9 +178,14 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
         Some(oos) => {
             let head = Head::new(HeadCard::bare(&labels), trained.layers.clone());
             let calibration_set = embed("calibration", &calibration)?;
-            let min_confidence = pick_min_confidence(&labels, &head.predict_proba(&calibration_set.x)?, &calibration_set.y, oos);
+            let min_confidence =
+                pick_min_confidence(&labels, &head.predict_proba(&calibration_set.x)?, &calibration_set.y, oos);
             let held_probs = head.predict_proba(&valid[0].x)?;
-            let with_threshold = super::metrics::evaluate(&labels, &valid[0].y, &predict_with_threshold(&held_probs, oos, min_confidence));
+            let with_threshold = super::metrics::evaluate(
+                &labels,
+                &valid[0].y,
+                &predict_with_threshold(&held_probs, oos, min_confidence),
+            );
             validation.insert("holdout_with_threshold".into(), with_threshold);
             Some(OutOfScope { label: labels[oos].clone(), min_confidence })
         }
@@ -210,10 +249,50 @@ pub fn intent_vector(vectors: &[&[f32]]) -> Option<Vec<f32>> {
 /// digit, an order or tracking number alone, a ping.
 pub fn is_substantive(text: &str) -> bool {
     const FILLER: [&str; 44] = [
-        "halo", "hallo", "hai", "hi", "hello", "hey", "p", "ping", "min", "kak", "gan", "sis", "mas", "mbak", "admin",
-        "selamat", "pagi", "siang", "sore", "malam", "permisi", "assalamualaikum", "assalamu'alaikum", "salam", "good",
-        "morning", "afternoon", "evening", "ok", "oke", "okay", "sip", "ya", "iya", "yes", "terima", "kasih", "makasih",
-        "thanks", "thank", "you", "test", "menu", "agent",
+        "halo",
+        "hallo",
+        "hai",
+        "hi",
+        "hello",
+        "hey",
+        "p",
+        "ping",
+        "min",
+        "kak",
+        "gan",
+        "sis",
+        "mas",
+        "mbak",
+        "admin",
+        "selamat",
+        "pagi",
+        "siang",
+        "sore",
+        "malam",
+        "permisi",
+        "assalamualaikum",
+        "assalamu'alaikum",
+        "salam",
+        "good",
+        "morning",
+        "afternoon",
+        "evening",
+        "ok",
+        "oke",
+        "okay",
+        "sip",
+        "ya",
+        "iya",
+        "yes",
+        "terima",
+        "kasih",
+        "makasih",
+        "thanks",
+        "thank",
+        "you",
+        "test",
+        "menu",
+        "agent",
     ];
     let words: Vec<String> = text
         .split(|c: char| c.is_whitespace() || ",.!?;:()".contains(c))
@@ -221,7 +300,8 @@ pub fn is_substantive(text: &str) -> bool {
         .map(|w| w.to_lowercase())
         .collect();
     let informative = words.iter().filter(|w| {
-        let is_number_like = w.chars().any(|c| c.is_ascii_digit()) && w.chars().all(|c| c.is_ascii_alphanumeric() || "/-#".contains(c));
+        let is_number_like =
+            w.chars().any(|c| c.is_ascii_digit()) && w.chars().all(|c| c.is_ascii_alphanumeric() || "/-#".contains(c));
         !FILLER.contains(&w.as_str()) && !is_number_like && w.chars().any(char::is_alphabetic)
     });
     informative.count() > 0
@@ -248,7 +328,9 @@ mod tests {
 
     #[test]
     fn greetings_digits_and_order_numbers_alone_are_skipped() {
-        for t in ["halo kak", "Selamat pagi min!", "3", "INV/2026/31517000", "JX1234567890", "p", "ok makasih kak", "#88213"] {
+        for t in
+            ["halo kak", "Selamat pagi min!", "3", "INV/2026/31517000", "JX1234567890", "p", "ok makasih kak", "#88213"]
+        {
             assert!(!is_substantive(t), "{t}");
         }
         for t in ["pesanan aku belum sampai", "where is my order", "refund", "kak akun aku gak bisa login"] {

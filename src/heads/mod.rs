@@ -85,13 +85,19 @@ impl Head {
     pub fn load(dir: &Path) -> Result<Head> {
         let card_path = dir.join("card.json");
         let text = std::fs::read_to_string(&card_path).map_err(|e| {
-            Error::input(&card_path, format!("cannot read the head's card ({e})"), "point at a head directory made by `convoqa train`")
+            Error::input(
+                &card_path,
+                format!("cannot read the head's card ({e})"),
+                "point at a head directory made by `convoqa train`",
+            )
         })?;
-        let card: HeadCard = serde_json::from_str(&text)
-            .map_err(|e| Error::input(&card_path, format!("not a head card: {e}"), "re-create it with `convoqa train`"))?;
+        let card: HeadCard = serde_json::from_str(&text).map_err(|e| {
+            Error::input(&card_path, format!("not a head card: {e}"), "re-create it with `convoqa train`")
+        })?;
         let weights_path = dir.join("head.safetensors");
-        let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu)
-            .map_err(|e| Error::input(&weights_path, format!("cannot read head weights: {e}"), "re-create it with `convoqa train`"))?;
+        let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu).map_err(|e| {
+            Error::input(&weights_path, format!("cannot read head weights: {e}"), "re-create it with `convoqa train`")
+        })?;
         let mut layers = Vec::new();
         for i in 0.. {
             match (tensors.get(&format!("w{i}")), tensors.get(&format!("b{i}"))) {
@@ -100,7 +106,11 @@ impl Head {
             }
         }
         if layers.is_empty() {
-            return Err(Error::input(&weights_path, "no layers (w0, b0) in the head file", "re-create it with `convoqa train`"));
+            return Err(Error::input(
+                &weights_path,
+                "no layers (w0, b0) in the head file",
+                "re-create it with `convoqa train`",
+            ));
         }
         Ok(Head { card, layers })
     }

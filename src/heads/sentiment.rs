@@ -38,7 +38,12 @@ impl SentimentData {
 }
 
 /// Embeds texts, reusing a cache file keyed by the encoder, the texts and the token limit.
-pub fn embed_cached(encoder: &Encoder, texts: &[&str], max_tokens: usize, cache_dir: Option<&Path>) -> Result<Vec<Vec<f32>>> {
+pub fn embed_cached(
+    encoder: &Encoder,
+    texts: &[&str],
+    max_tokens: usize,
+    cache_dir: Option<&Path>,
+) -> Result<Vec<Vec<f32>>> {
     let dim = encoder.model.shape.hidden;
     let key = {
         let mut h = 0xcbf2_9ce4_8422_2325u64;
@@ -54,12 +59,14 @@ pub fn embed_cached(encoder: &Encoder, texts: &[&str], max_tokens: usize, cache_
         let path = dir.join(&key);
         if let Ok(bytes) = std::fs::read(&path) {
             if bytes.len() == texts.len() * dim * 4 {
-                let floats: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4"))).collect();
+                let floats: Vec<f32> =
+                    bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4"))).collect();
                 return Ok(floats.chunks(dim).map(<[f32]>::to_vec).collect());
             }
         }
     }
-    let vectors = encoder.embed(texts, &encoder.query_prefix, max_tokens, crate::encoder::DEFAULT_BATCH_TOKENS)?.vectors;
+    let vectors =
+        encoder.embed(texts, &encoder.query_prefix, max_tokens, crate::encoder::DEFAULT_BATCH_TOKENS)?.vectors;
     if let Some(dir) = cache_dir {
         std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         let bytes: Vec<u8> = vectors.iter().flatten().flat_map(|f| f.to_le_bytes()).collect();
@@ -72,14 +79,25 @@ fn label_index(labels: &[String], rows: &[Labelled], path: &Path) -> Result<Vec<
     rows.iter()
         .map(|r| {
             labels.iter().position(|l| l == &r.label).ok_or_else(|| {
-                Error::input(path, format!("label {:?} is not one of {labels:?}", r.label), "relabel the file or train a head with these labels")
+                Error::input(
+                    path,
+                    format!("label {:?} is not one of {labels:?}", r.label),
+                    "relabel the file or train a head with these labels",
+                )
             })
         })
         .collect()
 }
 
 /// Loads and embeds one labelled file.
-pub fn embedded_set(encoder: &Encoder, name: &str, path: &Path, labels: &[String], max_tokens: usize, cache: Option<&Path>) -> Result<EmbeddedSet> {
+pub fn embedded_set(
+    encoder: &Encoder,
+    name: &str,
+    path: &Path,
+    labels: &[String],
+    max_tokens: usize,
+    cache: Option<&Path>,
+) -> Result<EmbeddedSet> {
     let rows = load(path)?;
     let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
     let x = embed_cached(encoder, &texts, max_tokens, cache)?;
@@ -94,7 +112,13 @@ pub struct PublicSets {
     pub valid: Vec<EmbeddedSet>,
 }
 
-pub fn public_sets(encoder: &Encoder, data_dir: &Path, labels: &[String], max_tokens: usize, cache: Option<&Path>) -> Result<PublicSets> {
+pub fn public_sets(
+    encoder: &Encoder,
+    data_dir: &Path,
+    labels: &[String],
+    max_tokens: usize,
+    cache: Option<&Path>,
+) -> Result<PublicSets> {
     let data = SentimentData::under(data_dir);
     let mut train = EmbeddedSet { name: "train".into(), x: vec![], y: vec![] };
     let mut training_data = Vec::new();
@@ -104,15 +128,35 @@ pub fn public_sets(encoder: &Encoder, data_dir: &Path, labels: &[String], max_to
         train.x.extend(set.x);
         train.y.extend(set.y);
     }
-    let valid = data.valid.iter().map(|(n, p)| embedded_set(encoder, n, p, labels, max_tokens, cache)).collect::<Result<_>>()?;
+    let valid = data
+        .valid
+        .iter()
+        .map(|(n, p)| embedded_set(encoder, n, p, labels, max_tokens, cache))
+        .collect::<Result<_>>()?;
     Ok(PublicSets { train, training_data, valid })
 }
 
 /// Trains the candidate recipes, keeps the best on validation, and saves it to `out`.
-pub fn train_sentiment(encoder: &Encoder, model_name: &str, data_dir: &Path, out: &Path, max_tokens: usize, cache: Option<&Path>) -> Result<Head> {
+pub fn train_sentiment(
+    encoder: &Encoder,
+    model_name: &str,
+    data_dir: &Path,
+    out: &Path,
+    max_tokens: usize,
+    cache: Option<&Path>,
+) -> Result<Head> {
     let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
-    let PublicSets { train: train_set, training_data, valid } = public_sets(encoder, data_dir, &labels, max_tokens, cache)?;
-    let base = Recipe { hidden: 0, epochs: 40, learning_rate: 1e-2, weight_decay: 1e-4, batch_size: 64, input_dropout: 0.0, seed: 7 };
+    let PublicSets { train: train_set, training_data, valid } =
+        public_sets(encoder, data_dir, &labels, max_tokens, cache)?;
+    let base = Recipe {
+        hidden: 0,
+        epochs: 40,
+        learning_rate: 1e-2,
+        weight_decay: 1e-4,
+        batch_size: 64,
+        input_dropout: 0.0,
+        seed: 7,
+    };
     let candidates = [
         base,
         Recipe { hidden: 256, learning_rate: 1e-3, input_dropout: 0.1, ..base },

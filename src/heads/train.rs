@@ -78,7 +78,8 @@ pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], 
     // (uniform +-1/sqrt(fan_in), candle's own default), so `convoqa train` reproduces a head
     // bit for bit.
     let mut rng = ChaCha8Rng::seed_from_u64(recipe.seed);
-    let dims: Vec<(usize, usize)> = if recipe.hidden == 0 { vec![(dim, k)] } else { vec![(dim, recipe.hidden), (recipe.hidden, k)] };
+    let dims: Vec<(usize, usize)> =
+        if recipe.hidden == 0 { vec![(dim, k)] } else { vec![(dim, recipe.hidden), (recipe.hidden, k)] };
     for (i, (fan_in, fan_out)) in dims.into_iter().enumerate() {
         let bound = 1.0 / (fan_in as f32).sqrt();
         let mut uniform = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
@@ -95,11 +96,13 @@ pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], 
     for &y in &train_set.y {
         counts[y] += 1;
     }
-    let raw: Vec<f32> = counts.iter().map(|&c| if c == 0 { 0.0 } else { train_set.y.len() as f32 / (k as f32 * c as f32) }).collect();
+    let raw: Vec<f32> =
+        counts.iter().map(|&c| if c == 0 { 0.0 } else { train_set.y.len() as f32 / (k as f32 * c as f32) }).collect();
     let class_weights = Tensor::from_vec(raw, k, &dev).map_err(ce)?;
 
     let x_all = to_tensor(&train_set.x, &dev).map_err(ce)?;
-    let y_all = Tensor::from_vec(train_set.y.iter().map(|&y| y as u32).collect::<Vec<_>>(), train_set.y.len(), &dev).map_err(ce)?;
+    let y_all = Tensor::from_vec(train_set.y.iter().map(|&y| y as u32).collect::<Vec<_>>(), train_set.y.len(), &dev)
+        .map_err(ce)?;
     let mut order: Vec<u32> = (0..train_set.y.len() as u32).collect();
     let mut best: Option<Trained> = None;
     for epoch in 1..=recipe.epochs {
@@ -119,7 +122,8 @@ pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], 
             let logp = candle_nn::ops::log_softmax(&h, D::Minus1).map_err(ce)?;
             let picked = logp.gather(&y.unsqueeze(1).map_err(ce)?, 1).map_err(ce)?.squeeze(1).map_err(ce)?;
             let w = class_weights.index_select(&y, 0).map_err(ce)?;
-            let loss = (picked.mul(&w).map_err(ce)?.sum_all().map_err(ce)?.neg().map_err(ce)? / w.sum_all().map_err(ce)?.to_scalar::<f32>().map_err(ce)? as f64)
+            let loss = (picked.mul(&w).map_err(ce)?.sum_all().map_err(ce)?.neg().map_err(ce)?
+                / w.sum_all().map_err(ce)?.to_scalar::<f32>().map_err(ce)? as f64)
                 .map_err(ce)?;
             opt.backward_step(&loss).map_err(ce)?;
         }
@@ -143,7 +147,12 @@ pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], 
 
 /// Trains every candidate recipe and keeps the one with the best validation score; also returns
 /// what each candidate scored, for the head's card.
-pub fn train_best(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], candidates: &[Recipe]) -> Result<(Recipe, Trained, Vec<serde_json::Value>)> {
+pub fn train_best(
+    labels: &[String],
+    train_set: &EmbeddedSet,
+    valid: &[EmbeddedSet],
+    candidates: &[Recipe],
+) -> Result<(Recipe, Trained, Vec<serde_json::Value>)> {
     let mut tried = Vec::new();
     let mut best: Option<(Recipe, Trained)> = None;
     for &recipe in candidates {

@@ -51,7 +51,9 @@ pub fn average_precision(scored: &[(f64, bool)]) -> Option<f64> {
 
 /// Mean squared error of the probabilities.
 pub fn brier(scored: &[(f64, bool)]) -> Option<f64> {
-    (!scored.is_empty()).then(|| scored.iter().map(|(p, y)| (p - if *y { 1.0 } else { 0.0 }).powi(2)).sum::<f64>() / scored.len() as f64)
+    (!scored.is_empty()).then(|| {
+        scored.iter().map(|(p, y)| (p - if *y { 1.0 } else { 0.0 }).powi(2)).sum::<f64>() / scored.len() as f64
+    })
 }
 
 /// One bin of a calibration table: predictions in [lower, upper).

@@ -29,17 +29,54 @@ use crate::text::inference_key;
 
 pub use crate::signals::{RiskSignals, Signal, SIGNALS};
 
-const HUMAN_ASK: [&str; 10] = ["agen", "agent", "manusia", "human", "operator", "orang asli", "cs nya", "real person", "bicara dengan", "talk to"];
-const CONFIRM: [&str; 14] =
-    ["makasih", "terima kasih", "trims", "thx", "thanks", "thank", "sudah bisa", "udah bisa", "berhasil", "beres", "works", "solved", "oke", "ok"];
+const HUMAN_ASK: [&str; 10] = [
+    "agen",
+    "agent",
+    "manusia",
+    "human",
+    "operator",
+    "orang asli",
+    "cs nya",
+    "real person",
+    "bicara dengan",
+    "talk to",
+];
+const CONFIRM: [&str; 14] = [
+    "makasih",
+    "terima kasih",
+    "trims",
+    "thx",
+    "thanks",
+    "thank",
+    "sudah bisa",
+    "udah bisa",
+    "berhasil",
+    "beres",
+    "works",
+    "solved",
+    "oke",
+    "ok",
+];
 const DEFER: [&str; 14] = [
-    "diteruskan", "teruskan", "tim terkait", "1x24", "2x24", "3x24", "akan kami hubungi", "akan menghubungi", "eskalasi", "escalat",
-    "forwarded", "get back to you", "follow up", "mohon ditunggu kabar",
+    "diteruskan",
+    "teruskan",
+    "tim terkait",
+    "1x24",
+    "2x24",
+    "3x24",
+    "akan kami hubungi",
+    "akan menghubungi",
+    "eskalasi",
+    "escalat",
+    "forwarded",
+    "get back to you",
+    "follow up",
+    "mohon ditunggu kabar",
 ];
 const GREETING_WORDS: [&str; 36] = [
-    "halo", "hai", "hi", "hello", "kak", "selamat", "pagi", "siang", "sore", "malam", "dengan", "saya", "di", "sini", "mohon", "maaf",
-    "menunggu", "ditunggu", "tunggu", "sebentar", "ya", "baik", "terima", "kasih", "telah", "this", "is", "wait", "please", "sorry",
-    "for", "the", "thanks", "a", "moment", "hold",
+    "halo", "hai", "hi", "hello", "kak", "selamat", "pagi", "siang", "sore", "malam", "dengan", "saya", "di", "sini",
+    "mohon", "maaf", "menunggu", "ditunggu", "tunggu", "sebentar", "ya", "baik", "terima", "kasih", "telah", "this",
+    "is", "wait", "please", "sorry", "for", "the", "thanks", "a", "moment", "hold",
 ];
 
 fn contains_any(text: &str, words: &[&str]) -> bool {
@@ -59,10 +96,12 @@ fn greeting_only(text: &str) -> bool {
 /// Words that carry content: not greetings, politeness or pleas for help.
 fn content_words(text: &str) -> usize {
     const FILLER: [&str; 24] = [
-        "iya", "ya", "kak", "min", "tolong", "dibantu", "bantu", "bantuin", "please", "help", "dong", "ok", "oke", "halo", "hi", "hello",
-        "makasih", "terima", "kasih", "thanks", "thank", "you", "ada", "orang",
+        "iya", "ya", "kak", "min", "tolong", "dibantu", "bantu", "bantuin", "please", "help", "dong", "ok", "oke",
+        "halo", "hi", "hello", "makasih", "terima", "kasih", "thanks", "thank", "you", "ada", "orang",
     ];
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty() && !FILLER.contains(&w.to_lowercase().as_str())).count()
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && !FILLER.contains(&w.to_lowercase().as_str()))
+        .count()
 }
 
 /// Everything the signals need besides the conversation itself. SLOW_FOR_INTENT is not here: it
@@ -98,14 +137,18 @@ pub fn risk_signals(conv: &Conversation, row: &ConversationRow, ctx: &SignalCont
         s.set_with(Signal::SentimentDrop, (-trend).clamp(0.0, 2.0), last_labelled);
     }
     let after = last_agent.map_or(0, |i| i + 1);
-    let unaddressed: Vec<usize> = (after..msgs.len()).filter(|&i| labelled(i).is_some_and(|m| m.label == "negative")).collect();
+    let unaddressed: Vec<usize> =
+        (after..msgs.len()).filter(|&i| labelled(i).is_some_and(|m| m.label == "negative")).collect();
     s.set_with(Signal::UnaddressedNegative, unaddressed.len().min(3) as f64, unaddressed.first().copied());
     if row.unanswered {
         s.set_with(Signal::Unanswered, 1.0, last_customer);
     }
     // A bot's instant answer is not help: the first human reply's wait counts too.
     let turns = customer_turns(msgs);
-    let longest_turn = turns.iter().filter(|t| t.response_s.is_some()).max_by(|a, b| a.response_s.partial_cmp(&b.response_s).expect("finite"));
+    let longest_turn = turns
+        .iter()
+        .filter(|t| t.response_s.is_some())
+        .max_by(|a, b| a.response_s.partial_cmp(&b.response_s).expect("finite"));
     let first_customer = msgs.iter().position(|m| m.role == Role::Customer);
     let (longest_wait_s, waited) = match (longest_turn, row.frt_human_s) {
         (Some(t), Some(h)) if h > t.response_s.unwrap_or(0.0) => (h, first_customer),
@@ -125,8 +168,10 @@ pub fn risk_signals(conv: &Conversation, row: &ConversationRow, ctx: &SignalCont
             bot_repeat = Some(i);
         }
     }
-    let customer: Vec<usize> = (0..msgs.len()).filter(|&i| msgs[i].role == Role::Customer && msgs[i].text.is_some()).collect();
-    let asked_for_human = row.had_bot.then(|| customer.iter().copied().find(|&i| contains_any(text(i), &HUMAN_ASK))).flatten();
+    let customer: Vec<usize> =
+        (0..msgs.len()).filter(|&i| msgs[i].role == Role::Customer && msgs[i].text.is_some()).collect();
+    let asked_for_human =
+        row.had_bot.then(|| customer.iter().copied().find(|&i| contains_any(text(i), &HUMAN_ASK))).flatten();
     if let Some(i) = asked_for_human.or(bot_repeat) {
         s.set_with(Signal::BotLoop, 1.0, Some(i));
     }
@@ -150,7 +195,9 @@ pub fn risk_signals(conv: &Conversation, row: &ConversationRow, ctx: &SignalCont
     }
     if row.is_resolved() {
         let confirmed = last_agent.is_some_and(|i| {
-            msgs[i + 1..].iter().any(|m| m.role == Role::Customer && m.text.as_deref().is_some_and(|t| contains_any(t, &CONFIRM)))
+            msgs[i + 1..]
+                .iter()
+                .any(|m| m.role == Role::Customer && m.text.as_deref().is_some_and(|t| contains_any(t, &CONFIRM)))
         });
         if last_agent.is_some() && !confirmed {
             s.set_with(Signal::ClosedWithoutConfirmation, 1.0, last_agent);
@@ -256,7 +303,8 @@ impl RiskModel {
     /// `categories` are the conversation's [`category_keys`]; their offsets shift the base rate
     /// but are not reasons (an intent is not something a reviewer can fix).
     pub fn score(&self, signals: &RiskSignals, categories: &[String]) -> Risk {
-        let mut contributions: Vec<(f64, Signal)> = self.weights.iter().map(|&(s, w)| (w * signals.get(s), s)).collect();
+        let mut contributions: Vec<(f64, Signal)> =
+            self.weights.iter().map(|&(s, w)| (w * signals.get(s), s)).collect();
         let offset: f64 = categories.iter().filter_map(|k| self.offsets.get(k)).sum();
         let z = self.intercept + offset + contributions.iter().map(|c| c.0).sum::<f64>();
         contributions.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -292,10 +340,16 @@ impl RiskModels {
     /// The models of a risk_model.json written by `convoqa train risk`.
     pub fn load(path: &Path) -> Result<RiskModels> {
         let fix = "train one with `convoqa train risk --messages ... --out DIR` and point [risk] model at DIR/risk_model.json, or set model = \"\" for the built-in model";
-        let text = std::fs::read_to_string(path).map_err(|e| Error::config(path.display().to_string(), format!("cannot read the risk model: {e}"), fix))?;
-        let file: RiskModelFile = serde_json::from_str(&text).map_err(|e| Error::config(path.display().to_string(), format!("not a convoqa risk model: {e}"), fix))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::config(path.display().to_string(), format!("cannot read the risk model: {e}"), fix))?;
+        let file: RiskModelFile = serde_json::from_str(&text)
+            .map_err(|e| Error::config(path.display().to_string(), format!("not a convoqa risk model: {e}"), fix))?;
         if file.format != RISK_MODEL_FORMAT {
-            return Err(Error::config(path.display().to_string(), format!("format {:?}, expected {RISK_MODEL_FORMAT:?}", file.format), fix));
+            return Err(Error::config(
+                path.display().to_string(),
+                format!("format {:?}, expected {RISK_MODEL_FORMAT:?}", file.format),
+                fix,
+            ));
         }
         Ok(file.models)
     }
@@ -304,7 +358,11 @@ impl RiskModels {
 const WEEK_US: i64 = 7 * 24 * 3_600_000_000;
 
 /// Every conversation's signals (rows and conversations in the same order).
-pub fn conversation_signals(rows: &[ConversationRow], conversations: &[Conversation], sentiment: Option<&[Vec<Option<MessageSentiment>>]>) -> Vec<RiskSignals> {
+pub fn conversation_signals(
+    rows: &[ConversationRow],
+    conversations: &[Conversation],
+    sentiment: Option<&[Vec<Option<MessageSentiment>>]>,
+) -> Vec<RiskSignals> {
     let mut created_by_customer: HashMap<&str, Vec<i64>> = HashMap::new();
     for r in rows.iter() {
         if let Some(c) = r.customer_id.as_deref() {
@@ -342,8 +400,10 @@ pub fn apply_intent_norms(rows: &mut [ConversationRow]) {
             by_intent.entry(i.to_string()).or_default().push(s);
         }
     }
-    let medians: HashMap<String, f64> =
-        by_intent.into_iter().filter_map(|(k, mut v)| crate::aggregate::distribution(&mut v).median.map(|m| (k, m))).collect();
+    let medians: HashMap<String, f64> = by_intent
+        .into_iter()
+        .filter_map(|(k, mut v)| crate::aggregate::distribution(&mut v).median.map(|m| (k, m)))
+        .collect();
     for r in rows.iter_mut() {
         let value = match (r.resolution_s, r.intent.as_deref().and_then(|k| medians.get(k))) {
             (Some(s), Some(&m)) => slow_for_intent(s, m),
@@ -415,7 +475,11 @@ mod tests {
             resolution_s: Some(2400.0),
             ..Default::default()
         };
-        let mut rows = vec![ConversationRow { risk_signals: risk_signals(&c, &row, &ctx()), intent: Some("x".into()), ..row.clone() }];
+        let mut rows = vec![ConversationRow {
+            risk_signals: risk_signals(&c, &row, &ctx()),
+            intent: Some("x".into()),
+            ..row.clone()
+        }];
         // Its intent's median: 600 s (two quick others), so 2400 s is 4x: log2 = 2.
         for _ in 0..2 {
             rows.push(ConversationRow { intent: Some("x".into()), resolution_s: Some(600.0), ..Default::default() });
@@ -431,7 +495,11 @@ mod tests {
         assert_eq!(slow_for_intent(300.0, 600.0), 0.0);
         assert_eq!(slow_for_intent(1e9, 600.0), 3.0);
         // 63 minutes until a human answered.
-        assert!((s.get(Signal::LongWait) - (1.0f64 + 3780.0 / 3600.0).log2()).abs() < 1e-9, "{}", s.get(Signal::LongWait));
+        assert!(
+            (s.get(Signal::LongWait) - (1.0f64 + 3780.0 / 3600.0).log2()).abs() < 1e-9,
+            "{}",
+            s.get(Signal::LongWait)
+        );
         assert_eq!(s.get(Signal::RepeatContact), 1.0);
         let fcr = RiskModel::default_false_fcr().score(&s, &[]);
         assert_eq!(fcr.reasons[0], Signal::DeferredResolution);
@@ -449,7 +517,8 @@ mod tests {
             msg(2, Role::Agent, "Sudah kami aktifkan ya kak, silakan dicoba lagi"),
             msg(3, Role::Customer, "udah bisa kak, makasih"),
         ]);
-        let row = ConversationRow { resolved_at_us: Some(4 * 60_000_000), resolution_s: Some(240.0), ..Default::default() };
+        let row =
+            ConversationRow { resolved_at_us: Some(4 * 60_000_000), resolution_s: Some(240.0), ..Default::default() };
         let s = risk_signals(&c, &row, &SignalContext { recent_contacts: 0, ..ctx() });
         assert_eq!(s.get(Signal::ClosedWithoutConfirmation), 0.0);
         assert_eq!(s.get(Signal::GreetingOnlyFirstReply), 0.0);

@@ -113,7 +113,12 @@ impl Design {
 
     fn row(&self, row: &ConversationRow, signals: &RiskSignals) -> Vec<f64> {
         let keys = category_keys(row);
-        signals.values.iter().copied().chain(self.categories.iter().map(|c| if keys.contains(c) { 1.0 } else { 0.0 })).collect()
+        signals
+            .values
+            .iter()
+            .copied()
+            .chain(self.categories.iter().map(|c| if keys.contains(c) { 1.0 } else { 0.0 }))
+            .collect()
     }
 
     fn model(&self, fit: &Logistic, name: &str, source: &str) -> RiskModel {
@@ -145,7 +150,8 @@ impl Data<'_> {
     fn fit(&self, examples: &[Example]) -> Result<(Design, Logistic)> {
         let refs: Vec<&ConversationRow> = examples.iter().map(|e| &self.rows[e.index]).collect();
         let design = Design::new(&refs, self.cfg.min_category_rows);
-        let x: Vec<Vec<f64>> = examples.iter().map(|e| design.row(&self.rows[e.index], &self.signals[e.index])).collect();
+        let x: Vec<Vec<f64>> =
+            examples.iter().map(|e| design.row(&self.rows[e.index], &self.signals[e.index])).collect();
         let y: Vec<bool> = examples.iter().map(|e| e.label).collect();
         let w: Vec<f64> = examples.iter().map(|e| e.weight).collect();
         let fit = fit_logistic(&x, &y, &w, self.cfg.l2)?;
@@ -153,7 +159,10 @@ impl Data<'_> {
     }
 
     fn scored(&self, examples: &[Example], model: &RiskModel) -> Vec<(f64, bool)> {
-        examples.iter().map(|e| (model.score(&self.signals[e.index], &category_keys(&self.rows[e.index])).probability, e.label)).collect()
+        examples
+            .iter()
+            .map(|e| (model.score(&self.signals[e.index], &category_keys(&self.rows[e.index])).probability, e.label))
+            .collect()
     }
 }
 
@@ -184,7 +193,11 @@ pub fn train_risk(rows: &[ConversationRow], cfg: &RiskTraining, command: &str) -
     let signals: Vec<RiskSignals> = rows.iter().map(|r| r.risk_signals.clone()).collect();
     let signals = signals.as_slice();
     if rows.is_empty() {
-        return Err(Error::config("train risk", "the history has no conversations", "pass the messages (and conversations table) of past weeks"));
+        return Err(Error::config(
+            "train risk",
+            "the history has no conversations",
+            "pass the messages (and conversations table) of past weeks",
+        ));
     }
     let data = Data { rows, signals, cfg };
     let mut created: Vec<i64> = rows.iter().map(|r| r.created_at_us).collect();
@@ -197,7 +210,8 @@ pub fn train_risk(rows: &[ConversationRow], cfg: &RiskTraining, command: &str) -
         .filter(|&i| rows[i].is_resolved() || rows[i].csat_score.is_some())
         .map(|i| Example { index: i, label: rows[i].csat_score.is_some(), weight: 1.0 })
         .collect();
-    let (eligible_train, eligible_test): (Vec<Example>, Vec<Example>) = eligible.iter().partition(|e| !is_test(e.index));
+    let (eligible_train, eligible_test): (Vec<Example>, Vec<Example>) =
+        eligible.iter().partition(|e| !is_test(e.index));
     need_both_classes("survey response (rated vs not rated)", &eligible_train, 10)?;
     let (p_design, p_fit) = data.fit(&eligible_train)?;
     let propensity_model = p_design.model(&p_fit, "survey_response", "");
@@ -207,8 +221,13 @@ pub fn train_risk(rows: &[ConversationRow], cfg: &RiskTraining, command: &str) -
     // The rated rows of `part`, weighted 1/propensity under `model`.
     let surveyed = |part: &[Example], model: &RiskModel| -> Vec<Example> {
         let picked: Vec<usize> = part.iter().filter(|e| e.label).map(|e| e.index).collect();
-        let p: Vec<f64> = picked.iter().map(|&i| model.score(&signals[i], &category_keys(&rows[i])).probability).collect();
-        picked.iter().zip(inverse_propensity(&p)).map(|(&i, w)| Example { index: i, label: low_csat_label(i).expect("rated"), weight: w }).collect()
+        let p: Vec<f64> =
+            picked.iter().map(|&i| model.score(&signals[i], &category_keys(&rows[i])).probability).collect();
+        picked
+            .iter()
+            .zip(inverse_propensity(&p))
+            .map(|(&i, w)| Example { index: i, label: low_csat_label(i).expect("rated"), weight: w })
+            .collect()
     };
     let csat_train = surveyed(&eligible_train, &propensity_model);
     let csat_test = surveyed(&eligible_test, &propensity_model);
@@ -229,7 +248,13 @@ pub fn train_risk(rows: &[ConversationRow], cfg: &RiskTraining, command: &str) -
     let source = format!("fitted by `convoqa train risk` on {}", cfg.source);
     let built_in = RiskModels::built_in();
     // Returns the saved model (refitted on all), the model fitted on the training part, and the card.
-    let evaluate = |label: &str, train: &[Example], test: &[Example], built_in: &RiskModel, all: &[Example], name: &str| -> Result<(RiskModel, RiskModel, TargetCard)> {
+    let evaluate = |label: &str,
+                    train: &[Example],
+                    test: &[Example],
+                    built_in: &RiskModel,
+                    all: &[Example],
+                    name: &str|
+     -> Result<(RiskModel, RiskModel, TargetCard)> {
         let (design, fit) = data.fit(train)?;
         let trained = design.model(&fit, name, &source);
         // Test figures are unweighted: they describe the conversations whose outcome is known.
@@ -253,8 +278,14 @@ pub fn train_risk(rows: &[ConversationRow], cfg: &RiskTraining, command: &str) -
     let (p_all_design, p_all_fit) = data.fit(&eligible)?;
     let propensity_all = p_all_design.model(&p_all_fit, "survey_response", "");
     let csat_all = surveyed(&eligible, &propensity_all);
-    let (low_csat, low_csat_on_train, low_csat_card) =
-        evaluate("csat_score <= 3 of 5, among surveyed conversations", &csat_train, &csat_test, &built_in.low_csat, &csat_all, "low_csat (trained)")?;
+    let (low_csat, low_csat_on_train, low_csat_card) = evaluate(
+        "csat_score <= 3 of 5, among surveyed conversations",
+        &csat_train,
+        &csat_test,
+        &built_in.low_csat,
+        &csat_all,
+        "low_csat (trained)",
+    )?;
     let fcr_all: Vec<Example> = fcr_train.iter().chain(&fcr_test).copied().collect();
     let (false_fcr, _, false_fcr_card) = evaluate(
         "reopened within the reopen window, among resolved conversations whose window has passed",
@@ -273,8 +304,10 @@ pub fn train_risk(rows: &[ConversationRow], cfg: &RiskTraining, command: &str) -
     };
     let unweighted: Vec<Example> = csat_test.iter().map(|e| Example { weight: 1.0, ..*e }).collect();
     let test_propensity: Vec<(f64, bool)> = eligible_test.iter().map(|e| (propensity(e.index), e.label)).collect();
-    let predicted: Vec<f64> =
-        eligible_test.iter().map(|e| low_csat_on_train.score(&signals[e.index], &category_keys(&rows[e.index])).probability).collect();
+    let predicted: Vec<f64> = eligible_test
+        .iter()
+        .map(|e| low_csat_on_train.score(&signals[e.index], &category_keys(&rows[e.index])).probability)
+        .collect();
     let responses = eligible.iter().filter(|e| e.label).count();
     let survey = SurveyBias {
         method: "inverse response propensity: a logistic model of answered-the-survey on the same features; surveyed training rows weighted 1/propensity (normalised to mean 1, propensity floored at 0.02, weight capped at 10)".into(),
@@ -357,7 +390,10 @@ pub fn card_markdown(card: &RiskCard, models: &RiskModels) -> String {
         card.l2
     ));
     for (title, t) in [("Low CSAT", &card.low_csat), ("False FCR", &card.false_fcr)] {
-        md.push_str(&format!("## {title}\n\nLabel: {}. Training rows {} ({} positive).\n\n", t.label, t.train_rows, t.train_positives));
+        md.push_str(&format!(
+            "## {title}\n\nLabel: {}. Training rows {} ({} positive).\n\n",
+            t.label, t.train_rows, t.train_positives
+        ));
         md.push_str("| model (test period) | rows | positives | base rate | ROC-AUC | PR-AUC | Brier |\n|---|---:|---:|---:|---:|---:|---:|\n");
         for (name, m) in [("trained", &t.test_trained), ("built-in", &t.test_built_in)] {
             md.push_str(&format!(
@@ -372,7 +408,10 @@ pub fn card_markdown(card: &RiskCard, models: &RiskModels) -> String {
         }
         md.push_str("\nCalibration of the trained model on the test period:\n\n| predicted | rows | mean predicted | observed |\n|---|---:|---:|---:|\n");
         for b in &t.calibration_trained {
-            md.push_str(&format!("| {:.1}-{:.1} | {} | {:.3} | {:.3} |\n", b.lower, b.upper, b.rows, b.mean_predicted, b.observed_rate));
+            md.push_str(&format!(
+                "| {:.1}-{:.1} | {} | {:.3} | {:.3} |\n",
+                b.lower, b.upper, b.rows, b.mean_predicted, b.observed_rate
+            ));
         }
         md.push('\n');
     }
@@ -398,9 +437,15 @@ pub fn card_markdown(card: &RiskCard, models: &RiskModels) -> String {
     md.push_str("## Coefficients (log-odds, saved models)\n\n| term | low CSAT | false FCR |\n|---|---:|---:|\n");
     md.push_str(&format!("| intercept | {:.3} | {:.3} |\n", models.low_csat.intercept, models.false_fcr.intercept));
     for (i, s) in SIGNALS.iter().enumerate() {
-        md.push_str(&format!("| {} | {:.3} | {:.3} |\n", s.code(), models.low_csat.weights[i].1, models.false_fcr.weights[i].1));
+        md.push_str(&format!(
+            "| {} | {:.3} | {:.3} |\n",
+            s.code(),
+            models.low_csat.weights[i].1,
+            models.false_fcr.weights[i].1
+        ));
     }
-    let keys: std::collections::BTreeSet<&String> = models.low_csat.offsets.keys().chain(models.false_fcr.offsets.keys()).collect();
+    let keys: std::collections::BTreeSet<&String> =
+        models.low_csat.offsets.keys().chain(models.false_fcr.offsets.keys()).collect();
     for k in keys {
         let cell = |m: &RiskModel| m.offsets.get(k).map_or("-".into(), |v| format!("{v:.3}"));
         md.push_str(&format!("| {k} | {} | {} |\n", cell(&models.low_csat), cell(&models.false_fcr)));
@@ -418,7 +463,9 @@ mod tests {
     fn history(n: usize) -> Vec<ConversationRow> {
         let mut rows = Vec::new();
         for i in 0..n {
-            let h = |salt: u64| ((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt).wrapping_mul(0xBF58_476D_1CE4_E5B9) % 1000;
+            let h = |salt: u64| {
+                ((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt).wrapping_mul(0xBF58_476D_1CE4_E5B9) % 1000
+            };
             let negative_end = h(1) < 300;
             let deferred = h(2) < 250;
             let mut s = RiskSignals::default();
@@ -452,7 +499,10 @@ mod tests {
         assert!(card.low_csat.test_trained.roc_auc.unwrap() > 0.75);
         assert!(card.false_fcr.test_trained.roc_auc.unwrap() > 0.75);
         // Test rows are the latest 30%.
-        assert_eq!(card.low_csat.test_trained.rows + card.low_csat.train_rows, rows.iter().filter(|r| r.csat_score.is_some()).count());
+        assert_eq!(
+            card.low_csat.test_trained.rows + card.low_csat.train_rows,
+            rows.iter().filter(|r| r.csat_score.is_some()).count()
+        );
         assert!((card.false_fcr.test_trained.rows as f64 - 900.0).abs() <= 1.0);
         // Unhappy customers answer more: the surveyed rate overstates low CSAT, re-weighting
         // moves it toward the truth (0.3 x 0.7 + 0.7 x 0.1 = 0.28).

@@ -6,7 +6,9 @@ use crate::common;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray, TimestampNanosecondArray};
+use arrow::array::{
+    ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray, TimestampNanosecondArray,
+};
 use common::{run, run_ok, Table, Value};
 
 fn write(path: &Path, columns: Vec<(&str, ArrayRef)>) {
@@ -108,7 +110,8 @@ fn invalid_config_is_exit_2_and_names_the_key() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("time_zone") && err.contains("Mars/Olympus"), "{err}");
 
-    std::fs::write(&cfg, "[business_hours.default]\nmon = [\"17:00-09:00\"]\n[business_hours]\nenabled = true\n").unwrap();
+    std::fs::write(&cfg, "[business_hours.default]\nmon = [\"17:00-09:00\"]\n[business_hours]\nenabled = true\n")
+        .unwrap();
     let (code, _, err) = analyze(&f, &tmp.path().join("out"), &["--config", cfg.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
 
@@ -155,7 +158,14 @@ fn a_real_export_is_read_through_the_config_mapping() {
     let tmp = tempfile::tempdir().unwrap();
     let f = tmp.path().join("export").join("date=2026-11-02").join("part.parquet");
     // Naive nanosecond timestamps in Jakarta time, other column names, other role words.
-    let t = |s: &str| s.parse::<jiff::civil::DateTime>().unwrap().to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp().as_nanosecond() as i64;
+    let t = |s: &str| {
+        s.parse::<jiff::civil::DateTime>()
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .unwrap()
+            .timestamp()
+            .as_nanosecond() as i64
+    };
     write(
         &f,
         vec![
@@ -171,7 +181,16 @@ fn a_real_export_is_read_through_the_config_mapping() {
                 ])),
             ),
             ("from", strs(&[Some("User"), Some("Operator"), Some("moderator"), Some("Operator"), Some("user")])),
-            ("body", strs(&[Some("halo"), Some("Terima kasih, pesan diterima"), Some("x"), Some("halo kak, ada yang bisa dibantu?"), None])),
+            (
+                "body",
+                strs(&[
+                    Some("halo"),
+                    Some("Terima kasih, pesan diterima"),
+                    Some("x"),
+                    Some("halo kak, ada yang bisa dibantu?"),
+                    None,
+                ]),
+            ),
             ("auto", Arc::new(BooleanArray::from(vec![false, true, false, false, false]))),
         ],
     );
@@ -190,7 +209,10 @@ fn a_real_export_is_read_through_the_config_mapping() {
     assert_eq!(conv.get("frt_total_s", r), Value::F64(2.0));
     assert_eq!(conv.get("frt_human_s", r), Value::F64(300.0));
     // 08:00 WIB is 01:00 UTC.
-    assert_eq!(conv.get("created_at", r).ts(), Some("2026-11-02T01:00:00Z".parse::<jiff::Timestamp>().unwrap().as_microsecond()));
+    assert_eq!(
+        conv.get("created_at", r).ts(),
+        Some("2026-11-02T01:00:00Z".parse::<jiff::Timestamp>().unwrap().as_microsecond())
+    );
     let q = Table::open(&out.join("quarantine.parquet"));
     assert_eq!(q.len(), 1);
     assert_eq!(q.get("reason", 0), Value::Str("unknown_role".into()));
@@ -205,7 +227,10 @@ fn row_faults_are_quarantined_and_accounted_for() {
     write(
         &f,
         vec![
-            ("conversation_id", strs(&[Some("a"), None, Some("a"), Some("a"), Some(" "), Some("a"), Some("a"), Some("a")])),
+            (
+                "conversation_id",
+                strs(&[Some("a"), None, Some("a"), Some("a"), Some(" "), Some("a"), Some("a"), Some("a")]),
+            ),
             (
                 "sent_at",
                 strs(&[
@@ -219,14 +244,30 @@ fn row_faults_are_quarantined_and_accounted_for() {
                     Some("2026-11-02T01:04:00Z"),
                 ]),
             ),
-            ("sender_role", strs(&[Some("customer"), Some("agent"), Some("agent"), Some("agent"), Some("agent"), Some("alien"), Some("agent"), Some("agent")])),
-            ("message_id", strs(&[Some("m1"), Some("m2"), Some("m3"), Some("m4"), Some("m5"), Some("m6"), Some("m7"), Some("m7")])),
+            (
+                "sender_role",
+                strs(&[
+                    Some("customer"),
+                    Some("agent"),
+                    Some("agent"),
+                    Some("agent"),
+                    Some("agent"),
+                    Some("alien"),
+                    Some("agent"),
+                    Some("agent"),
+                ]),
+            ),
+            (
+                "message_id",
+                strs(&[Some("m1"), Some("m2"), Some("m3"), Some("m4"), Some("m5"), Some("m6"), Some("m7"), Some("m7")]),
+            ),
         ],
     );
     let out = tmp.path().join("out");
     let (code, _, err) = analyze(&f, &out, &[]);
     assert_eq!(code, 0, "{err}");
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
     let rows = &manifest["rows"]["messages"];
     assert_eq!((rows["rows_in"].as_u64(), rows["rows_used"].as_u64()), (Some(8), Some(2)));
     assert_eq!((rows["rows_quarantined"].as_u64(), rows["duplicates_dropped"].as_u64()), (Some(5), Some(1)));
@@ -263,8 +304,21 @@ fn whatsapp_threads_split_into_sessions_and_link_reopens_by_thread() {
         &f,
         vec![
             ("conversation_id", strs(&[Some("6281"); 6])),
-            ("sent_at", Arc::new(TimestampMillisecondArray::from(vec![h(0.0), h(0.1), h(10.0), h(10.2), h(100.0), h(100.1)]))),
-            ("sender_role", strs(&[Some("customer"), Some("agent"), Some("customer"), Some("agent"), Some("customer"), Some("agent")])),
+            (
+                "sent_at",
+                Arc::new(TimestampMillisecondArray::from(vec![h(0.0), h(0.1), h(10.0), h(10.2), h(100.0), h(100.1)])),
+            ),
+            (
+                "sender_role",
+                strs(&[
+                    Some("customer"),
+                    Some("agent"),
+                    Some("customer"),
+                    Some("agent"),
+                    Some("customer"),
+                    Some("agent"),
+                ]),
+            ),
         ],
     );
     let cfg = tmp.path().join("c.toml");
@@ -312,7 +366,10 @@ fn out_that_is_a_file_or_unwritable_fails_before_the_work() {
     // The model is not loaded first: a bad model dir would otherwise be the error.
     let (code, _, err) = analyze(&f, &file, &["--model-dir", file.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("`--out`") && err.contains("is an existing file") && err.contains("fix: pass a directory path"), "{err}");
+    assert!(
+        err.contains("`--out`") && err.contains("is an existing file") && err.contains("fix: pass a directory path"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
 
     let under_file = file.join("out");
@@ -353,11 +410,24 @@ fn empty_input_is_refused_unless_allowed_with_an_as_of() {
 
     let (code, _, err) = analyze(&empty, &out, &["--no-model", "--allow-empty", "--as-of", "2026-11-22T00:00:00Z"]);
     assert_eq!(code, 0, "{err}");
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run_manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run_manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["rows"]["messages"]["rows_in"], 0, "{manifest}");
     assert_eq!(Table::open(&out.join("conversations.parquet")).len(), 0);
-    assert!(std::fs::read_to_string(out.join("report.html")).unwrap().contains("<strong>No messages</strong> in the input"));
-    let (code, summary, err) = run(&["analyze", "--messages", empty.to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-model", "--allow-empty", "--as-of", "2026-11-22T00:00:00Z"]);
+    assert!(std::fs::read_to_string(out.join("report.html"))
+        .unwrap()
+        .contains("<strong>No messages</strong> in the input"));
+    let (code, summary, err) = run(&[
+        "analyze",
+        "--messages",
+        empty.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--no-model",
+        "--allow-empty",
+        "--as-of",
+        "2026-11-22T00:00:00Z",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(summary.contains("no messages in the input (--allow-empty)"), "{summary}");
 }
@@ -381,7 +451,10 @@ fn a_mistyped_config_key_gets_its_line_column_and_the_key_meant() {
     assert!(err.contains("did you mean `reopen_window_hours`?"), "{err}");
     // Far from every valid key: the valid keys of that table are listed instead.
     let err = config_error("[qa]\nzzzz_qqq = 1\n");
-    assert!(err.contains("line 2, column 1") && err.contains("low_csat_threshold, false_fcr_threshold, control_rate"), "{err}");
+    assert!(
+        err.contains("line 2, column 1") && err.contains("low_csat_threshold, false_fcr_threshold, control_rate"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -390,7 +463,10 @@ fn a_value_of_the_wrong_type_names_the_key_line_and_unit() {
     assert!(err.contains("`reopen_window_hours`") && err.contains("line 1"), "{err}");
     assert!(err.contains("a number of hours, e.g. 48"), "{err}");
     let err = config_error("\n[sla_seconds]\nemail = \"1h\"\n");
-    assert!(err.contains("`sla_seconds.email`") && err.contains("line 3") && err.contains("a number of seconds, e.g. 300"), "{err}");
+    assert!(
+        err.contains("`sla_seconds.email`") && err.contains("line 3") && err.contains("a number of seconds, e.g. 300"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -409,7 +485,11 @@ fn sla_overrides_need_no_default_and_an_unseen_channel_is_a_warning() {
     // The built-in default and channels still apply beside the override.
     let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
     let sla = &manifest["config"]["sla_seconds"];
-    assert_eq!((sla["default"].as_f64(), sla["email"].as_f64(), sla["whatsap"].as_f64()), (Some(900.0), Some(3600.0), Some(300.0)), "{sla}");
+    assert_eq!(
+        (sla["default"].as_f64(), sla["email"].as_f64(), sla["whatsap"].as_f64()),
+        (Some(900.0), Some(3600.0), Some(300.0)),
+        "{sla}"
+    );
 }
 
 #[test]
@@ -444,7 +524,13 @@ fn a_reply_before_the_customer_is_a_warning() {
         &f,
         vec![
             ("conversation_id", strs(&[Some("a"), Some("a")])),
-            ("sent_at", Arc::new(TimestampMillisecondArray::from(vec![t("2026-11-02T07:00:00Z"), t("2026-11-02T01:00:00Z")]).with_timezone("UTC"))),
+            (
+                "sent_at",
+                Arc::new(
+                    TimestampMillisecondArray::from(vec![t("2026-11-02T07:00:00Z"), t("2026-11-02T01:00:00Z")])
+                        .with_timezone("UTC"),
+                ),
+            ),
             ("sender_role", strs(&[Some("customer"), Some("agent")])),
             ("text", strs(&[Some("my order is late"), Some("sorry, DM us")])),
             ("customer_id", strs(&[Some("c1"); 2])),
@@ -467,7 +553,10 @@ fn a_second_run_into_a_locked_out_exits_2_naming_the_holder() {
     let held = convoqa::write::OutDirLock::acquire(&out, "--out").unwrap();
     let (code, _, err) = analyze(&f, &out, &["--no-model"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("another convoqa run is writing into") && err.contains(&format!("pid {}", std::process::id())), "{err}");
+    assert!(
+        err.contains("another convoqa run is writing into") && err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
     assert!(!out.join("run_manifest.json").exists());
     drop(held);
     assert!(!out.exists(), "the lock's directory is removed when nothing was written into it");

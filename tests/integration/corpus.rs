@@ -17,7 +17,8 @@ fn corpus() -> Corpus {
 fn corpus_has_the_promised_size_and_coverage() {
     let c = corpus();
     assert!(c.conversations.len() >= 600, "{} conversations", c.conversations.len());
-    let kinds_toml = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/corpus/businesses.toml")).unwrap();
+    let kinds_toml =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/corpus/businesses.toml")).unwrap();
     let kinds: BTreeSet<&str> = kinds_toml.lines().filter_map(|l| l.strip_prefix("kind = ")).collect();
     assert!(kinds.len() >= 10, "{} kinds of business", kinds.len());
     let channels: BTreeSet<&str> = c.conversations.iter().map(|c| c.channel.as_str()).collect();
@@ -63,10 +64,17 @@ fn outcome_labels_are_consistent_and_splits_are_by_business() {
         let prev = split_of_business.insert(&conv.business, &conv.split);
         assert!(prev.is_none_or(|p| p == conv.split), "{} is in two splits", conv.business);
         if let Some(score) = conv.csat_score {
-            assert_eq!(score <= 3, conv.expect_low_csat, "{}: csat_score {score} against expect_low_csat", conv.conversation_id);
+            assert_eq!(
+                score <= 3,
+                conv.expect_low_csat,
+                "{}: csat_score {score} against expect_low_csat",
+                conv.conversation_id
+            );
         }
         if let Some(earlier) = &conv.reopens {
-            let e = by_id.get(earlier.as_str()).unwrap_or_else(|| panic!("{}: reopens unknown {earlier}", conv.conversation_id));
+            let e = by_id
+                .get(earlier.as_str())
+                .unwrap_or_else(|| panic!("{}: reopens unknown {earlier}", conv.conversation_id));
             assert_eq!(e.customer_id, conv.customer_id, "{}: a reopen is the same customer's", conv.conversation_id);
             assert!(e.created_at < conv.created_at, "{}: a reopen comes later", conv.conversation_id);
         }

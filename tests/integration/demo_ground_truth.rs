@@ -25,7 +25,8 @@ fn every_planted_fact_is_found() {
     let conv = Table::open(&out.join("conversations.parquet"));
     assert_eq!(conv.len(), truth.len(), "one output row per planted conversation");
     let by_id = conv.index_by("conversation_id");
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
     let as_of = manifest["as_of"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap().as_microsecond();
 
     let (mut checked_reopens, mut new_topics, mut new_topic_misses) = (0, 0, 0);
@@ -33,7 +34,12 @@ fn every_planted_fact_is_found() {
         let id = truth.get("conversation_id", t).str().unwrap().to_string();
         let r = by_id[&id];
         for col in ["frt_total_s", "frt_human_s", "frt_handover_s"] {
-            assert!(close(conv.get(col, r).f64(), truth.get(col, t).f64()), "{id} {col}: got {:?}, planted {:?}", conv.get(col, r), truth.get(col, t));
+            assert!(
+                close(conv.get(col, r).f64(), truth.get(col, t).f64()),
+                "{id} {col}: got {:?}, planted {:?}",
+                conv.get(col, r),
+                truth.get(col, t)
+            );
         }
         for col in ["had_bot", "handed_over", "bot_contained"] {
             assert_eq!(conv.get(col, r), truth.get(col, t), "{id} {col}");
@@ -91,10 +97,17 @@ fn every_planted_fact_is_found() {
     assert!(new_topic_misses * 5 <= new_topics, "new-topic returns linked as reopens: {new_topic_misses}/{new_topics}");
 
     // Row accounting matches the planted faults exactly.
-    let planted: serde_json::Value = serde_json::from_slice(&std::fs::read(data.join("ground_truth.json")).unwrap()).unwrap();
+    let planted: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("ground_truth.json")).unwrap()).unwrap();
     let f = &planted["faults"];
     let q = &manifest["quarantine_by_reason"];
-    for reason in ["null_conversation_id", "unparsable_timestamp", "unknown_role", "duplicate_message_id_conflict", "conversation_without_messages"] {
+    for reason in [
+        "null_conversation_id",
+        "unparsable_timestamp",
+        "unknown_role",
+        "duplicate_message_id_conflict",
+        "conversation_without_messages",
+    ] {
         assert_eq!(q[reason], f[reason], "{reason}");
     }
     let rows = &manifest["rows"]["messages"];
@@ -111,7 +124,16 @@ fn without_a_conversations_table_inactivity_decides_resolution() {
     let data = demo(tmp.path(), 120, 5);
     let out = tmp.path().join("out");
     let as_of = "2026-12-31T00:00:00Z";
-    run_ok(&["analyze", "--messages", data.join("messages").to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", as_of, "--quiet"]);
+    run_ok(&[
+        "analyze",
+        "--messages",
+        data.join("messages").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--as-of",
+        as_of,
+        "--quiet",
+    ]);
     let conv = Table::open(&out.join("conversations.parquet"));
     let msgs = Table::open(&out.join("messages.parquet"));
     // Long after the data: every conversation is resolved at its last message, by inactivity.
@@ -173,7 +195,9 @@ fn intent_resolution_finds_the_planted_slow_intents() {
     analyze_demo(&data, &out);
     let t = Table::open(&out.join("intent_resolution.parquet"));
     let ratio = |intent: &str| {
-        let r = (0..t.len()).find(|&r| t.get("intent", r).str() == Some(intent)).unwrap_or_else(|| panic!("no row for {intent}"));
+        let r = (0..t.len())
+            .find(|&r| t.get("intent", r).str() == Some(intent))
+            .unwrap_or_else(|| panic!("no row for {intent}"));
         t.get("resolution_median_ratio", r).f64().unwrap()
     };
     for slow in ["refund_return", "payment_billing"] {
@@ -189,14 +213,18 @@ fn intent_resolution_finds_the_planted_slow_intents() {
 
 /// Mann-Whitney AUC: the chance a positive scores above a negative (ties count half).
 fn auc(scored: &[(f64, bool)]) -> f64 {
-    let (pos, neg): (Vec<f64>, Vec<f64>) = (
-        scored.iter().filter(|s| s.1).map(|s| s.0).collect(),
-        scored.iter().filter(|s| !s.1).map(|s| s.0).collect(),
-    );
+    let (pos, neg): (Vec<f64>, Vec<f64>) =
+        (scored.iter().filter(|s| s.1).map(|s| s.0).collect(), scored.iter().filter(|s| !s.1).map(|s| s.0).collect());
     let mut wins = 0.0;
     for p in &pos {
         for n in &neg {
-            wins += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+            wins += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
         }
     }
     wins / (pos.len() * neg.len()) as f64
@@ -220,30 +248,44 @@ fn risk_scores_rank_planted_outcomes_with_reasons() {
         }
         match (conv.get("false_fcr_risk", r).f64(), conv.get("reopened", r)) {
             (Some(f), Value::Bool(b)) => reopen.push((f, b)),
-            (None, _) => assert_eq!(conv.get("resolved_at", r), Value::Null, "resolved conversations get a false-FCR risk"),
+            (None, _) => {
+                assert_eq!(conv.get("resolved_at", r), Value::Null, "resolved conversations get a false-FCR risk")
+            }
             _ => {}
         }
     }
     let (a_csat, a_fcr) = (auc(&csat), auc(&reopen));
-    eprintln!("built-in models on the demo (synthetic): low-CSAT AUC {a_csat:.3} on {}, false-FCR AUC {a_fcr:.3} on {}", csat.len(), reopen.len());
+    eprintln!(
+        "built-in models on the demo (synthetic): low-CSAT AUC {a_csat:.3} on {}, false-FCR AUC {a_fcr:.3} on {}",
+        csat.len(),
+        reopen.len()
+    );
     assert!(a_csat > 0.65 && a_fcr > 0.6, "low-CSAT AUC {a_csat:.3}, false-FCR AUC {a_fcr:.3}");
     // The planted hand-offs ("sudah kami teruskan ke tim terkait ... 1x24 jam") carry their reason.
-    let deferred = (0..conv.len()).filter(|&r| conv.get("false_fcr_reasons", r).str().is_some_and(|s| s.contains("DEFERRED_RESOLUTION"))).count();
+    let deferred = (0..conv.len())
+        .filter(|&r| conv.get("false_fcr_reasons", r).str().is_some_and(|s| s.contains("DEFERRED_RESOLUTION")))
+        .count();
     assert!(deferred >= 20, "{deferred}");
 
     // The QA list: flagged highest first, each with reasons and evidence; then the control group.
     let qa = Table::open(&out.join("qa_review.parquet"));
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
     let flagged = manifest["qa"]["flagged"].as_u64().unwrap() as usize;
     let control = manifest["qa"]["control"].as_u64().unwrap() as usize;
     assert!(flagged > 0 && control > 0, "{}", manifest["qa"]);
     assert_eq!(qa.len(), flagged + control);
-    let top = |r: usize| qa.get("low_csat_risk", r).f64().unwrap_or(0.0).max(qa.get("false_fcr_risk", r).f64().unwrap_or(0.0));
+    let top = |r: usize| {
+        qa.get("low_csat_risk", r).f64().unwrap_or(0.0).max(qa.get("false_fcr_risk", r).f64().unwrap_or(0.0))
+    };
     for r in 0..flagged {
         assert_eq!(qa.get("group", r), Value::Str("flagged".into()));
         assert!(top(r) >= 0.5);
         assert!(r == 0 || top(r) <= top(r - 1), "sorted by risk");
-        assert!(!qa.get("reasons", r).str().unwrap().is_empty() && !qa.get("evidence", r).str().unwrap().is_empty(), "row {r}");
+        assert!(
+            !qa.get("reasons", r).str().unwrap().is_empty() && !qa.get("evidence", r).str().unwrap().is_empty(),
+            "row {r}"
+        );
     }
     for r in flagged..qa.len() {
         assert_eq!(qa.get("group", r), Value::Str("control".into()));

@@ -19,7 +19,8 @@ fn fixtures() -> (Vec<String>, Vec<Vec<u32>>, Vec<Vec<f32>>) {
 
 fn encoder() -> Encoder {
     let path = Encoder::default_path(&root());
-    Encoder::load(&path).unwrap_or_else(|e| panic!("{e}\n(the parity tests need the model: run scripts/fetch-model.sh)"))
+    Encoder::load(&path)
+        .unwrap_or_else(|e| panic!("{e}\n(the parity tests need the model: run scripts/fetch-model.sh)"))
 }
 
 #[test]

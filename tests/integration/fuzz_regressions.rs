@@ -7,10 +7,22 @@ use crate::common;
 use std::path::Path;
 
 fn analyze_answers_cleanly(input: &Path, out: &Path) {
-    let (code, _, stderr) = common::run(&["analyze", "--messages", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-model", "-q"]);
+    let (code, _, stderr) = common::run(&[
+        "analyze",
+        "--messages",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--no-model",
+        "-q",
+    ]);
     assert!(code == 0 || code == 2, "{}: exit {code}\n{stderr}", input.display());
     if code == 2 {
-        assert!(stderr.contains("error:") && stderr.contains("fix:") || stderr.contains("cannot read"), "{}: unclear error\n{stderr}", input.display());
+        assert!(
+            stderr.contains("error:") && stderr.contains("fix:") || stderr.contains("cannot read"),
+            "{}: unclear error\n{stderr}",
+            input.display()
+        );
     }
 }
 

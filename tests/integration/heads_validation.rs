@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 
 use convoqa::encoder::Encoder;
-use convoqa::heads::metrics::evaluate;
 use convoqa::heads::corpus::Corpus;
-use convoqa::readings::corpus_sentiment_set;
+use convoqa::heads::metrics::evaluate;
 use convoqa::heads::sentiment::{embedded_set, SentimentData};
 use convoqa::heads::{argmax, Head};
+use convoqa::readings::corpus_sentiment_set;
 
 #[test]
 fn shipped_sentiment_head_keeps_its_card_claims() {
@@ -18,17 +18,22 @@ fn shipped_sentiment_head_keeps_its_card_claims() {
     let head = Head::load(&root.join("models/heads/sentiment")).expect("the shipped sentiment head");
     // The head reads the adapted encoder it was trained on (the shipped adapter merged in).
     let adapter = root.join(convoqa::encoder::DEFAULT_ADAPTER_PATH);
-    let (encoder, _) = Encoder::load_adapted(&Encoder::default_path(&root), Some(&adapter)).expect("the model: run scripts/fetch-model.sh");
+    let (encoder, _) = Encoder::load_adapted(&Encoder::default_path(&root), Some(&adapter))
+        .expect("the model: run scripts/fetch-model.sh");
     assert!(encoder.name.ends_with("+e5-small-chat"), "{}", encoder.name);
     // The corpus's dev split (in the project) and, where present, the public validation splits.
     let corpus = Corpus::load(&root.join("data/corpus")).unwrap();
-    let mut sets = vec![corpus_sentiment_set(&encoder, &corpus, "dev", &head.card.labels, head.card.max_tokens, None).unwrap()];
+    let mut sets =
+        vec![corpus_sentiment_set(&encoder, &corpus, "dev", &head.card.labels, head.card.max_tokens, None).unwrap()];
     if data.join("sentiment").exists() {
         for (name, path) in SentimentData::under(&data).valid {
             sets.push(embedded_set(&encoder, &name, &path, &head.card.labels, head.card.max_tokens, None).unwrap());
         }
     } else {
-        eprintln!("public splits skipped: {} not found (the shared data lives beside the project in CI)", data.display());
+        eprintln!(
+            "public splits skipped: {} not found (the shared data lives beside the project in CI)",
+            data.display()
+        );
     }
     assert_eq!(head.card.validation.len(), 4, "the card reports SmSA, NusaX id/en and the corpus dev split");
     for set in sets {
@@ -36,7 +41,13 @@ fn shipped_sentiment_head_keeps_its_card_claims() {
         let pred: Vec<usize> = head.predict_proba(&set.x).unwrap().iter().map(|p| argmax(p)).collect();
         let got = evaluate(&head.card.labels, &set.y, &pred);
         eprintln!("{}: macro-F1 {:.4} (card {:.4})", set.name, got.macro_f1, claimed.macro_f1);
-        assert!(got.macro_f1 >= claimed.macro_f1 - 0.02, "{}: macro-F1 {:.4} < card {:.4} - 0.02", set.name, got.macro_f1, claimed.macro_f1);
+        assert!(
+            got.macro_f1 >= claimed.macro_f1 - 0.02,
+            "{}: macro-F1 {:.4} < card {:.4} - 0.02",
+            set.name,
+            got.macro_f1,
+            claimed.macro_f1
+        );
     }
 }
 
@@ -56,10 +67,15 @@ fn shipped_readings_keep_their_card_claims_on_the_corpus_dev_split() {
     let corpus = Corpus::load(&root.join("data/corpus")).unwrap();
     let report = convoqa::readings::evaluate_corpus(&model, &corpus, "dev").unwrap();
     let claimed = &model.intent.card.validation["corpus_dev"];
-    eprintln!("intent dev: accuracy {:.4} macro-F1 {:.4} (card {:.4})", report.intent.accuracy, report.intent.macro_f1, claimed.macro_f1);
+    eprintln!(
+        "intent dev: accuracy {:.4} macro-F1 {:.4} (card {:.4})",
+        report.intent.accuracy, report.intent.macro_f1, claimed.macro_f1
+    );
     assert!(report.intent.macro_f1 >= claimed.macro_f1 - 0.02);
     assert!((report.other_share_predicted - report.other_share_true).abs() <= 0.05, "{report:?}");
     // Context rules agree with the labels on what they decide.
-    assert!(report.rule_decided >= 100 && report.rule_agreeing as f64 >= 0.95 * report.rule_decided as f64, "{report:?}");
+    assert!(
+        report.rule_decided >= 100 && report.rule_agreeing as f64 >= 0.95 * report.rule_decided as f64,
+        "{report:?}"
+    );
 }
-

@@ -28,7 +28,13 @@ fn minilm_matches_sentence_transformers() {
     assert_eq!(id_mismatches, 0, "token ids differ from sentence-transformers' tokenizer");
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let got = enc.embed(&refs, "", 256, convoqa::encoder::DEFAULT_BATCH_TOKENS).unwrap();
-    let (worst, at) = got.vectors.iter().zip(&want).map(|(g, w)| cosine(g, w)).zip(&texts).fold((1.0f32, ""), |acc, (c, t)| if c < acc.0 { (c, t) } else { acc });
+    let (worst, at) = got
+        .vectors
+        .iter()
+        .zip(&want)
+        .map(|(g, w)| cosine(g, w))
+        .zip(&texts)
+        .fold((1.0f32, ""), |acc, (c, t)| if c < acc.0 { (c, t) } else { acc });
     eprintln!("lowest cosine vs sentence-transformers: {worst:.6} on {at:?}");
     assert!(worst >= 0.999, "lowest cosine {worst} on {at:?}");
 }
@@ -49,9 +55,21 @@ fn heads_trained_on_another_encoder_are_refused_with_the_fix() {
     std::fs::write(&cfg, format!("[model]\nencoder = {:?}\n", minilm.to_str().unwrap())).unwrap();
     let out = tmp.path().join("out");
     let (code, _, err) = common::run(&[
-        "analyze", "--messages", data.join("messages").to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", cfg.to_str().unwrap(), "-q",
+        "analyze",
+        "--messages",
+        data.join("messages").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "-q",
     ]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("e5-small-q4.bin") && err.contains("all-minilm-l6-v2") && err.contains("convoqa train sentiment --model"), "{err}");
+    assert!(
+        err.contains("e5-small-q4.bin")
+            && err.contains("all-minilm-l6-v2")
+            && err.contains("convoqa train sentiment --model"),
+        "{err}"
+    );
     assert!(!out.exists(), "nothing written");
 }

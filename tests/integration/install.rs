@@ -28,7 +28,8 @@ fn install(prefix: &Path) -> std::path::PathBuf {
     std::fs::copy(env!("CARGO_BIN_EXE_convoqa"), &bin).unwrap();
     let models = prefix.join("share/convoqa/models");
     std::fs::create_dir_all(models.join("e5-small")).unwrap();
-    std::os::unix::fs::symlink(repo_models.join("e5-small/e5-small-q4.bin"), models.join("e5-small/e5-small-q4.bin")).unwrap();
+    std::os::unix::fs::symlink(repo_models.join("e5-small/e5-small-q4.bin"), models.join("e5-small/e5-small-q4.bin"))
+        .unwrap();
     copy_dir(&repo_models.join("heads"), &models.join("heads"));
     copy_dir(&repo_models.join("adapters"), &models.join("adapters"));
     bin
@@ -44,7 +45,11 @@ fn run_in(bin: &Path, cwd: &Path, home: &Path, args: &[&str]) -> (i32, String, S
         .env_remove("CONVOQA_MODEL_DIR")
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
@@ -69,7 +74,8 @@ fn the_installed_binary_finds_its_models_from_any_directory() {
     copy_dir(&data.join("messages"), &cwd.join("in"));
     let (code, _, stderr) = run_in(&bin, &cwd, &home, &["analyze", "--messages", "in", "--out", "out", "--quiet"]);
     assert_eq!(code, 0, "{stderr}");
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cwd.join("out/run_manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cwd.join("out/run_manifest.json")).unwrap()).unwrap();
     let encoder = manifest["model"]["encoder"].as_str().unwrap_or_default();
     assert!(encoder.starts_with(prefix.to_str().unwrap()), "the installed model was used: {}", manifest["model"]);
 }
@@ -82,20 +88,49 @@ fn config_paths_are_relative_to_the_config_file_and_a_miss_lists_every_place() {
     for d in [&cwd, &home, &etc.join("enc")] {
         std::fs::create_dir_all(d).unwrap();
     }
-    std::os::unix::fs::symlink(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/e5-small/e5-small-q4.bin"), etc.join("enc/e5.bin")).unwrap();
+    std::os::unix::fs::symlink(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/e5-small/e5-small-q4.bin"),
+        etc.join("enc/e5.bin"),
+    )
+    .unwrap();
     std::fs::write(etc.join("convoqa.toml"), "[model]\nencoder = \"enc/e5.bin\"\n").unwrap();
     let cfg = etc.join("convoqa.toml");
     let (code, stdout, stderr) = run_in(&bin, &cwd, &home, &["models", "--config", cfg.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains(&format!("USED  {} (relative to the config file)", etc.join("enc/e5.bin").display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("USED  {} (relative to the config file)", etc.join("enc/e5.bin").display())),
+        "{stdout}"
+    );
 
     std::fs::write(&cfg, "[model]\nintent_head = \"nowhere/intent\"\n").unwrap();
     let model_dir = tmp.path().join("md");
     std::fs::create_dir_all(&model_dir).unwrap();
     let messages = common::demo(tmp.path(), 30, 5).join("messages");
-    let (code, _, stderr) = run_in(&bin, &cwd, &home, &["--model-dir", model_dir.to_str().unwrap(), "analyze", "--messages", messages.to_str().unwrap(), "--out", "o", "--config", cfg.to_str().unwrap()]);
+    let (code, _, stderr) = run_in(
+        &bin,
+        &cwd,
+        &home,
+        &[
+            "--model-dir",
+            model_dir.to_str().unwrap(),
+            "analyze",
+            "--messages",
+            messages.to_str().unwrap(),
+            "--out",
+            "o",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, 2, "{stderr}");
-    for place in ["relative to the config file", "--model-dir / CONVOQA_MODEL_DIR", "next to the binary", "the user's data directory", "the working directory", "fix: install the models"] {
+    for place in [
+        "relative to the config file",
+        "--model-dir / CONVOQA_MODEL_DIR",
+        "next to the binary",
+        "the user's data directory",
+        "the working directory",
+        "fix: install the models",
+    ] {
         assert!(stderr.contains(place), "{place} missing from:\n{stderr}");
     }
     assert!(stderr.contains(&model_dir.join("nowhere/intent").display().to_string()), "{stderr}");

@@ -64,6 +64,10 @@ fn sigkill_mid_run_loses_nothing_and_a_rerun_completes() {
     want.remove("run_manifest.json");
     assert_eq!(done, want);
     // The killed runs' half-written staging directories are cleared by the next run.
-    let leftovers: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().starts_with(".convoqa-staging")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".convoqa-staging"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

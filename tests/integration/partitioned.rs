@@ -25,7 +25,9 @@ fn analyze(data: &Path, out: &Path, extra: &[&str]) {
 }
 
 fn parquet_outputs() -> impl Iterator<Item = &'static str> {
-    ["conversations.parquet", "messages.parquet", "qa_review.parquet", "quarantine.parquet", "voc_backlog.parquet"].into_iter().chain(KPI_FILES)
+    ["conversations.parquet", "messages.parquet", "qa_review.parquet", "quarantine.parquet", "voc_backlog.parquet"]
+        .into_iter()
+        .chain(KPI_FILES)
 }
 
 #[test]
@@ -39,12 +41,18 @@ fn without_the_model_partitions_give_the_same_files() {
     for t in parquet_outputs().chain(["qa_review.csv", "voc_backlog.md"]) {
         assert!(std::fs::read(one.join(t)).unwrap() == std::fs::read(parts.join(t)).unwrap(), "{t} differs");
     }
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(parts.join("run_manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(parts.join("run_manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["partitions"], 5);
-    let one_manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(one.join("run_manifest.json")).unwrap()).unwrap();
+    let one_manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(one.join("run_manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["rows"], one_manifest["rows"]);
     // The spill files are gone.
-    let leftovers: Vec<_> = std::fs::read_dir(&parts).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).filter(|n| n.starts_with('.')).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(&parts)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with('.'))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -78,8 +86,13 @@ fn partitions_refuse_what_they_cannot_do() {
     let data = demo(tmp.path(), 50, 23);
     let out = tmp.path().join("out");
     let messages = data.join("messages");
-    for extra in [vec!["--partitions", "0"], vec!["--partitions", "2", "--shard", "0/2"], vec!["--partitions", "2", "--date", "2026-11-03"]] {
-        let mut args = vec!["analyze", "--no-model", "--messages", messages.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    for extra in [
+        vec!["--partitions", "0"],
+        vec!["--partitions", "2", "--shard", "0/2"],
+        vec!["--partitions", "2", "--date", "2026-11-03"],
+    ] {
+        let mut args =
+            vec!["analyze", "--no-model", "--messages", messages.to_str().unwrap(), "--out", out.to_str().unwrap()];
         args.extend(&extra);
         let (code, _, stderr) = run(&args);
         assert_eq!(code, 2, "{extra:?}: {stderr}");

@@ -8,7 +8,15 @@ use common::{analyze_demo, demo, run, run_ok, Table, KPI_FILES};
 
 fn kpis(run_dir: &Path, out: &Path, extra: &[&str]) -> String {
     let (conv, msgs) = (run_dir.join("conversations.parquet"), run_dir.join("messages.parquet"));
-    let mut args = vec!["kpis", "--conversations", conv.to_str().unwrap(), "--messages", msgs.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let mut args = vec![
+        "kpis",
+        "--conversations",
+        conv.to_str().unwrap(),
+        "--messages",
+        msgs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
     args.extend(extra);
     run_ok(&args)
 }
@@ -51,7 +59,9 @@ fn a_period_is_the_days_it_covers() {
     for r in 0..3 {
         assert_eq!(period.get("day", r), all.get("day", r + 2));
         // A day's KPIs do not depend on the other days.
-        for column in ["conversations", "frt_human_median_s", "fcr_rate", "csat_pct", "low_csat_pct", "predicted_low_csat_pct"] {
+        for column in
+            ["conversations", "frt_human_median_s", "fcr_rate", "csat_pct", "low_csat_pct", "predicted_low_csat_pct"]
+        {
             assert_eq!(period.get(column, r), all.get(column, r + 2), "{column} on {from}+{r}");
         }
         conversations += period.get("conversations", r).f64().unwrap();
@@ -71,16 +81,40 @@ fn overlapping_inputs_and_bad_dates_are_refused() {
     let msgs = run_dir.join("messages.parquet");
     let out = tmp.path().join("out");
     let (code, _, stderr) = run(&[
-        "kpis", "--conversations", conv.to_str().unwrap(), conv.to_str().unwrap(), "--messages", msgs.to_str().unwrap(), "--out", out.to_str().unwrap(),
+        "kpis",
+        "--conversations",
+        conv.to_str().unwrap(),
+        conv.to_str().unwrap(),
+        "--messages",
+        msgs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("is also in"), "{stderr}");
     assert!(!out.join("kpis_manifest.json").exists());
-    let (code, _, stderr) =
-        run(&["kpis", "--conversations", conv.to_str().unwrap(), "--messages", msgs.to_str().unwrap(), "--out", out.to_str().unwrap(), "--from", "2026-11-31"]);
+    let (code, _, stderr) = run(&[
+        "kpis",
+        "--conversations",
+        conv.to_str().unwrap(),
+        "--messages",
+        msgs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--from",
+        "2026-11-31",
+    ]);
     assert_eq!(code, 2, "{stderr}");
     // A messages table is not a conversations table.
-    let (code, _, stderr) = run(&["kpis", "--conversations", msgs.to_str().unwrap(), "--messages", msgs.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (code, _, stderr) = run(&[
+        "kpis",
+        "--conversations",
+        msgs.to_str().unwrap(),
+        "--messages",
+        msgs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("not a convoqa conversations table"), "{stderr}");
 }

@@ -39,12 +39,22 @@ fn write_rows(path: &Path, rows: &[Row]) {
     // A conversation's customer is fixed by its number, as in real exports; customers have
     // several conversations, so reopens happen.
     let batch = RecordBatch::try_from_iter(vec![
-        ("conversation_id", Arc::new(rows.iter().map(|r| r.conversation.map(|c| format!("conv-{c}"))).collect::<StringArray>()) as ArrayRef),
+        (
+            "conversation_id",
+            Arc::new(rows.iter().map(|r| r.conversation.map(|c| format!("conv-{c}"))).collect::<StringArray>())
+                as ArrayRef,
+        ),
         ("message_id", Arc::new(rows.iter().map(|r| r.message_id.map(|m| format!("m-{m}"))).collect::<StringArray>())),
-        ("sent_at", Arc::new(rows.iter().map(|r| Some(1_790_000_000 + r.minute as i64 * 60)).collect::<TimestampSecondArray>())),
+        (
+            "sent_at",
+            Arc::new(rows.iter().map(|r| Some(1_790_000_000 + r.minute as i64 * 60)).collect::<TimestampSecondArray>()),
+        ),
         ("sender_role", Arc::new(rows.iter().map(|r| Some(r.role)).collect::<StringArray>())),
         ("text", Arc::new(rows.iter().map(|r| Some(r.text)).collect::<StringArray>())),
-        ("customer_id", Arc::new(rows.iter().map(|r| r.conversation.map(|c| format!("cust-{}", c % 7))).collect::<StringArray>())),
+        (
+            "customer_id",
+            Arc::new(rows.iter().map(|r| r.conversation.map(|c| format!("cust-{}", c % 7))).collect::<StringArray>()),
+        ),
     ])
     .unwrap();
     convoqa::write::write_parquet(path, &batch).unwrap();
@@ -54,11 +64,24 @@ fn run(input: &Path, out: &Path, shard: Option<Shard>) -> convoqa::pipeline::Ana
     run_partitioned(input, out, shard, None)
 }
 
-fn run_partitioned(input: &Path, out: &Path, shard: Option<Shard>, partitions: Option<u32>) -> convoqa::pipeline::AnalyzeReport {
+fn run_partitioned(
+    input: &Path,
+    out: &Path,
+    shard: Option<Shard>,
+    partitions: Option<u32>,
+) -> convoqa::pipeline::AnalyzeReport {
     let mut settings = load_settings(None).unwrap();
     settings.config.model.enabled = false;
     let req = AnalyzeRequest {
-        input: InputRequest { messages: vec![input.to_path_buf()], conversations: vec![], as_of_us: None, settings, show_progress: false, shard, nightly: None },
+        input: InputRequest {
+            messages: vec![input.to_path_buf()],
+            conversations: vec![],
+            as_of_us: None,
+            settings,
+            show_progress: false,
+            shard,
+            nightly: None,
+        },
         out_dir: out.to_path_buf(),
         redact_all: false,
         previous_dir: None,
@@ -82,16 +105,29 @@ fn tables() -> impl Iterator<Item = &'static str> {
 fn config() -> ProptestConfig {
     let seed = std::env::var("PROPTEST_RNG_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20_261_123);
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(48);
-    ProptestConfig { cases, failure_persistence: None, rng_seed: proptest::test_runner::RngSeed::Fixed(seed), ..ProptestConfig::default() }
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed),
+        ..ProptestConfig::default()
+    }
 }
 
 /// Shuffles `rows` with `seed`, runs again and requires byte-identical tables (and the same
 /// quarantine counts: quarantine rows name their input position, which moved).
-fn same_outputs_when_shuffled(tmp: &Path, rows: &[Row], report: &convoqa::pipeline::AnalyzeReport, single: &Path, seed: u64) -> Result<(), TestCaseError> {
+fn same_outputs_when_shuffled(
+    tmp: &Path,
+    rows: &[Row],
+    report: &convoqa::pipeline::AnalyzeReport,
+    single: &Path,
+    seed: u64,
+) -> Result<(), TestCaseError> {
     let mut shuffled = rows.to_vec();
     let mut state = seed | 1;
     for i in (1..shuffled.len()).rev() {
-        state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
         shuffled.swap(i, (state % (i as u64 + 1)) as usize);
     }
     let input2 = tmp.join("shuffled.parquet");
@@ -99,8 +135,12 @@ fn same_outputs_when_shuffled(tmp: &Path, rows: &[Row], report: &convoqa::pipeli
     let reordered = tmp.join("reordered");
     run(&input2, &reordered, None);
     let manifest: serde_json::Value = serde_json::from_slice(&bytes(&reordered, "run_manifest.json")).unwrap();
-    let quarantined: std::collections::BTreeMap<String, u64> =
-        manifest["quarantine_by_reason"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap())).collect();
+    let quarantined: std::collections::BTreeMap<String, u64> = manifest["quarantine_by_reason"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
     prop_assert_eq!(&report.manifest.quarantine_by_reason, &quarantined);
     for t in tables() {
         prop_assert!(bytes(single, t) == bytes(&reordered, t), "{} depends on row order", t);
@@ -111,13 +151,27 @@ fn same_outputs_when_shuffled(tmp: &Path, rows: &[Row], report: &convoqa::pipeli
 /// Inputs the property test once failed on, kept as plain tests.
 #[test]
 fn order_regressions() {
-    let row = |conversation, message_id, minute, role, text| Row { conversation: Some(conversation), message_id, minute, role, text };
+    let row = |conversation, message_id, minute, role, text| Row {
+        conversation: Some(conversation),
+        message_id,
+        minute,
+        role,
+        text,
+    };
     let cases = [
         // A customer message and a bot message stamped the same minute were ordered by input
         // position (CI, 2026-11-22).
-        vec![row(0, None, 0, "customer", "halo kak, paket saya belum sampai"), row(0, None, 0, "bot", "makasih"), row(0, None, 30, "agent", "baik kak, kami cek ya")],
+        vec![
+            row(0, None, 0, "customer", "halo kak, paket saya belum sampai"),
+            row(0, None, 0, "bot", "makasih"),
+            row(0, None, 30, "agent", "baik kak, kami cek ya"),
+        ],
         // Conflicting deliveries of one message_id: which is kept must not depend on order.
-        vec![row(1, Some(3), 5, "customer", "halo kak, paket saya belum sampai"), row(1, Some(3), 5, "customer", "makasih"), row(1, None, 9, "agent", "baik kak, kami cek ya")],
+        vec![
+            row(1, Some(3), 5, "customer", "halo kak, paket saya belum sampai"),
+            row(1, Some(3), 5, "customer", "makasih"),
+            row(1, None, 9, "agent", "baik kak, kami cek ya"),
+        ],
     ];
     for rows in cases {
         let tmp = tempfile::tempdir().unwrap();

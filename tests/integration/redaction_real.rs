@@ -8,7 +8,8 @@ use convoqa::redact::{redact, PiiKind};
 
 #[test]
 fn real_customer_care_text_leaves_no_address_handle_or_phone() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/conversations/twitter-customer-care/dev.json");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/conversations/twitter-customer-care/dev.json");
     let Ok(raw) = std::fs::read_to_string(&path) else {
         eprintln!("skipped: {} not found", path.display());
         return;
@@ -57,9 +58,13 @@ fn redact_all_redacts_messages_text_and_the_default_keeps_it() {
     ])
     .unwrap();
     convoqa::write::write_parquet(&input, &batch).unwrap();
-    for (flag, want) in [(None, "email saya budi@example.co.id, wa 081234567890"), (Some("--redact-all"), "email saya [EMAIL], wa [PHONE]")] {
+    for (flag, want) in [
+        (None, "email saya budi@example.co.id, wa 081234567890"),
+        (Some("--redact-all"), "email saya [EMAIL], wa [PHONE]"),
+    ] {
         let out = tmp.path().join(format!("out-{}", flag.is_some()));
-        let mut args = vec!["analyze", "--messages", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-model", "-q"];
+        let mut args =
+            vec!["analyze", "--messages", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-model", "-q"];
         args.extend(flag);
         common::run_ok(&args);
         let msgs = common::Table::open(&out.join("messages.parquet"));

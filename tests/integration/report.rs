@@ -26,7 +26,10 @@ fn report_is_self_contained_and_agrees_with_the_tables() {
     // Headline and lists agree with the Parquet tables.
     let overall = Table::open(&out.join("kpi_overall.parquet"));
     let n = overall.get("conversations", 0);
-    assert!(html.contains(&format!("<div class=v>{}</div><div class=l>conversations</div>", n.f64().unwrap() as u64)), "conversation count");
+    assert!(
+        html.contains(&format!("<div class=v>{}</div><div class=l>conversations</div>", n.f64().unwrap() as u64)),
+        "conversation count"
+    );
     let qa = Table::open(&out.join("qa_review.parquet"));
     assert!(html.contains(qa.get("conversation_id", 0).str().unwrap()), "the top QA flag is listed");
     let voc = Table::open(&out.join("voc_backlog.parquet"));
@@ -46,7 +49,15 @@ fn report_without_the_model_says_what_is_missing() {
     let tmp = tempfile::tempdir().unwrap();
     let data = demo(tmp.path(), 80, 4);
     let out = tmp.path().join("out");
-    run_ok(&["analyze", "--messages", data.join("messages").to_str().unwrap(), "--out", out.to_str().unwrap(), "-q", "--no-model"]);
+    run_ok(&[
+        "analyze",
+        "--messages",
+        data.join("messages").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+        "--no-model",
+    ]);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("No intents: the run had the model off."));
     assert!(html.matches("<svg").count() >= 5);
@@ -68,7 +79,9 @@ fn pii_in_complaints_is_redacted_everywhere_it_is_shown() {
     let (mut ids, mut times, mut roles, mut texts, mut customers) = (vec![], vec![], vec![], vec![], vec![]);
     for (i, c) in complaints.iter().enumerate() {
         let t0 = 1_790_000_000 + i as i64 * 86_400;
-        for (dt, role, text) in [(0, "customer", *c), (7200, "agent", "Halo kak, mohon ditunggu ya"), (7300, "customer", *c)] {
+        for (dt, role, text) in
+            [(0, "customer", *c), (7200, "agent", "Halo kak, mohon ditunggu ya"), (7300, "customer", *c)]
+        {
             ids.push(format!("conv-{i}"));
             times.push(t0 + dt);
             roles.push(role);
@@ -89,8 +102,10 @@ fn pii_in_complaints_is_redacted_everywhere_it_is_shown() {
     convoqa::write::write_parquet(&input, &batch).unwrap();
     let out = tmp.path().join("out");
     run_ok(&["analyze", "--messages", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"]);
-    let shown: Vec<(&str, String)> =
-        ["report.html", "qa_review.csv", "voc_backlog.md"].iter().map(|f| (*f, std::fs::read_to_string(out.join(f)).unwrap())).collect();
+    let shown: Vec<(&str, String)> = ["report.html", "qa_review.csv", "voc_backlog.md"]
+        .iter()
+        .map(|f| (*f, std::fs::read_to_string(out.join(f)).unwrap()))
+        .collect();
     for (file, text) in &shown {
         for raw in ["081234567890", "budi.santoso@example.co.id", "812-3456-7891", "1234567890"] {
             assert!(!text.contains(raw), "{file} shows {raw}");

@@ -25,14 +25,18 @@ fn train_risk_fits_evaluates_saves_and_analyze_uses_it() {
     ]);
     assert!(out.contains("ROC-AUC trained"), "{out}");
 
-    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(model_dir.join("risk_model.json")).unwrap()).unwrap();
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model_dir.join("risk_model.json")).unwrap()).unwrap();
     let card = &file["card"];
     for target in ["low_csat", "false_fcr"] {
         let trained = card[target]["test_trained"]["roc_auc"].as_f64().unwrap();
         let built_in = card[target]["test_built_in"]["roc_auc"].as_f64().unwrap();
         // The fitted model ranks the later period at least as well as the reasoned one.
         assert!(trained > 0.7 && trained >= built_in - 0.02, "{target}: trained {trained}, built-in {built_in}");
-        assert!(card[target]["test_trained"]["pr_auc"].as_f64().unwrap() > card[target]["test_trained"]["base_rate"].as_f64().unwrap());
+        assert!(
+            card[target]["test_trained"]["pr_auc"].as_f64().unwrap()
+                > card[target]["test_trained"]["base_rate"].as_f64().unwrap()
+        );
         let calibration = card[target]["calibration_trained"].as_array().unwrap();
         let rows: u64 = calibration.iter().map(|b| b["rows"].as_u64().unwrap()).sum();
         assert_eq!(rows, card[target]["test_trained"]["rows"].as_u64().unwrap());
@@ -48,9 +52,19 @@ fn train_risk_fits_evaluates_saves_and_analyze_uses_it() {
 
     // analyze with the trained model: named in the manifest, risks differ from the built-in run.
     let config = dir.path().join("risk.toml");
-    std::fs::write(&config, format!("[risk]\nmodel = {:?}\n", model_dir.join("risk_model.json").to_str().unwrap())).unwrap();
+    std::fs::write(&config, format!("[risk]\nmodel = {:?}\n", model_dir.join("risk_model.json").to_str().unwrap()))
+        .unwrap();
     let analyze = |out: &std::path::Path, config: Option<&std::path::Path>| {
-        let mut args = vec!["analyze", "--messages", messages.to_str().unwrap(), "--conversations", conversations.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"];
+        let mut args = vec![
+            "analyze",
+            "--messages",
+            messages.to_str().unwrap(),
+            "--conversations",
+            conversations.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ];
         if let Some(c) = config {
             args.extend(["--config", c.to_str().unwrap()]);
         }
@@ -59,9 +73,17 @@ fn train_risk_fits_evaluates_saves_and_analyze_uses_it() {
     let (trained_out, built_in_out) = (dir.path().join("trained"), dir.path().join("built-in"));
     analyze(&trained_out, Some(&config));
     analyze(&built_in_out, None);
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(trained_out.join("run_manifest.json")).unwrap()).unwrap();
-    assert!(manifest["risk_model"].as_str().unwrap().contains("fitted by `convoqa train risk`"), "{}", manifest["risk_model"]);
-    let (a, b) = (Table::open(&trained_out.join("conversations.parquet")), Table::open(&built_in_out.join("conversations.parquet")));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(trained_out.join("run_manifest.json")).unwrap()).unwrap();
+    assert!(
+        manifest["risk_model"].as_str().unwrap().contains("fitted by `convoqa train risk`"),
+        "{}",
+        manifest["risk_model"]
+    );
+    let (a, b) = (
+        Table::open(&trained_out.join("conversations.parquet")),
+        Table::open(&built_in_out.join("conversations.parquet")),
+    );
     let differ = (0..a.len()).filter(|&i| a.get("low_csat_risk", i).f64() != b.get("low_csat_risk", i).f64()).count();
     assert!(differ > a.len() / 2, "{differ} of {} risks changed", a.len());
     // Predicted low-CSAT beside the surveyed one, in every KPI table.
@@ -95,7 +117,15 @@ fn a_missing_or_foreign_risk_model_is_a_config_error() {
     }
     // No survey answers (no conversations table): exit 2 saying what is missing, nothing saved.
     let model_dir = dir.path().join("r");
-    let (code, _, stderr) = run(&["train", "risk", "--messages", data.join("messages").to_str().unwrap(), "--out", model_dir.to_str().unwrap(), "--no-model"]);
+    let (code, _, stderr) = run(&[
+        "train",
+        "risk",
+        "--messages",
+        data.join("messages").to_str().unwrap(),
+        "--out",
+        model_dir.to_str().unwrap(),
+        "--no-model",
+    ]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("at least") && stderr.contains("csat_score"), "{stderr}");
     assert!(!model_dir.join("risk_model.json").exists());

@@ -24,7 +24,18 @@ fn fixture(path: &Path) {
     ];
     let batch = RecordBatch::try_from_iter(vec![
         ("conversation_id", Arc::new(StringArray::from(conv.to_vec())) as ArrayRef),
-        ("sent_at", Arc::new(TimestampSecondArray::from(vec![1_790_000_000, 1_790_000_060, 1_790_000_100, 1_790_000_200, 1_790_100_000, 1_790_100_005, 1_790_100_100]))),
+        (
+            "sent_at",
+            Arc::new(TimestampSecondArray::from(vec![
+                1_790_000_000,
+                1_790_000_060,
+                1_790_000_100,
+                1_790_000_200,
+                1_790_100_000,
+                1_790_100_005,
+                1_790_100_100,
+            ])),
+        ),
         ("sender_role", Arc::new(StringArray::from(roles.to_vec()))),
         ("text", Arc::new(StringArray::from(texts.to_vec()))),
         ("customer_id", Arc::new(StringArray::from(vec!["c1", "c1", "c1", "c1", "c2", "c2", "c2"]))),
@@ -45,9 +56,15 @@ fn customer_messages_get_sentiment_and_conversations_get_its_shape() {
     let m = Table::open(&out.join("messages.parquet"));
     let labels: Vec<Value> = (0..m.len()).map(|r| m.get("sentiment", r)).collect();
     let s = |x: &str| Value::Str(x.into());
-    assert_eq!(labels, vec![s("negative"), Value::Null, Value::Null, s("positive"), s("positive"), Value::Null, s("negative")]);
+    assert_eq!(
+        labels,
+        vec![s("negative"), Value::Null, Value::Null, s("positive"), s("positive"), Value::Null, s("negative")]
+    );
     for r in [0, 3, 4, 6] {
-        let p: Vec<f64> = ["sentiment_negative", "sentiment_neutral", "sentiment_positive"].iter().map(|c| m.get(c, r).f64().unwrap()).collect();
+        let p: Vec<f64> = ["sentiment_negative", "sentiment_neutral", "sentiment_positive"]
+            .iter()
+            .map(|c| m.get(c, r).f64().unwrap())
+            .collect();
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-4, "probabilities sum to 1: {p:?}");
         assert!((m.get("sentiment_score", r).f64().unwrap() - (p[2] - p[0])).abs() < 1e-6);
     }
@@ -59,7 +76,8 @@ fn customer_messages_get_sentiment_and_conversations_get_its_shape() {
     assert!((c.get("sentiment_trend", 0).f64().unwrap() - (last - first)).abs() < 1e-6);
     assert!(c.get("sentiment_trend", 0).f64().unwrap() > 1.0, "angry to grateful");
     assert!(c.get("sentiment_trend", 1).f64().unwrap() < -1.0, "grateful to angry");
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["model"]["customer_texts"], 4);
 }
 
@@ -69,11 +87,13 @@ fn no_model_gives_kpis_without_sentiment() {
     let f = tmp.path().join("m.parquet");
     fixture(&f);
     let out = tmp.path().join("out");
-    let (code, _, err) = run(&["analyze", "--messages", f.to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-model", "-q"]);
+    let (code, _, err) =
+        run(&["analyze", "--messages", f.to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-model", "-q"]);
     assert_eq!(code, 0, "{err}");
     let m = Table::open(&out.join("messages.parquet"));
     assert!((0..m.len()).all(|r| m.get("sentiment", r) == Value::Null));
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
     assert!(manifest["model"].is_null());
     // The default same_intent reopen rule needs intents: the run says it counted any return.
     assert_eq!(manifest["warnings"]["reopen_match_fallback"]["count"], 1, "{}", manifest["warnings"]);
@@ -87,7 +107,15 @@ fn a_missing_model_is_exit_2_with_the_command_that_fixes_it() {
     let cfg = tmp.path().join("c.toml");
     std::fs::write(&cfg, "[model]\nencoder = \"/nonexistent/e5-small-q4.bin\"\n").unwrap();
     let out = tmp.path().join("out");
-    let (code, _, err) = run(&["analyze", "--messages", f.to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", cfg.to_str().unwrap()]);
+    let (code, _, err) = run(&[
+        "analyze",
+        "--messages",
+        f.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("/nonexistent/e5-small-q4.bin") && err.contains("scripts/fetch-model.sh"), "{err}");
     assert!(!out.exists());

@@ -11,9 +11,14 @@ fn merged_files() -> impl Iterator<Item = &'static str> {
     std::iter::once("conversations.parquet").chain(KPI_FILES)
 }
 
-
 fn merge(shards: &[std::path::PathBuf], out: &Path) {
-    let mut args = vec!["kpis".to_string(), "--rescore".into(), "--out".into(), out.display().to_string(), "--conversations".into()];
+    let mut args = vec![
+        "kpis".to_string(),
+        "--rescore".into(),
+        "--out".into(),
+        out.display().to_string(),
+        "--conversations".into(),
+    ];
     args.extend(shards.iter().map(|d| d.join("conversations.parquet").display().to_string()));
     args.push("--messages".into());
     args.extend(shards.iter().map(|d| d.join("messages.parquet").display().to_string()));
@@ -30,7 +35,16 @@ fn sharded_runs_merge_into_the_single_run() {
     let data = demo(tmp.path(), 600, 19);
     let (messages, conversations) = (data.join("messages"), data.join("conversations.parquet"));
     let analyze = |out: &Path, shard: Option<&str>| {
-        let mut args = vec!["analyze", "--messages", messages.to_str().unwrap(), "--conversations", conversations.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"];
+        let mut args = vec![
+            "analyze",
+            "--messages",
+            messages.to_str().unwrap(),
+            "--conversations",
+            conversations.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ];
         if let Some(s) = shard {
             args.extend(["--shard", s]);
         }
@@ -55,7 +69,10 @@ fn sharded_runs_merge_into_the_single_run() {
     }
     let conversations_out: u64 = shards.iter().map(|d| manifest(d)["conversations_out"].as_u64().unwrap()).sum();
     assert_eq!(conversations_out, one["conversations_out"].as_u64().unwrap());
-    assert!(shards.iter().all(|d| manifest(d)["conversations_out"].as_u64().unwrap() > 100), "the hash spreads customers");
+    assert!(
+        shards.iter().all(|d| manifest(d)["conversations_out"].as_u64().unwrap() > 100),
+        "the hash spreads customers"
+    );
 
     // Model outputs agree to float rounding: which texts share an encoder batch changes the
     // last bits of f32 arithmetic. Everything else (intents, links, flags, counts) is exact.
@@ -72,7 +89,17 @@ fn without_the_model_merged_shards_are_byte_identical() {
     let data = demo(tmp.path(), 400, 23);
     let (messages, conversations) = (data.join("messages"), data.join("conversations.parquet"));
     let analyze = |out: &Path, shard: Option<String>| {
-        let mut args = vec!["analyze".to_string(), "--messages".into(), messages.display().to_string(), "--conversations".into(), conversations.display().to_string(), "--out".into(), out.display().to_string(), "-q".into(), "--no-model".into()];
+        let mut args = vec![
+            "analyze".to_string(),
+            "--messages".into(),
+            messages.display().to_string(),
+            "--conversations".into(),
+            conversations.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+            "-q".into(),
+            "--no-model".into(),
+        ];
         args.extend(shard.map(|s| ["--shard".to_string(), s]).into_iter().flatten());
         run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     };
@@ -85,7 +112,10 @@ fn without_the_model_merged_shards_are_byte_identical() {
     let merged = tmp.path().join("merged");
     merge(&shards, &merged);
     for f in merged_files() {
-        assert!(std::fs::read(merged.join(f)).unwrap() == std::fs::read(single.join(f)).unwrap(), "{f}: merged shards differ from the single run");
+        assert!(
+            std::fs::read(merged.join(f)).unwrap() == std::fs::read(single.join(f)).unwrap(),
+            "{f}: merged shards differ from the single run"
+        );
     }
 }
 
@@ -94,7 +124,16 @@ fn a_bad_shard_is_a_config_error() {
     let tmp = tempfile::tempdir().unwrap();
     let data = demo(tmp.path(), 30, 2);
     for bad in ["3/3", "x/2", "1"] {
-        let (code, _, stderr) = run(&["analyze", "--messages", data.join("messages").to_str().unwrap(), "--out", tmp.path().join("o").to_str().unwrap(), "--shard", bad, "--no-model"]);
+        let (code, _, stderr) = run(&[
+            "analyze",
+            "--messages",
+            data.join("messages").to_str().unwrap(),
+            "--out",
+            tmp.path().join("o").to_str().unwrap(),
+            "--shard",
+            bad,
+            "--no-model",
+        ]);
         assert_eq!(code, 2, "{bad}: {stderr}");
         assert!(stderr.contains("--shard"), "{stderr}");
     }

@@ -42,7 +42,14 @@ fn ipc_of(files: &[PathBuf]) -> (Vec<u8>, usize) {
 
 /// Runs `convoqa stream ARGS` with `stdin`; returns (exit code, stdout bytes, stderr).
 fn stream(args: &[&str], stdin: Vec<u8>) -> (i32, Vec<u8>, String) {
-    let mut child = bin().arg("stream").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = bin()
+        .arg("stream")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut input = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || {
         let _ = input.write_all(&stdin); // a refusal closes the pipe early: the exit code says why
@@ -54,12 +61,20 @@ fn stream(args: &[&str], stdin: Vec<u8>) -> (i32, Vec<u8>, String) {
 
 /// The rows of one record type, with only the columns that table has (field metadata).
 fn records(all: &RecordBatch, record: &str) -> RecordBatch {
-    let mask = arrow::compute::kernels::cmp::eq(all.column_by_name("record").unwrap(), &arrow::array::StringArray::new_scalar(record)).unwrap();
+    let mask = arrow::compute::kernels::cmp::eq(
+        all.column_by_name("record").unwrap(),
+        &arrow::array::StringArray::new_scalar(record),
+    )
+    .unwrap();
     let rows = filter_record_batch(all, &mask).unwrap();
     let keep: Vec<usize> = (1..rows.num_columns())
         .filter(|&i| rows.schema().field(i).metadata()["convoqa_tables"].split(',').any(|t| t == record))
         .collect();
-    let schema = Schema::new(keep.iter().map(|&i| rows.schema().field(i).clone().with_metadata(std::collections::HashMap::new())).collect::<Vec<_>>());
+    let schema = Schema::new(
+        keep.iter()
+            .map(|&i| rows.schema().field(i).clone().with_metadata(std::collections::HashMap::new()))
+            .collect::<Vec<_>>(),
+    );
     RecordBatch::try_new(Arc::new(schema), keep.iter().map(|&i| rows.column(i).clone()).collect()).unwrap()
 }
 
@@ -73,7 +88,11 @@ fn stream_rows_merge_into_the_single_run() {
     let mut args = vec!["analyze", "--no-model", "--quiet", "--out", single.to_str().unwrap(), "--messages"];
     args.extend(&file_args);
     run_ok(&args);
-    let as_of = serde_json::from_slice::<serde_json::Value>(&std::fs::read(single.join("run_manifest.json")).unwrap()).unwrap()["as_of"].as_str().unwrap().to_string();
+    let as_of = serde_json::from_slice::<serde_json::Value>(&std::fs::read(single.join("run_manifest.json")).unwrap())
+        .unwrap()["as_of"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let (input, rows_in) = ipc_of(&files);
     let (code, stdout, stderr) = stream(&["--as-of", &as_of, "--no-model"], input);
@@ -100,7 +119,16 @@ fn stream_rows_merge_into_the_single_run() {
     convoqa::write::write_parquet(&part.join("conversations.parquet"), &conversations).unwrap();
     convoqa::write::write_parquet(&part.join("messages.parquet"), &messages).unwrap();
     let merged = tmp.path().join("merged");
-    run_ok(&["kpis", "--rescore", "--conversations", part.to_str().unwrap(), "--messages", part.to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+    run_ok(&[
+        "kpis",
+        "--rescore",
+        "--conversations",
+        part.to_str().unwrap(),
+        "--messages",
+        part.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
     for t in std::iter::once("conversations.parquet").chain(KPI_FILES) {
         assert!(std::fs::read(single.join(t)).unwrap() == std::fs::read(merged.join(t)).unwrap(), "{t} differs");
     }
@@ -108,13 +136,18 @@ fn stream_rows_merge_into_the_single_run() {
 
 #[test]
 fn stream_refuses_what_is_not_an_ipc_stream_and_needs_as_of() {
-    let (code, stdout, stderr) = stream(&["--as-of", "2026-11-20T00:00:00Z", "--no-model"], b"PAR1 this is not arrow".to_vec());
+    let (code, stdout, stderr) =
+        stream(&["--as-of", "2026-11-20T00:00:00Z", "--no-model"], b"PAR1 this is not arrow".to_vec());
     assert_eq!(code, 2, "{stderr}");
     assert!(stdout.is_empty());
     assert!(stderr.contains("not an Arrow IPC stream") && stderr.contains("pyarrow.ipc.new_stream"), "{stderr}");
 
     // Missing required columns are named with the fix, as for Parquet input.
-    let batch = RecordBatch::try_from_iter(vec![("text", Arc::new(arrow::array::StringArray::from(vec!["halo"])) as Arc<dyn Array>)]).unwrap();
+    let batch = RecordBatch::try_from_iter(vec![(
+        "text",
+        Arc::new(arrow::array::StringArray::from(vec!["halo"])) as Arc<dyn Array>,
+    )])
+    .unwrap();
     let mut bytes = Vec::new();
     {
         let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut bytes, &batch.schema()).unwrap();

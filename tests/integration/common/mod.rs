@@ -18,7 +18,11 @@ pub fn bin() -> Command {
 /// Runs convoqa with `args`; returns (exit code, stdout, stderr).
 pub fn run(args: &[&str]) -> (i32, String, String) {
     let out: Output = bin().args(args).output().expect("convoqa runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 pub fn run_ok(args: &[&str]) -> String {
@@ -31,7 +35,15 @@ pub fn run_ok(args: &[&str]) -> String {
 pub fn demo(dir: &Path, conversations: usize, seed: u64) -> PathBuf {
     let out = dir.join(format!("demo-{conversations}-{seed}"));
     if !out.join("ground_truth.json").exists() {
-        run_ok(&["demo-data", "--out", out.to_str().unwrap(), "--conversations", &conversations.to_string(), "--seed", &seed.to_string()]);
+        run_ok(&[
+            "demo-data",
+            "--out",
+            out.to_str().unwrap(),
+            "--conversations",
+            &conversations.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ]);
     }
     out
 }
@@ -107,7 +119,9 @@ impl Value {
     /// A Date32 value as YYYY-MM-DD.
     pub fn date(&self) -> Option<String> {
         match self {
-            Value::Date(d) => Some(jiff::civil::date(1970, 1, 1).checked_add(jiff::Span::new().days(*d as i64)).ok()?.to_string()),
+            Value::Date(d) => {
+                Some(jiff::civil::date(1970, 1, 1).checked_add(jiff::Span::new().days(*d as i64)).ok()?.to_string())
+            }
             _ => None,
         }
     }
@@ -131,7 +145,9 @@ impl Table {
             DataType::UInt64 => Value::U64(col.as_primitive::<UInt64Type>().value(row)),
             DataType::UInt32 => Value::U64(col.as_primitive::<arrow::datatypes::UInt32Type>().value(row) as u64),
             DataType::Boolean => Value::Bool(col.as_boolean().value(row)),
-            DataType::Timestamp(TimeUnit::Microsecond, _) => Value::TsUs(col.as_primitive::<TimestampMicrosecondType>().value(row)),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                Value::TsUs(col.as_primitive::<TimestampMicrosecondType>().value(row))
+            }
             DataType::Date32 => Value::Date(col.as_primitive::<arrow::datatypes::Date32Type>().value(row)),
             other => panic!("unhandled type {other} in {column}"),
         }
@@ -150,7 +166,12 @@ pub fn assert_tables_close(a: &Path, b: &Path, tol: f64) {
     for field in x.batch.schema().fields() {
         for r in 0..x.len() {
             match (x.get(field.name(), r), y.get(field.name(), r)) {
-                (Value::F64(p), Value::F64(q)) => assert!((p - q).abs() <= tol * p.abs().max(1.0), "{} {}[{r}]: {p} vs {q}", a.display(), field.name()),
+                (Value::F64(p), Value::F64(q)) => assert!(
+                    (p - q).abs() <= tol * p.abs().max(1.0),
+                    "{} {}[{r}]: {p} vs {q}",
+                    a.display(),
+                    field.name()
+                ),
                 (p, q) => assert_eq!(p, q, "{} {}[{r}]", a.display(), field.name()),
             }
         }
