@@ -2,7 +2,9 @@
 module's imports and every cycle between top-level modules (strongly connected components of
 more than one module). Exit 1 when there is a cycle not listed as an allowed exception.
 
-usage: python3 scripts/import-graph.py [--allow a,b ...] [--dot]"""
+Also exit 1 when a stage imports a writer or a run mode (STAGES may not import WRITERS).
+
+usage: python3 scripts/import-graph.py [--allow a+b,...] [--dot]"""
 
 import re
 import sys
@@ -17,6 +19,13 @@ def module_of(path: Path) -> str:
     if parts[-1] == "mod":
         parts = parts[:-1]
     return parts[0] if parts else "lib"
+
+
+# The stages of the data flow and the domain types beneath them ...
+STAGES = ["model", "signals", "diagnostics", "context", "encoder", "heads", "ingest", "assemble", "enrich",
+          "features", "link", "score", "aggregate", "qa", "voc"]
+# ... never import what writes outputs or runs the stages.
+WRITERS = ["write", "manifest", "store", "pipeline", "partitioned", "report", "summary"]
 
 
 def graph():
@@ -90,7 +99,10 @@ def main():
         print(("allowed cycle: " if tuple(c) in allowed else "CYCLE: ") + " <-> ".join(c))
     if not cycles:
         print("no cycles between modules")
-    return 1 if bad else 0
+    upward = [(a, b) for a in STAGES for b in sorted(edges.get(a, ())) if b in WRITERS]
+    for a, b in upward:
+        print(f"STAGE IMPORTS A WRITER: {a} -> {b}")
+    return 1 if bad or upward else 0
 
 
 sys.exit(main())
