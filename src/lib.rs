@@ -37,6 +37,7 @@ pub mod shard;
 pub mod signals;
 pub mod store;
 pub mod summary;
+pub mod tables;
 pub mod text;
 pub mod timefmt;
 pub mod voc;

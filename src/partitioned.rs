@@ -199,7 +199,7 @@ pub fn analyze_partitioned(
         // The rows wait on disk too, so the model and a partition's messages are never in
         // memory beside every row.
         let rows_file = spill.path.join(format!("rows-{p}.parquet"));
-        crate::write::write_spill_parquet(&rows_file, &crate::write::rows_spill_batch(&part_rows)?)?;
+        crate::write::write_spill_parquet(&rows_file, &crate::tables::conversations::spill_batch(&part_rows)?)?;
         row_files.push(rows_file);
         conversations_out += part_rows.len();
     }

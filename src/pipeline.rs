@@ -25,9 +25,7 @@ use crate::qa::qa_review;
 use crate::score::{conversation_signals, score_conversations, RiskModels};
 use crate::timefmt::format_us;
 use crate::voc::{voc_backlog, voc_markdown};
-use crate::write::{
-    conversations_batch, kpi_batches, messages_batch, qa_batch, qa_csv, quarantine_batch, voc_batch, StagedOutput,
-};
+use crate::write::{kpi_batches, messages_batch, qa_batch, qa_csv, quarantine_batch, voc_batch, StagedOutput};
 
 /// The input of a run, already validated.
 #[derive(Debug, Clone)]
@@ -351,7 +349,7 @@ pub fn stream(req: &StreamRequest, input: impl std::io::Read, output: impl std::
         nightly: None,
     };
     let p = prepare(&input_req, &risk_models, |s, _| crate::ingest::read_messages_ipc(input, s))?;
-    let conversations = conversations_batch(&p.rows)?;
+    let conversations = crate::tables::conversations::to_batch(&p.rows)?;
     let messages =
         messages_batch(&p.assembled.conversations, p.enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?;
     let quarantine = quarantine_batch(&p.assembled.quarantined, |_| crate::ingest::STDIN_PATH.to_string())?;
@@ -614,7 +612,7 @@ pub(crate) fn finish(
         None => req.out_dir.clone(),
     };
     let mut staged = StagedOutput::new(&out_dir)?;
-    staged.parquet_rows("conversations.parquet", &rows, conversations_batch)?;
+    staged.parquet_rows("conversations.parquet", &rows, crate::tables::conversations::to_batch)?;
     if req.input.nightly.is_some() {
         staged.parquet(LINK_STATE_FILE, &crate::write::link_state_batch(&rows, &tonight_topics)?)?;
     }
@@ -711,7 +709,7 @@ pub(crate) fn finish(
     // the night again (the same inputs give the same rows).
     for p in &prior {
         let mut staged = StagedOutput::new(&p.dir)?;
-        staged.parquet_rows("conversations.parquet", &p.rows, conversations_batch)?;
+        staged.parquet_rows("conversations.parquet", &p.rows, crate::tables::conversations::to_batch)?;
         staged.commit("conversations.parquet")?;
     }
 
@@ -811,7 +809,7 @@ pub fn period_kpis(req: &KpisRequest) -> Result<(KpisManifest, KpiTables)> {
     let kpis = aggregate(&rows, crate::aggregate::customer_heatmap(times.into_iter(), tz), tz);
 
     let mut staged = StagedOutput::new(&req.out_dir)?;
-    staged.parquet_rows("conversations.parquet", &rows, conversations_batch)?;
+    staged.parquet_rows("conversations.parquet", &rows, crate::tables::conversations::to_batch)?;
     for (name, batch) in kpi_batches(&kpis)? {
         staged.parquet(name, &batch)?;
     }
