@@ -25,7 +25,7 @@ use crate::qa::qa_review;
 use crate::score::{conversation_signals, score_conversations, RiskModels};
 use crate::timefmt::format_us;
 use crate::voc::{voc_backlog, voc_markdown};
-use crate::write::{kpi_batches, messages_batch, qa_batch, qa_csv, quarantine_batch, voc_batch, StagedOutput};
+use crate::write::{kpi_batches, messages_batch, qa_batch, qa_csv, quarantine_batch, StagedOutput};
 
 /// The input of a run, already validated.
 #[derive(Debug, Clone)]
@@ -83,7 +83,7 @@ fn load_prior(nightly: &Nightly, settings: &Settings) -> Result<Vec<PriorPartiti
         let (_, rows) = crate::store::read_conversation_rows(&[conversations])?;
         let state_path = dir.join(LINK_STATE_FILE);
         let mut state =
-            if state_path.exists() { crate::store::read_link_state(&state_path)? } else { Default::default() };
+            if state_path.exists() { crate::tables::link_state::read(&state_path)? } else { Default::default() };
         let topics = rows.iter().map(|r| state.remove(&r.conversation_id).unwrap_or_default()).collect();
         prior.push(PriorPartition { dir, rows, topics });
     }
@@ -467,7 +467,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     }
     // Before the model and the data: a bad risk model path fails at once.
     let risk_models = load_risk_models(settings)?;
-    let previous_voc = req.previous_dir.as_deref().map(crate::store::read_previous_voc).transpose()?;
+    let previous_voc = req.previous_dir.as_deref().map(crate::tables::voc_backlog::read_previous).transpose()?;
     if let Some(count) = req.partitions {
         return crate::partitioned::analyze_partitioned(req, count, &risk_models, previous_voc.as_deref());
     }
@@ -614,7 +614,7 @@ pub(crate) fn finish(
     let mut staged = StagedOutput::new(&out_dir)?;
     staged.parquet_rows("conversations.parquet", &rows, crate::tables::conversations::to_batch)?;
     if req.input.nightly.is_some() {
-        staged.parquet(LINK_STATE_FILE, &crate::write::link_state_batch(&rows, &tonight_topics)?)?;
+        staged.parquet(LINK_STATE_FILE, &crate::tables::link_state::to_batch(&rows, &tonight_topics)?)?;
     }
     write_large(&mut staged)?;
     for (name, batch) in kpi_batches(&kpis)? {
@@ -628,7 +628,7 @@ pub(crate) fn finish(
         }
         QaOutput::Written { top } => top,
     };
-    staged.parquet("voc_backlog.parquet", &voc_batch(&voc_items)?)?;
+    staged.parquet("voc_backlog.parquet", &crate::tables::voc_backlog::to_batch(&voc_items)?)?;
     staged.bytes("voc_backlog.md", voc_markdown(&voc_items, 20).as_bytes())?;
     let local = |us: i64| {
         crate::timefmt::local_datetime(us, &settings.time_zone)

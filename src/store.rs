@@ -4,13 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, AsArray};
+use arrow::array::AsArray;
 use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
 use crate::features::ConversationRow;
-use crate::tables::{conform, Columns, FIX};
+use crate::tables::{conform, Columns};
 
 /// Files of one stored table: files as given; in a directory (a run's output, or a nightly store
 /// with date=... partitions) the files named `<table>.parquet`, or every .parquet file when there
@@ -132,76 +132,4 @@ pub fn read_customer_message_times(
         }
     }
     Ok((files, times))
-}
-
-/// The topics of a nightly partition's link_state.parquet, by conversation_id.
-pub fn read_link_state(path: &Path) -> Result<std::collections::HashMap<String, crate::link::StoredTopic>> {
-    use arrow::datatypes::Float32Type;
-    let file = std::fs::File::open(path).map_err(|e| Error::read(path, "opening", e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(|e| Error::read(path, "reading Parquet", e))?;
-    let mut topics = std::collections::HashMap::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| Error::read(path, "reading Parquet", e))?;
-        let c = Columns { batch: &batch, path };
-        let embedding = batch
-            .column_by_name("topic_embedding")
-            .and_then(|a| a.as_list_opt::<i32>())
-            .ok_or_else(|| Error::input(path, "no list column \"topic_embedding\"", FIX))?;
-        for i in 0..batch.num_rows() {
-            let vector =
-                embedding.is_valid(i).then(|| embedding.value(i).as_primitive::<Float32Type>().values().to_vec());
-            let references = c.str("topic_references", i)?.unwrap_or_default();
-            topics.insert(
-                c.required("conversation_id", i, c.str("conversation_id", i)?)?,
-                crate::link::StoredTopic {
-                    intent: c.str("topic_intent", i)?,
-                    embedding: vector,
-                    references: references.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
-                },
-            );
-        }
-    }
-    Ok(topics)
-}
-
-/// The themes of an earlier run's voc_backlog.parquet (`analyze --previous DIR`).
-pub fn read_previous_voc(dir: &std::path::Path) -> crate::error::Result<Vec<crate::voc::PreviousTheme>> {
-    use crate::error::Error;
-    use arrow::array::AsArray;
-    use arrow::datatypes::{Float32Type, Float64Type, UInt64Type};
-    let path = dir.join("voc_backlog.parquet");
-    let fix = "pass the output directory of an earlier `convoqa analyze` run made with the model on (it holds voc_backlog.parquet with a theme_centroid column)";
-    let file = std::fs::File::open(&path)
-        .map_err(|e| Error::input(&path, format!("cannot open the previous run's VOC backlog: {e}"), fix))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(|e| Error::read(&path, "reading the previous VOC backlog", e))?;
-    let mut themes = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| Error::read(&path, "reading the previous VOC backlog", e))?;
-        let column = |name: &str| {
-            batch.column_by_name(name).ok_or_else(|| Error::input(&path, format!("no column {name:?}"), fix))
-        };
-        let (intent, conversations, share, centroid) =
-            (column("intent")?, column("conversations")?, column("share")?, column(crate::write::VOC_CENTROID_COLUMN)?);
-        let wrong = |name: &str| Error::input(&path, format!("column {name:?} has an unexpected type"), fix);
-        let intent = intent.as_string_opt::<i32>().ok_or_else(|| wrong("intent"))?;
-        let conversations = conversations.as_primitive_opt::<UInt64Type>().ok_or_else(|| wrong("conversations"))?;
-        let share = share.as_primitive_opt::<Float64Type>().ok_or_else(|| wrong("share"))?;
-        let centroid = centroid.as_list_opt::<i32>().ok_or_else(|| wrong(crate::write::VOC_CENTROID_COLUMN))?;
-        for i in 0..batch.num_rows() {
-            let values = centroid.value(i);
-            let values =
-                values.as_primitive_opt::<Float32Type>().ok_or_else(|| wrong(crate::write::VOC_CENTROID_COLUMN))?;
-            themes.push(crate::voc::PreviousTheme {
-                intent: intent.value(i).to_string(),
-                conversations: conversations.value(i),
-                share: share.value(i),
-                centroid: values.values().to_vec(),
-            });
-        }
-    }
-    Ok(themes)
 }

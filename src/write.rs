@@ -23,10 +23,8 @@ use crate::aggregate::{KpiRow, KpiTable, KpiTables, TIMINGS};
 use crate::enrich::MessageSentiment;
 use crate::error::{Error, Result};
 use crate::features::turn_indices;
-use crate::features::ConversationRow;
 use crate::model::{Conversation, QuarantinedRow};
 use crate::qa::QaItem;
-use crate::voc::VocItem;
 
 /// Builds one table column by column, keeping each column's name, type and values together.
 #[derive(Default)]
@@ -184,42 +182,6 @@ pub fn qa_batch(items: &[QaItem]) -> Result<RecordBatch> {
     t.str("intent", items.iter().map(|i| i.intent.as_deref()));
     t.str("evidence_message_ids", items.iter().map(|i| Some(&i.evidence_message_ids)));
     t.str("evidence", items.iter().map(|i| Some(&i.evidence)));
-    t.finish()
-}
-
-/// link_state.parquet (nightly runs): each conversation's topic, so the next nights can link
-/// returns to it by topic.
-pub fn link_state_batch(rows: &[ConversationRow], topics: &[crate::link::StoredTopic]) -> Result<RecordBatch> {
-    let mut t = TableBuilder::new();
-    t.str("conversation_id", rows.iter().map(|r| Some(&r.conversation_id)));
-    t.str("topic_intent", topics.iter().map(|x| x.intent.as_deref()));
-    t.str("topic_references", topics.iter().map(|x| Some(x.references.join(","))));
-    t.f32_list_opt("topic_embedding", topics.iter().map(|x| x.embedding.as_deref()));
-    t.finish()
-}
-
-/// voc_backlog.parquet's theme embedding, read back by the next run for the trend.
-pub const VOC_CENTROID_COLUMN: &str = "theme_centroid";
-
-/// voc_backlog.parquet; quotes joined by " | ".
-pub fn voc_batch(items: &[VocItem]) -> Result<RecordBatch> {
-    let mut t = TableBuilder::new();
-    t.u64("rank", items.iter().map(|i| i.rank));
-    t.str("intent", items.iter().map(|i| Some(&i.intent)));
-    t.str("owner_team", items.iter().map(|i| i.owner_team.as_deref()));
-    t.str("title", items.iter().map(|i| Some(&i.title)));
-    t.u64("conversations", items.iter().map(|i| i.conversations));
-    t.f64("share", items.iter().map(|i| Some(i.share)));
-    t.u64("messages", items.iter().map(|i| i.messages));
-    t.f64("reopen_rate", items.iter().map(|i| i.reopen_rate));
-    t.f64("surveyed_low_csat_share", items.iter().map(|i| i.surveyed_low_csat_share));
-    t.f64("low_csat_share", items.iter().map(|i| Some(i.low_csat_share)));
-    t.f64("cost", items.iter().map(|i| Some(i.cost)));
-    t.str("quotes", items.iter().map(|i| Some(i.quotes.join(" | "))));
-    t.str("trend", items.iter().map(|i| i.trend.as_ref().map(|t| t.direction)));
-    t.u64_opt("previous_conversations", items.iter().map(|i| i.trend.as_ref().and_then(|t| t.previous_conversations)));
-    t.f64("previous_share", items.iter().map(|i| i.trend.as_ref().and_then(|t| t.previous_share)));
-    t.f32_list(VOC_CENTROID_COLUMN, items.iter().map(|i| i.centroid.as_slice()));
     t.finish()
 }
 

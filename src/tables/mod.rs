@@ -3,6 +3,8 @@
 //! and CSV plumbing, the staging and the atomic renames.
 
 pub mod conversations;
+pub mod link_state;
+pub mod voc_backlog;
 
 use std::path::Path;
 
