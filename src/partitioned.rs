@@ -258,7 +258,7 @@ pub fn analyze_partitioned(
         }
         items.sort_by_key(|item| item.rank);
         let part_file = spill.path.join(format!("qa-{p}.parquet"));
-        crate::write::write_spill_parquet(&part_file, &crate::write::qa_batch(&items)?)?;
+        crate::write::write_spill_parquet(&part_file, &crate::tables::qa_review::to_batch(&items)?)?;
         qa_parts.push(part_file);
         qa_top.extend(items.into_iter().filter(|item| item.rank <= crate::report::QA_TOP as u64));
     }
@@ -458,46 +458,17 @@ fn merge_messages(parts: &[PathBuf], staged: &mut StagedOutput) -> Result<()> {
 /// Merges the partitions' QA items (each part in rank order) into qa_review.parquet and
 /// qa_review.csv in rank order.
 fn merge_qa(parts: &[PathBuf], staged: &mut StagedOutput) -> Result<()> {
-    let schema = crate::write::qa_batch(&[])?.schema();
+    let schema = crate::tables::qa_review::to_batch(&[])?.schema();
     let mut parquet = staged.parquet_writer("qa_review.parquet", schema.clone())?;
     staged.file("qa_review.csv", |out| {
-        let mut csv = crate::write::qa_csv_writer(out)?;
+        let mut csv = crate::tables::qa_review::csv_writer(out)?;
         merge_sorted_parts(parts, &schema, "rank", |batch| {
             parquet.write(batch)?;
-            crate::write::qa_csv_rows(&mut csv, &qa_items_of(batch))
+            crate::tables::qa_review::csv_rows(&mut csv, &crate::tables::qa_review::from_batch(batch))
         })?;
         csv.into_inner().map_err(|e| Error::Internal(format!("qa_review.csv: {e}")))
     })?;
     parquet.close()
-}
-
-/// QA items back from a qa_batch-shaped batch (for the CSV of merged parts).
-fn qa_items_of(b: &RecordBatch) -> Vec<crate::qa::QaItem> {
-    let col = |name: &str| b.column_by_name(name).expect("a qa_review column");
-    let s = |name: &str, r: usize| {
-        let a = col(name).as_string::<i32>();
-        a.is_valid(r).then(|| a.value(r).to_string())
-    };
-    let f = |name: &str, r: usize| {
-        let a = col(name).as_primitive::<arrow::datatypes::Float64Type>();
-        a.is_valid(r).then(|| a.value(r))
-    };
-    (0..b.num_rows())
-        .map(|r| crate::qa::QaItem {
-            conversation_id: s("conversation_id", r).unwrap_or_default(),
-            group: if s("group", r).as_deref() == Some("flagged") { "flagged" } else { "control" },
-            rank: col("rank").as_primitive::<UInt64Type>().value(r),
-            low_csat_risk: f("low_csat_risk", r),
-            false_fcr_risk: f("false_fcr_risk", r),
-            reasons: s("reasons", r).unwrap_or_default(),
-            primary_agent_id: s("primary_agent_id", r),
-            channel: s("channel", r),
-            team: s("team", r),
-            intent: s("intent", r),
-            evidence_message_ids: s("evidence_message_ids", r).unwrap_or_default(),
-            evidence: s("evidence", r).unwrap_or_default(),
-        })
-        .collect()
 }
 
 /// A merge key: a string or an unsigned integer column's value, borrowed from its batch.

@@ -23,9 +23,10 @@ use crate::link::{conversation_topics, link_reopens, ReopenRule};
 use crate::manifest::{InputFileEntry, Manifest};
 use crate::qa::qa_review;
 use crate::score::{conversation_signals, score_conversations, RiskModels};
+use crate::tables::qa_review;
 use crate::timefmt::format_us;
 use crate::voc::{voc_backlog, voc_markdown};
-use crate::write::{kpi_batches, messages_batch, qa_batch, qa_csv, quarantine_batch, StagedOutput};
+use crate::write::{kpi_batches, messages_batch, quarantine_batch, StagedOutput};
 
 /// The input of a run, already validated.
 #[derive(Debug, Clone)]
@@ -622,8 +623,8 @@ pub(crate) fn finish(
     }
     let qa_top: &[crate::qa::QaItem] = match &qa {
         QaOutput::Items(items) => {
-            staged.parquet_rows("qa_review.parquet", items, qa_batch)?;
-            staged.file("qa_review.csv", |out| qa_csv(items, out))?;
+            staged.parquet_rows("qa_review.parquet", items, qa_review::to_batch)?;
+            staged.file("qa_review.csv", |out| qa_review::csv(items, out))?;
             items
         }
         QaOutput::Written { top } => top,

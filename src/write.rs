@@ -24,7 +24,6 @@ use crate::enrich::MessageSentiment;
 use crate::error::{Error, Result};
 use crate::features::turn_indices;
 use crate::model::{Conversation, QuarantinedRow};
-use crate::qa::QaItem;
 
 /// Builds one table column by column, keeping each column's name, type and values together.
 #[derive(Default)]
@@ -165,75 +164,6 @@ fn intent_resolution_batch(t: &IntentResolution) -> Result<RecordBatch> {
     b.f64("kruskal_wallis_p_value", r.iter().map(|_| kw.p_value));
     b.f64("epsilon_squared", r.iter().map(|_| kw.epsilon_squared));
     b.finish()
-}
-
-/// qa_review.parquet.
-pub fn qa_batch(items: &[QaItem]) -> Result<RecordBatch> {
-    let mut t = TableBuilder::new();
-    t.str("conversation_id", items.iter().map(|i| Some(&i.conversation_id)));
-    t.str("group", items.iter().map(|i| Some(i.group)));
-    t.u64("rank", items.iter().map(|i| i.rank));
-    t.f64("low_csat_risk", items.iter().map(|i| i.low_csat_risk));
-    t.f64("false_fcr_risk", items.iter().map(|i| i.false_fcr_risk));
-    t.str("reasons", items.iter().map(|i| Some(&i.reasons)));
-    t.str("primary_agent_id", items.iter().map(|i| i.primary_agent_id.as_deref()));
-    t.str("channel", items.iter().map(|i| i.channel.as_deref()));
-    t.str("team", items.iter().map(|i| i.team.as_deref()));
-    t.str("intent", items.iter().map(|i| i.intent.as_deref()));
-    t.str("evidence_message_ids", items.iter().map(|i| Some(&i.evidence_message_ids)));
-    t.str("evidence", items.iter().map(|i| Some(&i.evidence)));
-    t.finish()
-}
-
-/// qa_review.csv: the same rows for spreadsheet users.
-pub fn qa_csv<W: std::io::Write>(items: &[QaItem], out: W) -> Result<W> {
-    let mut w = qa_csv_writer(out)?;
-    qa_csv_rows(&mut w, items)?;
-    w.into_inner().map_err(|e| Error::Internal(format!("qa_review.csv: {e}")))
-}
-
-/// qa_review.csv's writer, its header written; rows follow with `qa_csv_rows`.
-pub fn qa_csv_writer<W: std::io::Write>(out: W) -> Result<csv::Writer<W>> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record([
-        "conversation_id",
-        "group",
-        "rank",
-        "low_csat_risk",
-        "false_fcr_risk",
-        "reasons",
-        "primary_agent_id",
-        "channel",
-        "team",
-        "intent",
-        "evidence_message_ids",
-        "evidence",
-    ])
-    .map_err(|e| Error::Internal(format!("qa_review.csv: {e}")))?;
-    Ok(w)
-}
-
-pub fn qa_csv_rows<W: std::io::Write>(w: &mut csv::Writer<W>, items: &[QaItem]) -> Result<()> {
-    let internal = |e: csv::Error| Error::Internal(format!("qa_review.csv: {e}"));
-    let num = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.4}"));
-    for i in items {
-        w.write_record([
-            i.conversation_id.as_str(),
-            i.group,
-            &i.rank.to_string(),
-            &num(i.low_csat_risk),
-            &num(i.false_fcr_risk),
-            &i.reasons,
-            i.primary_agent_id.as_deref().unwrap_or(""),
-            i.channel.as_deref().unwrap_or(""),
-            i.team.as_deref().unwrap_or(""),
-            i.intent.as_deref().unwrap_or(""),
-            &i.evidence_message_ids,
-            &i.evidence,
-        ])
-        .map_err(internal)?;
-    }
-    Ok(())
 }
 
 /// The KPI tables and heatmap as (file name, batch).

@@ -4,6 +4,7 @@
 
 pub mod conversations;
 pub mod link_state;
+pub mod qa_review;
 pub mod voc_backlog;
 
 use std::path::Path;
