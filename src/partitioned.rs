@@ -35,8 +35,9 @@ use crate::pipeline::{
     QaOutput, StageTimer,
 };
 use crate::score::{score_conversations, RiskModels};
+use crate::tables::messages;
 use crate::voc::{NegativeMessage, PreviousTheme};
-use crate::write::{messages_batch, StagedOutput};
+use crate::write::StagedOutput;
 
 /// Messages buffered per partition before they are appended to its spill file.
 const SPILL_BATCH: usize = 1024;
@@ -170,7 +171,7 @@ pub fn analyze_partitioned(
         let part_file = spill.path.join(format!("messages-{p}.parquet"));
         crate::write::write_spill_parquet(
             &part_file,
-            &messages_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?,
+            &messages::to_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?,
         )?;
         message_parts.push(part_file);
         let part_heatmap = crate::aggregate::conversations_heatmap(&assembled.conversations, &settings.time_zone);
@@ -449,7 +450,7 @@ fn read_spill(path: &Path) -> Result<Vec<Message>> {
 /// Merges the partitions' messages.parquet parts (each sorted by conversation_id, a
 /// conversation in one part) into the stage's messages.parquet in conversation_id order.
 fn merge_messages(parts: &[PathBuf], staged: &mut StagedOutput) -> Result<()> {
-    let schema = messages_batch(&[], None, false)?.schema();
+    let schema = messages::to_batch(&[], None, false)?.schema();
     let mut out = staged.parquet_writer("messages.parquet", schema.clone())?;
     merge_sorted_parts(parts, &schema, "conversation_id", |batch| out.write(batch))?;
     out.close()

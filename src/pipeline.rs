@@ -24,9 +24,10 @@ use crate::manifest::{InputFileEntry, Manifest};
 use crate::qa::qa_review;
 use crate::score::{conversation_signals, score_conversations, RiskModels};
 use crate::tables::qa_review;
+use crate::tables::{kpi, messages, quarantine};
 use crate::timefmt::format_us;
 use crate::voc::{voc_backlog, voc_markdown};
-use crate::write::{kpi_batches, messages_batch, quarantine_batch, StagedOutput};
+use crate::write::StagedOutput;
 
 /// The input of a run, already validated.
 #[derive(Debug, Clone)]
@@ -352,10 +353,10 @@ pub fn stream(req: &StreamRequest, input: impl std::io::Read, output: impl std::
     let p = prepare(&input_req, &risk_models, |s, _| crate::ingest::read_messages_ipc(input, s))?;
     let conversations = crate::tables::conversations::to_batch(&p.rows)?;
     let messages =
-        messages_batch(&p.assembled.conversations, p.enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?;
-    let quarantine = quarantine_batch(&p.assembled.quarantined, |_| crate::ingest::STDIN_PATH.to_string())?;
+        messages::to_batch(&p.assembled.conversations, p.enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?;
+    let quarantine = quarantine::to_batch(&p.assembled.quarantined, |_| crate::ingest::STDIN_PATH.to_string())?;
     p.assembled.messages_rows.check("messages")?;
-    let accounting = crate::write::accounting_batch(&p.assembled.messages_rows)?;
+    let accounting = crate::tables::quarantine::accounting_batch(&p.assembled.messages_rows)?;
     let tables = [
         ("conversation", &conversations),
         ("message", &messages),
@@ -498,7 +499,8 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         ),
         _ => Vec::new(),
     };
-    let messages = messages_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?;
+    let messages =
+        messages::to_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?;
     let mut sentiment_counts: BTreeMap<String, u64> = BTreeMap::new();
     for s in enrichment.iter().flat_map(|e| e.sentiment.iter().flatten().flatten()) {
         *sentiment_counts.entry(s.label.to_string()).or_default() += 1;
@@ -618,7 +620,7 @@ pub(crate) fn finish(
         staged.parquet(LINK_STATE_FILE, &crate::tables::link_state::to_batch(&rows, &tonight_topics)?)?;
     }
     write_large(&mut staged)?;
-    for (name, batch) in kpi_batches(&kpis)? {
+    for (name, batch) in kpi::to_batches(&kpis)? {
         staged.parquet(name, &batch)?;
     }
     let qa_top: &[crate::qa::QaItem] = match &qa {
@@ -660,7 +662,7 @@ pub(crate) fn finish(
         let files = if q.table == "messages" { &message_files } else { &conversation_files };
         files.get(q.source.file as usize).map(|p| p.display().to_string()).unwrap_or_default()
     };
-    staged.parquet("quarantine.parquet", &quarantine_batch(&quarantined, source_path)?)?;
+    staged.parquet("quarantine.parquet", &quarantine::to_batch(&quarantined, source_path)?)?;
     timer.done("write");
 
     let mut quarantine_by_reason = BTreeMap::new();
@@ -811,7 +813,7 @@ pub fn period_kpis(req: &KpisRequest) -> Result<(KpisManifest, KpiTables)> {
 
     let mut staged = StagedOutput::new(&req.out_dir)?;
     staged.parquet_rows("conversations.parquet", &rows, crate::tables::conversations::to_batch)?;
-    for (name, batch) in kpi_batches(&kpis)? {
+    for (name, batch) in kpi::to_batches(&kpis)? {
         staged.parquet(name, &batch)?;
     }
     let mut outputs = staged.file_names().to_vec();

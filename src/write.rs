@@ -1,5 +1,6 @@
-//! Stage 7, write: Parquet tables and the manifest, atomically. Everything goes to a staging
-//! directory inside the output directory first; only when every file is complete are they
+//! Stage 7, write: the plumbing under every output (Parquet, Arrow IPC and CSV writers, the
+//! table builder), the output directory's lock, and atomic publication; each table's schema is
+//! in `tables`. Everything goes to a staging directory inside the output directory first; only when every file is complete are they
 //! renamed into place (each rename is atomic), with the manifest last. A run that fails before
 //! that leaves the previous outputs as they were.
 
@@ -18,12 +19,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use crate::aggregate::intent_resolution::IntentResolution;
-use crate::aggregate::{KpiRow, KpiTable, KpiTables, TIMINGS};
-use crate::enrich::MessageSentiment;
 use crate::error::{Error, Result};
-use crate::features::turn_indices;
-use crate::model::{Conversation, QuarantinedRow};
 
 /// Builds one table column by column, keeping each column's name, type and values together.
 #[derive(Default)]
@@ -96,103 +92,6 @@ impl TableBuilder {
         let schema = Arc::new(Schema::new(self.fields));
         RecordBatch::try_new(schema, self.arrays).map_err(|e| Error::Internal(format!("building an output table: {e}")))
     }
-}
-
-/// Appends the KPI columns of `rows` (one KpiRow per output row) to a table.
-pub fn kpi_columns(t: &mut TableBuilder, rows: &[&KpiRow]) {
-    t.u64("conversations", rows.iter().map(|k| k.conversations));
-    t.u64("messages", rows.iter().map(|k| k.messages));
-    t.u64("customer_messages", rows.iter().map(|k| k.customer_messages));
-    for (i, name) in TIMINGS.iter().enumerate() {
-        t.f64(&format!("{name}_mean_s"), rows.iter().map(|k| k.timings[i].mean));
-        t.f64(&format!("{name}_median_s"), rows.iter().map(|k| k.timings[i].median));
-        t.f64(&format!("{name}_p90_s"), rows.iter().map(|k| k.timings[i].p90));
-    }
-    t.u64("resolved_conversations", rows.iter().map(|k| k.resolved_conversations));
-    t.u64("fcr_mature_conversations", rows.iter().map(|k| k.fcr_mature_conversations));
-    t.u64("fcr_immature_conversations", rows.iter().map(|k| k.fcr_immature_conversations));
-    t.f64("fcr_rate", rows.iter().map(|k| k.fcr_rate));
-    t.f64("reopen_rate", rows.iter().map(|k| k.reopen_rate));
-    t.u64("had_bot_conversations", rows.iter().map(|k| k.had_bot_conversations));
-    t.f64("handover_rate", rows.iter().map(|k| k.handover_rate));
-    t.f64("bot_containment_rate", rows.iter().map(|k| k.bot_containment_rate));
-    t.f64("csat_pct", rows.iter().map(|k| k.csat_pct));
-    t.u64("csat_responses", rows.iter().map(|k| k.csat_responses));
-    t.f64("low_csat_pct", rows.iter().map(|k| k.low_csat_pct));
-    t.f64("predicted_low_csat_pct", rows.iter().map(|k| k.predicted_low_csat_pct));
-    t.f64("nps", rows.iter().map(|k| k.nps));
-    t.u64("nps_responses", rows.iter().map(|k| k.nps_responses));
-    t.f64("ces_mean", rows.iter().map(|k| k.ces_mean));
-    t.u64("ces_responses", rows.iter().map(|k| k.ces_responses));
-    t.f64("service_level_pct", rows.iter().map(|k| k.service_level_pct));
-    t.u64("unanswered_conversations", rows.iter().map(|k| k.unanswered_conversations));
-}
-
-fn keyed_table(key: &str, table: &KpiTable<Option<String>>) -> Result<RecordBatch> {
-    let mut t = TableBuilder::new();
-    t.str(key, table.iter().map(|(k, _)| k.as_deref()));
-    kpi_columns(&mut t, &table.iter().map(|(_, k)| k).collect::<Vec<_>>());
-    t.finish()
-}
-
-/// One row per intent; the Kruskal-Wallis columns are the same on every row (a test across
-/// all intents), so a reader of any row sees how sure the differences are.
-fn intent_resolution_batch(t: &IntentResolution) -> Result<RecordBatch> {
-    let r = &t.rows;
-    let mut b = TableBuilder::new();
-    b.str("intent", r.iter().map(|x| Some(&x.intent)));
-    b.u64("conversations", r.iter().map(|x| x.conversations));
-    b.u64("resolved_conversations", r.iter().map(|x| x.resolved_conversations));
-    b.f64("resolution_mean_s", r.iter().map(|x| x.resolution.mean));
-    b.f64("resolution_median_s", r.iter().map(|x| x.resolution.median));
-    b.f64("resolution_p90_s", r.iter().map(|x| x.resolution.p90));
-    b.f64("resolution_bh_mean_s", r.iter().map(|x| x.resolution_bh.mean));
-    b.f64("resolution_bh_median_s", r.iter().map(|x| x.resolution_bh.median));
-    b.f64("resolution_bh_p90_s", r.iter().map(|x| x.resolution_bh.p90));
-    b.f64("resolution_median_ratio", r.iter().map(|x| x.resolution_median_ratio));
-    b.f64("frt_human_median_s", r.iter().map(|x| x.frt_human_median_s));
-    b.f64("fcr_rate", r.iter().map(|x| x.fcr_rate));
-    b.f64("reopen_rate", r.iter().map(|x| x.reopen_rate));
-    b.f64("csat_pct", r.iter().map(|x| x.csat_pct));
-    b.u64("csat_responses", r.iter().map(|x| x.csat_responses));
-    b.f64("handover_rate", r.iter().map(|x| x.handover_rate));
-    b.f64("ending_negative_rate", r.iter().map(|x| x.ending_negative_rate));
-    let kw = t.test;
-    b.f64("kruskal_wallis_h", r.iter().map(|_| kw.h));
-    b.u64("kruskal_wallis_df", r.iter().map(|_| kw.df));
-    b.u64("kruskal_wallis_n", r.iter().map(|_| kw.n));
-    b.f64("kruskal_wallis_p_value", r.iter().map(|_| kw.p_value));
-    b.f64("epsilon_squared", r.iter().map(|_| kw.epsilon_squared));
-    b.finish()
-}
-
-/// The KPI tables and heatmap as (file name, batch).
-pub fn kpi_batches(k: &KpiTables) -> Result<Vec<(&'static str, RecordBatch)>> {
-    let mut overall = TableBuilder::new();
-    kpi_columns(&mut overall, &[&k.overall]);
-    let mut by_day = TableBuilder::new();
-    by_day.date("day", k.by_day.iter().map(|(d, _)| *d));
-    kpi_columns(&mut by_day, &k.by_day.iter().map(|(_, r)| r).collect::<Vec<_>>());
-    let mut heat = TableBuilder::new();
-    let cells: Vec<(u32, u32, u64)> = (0..7)
-        .flat_map(|d| (0..24).map(move |h| (d, h)))
-        .map(|(d, h)| (d + 1, h, k.heatmap[d as usize][h as usize]))
-        .collect();
-    const NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    heat.u32("weekday", cells.iter().map(|c| c.0));
-    heat.str("weekday_name", cells.iter().map(|c| Some(NAMES[c.0 as usize - 1])));
-    heat.u32("hour", cells.iter().map(|c| c.1));
-    heat.u64("customer_messages", cells.iter().map(|c| c.2));
-    Ok(vec![
-        ("kpi_overall.parquet", overall.finish()?),
-        ("kpi_by_channel.parquet", keyed_table("channel", &k.by_channel)?),
-        ("kpi_by_agent.parquet", keyed_table("primary_agent_id", &k.by_agent)?),
-        ("kpi_by_team.parquet", keyed_table("team", &k.by_team)?),
-        ("kpi_by_day.parquet", by_day.finish()?),
-        ("kpi_by_intent.parquet", keyed_table("intent", &k.by_intent)?),
-        ("intent_resolution.parquet", intent_resolution_batch(&k.intent_resolution)?),
-        ("heatmap_hourly.parquet", heat.finish()?),
-    ])
 }
 
 /// Writes one batch as a Parquet file. No run time or host goes into the file, so the same
@@ -521,67 +420,6 @@ impl Drop for StagedOutput {
     }
 }
 
-/// messages.parquet: the input columns, normalised role, a message_id for every row
-/// (`<conversation_id>-<n>` where the input had none), the turn index, and for customer messages
-/// with text the sentiment label, its three probabilities and its score (positive - negative).
-pub fn messages_batch(
-    conversations: &[Conversation],
-    sentiment: Option<&Vec<Vec<Option<MessageSentiment>>>>,
-    redact: bool,
-) -> Result<RecordBatch> {
-    let msgs: Vec<_> = conversations.iter().flat_map(|c| c.messages.iter().enumerate()).collect();
-    let turns: Vec<u32> = conversations.iter().flat_map(|c| turn_indices(&c.messages)).collect();
-    let mut t = TableBuilder::new();
-    t.str("conversation_id", msgs.iter().map(|(_, m)| Some(&m.conversation_id)));
-    t.str("thread_id", msgs.iter().map(|(_, m)| Some(&m.thread_id)));
-    t.str("message_id", msgs.iter().map(|(i, m)| Some(m.output_id(*i))));
-    t.ts("sent_at", msgs.iter().map(|(_, m)| Some(m.sent_at_us)));
-    t.str("sender_role", msgs.iter().map(|(_, m)| Some(m.role.as_str())));
-    if redact {
-        t.str("text", msgs.iter().map(|(_, m)| m.text.as_deref().map(|x| crate::redact::redact(x).text)));
-    } else {
-        t.str("text", msgs.iter().map(|(_, m)| m.text.as_deref()));
-    }
-    t.str("customer_id", msgs.iter().map(|(_, m)| m.customer_id.as_deref()));
-    t.str("channel", msgs.iter().map(|(_, m)| m.channel.as_deref()));
-    t.str("agent_id", msgs.iter().map(|(_, m)| m.agent_id.as_deref()));
-    t.bool("is_auto_reply", msgs.iter().map(|(_, m)| Some(m.is_auto_reply)));
-    t.u32("turn_index", turns);
-    let sent: Vec<Option<MessageSentiment>> = match sentiment {
-        Some(s) => s.iter().flatten().copied().collect(),
-        None => vec![None; msgs.len()],
-    };
-    if sent.len() != msgs.len() {
-        return Err(Error::Internal(format!("{} sentiment rows for {} messages", sent.len(), msgs.len())));
-    }
-    t.str("sentiment", sent.iter().map(|s| s.map(|s| s.label)));
-    t.f64("sentiment_negative", sent.iter().map(|s| s.map(|s| s.probabilities[0] as f64)));
-    t.f64("sentiment_neutral", sent.iter().map(|s| s.map(|s| s.probabilities[1] as f64)));
-    t.f64("sentiment_positive", sent.iter().map(|s| s.map(|s| s.probabilities[2] as f64)));
-    t.f64("sentiment_score", sent.iter().map(|s| s.map(|s| s.score as f64)));
-    t.str("sentiment_source", sent.iter().map(|s| s.map(|s| s.source)));
-    t.finish()
-}
-
-/// quarantine.parquet: every rejected row, its reason, and where it came from.
-pub fn quarantine_batch(
-    rows: &[QuarantinedRow],
-    source_path: impl Fn(&QuarantinedRow) -> String,
-) -> Result<RecordBatch> {
-    let mut t = TableBuilder::new();
-    t.str("table", rows.iter().map(|q| Some(q.table)));
-    t.str("source_file", rows.iter().map(|q| Some(source_path(q))));
-    t.u64("source_row", rows.iter().map(|q| q.source.row));
-    t.str("reason", rows.iter().map(|q| Some(q.reason.as_str())));
-    t.str("detail", rows.iter().map(|q| Some(&q.detail)));
-    t.str("conversation_id", rows.iter().map(|q| q.conversation_id.as_deref()));
-    t.str("message_id", rows.iter().map(|q| q.message_id.as_deref()));
-    t.str("sent_at_raw", rows.iter().map(|q| q.sent_at_raw.as_deref()));
-    t.str("sender_role_raw", rows.iter().map(|q| q.sender_role_raw.as_deref()));
-    t.str("text", rows.iter().map(|q| q.text.as_deref()));
-    t.finish()
-}
-
 /// Several tables as one Arrow IPC stream (`convoqa stream`), since an engine's map over a
 /// partition returns one schema: a `record` column names each row's table, then the union of
 /// the tables' columns in order of first appearance (a name shared by tables has one type), null
@@ -633,16 +471,6 @@ pub fn write_ipc_stream<W: std::io::Write>(output: W, tables: &[(&str, &RecordBa
     output.flush().map_err(|e| Error::write(stdout, e))
 }
 
-/// One row of row accounting, for the stream's `accounting` record: the engine sums them over
-/// partitions and checks them against its input.
-pub fn accounting_batch(acc: &crate::diagnostics::RowAccounting) -> Result<RecordBatch> {
-    let mut t = TableBuilder::new();
-    t.u64("rows_in", std::iter::once(acc.rows_in));
-    t.u64("rows_used", std::iter::once(acc.rows_used));
-    t.u64("rows_quarantined", std::iter::once(acc.rows_quarantined));
-    t.u64("duplicates_dropped", std::iter::once(acc.duplicates_dropped));
-    t.finish()
-}
 /// Writes risk_model.json (what `[risk] model` loads) and CARD.md into `dir`, atomically;
 /// returns the model file's path.
 pub fn save_risk_model(

@@ -3,8 +3,11 @@
 //! and CSV plumbing, the staging and the atomic renames.
 
 pub mod conversations;
+pub mod kpi;
 pub mod link_state;
+pub mod messages;
 pub mod qa_review;
+pub mod quarantine;
 pub mod voc_backlog;
 
 use std::path::Path;
