@@ -509,18 +509,9 @@ pub struct MessagesInput {
 
 /// The message files of `paths` and the configured columns, every file's schema checked before
 /// any rows are read, so a bad file fails fast.
-fn open_message_files(paths: &[PathBuf], settings: &Settings) -> Result<(Vec<PathBuf>, Vec<ColumnSpec>)> {
-    let files = discover_files(paths, "messages")?;
-    let specs = specs_for(&MESSAGE_COLUMNS, |l| settings.config.columns.messages.name_of(l));
-    for f in &files {
-        guard_corrupt(f, "messages", || open_checked(f, "messages", &specs))?;
-    }
-    Ok((files, specs))
-}
-
-/// The messages input checked before any work: every file found, readable, with the columns
-/// the contract needs; returns the files and their row count (from the Parquet footers).
-pub fn check_messages(paths: &[PathBuf], settings: &Settings) -> Result<(Vec<PathBuf>, u64)> {
+/// Finds the message files and checks each opens with the contract's columns; returns the files,
+/// the column specs and the files' row count (from the Parquet footers).
+fn open_message_files(paths: &[PathBuf], settings: &Settings) -> Result<(Vec<PathBuf>, Vec<ColumnSpec>, u64)> {
     let files = discover_files(paths, "messages")?;
     let specs = specs_for(&MESSAGE_COLUMNS, |l| settings.config.columns.messages.name_of(l));
     let mut rows = 0u64;
@@ -528,11 +519,18 @@ pub fn check_messages(paths: &[PathBuf], settings: &Settings) -> Result<(Vec<Pat
         let (builder, _, _) = guard_corrupt(f, "messages", || open_checked(f, "messages", &specs))?;
         rows += builder.metadata().file_metadata().num_rows().max(0) as u64;
     }
+    Ok((files, specs, rows))
+}
+
+/// The messages input checked before any work: every file found, readable, with the columns
+/// the contract needs; returns the files and their row count.
+pub fn check_messages(paths: &[PathBuf], settings: &Settings) -> Result<(Vec<PathBuf>, u64)> {
+    let (files, _, rows) = open_message_files(paths, settings)?;
     Ok((files, rows))
 }
 
 pub fn read_messages(paths: &[PathBuf], settings: &Settings, progress: &ProgressBar) -> Result<MessagesInput> {
-    let (files, specs) = open_message_files(paths, settings)?;
+    let (files, specs, _) = open_message_files(paths, settings)?;
     let per_file: Vec<Result<(u64, Vec<Message>, Vec<QuarantinedRow>)>> = files
         .par_iter()
         .enumerate()
@@ -573,7 +571,7 @@ pub fn read_messages_each(
     progress: &ProgressBar,
     mut each: impl FnMut(Vec<Message>, Vec<QuarantinedRow>) -> Result<()>,
 ) -> Result<(Vec<PathBuf>, u64)> {
-    let (files, specs) = open_message_files(paths, settings)?;
+    let (files, specs, _) = open_message_files(paths, settings)?;
     let mut rows_in = 0u64;
     for (file_idx, path) in files.iter().enumerate() {
         let outcomes =

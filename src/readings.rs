@@ -264,15 +264,7 @@ pub fn train_sentiment_with_corpus(
     let corpus_train = corpus_sentiment_set(encoder, corpus, "train", &labels, max_tokens, cache)?;
     training_data.push(format!("data/corpus train split: {} customer messages the model reads", corpus_train.y.len()));
     valid.push(corpus_sentiment_set(encoder, corpus, "dev", &labels, max_tokens, cache)?);
-    let base = Recipe {
-        hidden: 0,
-        epochs: 40,
-        learning_rate: 1e-2,
-        weight_decay: 1e-4,
-        batch_size: 64,
-        input_dropout: 0.0,
-        seed: 7,
-    };
+    let base = crate::heads::sentiment::BASE_RECIPE;
     let candidates = [
         Recipe { hidden: 256, learning_rate: 1e-3, input_dropout: 0.1, ..base },
         Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.2, ..base },

@@ -212,7 +212,8 @@ fn remove_dead_staging(out_dir: &Path) {
 /// removed when the run ends, so outputs hold only outputs.
 pub struct OutDirLock {
     path: PathBuf,
-    file: File,
+    /// Never read: the flock lives as long as this descriptor is open.
+    _file: File,
     /// The run made the directory: a run that fails before writing anything removes it again.
     created_dir: Option<PathBuf>,
 }
@@ -259,16 +260,16 @@ impl OutDirLock {
             let _ = file.seek(std::io::SeekFrom::Start(0));
             let _ = write!(file, "pid {} on {}, started {started}", std::process::id(), host_name());
             let _ = file.flush();
-            return Ok(OutDirLock { path, file, created_dir });
+            return Ok(OutDirLock { path, _file: file, created_dir });
         }
     }
 }
 
 impl Drop for OutDirLock {
     fn drop(&mut self) {
-        // Remove while still holding the lock; a waiter that opened it retries on the new file.
+        // Removed while still held (`_file` closes after this): a waiter that opened it sees the
+        // inode change and retries on the new file.
         let _ = std::fs::remove_file(&self.path);
-        let _ = &self.file;
         if let Some(dir) = &self.created_dir {
             // Only succeeds when empty: nothing was written.
             let _ = std::fs::remove_dir(dir);

@@ -137,6 +137,17 @@ pub fn public_sets(
 }
 
 /// Trains the candidate recipes, keeps the best on validation, and saves it to `out`.
+/// The sentiment heads' starting recipe (a linear head); the candidates vary it.
+pub(crate) const BASE_RECIPE: Recipe = Recipe {
+    hidden: 0,
+    epochs: 40,
+    learning_rate: 1e-2,
+    weight_decay: 1e-4,
+    batch_size: 64,
+    input_dropout: 0.0,
+    seed: 7,
+};
+
 pub fn train_sentiment(
     encoder: &Encoder,
     model_name: &str,
@@ -148,15 +159,7 @@ pub fn train_sentiment(
     let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
     let PublicSets { train: train_set, training_data, valid } =
         public_sets(encoder, data_dir, &labels, max_tokens, cache)?;
-    let base = Recipe {
-        hidden: 0,
-        epochs: 40,
-        learning_rate: 1e-2,
-        weight_decay: 1e-4,
-        batch_size: 64,
-        input_dropout: 0.0,
-        seed: 7,
-    };
+    let base = BASE_RECIPE;
     let candidates = [
         base,
         Recipe { hidden: 256, learning_rate: 1e-3, input_dropout: 0.1, ..base },
