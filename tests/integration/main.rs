@@ -9,6 +9,7 @@ mod corpus;
 mod demo_ground_truth;
 mod encoder_parity;
 mod fuzz_regressions;
+mod golden;
 mod heads_validation;
 mod hf_encoder;
 mod install;
