@@ -25,7 +25,7 @@ def module_of(path: Path) -> str:
 STAGES = ["model", "signals", "diagnostics", "context", "encoder", "heads", "ingest", "assemble", "enrich",
           "features", "link", "score", "aggregate", "qa", "voc"]
 # ... never import what writes outputs or runs the stages.
-WRITERS = ["write", "manifest", "store", "pipeline", "partitioned", "report", "summary"]
+WRITERS = ["write", "manifest", "store", "pipeline", "partition", "spill", "report", "summary"]
 
 
 def graph():

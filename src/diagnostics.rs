@@ -61,12 +61,14 @@ pub struct RowAccounting {
 }
 
 impl RowAccounting {
-    /// Adds what happened to another part's rows (used, quarantined, dropped); rows_in is the
-    /// whole input's, counted once.
-    pub fn add_outcomes(&mut self, part: &RowAccounting) {
+    /// Adds another part's account (a partition's rows, each counted in one part only).
+    pub fn add(&mut self, part: &RowAccounting) {
+        self.rows_in += part.rows_in;
         self.rows_used += part.rows_used;
         self.rows_quarantined += part.rows_quarantined;
         self.duplicates_dropped += part.duplicates_dropped;
+        self.rows_other_shards += part.rows_other_shards;
+        self.rows_other_days += part.rows_other_days;
     }
 
     /// Fails the run loudly if a row went missing or was counted twice: that is a bug.

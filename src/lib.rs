@@ -4,9 +4,11 @@
 //! [`ingest`] (read and validate) -> [`assemble`] (conversations) -> [`enrich`] (sentiment and
 //! intent from the language model after the [`context`] rules: [`encoder`] + [`heads`]) -> [`features`]
 //! (per-conversation KPIs) -> [`link`] (reopens, FCR maturity) -> [`score`] (low-CSAT and false-FCR risk) -> [`aggregate`] (KPI tables)
-//! -> [`write`] (Parquet, atomically). [`pipeline`] runs them in order; the binary only parses
-//! arguments into an [`pipeline::AnalyzeRequest`] and calls it. [`partitioned`] runs the same
-//! stages one customer partition at a time, spilled to disk, in bounded memory.
+//! -> [`write`] (Parquet, atomically). [`partition`] runs the per-partition stages on one
+//! customer partition (the whole input in memory, or one of N spilled to disk in bounded memory);
+//! [`pipeline`] cuts the input into partitions, runs them, then the whole-run barriers (scoring,
+//! QA list, VOC, KPIs, writing). The binary only parses arguments into an
+//! [`pipeline::AnalyzeRequest`] and calls it.
 
 pub mod aggregate;
 pub mod assemble;
@@ -26,7 +28,7 @@ pub mod link;
 pub mod manifest;
 pub mod model;
 pub mod model_search;
-pub mod partitioned;
+pub mod partition;
 pub mod pipeline;
 pub mod qa;
 pub mod readings;
@@ -35,6 +37,7 @@ pub mod report;
 pub mod score;
 pub mod shard;
 pub mod signals;
+pub mod spill;
 pub mod store;
 pub mod summary;
 pub mod tables;

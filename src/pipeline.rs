@@ -1,33 +1,34 @@
 //! The analyze run: read -> assemble -> enrich -> features -> link -> score -> aggregate -> write, timed
 //! per stage.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use arrow::array::RecordBatch;
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::aggregate::{aggregate, KpiTables};
-use crate::assemble::assemble;
-use crate::assemble::Assembled;
-use crate::config::{ReopenMatch, Settings};
-use crate::diagnostics::Warnings;
-use crate::enrich::Enrichment;
-use crate::enrich::{conversation_sentiment, enrich, LanguageModel};
+use crate::config::Settings;
+use crate::diagnostics::{RowAccounting, Warnings};
+use crate::enrich::{EnrichStats, LanguageModel};
 use crate::error::{Error, Result};
-use crate::features::{conversation_features, ConversationRow};
+use crate::features::ConversationRow;
 use crate::ingest::{read_conversations, read_messages, MessagesInput};
-use crate::link::{conversation_topics, link_reopens, ReopenRule};
+use crate::link::StoredTopic;
 use crate::manifest::{InputFileEntry, Manifest};
-use crate::qa::qa_review;
-use crate::score::{conversation_signals, score_conversations, RiskModels};
+use crate::model::QuarantinedRow;
+use crate::partition::{
+    reopen_fallback_warning, run_partition, PartitionContext, PartitionOutput, Partitions, PriorRow, PARTITION_STAGES,
+};
+use crate::qa::EvidenceQuotes;
+use crate::score::{score_conversations, RiskModels};
 use crate::tables::qa_review;
 use crate::tables::{kpi, messages, quarantine};
 use crate::timefmt::format_us;
-use crate::voc::{voc_backlog, voc_markdown};
-use crate::write::StagedOutput;
+use crate::voc::{voc_backlog, voc_markdown, NegativeMessage};
+use crate::write::{write_spill_parquet, StagedOutput};
 
 /// The input of a run, already validated.
 #[derive(Debug, Clone)]
@@ -59,39 +60,6 @@ impl Nightly {
     }
 }
 
-/// An earlier night's conversations, linked again with tonight's and rewritten.
-pub(crate) struct PriorPartition {
-    dir: PathBuf,
-    rows: Vec<ConversationRow>,
-    topics: Vec<crate::link::StoredTopic>,
-}
-
-/// The nights whose conversations can still be reopened or mature: every day whose conversations
-/// may have been resolved within one reopen window (plus a day for conversations resolved the
-/// day after they started) before `day`.
-fn load_prior(nightly: &Nightly, settings: &Settings) -> Result<Vec<PriorPartition>> {
-    let days = (settings.reopen_window_us as f64 / 86_400e6).ceil() as i64 + 1;
-    let mut prior = Vec::new();
-    for k in (1..=days).rev() {
-        let day = nightly
-            .day
-            .checked_sub(jiff::Span::new().days(k))
-            .map_err(|e| Error::Internal(format!("date arithmetic: {e}")))?;
-        let dir = nightly.partition(day);
-        let conversations = dir.join("conversations.parquet");
-        if !conversations.exists() {
-            continue;
-        }
-        let (_, rows) = crate::store::read_conversation_rows(&[conversations])?;
-        let state_path = dir.join(LINK_STATE_FILE);
-        let mut state =
-            if state_path.exists() { crate::tables::link_state::read(&state_path)? } else { Default::default() };
-        let topics = rows.iter().map(|r| state.remove(&r.conversation_id).unwrap_or_default()).collect();
-        prior.push(PriorPartition { dir, rows, topics });
-    }
-    Ok(prior)
-}
-
 pub const LINK_STATE_FILE: &str = "link_state.parquet";
 
 /// Everything `analyze` needs, already validated.
@@ -104,7 +72,7 @@ pub struct AnalyzeRequest {
     /// An earlier run's output directory: the VOC backlog gets a trend against it.
     pub previous_dir: Option<PathBuf>,
     /// Bounded memory (`--partitions N`): spill the input to N customer partitions on disk and
-    /// process one at a time (src/partitioned.rs). The outputs are the one-pass run's.
+    /// process one at a time (src/partition.rs). The outputs are the one-pass run's.
     pub partitions: Option<u32>,
     /// Write (empty) outputs for an input with no message rows instead of refusing it.
     pub allow_empty: bool,
@@ -133,6 +101,18 @@ impl StageTimer {
     pub(crate) fn new() -> Self {
         StageTimer { last: Instant::now(), stages: Vec::new() }
     }
+    /// The per-partition stages' times summed over the partitions, then what the partitions'
+    /// spilling and reading took beside them.
+    pub(crate) fn partitions(&mut self, stage_seconds: &[f64; PARTITION_STAGES.len()]) {
+        let total = self.last.elapsed().as_secs_f64();
+        for (stage, s) in PARTITION_STAGES.iter().zip(stage_seconds) {
+            self.stages.push((stage.to_string(), (s * 1000.0).round() / 1000.0));
+        }
+        let other = (total - stage_seconds.iter().sum::<f64>()).max(0.0);
+        self.stages.push(("partition_io".to_string(), (other * 1000.0).round() / 1000.0));
+        self.last = Instant::now();
+    }
+
     pub(crate) fn done(&mut self, stage: &str) {
         let now = Instant::now();
         let s = (now - self.last).as_secs_f64();
@@ -174,24 +154,6 @@ fn file_entries(files: &[PathBuf]) -> Vec<InputFileEntry> {
         .collect()
 }
 
-/// The stages up to scoring, shared by `analyze` and `train risk`.
-struct Prepared {
-    model: Option<LanguageModel>,
-    assembled: Assembled,
-    enrichment: Option<Enrichment>,
-    rows: Vec<ConversationRow>,
-    /// Nightly: the earlier nights' rows with their link fields brought up to date.
-    prior: Vec<PriorPartition>,
-    /// Nightly: tonight's topics, stored for the next nights.
-    tonight_topics: Vec<crate::link::StoredTopic>,
-    warnings: Warnings,
-    as_of_us: i64,
-    as_of_source: &'static str,
-    message_files: Vec<PathBuf>,
-    conversation_files: Vec<PathBuf>,
-    timer: StageTimer,
-}
-
 /// The risk models the config names: a trained risk_model.json or the built-in ones.
 pub fn load_risk_models(settings: &Settings) -> Result<RiskModels> {
     match settings.risk_model_path()? {
@@ -200,122 +162,260 @@ pub fn load_risk_models(settings: &Settings) -> Result<RiskModels> {
     }
 }
 
-/// Runs the stages up to scoring; `read_messages_from` reads the messages (Parquet files or a
-/// stream), after the model has loaded.
-fn prepare(
-    req: &InputRequest,
-    risk_models: &RiskModels,
-    read_messages_from: impl FnOnce(&Settings, &ProgressBar) -> Result<MessagesInput>,
-) -> Result<Prepared> {
-    let settings = &req.settings;
-    let mut timer = StageTimer::new();
-    let mut warnings = Warnings::default();
-    // Load the model first: a missing model file fails the run before any data is read.
-    let model =
-        if settings.config.model.enabled { Some(LanguageModel::load(&settings.model_config()?)?) } else { None };
-    timer.done("load_model");
-    let progress = progress_bar(req.show_progress);
-
-    progress.set_message("reading messages");
-    let messages_in = read_messages_from(settings, &progress)?;
-    let conversations_in = if req.conversations.is_empty() {
-        None
+fn load_model(settings: &Settings) -> Result<Option<LanguageModel>> {
+    if settings.config.model.enabled {
+        Ok(Some(LanguageModel::load(&settings.model_config()?)?))
     } else {
-        progress.set_message("reading conversations");
-        Some(read_conversations(&req.conversations, settings, &progress, &mut warnings)?)
-    };
-    progress.finish_and_clear();
-    // The default as_of is the latest valid message of the whole input, so every shard of a run
-    // judges reopen windows at the same moment.
-    let latest = messages_in.messages.iter().map(|m| m.sent_at_us).max();
-    let (messages_in, conversations_in) = match req.shard {
-        Some(shard) => crate::shard::select(messages_in, conversations_in, shard),
-        None => (messages_in, conversations_in),
-    };
-    timer.done("read");
-
-    let message_files = messages_in.files.clone();
-    let conversation_files = conversations_in.as_ref().map(|c| c.files.clone()).unwrap_or_default();
-    let mut assembled = assemble(messages_in, conversations_in, settings, &mut warnings);
-    if let Some(n) = &req.nightly {
-        crate::shard::select_day(&mut assembled, n.day, &settings.time_zone);
+        Ok(None)
     }
-    timer.done("assemble");
+}
 
-    let (as_of_us, as_of_source) = match (req.as_of_us, latest) {
+/// The moment a run is judged at: `--as-of`, else the latest valid message of the whole input.
+fn as_of(given: Option<i64>, latest: Option<i64>) -> (i64, &'static str) {
+    match (given, latest) {
         (Some(t), _) => (t, "--as-of"),
         (None, Some(t)) => (t, "latest sent_at"),
         (None, None) => (0, "no messages"),
+    }
+}
+
+/// Reads the whole input into one partition in memory.
+fn read_in_memory(req: &InputRequest, messages: MessagesInput, progress: &ProgressBar) -> Result<Partitions> {
+    let mut warnings = Warnings::default();
+    let conversations = if req.conversations.is_empty() {
+        None
+    } else {
+        progress.set_message("reading conversations");
+        Some(read_conversations(&req.conversations, &req.settings, progress, &mut warnings)?)
     };
-    for m in assembled.conversations.iter().flat_map(|c| &c.messages).filter(|m| m.sent_at_us > as_of_us) {
-        warnings.add(
-            "message_after_as_of",
-            format!("{}: sent_at {} is after as_of", m.conversation_id, format_us(m.sent_at_us)),
-        );
+    progress.finish_and_clear();
+    let mut partitions = Partitions::memory(messages, conversations, req.shard);
+    partitions.warnings.merge(warnings);
+    Ok(partitions)
+}
+
+/// The partitions' outputs gathered for the barriers. A spilled run keeps the large parts (rows,
+/// messages, QA quotes) on disk until they are needed; everything else is small or already
+/// bounded by the rows.
+struct Gathered {
+    spill_dir: Option<PathBuf>,
+    rows: Vec<ConversationRow>,
+    row_files: Vec<PathBuf>,
+    messages: Vec<RecordBatch>,
+    message_files: Vec<PathBuf>,
+    quotes: Vec<(String, EvidenceQuotes)>,
+    quote_files: Vec<PathBuf>,
+    /// Nightly: tonight's topics by conversation id.
+    topics: Vec<(String, StoredTopic)>,
+    heatmap: [[u64; 24]; 7],
+    complaints: Vec<(String, NegativeMessage)>,
+    complaint_vectors: Vec<Vec<f32>>,
+    /// A complaint text's vector slot, keyed as the encoder dedups (order numbers stripped), so
+    /// partitions share slots as one pass does.
+    slot_of_text: HashMap<String, usize>,
+    sentiment_counts: BTreeMap<String, u64>,
+    model_stats: Option<EnrichStats>,
+    messages_rows: RowAccounting,
+    conversations_rows: Option<RowAccounting>,
+    quarantined: Vec<QuarantinedRow>,
+    warnings: Warnings,
+    prior: Vec<PriorRow>,
+    stage_seconds: [f64; PARTITION_STAGES.len()],
+}
+
+impl Gathered {
+    fn new(partitions: &mut Partitions) -> Gathered {
+        Gathered {
+            spill_dir: partitions.spill_dir().map(Path::to_path_buf),
+            rows: Vec::new(),
+            row_files: Vec::new(),
+            messages: Vec::new(),
+            message_files: Vec::new(),
+            quotes: Vec::new(),
+            quote_files: Vec::new(),
+            topics: Vec::new(),
+            heatmap: [[0; 24]; 7],
+            complaints: Vec::new(),
+            complaint_vectors: Vec::new(),
+            slot_of_text: HashMap::new(),
+            sentiment_counts: BTreeMap::new(),
+            model_stats: None,
+            messages_rows: partitions.messages_rows,
+            conversations_rows: partitions.conversations_rows,
+            quarantined: std::mem::take(&mut partitions.quarantined),
+            warnings: std::mem::take(&mut partitions.warnings),
+            prior: Vec::new(),
+            stage_seconds: [0.0; PARTITION_STAGES.len()],
+        }
     }
 
-    let enrichment = match &model {
-        Some(m) => Some(enrich(&assembled.conversations, m)?),
-        None => None,
-    };
-    timer.done("enrich");
-
-    let rows = featured_rows(&assembled.conversations, enrichment.as_ref(), settings, as_of_us);
-    timer.done("features");
-
-    let topics = reopen_topics(&assembled.conversations, enrichment.as_ref(), settings, &mut warnings);
-    // Nightly: tonight's conversations are linked together with the earlier nights' still in
-    // their window, so a return after midnight is found and their FCR matures.
-    let mut prior = match &req.nightly {
-        Some(n) => load_prior(n, settings)?,
-        None => Vec::new(),
-    };
-    let prior_count: usize = prior.iter().map(|p| p.rows.len()).sum();
-    let mut linked: Vec<ConversationRow> =
-        prior.iter_mut().flat_map(|p| std::mem::take(&mut p.rows)).chain(rows).collect();
-    let all_topics: Option<Vec<crate::link::Topic>> = topics.as_ref().map(|t| {
-        prior
-            .iter()
-            .flat_map(|p| p.topics.iter().map(crate::link::StoredTopic::as_topic))
-            .chain(t.iter().cloned())
-            .collect()
-    });
-    link_reopens(&mut linked, &reopen_rule(all_topics.as_deref(), settings), settings, as_of_us, &mut warnings);
-    drop(all_topics);
-    let mut rows = linked.split_off(prior_count);
-    for p in prior.iter_mut() {
-        let rest = linked.split_off(p.topics.len());
-        p.rows = std::mem::replace(&mut linked, rest);
+    fn add(&mut self, p: usize, out: PartitionOutput) -> Result<()> {
+        if !out.topics.is_empty() {
+            self.topics.extend(out.rows.iter().map(|r| r.conversation_id.clone()).zip(out.topics));
+        }
+        match &self.spill_dir {
+            None => {
+                self.rows.extend(out.rows);
+                self.messages.push(out.messages);
+                self.quotes.extend(out.quotes);
+            }
+            Some(dir) => {
+                // The rows wait on disk too, so the model and a partition's messages are never
+                // in memory beside every row.
+                let rows = dir.join(format!("rows-{p}.parquet"));
+                write_spill_parquet(&rows, &crate::tables::conversations::spill_batch(&out.rows)?)?;
+                self.row_files.push(rows);
+                let messages = dir.join(format!("messages-{p}.parquet"));
+                write_spill_parquet(&messages, &out.messages)?;
+                self.message_files.push(messages);
+                let quotes = dir.join(format!("quotes-{p}.parquet"));
+                write_spill_parquet(&quotes, &crate::tables::qa_evidence::to_batch(&out.quotes)?)?;
+                self.quote_files.push(quotes);
+            }
+        }
+        for (total, part) in self.heatmap.iter_mut().flatten().zip(out.heatmap.iter().flatten()) {
+            *total += part;
+        }
+        for (id, n) in out.complaints {
+            let slot = *self.slot_of_text.entry(crate::text::inference_key(&n.text)).or_insert_with(|| {
+                self.complaint_vectors.push(out.complaint_vectors[n.slot].clone());
+                self.complaint_vectors.len() - 1
+            });
+            self.complaints.push((id, NegativeMessage { slot, ..n }));
+        }
+        for (label, n) in out.sentiment_counts {
+            *self.sentiment_counts.entry(label).or_default() += n;
+        }
+        if let Some(part) = out.model_stats {
+            self.model_stats = Some(match self.model_stats.take() {
+                None => part,
+                // Distinct texts are counted per partition.
+                Some(t) => EnrichStats {
+                    customer_texts: t.customer_texts + part.customer_texts,
+                    distinct_texts: t.distinct_texts + part.distinct_texts,
+                    tokens: t.tokens + part.tokens,
+                    truncated: t.truncated + part.truncated,
+                    seconds: t.seconds + part.seconds,
+                    ..t
+                },
+            });
+        }
+        self.messages_rows.add(&out.messages_rows);
+        if let (Some(total), Some(part)) = (&mut self.conversations_rows, &out.conversations_rows) {
+            total.add(part);
+        }
+        self.quarantined.extend(out.quarantined);
+        self.warnings.merge(out.warnings);
+        self.prior.extend(out.prior);
+        for (total, s) in self.stage_seconds.iter_mut().zip(out.stage_seconds) {
+            *total += s;
+        }
+        Ok(())
     }
-    let tonight_topics: Vec<crate::link::StoredTopic> = match &topics {
-        Some(t) => t.iter().map(crate::link::StoredTopic::of).collect(),
-        None => vec![Default::default(); rows.len()],
-    };
-    timer.done("link");
 
-    set_signals(&mut rows, &assembled.conversations, enrichment.as_ref());
-    score_conversations(&mut rows, risk_models);
-    timer.done("score");
-
-    // Every input row must be accounted for before anything is used.
-    assembled.messages_rows.check("messages")?;
-    if let Some(acc) = &assembled.conversations_rows {
-        acc.check("conversations")?;
+    /// Every partition's rows, sorted by conversation_id.
+    fn take_rows(&mut self) -> Result<Vec<ConversationRow>> {
+        let mut rows = std::mem::take(&mut self.rows);
+        for f in &self.row_files {
+            rows.extend(crate::store::read_rows_file(f)?);
+        }
+        // Unstable: ids are unique, and the stable sort would borrow half the rows again.
+        rows.sort_unstable_by(|a, b| a.conversation_id.cmp(&b.conversation_id));
+        Ok(rows)
     }
-    Ok(Prepared {
-        model,
-        assembled,
-        enrichment,
-        rows,
-        prior,
-        tonight_topics,
-        warnings,
-        as_of_us,
-        as_of_source,
-        message_files,
-        conversation_files,
-        timer,
-    })
+
+    /// The QA quotes of the conversations in `ids`.
+    fn quotes_for(&mut self, ids: &HashSet<&str>) -> Result<HashMap<String, EvidenceQuotes>> {
+        let mut out: HashMap<String, EvidenceQuotes> =
+            std::mem::take(&mut self.quotes).into_iter().filter(|(id, _)| ids.contains(id.as_str())).collect();
+        for f in &self.quote_files {
+            for batch in crate::spill::read_parquet_batches(f)? {
+                let quotes = crate::tables::qa_evidence::from_batch(&batch)?;
+                out.extend(quotes.into_iter().filter(|(id, _)| ids.contains(id.as_str())));
+            }
+        }
+        Ok(out)
+    }
+
+    /// messages.parquet: the one partition's batch, or the spilled parts merged in order.
+    fn write_messages(&mut self, staged: &mut StagedOutput) -> Result<()> {
+        match self.messages.len() {
+            0 if self.message_files.is_empty() => {
+                staged.parquet("messages.parquet", &messages::to_batch(&[], None, false)?)
+            }
+            0 => crate::spill::merge_messages(&self.message_files, staged),
+            1 => staged.parquet("messages.parquet", &self.messages[0]),
+            _ => Err(Error::Internal("an in-memory run has one partition".into())),
+        }
+    }
+}
+
+/// Runs the per-partition stages over every partition.
+fn run_partitions(
+    partitions: &mut Partitions,
+    ctx: &PartitionContext,
+    nightly: Option<&Nightly>,
+) -> Result<(Gathered, Vec<PriorNight>)> {
+    let mut gathered = Gathered::new(partitions);
+    reopen_fallback_warning(ctx.settings, ctx.model.is_some(), &mut gathered.warnings);
+    let (nights, prior) = match nightly {
+        Some(n) => load_prior(n, ctx.settings)?,
+        None => (Vec::new(), Vec::new()),
+    };
+    let mut prior_by_part: Vec<Vec<PriorRow>> = (0..partitions.count()).map(|_| Vec::new()).collect();
+    for p in prior {
+        prior_by_part[partitions.partition_of_row(&p.row)].push(p);
+    }
+    for (p, prior) in prior_by_part.into_iter().enumerate() {
+        let input = partitions.take(p, prior)?;
+        let out = run_partition(input, ctx)?;
+        gathered.add(p, out)?;
+    }
+    // Every row read is in exactly one partition's account (or held back at read).
+    let accounted = (gathered.messages_rows.rows_in, gathered.conversations_rows.map(|a| a.rows_in));
+    if accounted != partitions.rows_read {
+        return Err(Error::Internal(format!(
+            "rows read {:?} but the partitions account for {accounted:?} (messages, conversations)",
+            partitions.rows_read
+        )));
+    }
+    Ok((gathered, nights))
+}
+
+/// An earlier night's partition of the store; its rows are written back after tonight's run.
+struct PriorNight {
+    dir: PathBuf,
+    rows: usize,
+}
+
+/// The nights whose conversations can still be reopened or mature: every day whose conversations
+/// may have been resolved within one reopen window (plus a day for conversations resolved the
+/// day after they started) before `day`.
+fn load_prior(nightly: &Nightly, settings: &Settings) -> Result<(Vec<PriorNight>, Vec<PriorRow>)> {
+    let days = (settings.reopen_window_us as f64 / 86_400e6).ceil() as i64 + 1;
+    let (mut nights, mut prior) = (Vec::new(), Vec::new());
+    for k in (1..=days).rev() {
+        let day = nightly
+            .day
+            .checked_sub(jiff::Span::new().days(k))
+            .map_err(|e| Error::Internal(format!("date arithmetic: {e}")))?;
+        let dir = nightly.partition(day);
+        let conversations = dir.join("conversations.parquet");
+        if !conversations.exists() {
+            continue;
+        }
+        let (_, rows) = crate::store::read_conversation_rows(&[conversations])?;
+        let state_path = dir.join(LINK_STATE_FILE);
+        let mut state =
+            if state_path.exists() { crate::tables::link_state::read(&state_path)? } else { Default::default() };
+        let night = nights.len();
+        nights.push(PriorNight { dir, rows: rows.len() });
+        for (index, row) in rows.into_iter().enumerate() {
+            let topic = state.remove(&row.conversation_id).unwrap_or_default();
+            prior.push(PriorRow { night, index, row, topic });
+        }
+    }
+    Ok((nights, prior))
 }
 
 /// `convoqa stream`: one engine partition (every message of some customers) in.
@@ -336,27 +436,30 @@ pub struct StreamReport {
 
 /// Reads the messages of one partition as an Arrow IPC stream from `input` and writes its
 /// conversations, enriched messages and quarantined rows to `output` as one IPC stream (the
-/// `record` column says which, and an `accounting` row; see write::write_ipc_stream). The risks are scored with this
-/// partition's intent norms: `convoqa kpis --rescore` over all partitions' conversations makes
-/// them the whole run's, as for shards.
+/// `record` column says which, and an `accounting` row; see write::write_ipc_stream). The risks
+/// are scored with this partition's intent norms: `convoqa kpis --rescore` over all partitions'
+/// conversations makes them the whole run's, as for shards.
 pub fn stream(req: &StreamRequest, input: impl std::io::Read, output: impl std::io::Write) -> Result<StreamReport> {
-    let risk_models = load_risk_models(&req.settings)?;
-    let input_req = InputRequest {
-        messages: Vec::new(),
-        conversations: Vec::new(),
-        as_of_us: Some(req.as_of_us),
-        settings: req.settings.clone(),
-        show_progress: false,
-        shard: None,
-        nightly: None,
+    let settings = &req.settings;
+    let risk_models = load_risk_models(settings)?;
+    let model = load_model(settings)?;
+    let messages_in = crate::ingest::read_messages_ipc(input, settings)?;
+    let mut partitions = Partitions::memory(messages_in, None, None);
+    let ctx = PartitionContext {
+        settings,
+        model: model.as_ref(),
+        as_of_us: req.as_of_us,
+        day: None,
+        redact_all: req.redact_all,
     };
-    let p = prepare(&input_req, &risk_models, |s, _| crate::ingest::read_messages_ipc(input, s))?;
-    let conversations = crate::tables::conversations::to_batch(&p.rows)?;
-    let messages =
-        messages::to_batch(&p.assembled.conversations, p.enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?;
-    let quarantine = quarantine::to_batch(&p.assembled.quarantined, |_| crate::ingest::STDIN_PATH.to_string())?;
-    p.assembled.messages_rows.check("messages")?;
-    let accounting = crate::tables::quarantine::accounting_batch(&p.assembled.messages_rows)?;
+    let (mut gathered, _) = run_partitions(&mut partitions, &ctx, None)?;
+    let mut rows = gathered.take_rows()?;
+    score_conversations(&mut rows, &risk_models);
+    gathered.messages_rows.check("messages")?;
+    let conversations = crate::tables::conversations::to_batch(&rows)?;
+    let messages = gathered.messages.pop().expect("one partition");
+    let quarantine = quarantine::to_batch(&gathered.quarantined, |_| crate::ingest::STDIN_PATH.to_string())?;
+    let accounting = crate::tables::quarantine::accounting_batch(&gathered.messages_rows)?;
     let tables = [
         ("conversation", &conversations),
         ("message", &messages),
@@ -365,79 +468,26 @@ pub fn stream(req: &StreamRequest, input: impl std::io::Read, output: impl std::
     ];
     crate::write::write_ipc_stream(output, &tables)?;
     Ok(StreamReport {
-        messages: p.assembled.messages_rows,
-        conversations_out: p.rows.len() as u64,
-        warnings: p.warnings,
+        messages: gathered.messages_rows,
+        conversations_out: rows.len() as u64,
+        warnings: gathered.warnings,
     })
-}
-
-/// Per-conversation features, with the model's sentiment and intent where it ran.
-pub(crate) fn featured_rows(
-    conversations: &[crate::model::Conversation],
-    enrichment: Option<&Enrichment>,
-    settings: &Settings,
-    as_of_us: i64,
-) -> Vec<ConversationRow> {
-    let mut rows: Vec<ConversationRow> =
-        conversations.par_iter().map(|c| conversation_features(c, settings, as_of_us)).collect();
-    if let Some(e) = enrichment {
-        for ((row, scores), intent) in rows.iter_mut().zip(&e.sentiment).zip(&e.intent) {
-            row.sentiment = conversation_sentiment(scores);
-            row.intent = Some(intent.intent.clone());
-            row.intent_confidence = intent.confidence;
-        }
-    }
-    rows
-}
-
-/// What reopen matching compares, when the config asks for same-topic matching and the model ran.
-pub(crate) fn reopen_topics<'a>(
-    conversations: &[crate::model::Conversation],
-    enrichment: Option<&'a Enrichment>,
-    settings: &Settings,
-    warnings: &mut Warnings,
-) -> Option<Vec<crate::link::Topic<'a>>> {
-    match (&settings.config.reopen_match, enrichment) {
-        (ReopenMatch::SameIntent, Some(e)) => Some(conversation_topics(conversations, e)),
-        (ReopenMatch::SameIntent, None) => {
-            warnings.add(
-                "reopen_match_fallback",
-                "reopen_match = \"same_intent\" needs the model, which is off: any return counted as a reopen"
-                    .to_string(),
-            );
-            None
-        }
-        (ReopenMatch::Any, _) => None,
-    }
-}
-
-pub(crate) fn reopen_rule<'a>(topics: Option<&'a [crate::link::Topic<'a>]>, settings: &'a Settings) -> ReopenRule<'a> {
-    match topics {
-        Some(topics) => ReopenRule::SameIntent {
-            topics,
-            min_similarity: settings.config.reopen_min_similarity as f32,
-            follow_up_intents: &settings.config.reopen_follow_up_intents,
-        },
-        None => ReopenRule::Any,
-    }
-}
-
-/// The risk signals of each row (aligned with `conversations`), for scoring.
-pub(crate) fn set_signals(
-    rows: &mut [ConversationRow],
-    conversations: &[crate::model::Conversation],
-    enrichment: Option<&Enrichment>,
-) {
-    let signals = conversation_signals(rows, conversations, enrichment.map(|e| e.sentiment.as_slice()));
-    for (row, s) in rows.iter_mut().zip(signals) {
-        row.risk_signals = s;
-    }
 }
 
 /// The per-conversation rows (risk signals on them) of a history, for `convoqa train risk`.
 pub fn risk_history(req: &InputRequest) -> Result<(Vec<ConversationRow>, Warnings)> {
-    let p = prepare(req, &RiskModels::built_in(), |s, p| read_messages(&req.messages, s, p))?;
-    Ok((p.rows, p.warnings))
+    let settings = &req.settings;
+    let model = load_model(settings)?;
+    let progress = progress_bar(req.show_progress);
+    progress.set_message("reading messages");
+    let messages = read_messages(&req.messages, settings, &progress)?;
+    let mut partitions = read_in_memory(req, messages, &progress)?;
+    let (as_of_us, _) = as_of(req.as_of_us, partitions.latest_sent_at_us);
+    let ctx = PartitionContext { settings, model: model.as_ref(), as_of_us, day: None, redact_all: false };
+    let (mut gathered, _) = run_partitions(&mut partitions, &ctx, None)?;
+    let mut rows = gathered.take_rows()?;
+    score_conversations(&mut rows, &RiskModels::built_in());
+    Ok((rows, gathered.warnings))
 }
 
 pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
@@ -447,6 +497,9 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     let (files, rows) = crate::ingest::check_messages(&req.input.messages, settings)?;
     if settings.config.model.enabled {
         settings.model_config()?;
+    }
+    if req.partitions == Some(0) {
+        return Err(Error::config("--partitions", "0 partitions", "use 1 or more, e.g. --partitions 16"));
     }
     // Held until the outputs are in place; a nightly run locks its whole store.
     let _lock = crate::write::OutDirLock::acquire(&req.out_dir, "--out")?;
@@ -470,167 +523,110 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     // Before the model and the data: a bad risk model path fails at once.
     let risk_models = load_risk_models(settings)?;
     let previous_voc = req.previous_dir.as_deref().map(crate::tables::voc_backlog::read_previous).transpose()?;
-    if let Some(count) = req.partitions {
-        return crate::partitioned::analyze_partitioned(req, count, &risk_models, previous_voc.as_deref());
-    }
-    let Prepared {
-        model,
-        assembled,
-        enrichment,
-        rows,
-        prior,
-        tonight_topics,
-        warnings,
-        as_of_us,
-        as_of_source,
-        message_files,
-        conversation_files,
-        mut timer,
-    } = prepare(&req.input, &risk_models, |s, p| read_messages(&req.input.messages, s, p))?;
+    let input = &req.input;
+    let mut timer = StageTimer::new();
+    // Load the model first: a missing model file fails the run before any data is read.
+    let model = load_model(settings)?;
+    timer.done("load_model");
 
-    let heatmap = crate::aggregate::conversations_heatmap(&assembled.conversations, &settings.time_zone);
-    let (qa_items, qa_stats) = qa_review(&rows, &assembled.conversations, &settings.config.qa);
-    let voc_items = match (&enrichment, &model) {
-        (Some(e), Some(m)) => voc_backlog(
-            &rows,
-            &crate::voc::negative_messages(&rows, &assembled.conversations, e),
-            &e.intent_embeddings,
-            &owner_teams(m),
-        ),
-        _ => Vec::new(),
+    let mut partitions = match req.partitions {
+        None => {
+            let progress = progress_bar(input.show_progress);
+            progress.set_message("reading messages");
+            let messages = read_messages(&input.messages, settings, &progress)?;
+            read_in_memory(input, messages, &progress)?
+        }
+        Some(count) => {
+            Partitions::spill(&input.messages, &input.conversations, settings, input.shard, count, &req.out_dir)?
+        }
     };
-    let messages =
-        messages::to_batch(&assembled.conversations, enrichment.as_ref().map(|e| &e.sentiment), req.redact_all)?;
-    let mut sentiment_counts: BTreeMap<String, u64> = BTreeMap::new();
-    for s in enrichment.iter().flat_map(|e| e.sentiment.iter().flatten().flatten()) {
-        *sentiment_counts.entry(s.label.to_string()).or_default() += 1;
-    }
-    let run = FinishedRun {
-        rows,
-        heatmap,
-        qa: QaOutput::Items(qa_items),
-        qa_stats,
-        voc_items,
-        quarantined: assembled.quarantined,
-        messages_rows: assembled.messages_rows,
-        conversations_rows: assembled.conversations_rows,
-        model_stats: enrichment.map(|e| e.stats),
-        sentiment_counts,
-        warnings,
+    timer.done("read");
+    let (as_of_us, as_of_source) = as_of(input.as_of_us, partitions.latest_sent_at_us);
+    let ctx = PartitionContext {
+        settings,
+        model: model.as_ref(),
         as_of_us,
-        as_of_source,
-        message_files,
-        conversation_files,
-        prior,
-        tonight_topics,
-        partitions: None,
+        day: input.nightly.as_ref().map(|n| n.day),
+        redact_all: req.redact_all,
     };
-    timer.done("aggregate");
-    finish(req, &risk_models, run, previous_voc.as_deref(), timer, |staged| {
-        staged.parquet("messages.parquet", &messages)
-    })
-}
+    let (mut gathered, nights) = run_partitions(&mut partitions, &ctx, input.nightly.as_ref())?;
+    timer.partitions(&gathered.stage_seconds);
+    let owner_teams = model.as_ref().map(owner_teams);
+    drop(model);
+    crate::spill::release_free_memory();
 
-/// The intents' owner teams, from the model's taxonomy (VOC items name them).
-pub(crate) fn owner_teams(model: &LanguageModel) -> std::collections::HashMap<String, String> {
-    model.taxonomy.intent.iter().map(|i| (i.name.clone(), i.owner_team.clone())).collect()
-}
+    // The barriers: score with the whole run's intent norms, then the VOC themes and the QA list.
+    let mut rows = gathered.take_rows()?;
+    score_conversations(&mut rows, &risk_models);
+    // Every input row must be accounted for before anything is used.
+    gathered.messages_rows.check("messages")?;
+    if let Some(acc) = &gathered.conversations_rows {
+        acc.check("conversations")?;
+    }
+    timer.done("score");
+    // Rows are sorted by id: a binary search finds one without an index beside them.
+    let position =
+        |id: &str| rows.binary_search_by(|r| r.conversation_id.as_str().cmp(id)).expect("a row for every conversation");
+    let mut complaints: Vec<NegativeMessage> = std::mem::take(&mut gathered.complaints)
+        .into_iter()
+        .map(|(id, n)| NegativeMessage { conversation: position(&id), ..n })
+        .collect();
+    complaints.sort_by_key(|n| (n.conversation, n.message));
+    let mut voc_items = match &owner_teams {
+        Some(owners) => voc_backlog(&rows, &complaints, &gathered.complaint_vectors, owners),
+        None => Vec::new(),
+    };
+    drop(complaints);
+    gathered.complaint_vectors = Vec::new();
+    crate::spill::release_free_memory();
+    timer.done("voc");
 
-/// What a run computed, however (one pass, or partition by partition), before it is written.
-pub(crate) struct FinishedRun {
-    /// Scored, sorted by conversation_id.
-    pub rows: Vec<ConversationRow>,
-    pub heatmap: [[u64; 24]; 7],
-    pub qa: QaOutput,
-    pub qa_stats: crate::qa::QaStats,
-    pub voc_items: Vec<crate::voc::VocItem>,
-    pub quarantined: Vec<crate::model::QuarantinedRow>,
-    pub messages_rows: crate::diagnostics::RowAccounting,
-    pub conversations_rows: Option<crate::diagnostics::RowAccounting>,
-    pub model_stats: Option<crate::enrich::EnrichStats>,
-    pub sentiment_counts: BTreeMap<String, u64>,
-    pub warnings: Warnings,
-    pub as_of_us: i64,
-    pub as_of_source: &'static str,
-    pub message_files: Vec<PathBuf>,
-    pub conversation_files: Vec<PathBuf>,
-    pub prior: Vec<PriorPartition>,
-    pub tonight_topics: Vec<crate::link::StoredTopic>,
-    pub partitions: Option<u32>,
-}
+    let (selected, qa_stats) = crate::qa::qa_selection(&rows, &settings.config.qa);
+    let on_list: HashSet<&str> = selected.iter().map(|s| rows[s.row].conversation_id.as_str()).collect();
+    let quotes = gathered.quotes_for(&on_list)?;
+    let none = EvidenceQuotes::default();
+    let qa_items: Vec<crate::qa::QaItem> = selected
+        .iter()
+        .map(|s| {
+            let row = &rows[s.row];
+            crate::qa::item(row, quotes.get(&row.conversation_id).unwrap_or(&none), s.group, s.rank)
+        })
+        .collect();
+    drop((on_list, quotes));
+    timer.done("qa_review");
 
-/// The QA list: in memory (written by `finish`), or already written to the stage by
-/// `write_large` (a partitioned run merges it from parts) with the items the report shows.
-pub(crate) enum QaOutput {
-    Items(Vec<crate::qa::QaItem>),
-    Written { top: Vec<crate::qa::QaItem> },
-}
-
-/// Aggregates, writes every output (staged, then moved into place with the manifest last) and
-/// the earlier nights' updated rows. `write_large` writes messages.parquet into the stage (and
-/// the QA list when `run.qa` says it is written there).
-pub(crate) fn finish(
-    req: &AnalyzeRequest,
-    risk_models: &RiskModels,
-    run: FinishedRun,
-    previous_voc: Option<&[crate::voc::PreviousTheme]>,
-    mut timer: StageTimer,
-    write_large: impl FnOnce(&mut StagedOutput) -> Result<()>,
-) -> Result<AnalyzeReport> {
-    let settings = &req.input.settings;
-    let FinishedRun {
-        rows,
-        heatmap,
-        qa,
-        qa_stats,
-        mut voc_items,
-        mut quarantined,
-        messages_rows,
-        conversations_rows,
-        model_stats,
-        sentiment_counts,
-        mut warnings,
-        as_of_us,
-        as_of_source,
-        message_files,
-        conversation_files,
-        prior,
-        tonight_topics,
-        partitions,
-    } = run;
+    let mut warnings = std::mem::take(&mut gathered.warnings);
     let seen_channels: std::collections::BTreeSet<&str> = rows.iter().filter_map(|r| r.channel.as_deref()).collect();
     for (key, channel) in settings.channels_not_in_input(&seen_channels) {
         warnings.add("config_channel_not_in_input", format!("{key}: no conversation has channel {channel:?} (channels in the input: {seen_channels:?}); a typo leaves that channel on the default"));
     }
-    let kpis = aggregate(&rows, heatmap, &settings.time_zone);
+    let kpis = aggregate(&rows, gathered.heatmap, &settings.time_zone);
     timer.done("kpis");
+    let mut quarantined = std::mem::take(&mut gathered.quarantined);
     // In input order (table, file, row), however the run met them.
     quarantined.sort_by_key(|q| (q.table, q.source));
-    if let Some(previous) = previous_voc {
+    if let Some(previous) = previous_voc.as_deref() {
         crate::voc::apply_trend(&mut voc_items, previous);
     }
 
-    let out_dir = match &req.input.nightly {
+    let out_dir = match &input.nightly {
         Some(n) => n.partition(n.day),
         None => req.out_dir.clone(),
     };
     let mut staged = StagedOutput::new(&out_dir)?;
     staged.parquet_rows("conversations.parquet", &rows, crate::tables::conversations::to_batch)?;
-    if req.input.nightly.is_some() {
-        staged.parquet(LINK_STATE_FILE, &crate::tables::link_state::to_batch(&rows, &tonight_topics)?)?;
+    if input.nightly.is_some() {
+        let mut topics = std::mem::take(&mut gathered.topics);
+        topics.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let topics: Vec<StoredTopic> = topics.into_iter().map(|(_, t)| t).collect();
+        staged.parquet(LINK_STATE_FILE, &crate::tables::link_state::to_batch(&rows, &topics)?)?;
     }
-    write_large(&mut staged)?;
+    gathered.write_messages(&mut staged)?;
     for (name, batch) in kpi::to_batches(&kpis)? {
         staged.parquet(name, &batch)?;
     }
-    let qa_top: &[crate::qa::QaItem] = match &qa {
-        QaOutput::Items(items) => {
-            staged.parquet_rows("qa_review.parquet", items, qa_review::to_batch)?;
-            staged.file("qa_review.csv", |out| qa_review::csv(items, out))?;
-            items
-        }
-        QaOutput::Written { top } => top,
-    };
+    staged.parquet_rows("qa_review.parquet", &qa_items, qa_review::to_batch)?;
+    staged.file("qa_review.csv", |out| qa_review::csv(&qa_items, out))?;
     staged.parquet("voc_backlog.parquet", &crate::tables::voc_backlog::to_batch(&voc_items)?)?;
     staged.bytes("voc_backlog.md", voc_markdown(&voc_items, 20).as_bytes())?;
     let local = |us: i64| {
@@ -641,6 +637,7 @@ pub(crate) fn finish(
         "" => format!("built-in: {}", risk_models.low_csat.source),
         path => format!("{path}: {}", risk_models.low_csat.source),
     };
+    let qa_top = &qa_items[..qa_items.len().min(crate::report::QA_TOP)];
     let report = crate::report::report_html(&crate::report::ReportInput {
         kpis: &kpis,
         rows: &rows,
@@ -658,8 +655,9 @@ pub(crate) fn finish(
         quarantined_message_rows: quarantined.iter().filter(|q| q.table == "messages").count() as u64,
     })?;
     staged.bytes("report.html", report.as_bytes())?;
-    let source_path = |q: &crate::model::QuarantinedRow| {
-        let files = if q.table == "messages" { &message_files } else { &conversation_files };
+    let (message_files, conversation_files) = (&partitions.message_files, &partitions.conversation_files);
+    let source_path = |q: &QuarantinedRow| {
+        let files = if q.table == "messages" { message_files } else { conversation_files };
         files.get(q.source.file as usize).map(|p| p.display().to_string()).unwrap_or_default()
     };
     staged.parquet("quarantine.parquet", &quarantine::to_batch(&quarantined, source_path)?)?;
@@ -670,15 +668,20 @@ pub(crate) fn finish(
         *quarantine_by_reason.entry(q.reason.as_str().to_string()).or_insert(0u64) += 1;
     }
     let mut rows_acc = BTreeMap::new();
-    rows_acc.insert("messages", messages_rows);
-    if let Some(acc) = conversations_rows {
+    rows_acc.insert("messages", gathered.messages_rows);
+    if let Some(acc) = gathered.conversations_rows {
         rows_acc.insert("conversations", acc);
     }
     let mut inputs = BTreeMap::new();
-    inputs.insert("messages", file_entries(&message_files));
-    inputs.insert("conversations", file_entries(&conversation_files));
+    inputs.insert("messages", file_entries(message_files));
+    inputs.insert("conversations", file_entries(conversation_files));
     let mut outputs: Vec<String> = staged.file_names().to_vec();
     outputs.push(MANIFEST_FILE.to_string());
+    let mut prior_rows: Vec<Vec<ConversationRow>> =
+        nights.iter().map(|n| vec![ConversationRow::default(); n.rows]).collect();
+    for p in std::mem::take(&mut gathered.prior) {
+        prior_rows[p.night][p.index] = p.row;
+    }
     let manifest = Manifest {
         tool: "convoqa",
         tool_version: env!("CARGO_PKG_VERSION"),
@@ -690,15 +693,15 @@ pub(crate) fn finish(
         rows: rows_acc,
         quarantine_by_reason,
         conversations_out: rows.len() as u64,
-        model: model_stats,
+        model: gathered.model_stats.take(),
         qa: qa_stats,
         risk_model,
-        shard: req.input.shard.map(|s| format!("{}/{}", s.index, s.count)),
-        partitions,
-        nightly: req.input.nightly.as_ref().map(|n| crate::manifest::NightlyInfo {
+        shard: input.shard.map(|s| format!("{}/{}", s.index, s.count)),
+        partitions: req.partitions,
+        nightly: input.nightly.as_ref().map(|n| crate::manifest::NightlyInfo {
             day: n.day.to_string(),
-            earlier_partitions_updated: prior.iter().map(|p| p.dir.display().to_string()).collect(),
-            earlier_conversations_relinked: prior.iter().map(|p| p.rows.len() as u64).sum(),
+            earlier_partitions_updated: nights.iter().map(|p| p.dir.display().to_string()).collect(),
+            earlier_conversations_relinked: nights.iter().map(|p| p.rows as u64).sum(),
         }),
         warnings,
         stage_seconds: timer.stages.clone(),
@@ -710,11 +713,12 @@ pub(crate) fn finish(
     // Then the earlier nights' conversations, with reopened / fcr / fcr_mature as of tonight.
     // Each file is replaced by a rename; a crash before or between them is repaired by running
     // the night again (the same inputs give the same rows).
-    for p in &prior {
-        let mut staged = StagedOutput::new(&p.dir)?;
-        staged.parquet_rows("conversations.parquet", &p.rows, crate::tables::conversations::to_batch)?;
+    for (night, rows) in nights.iter().zip(&prior_rows) {
+        let mut staged = StagedOutput::new(&night.dir)?;
+        staged.parquet_rows("conversations.parquet", rows, crate::tables::conversations::to_batch)?;
         staged.commit("conversations.parquet")?;
     }
+    drop(partitions);
 
     Ok(AnalyzeReport {
         manifest,
@@ -722,8 +726,13 @@ pub(crate) fn finish(
         conversations: rows,
         out_dir,
         as_of_us,
-        sentiment_counts: sentiment_counts.into_iter().collect(),
+        sentiment_counts: gathered.sentiment_counts.into_iter().collect(),
     })
+}
+
+/// The intents' owner teams, from the model's taxonomy (VOC items name them).
+fn owner_teams(model: &LanguageModel) -> HashMap<String, String> {
+    model.taxonomy.intent.iter().map(|i| (i.name.clone(), i.owner_team.clone())).collect()
 }
 
 fn hex(bytes: &[u8]) -> String {

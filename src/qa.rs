@@ -11,6 +11,7 @@ use crate::config::QaConfig;
 use crate::features::ConversationRow;
 use crate::model::Conversation;
 use crate::redact::snippet;
+use crate::signals::SIGNALS;
 
 /// One row of qa_review.parquet / qa_review.csv.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,20 +51,61 @@ const SNIPPET_CHARS: usize = 120;
 
 use crate::text::stable_hash;
 
+/// A message a conversation's risk signals point at, quoted for the QA list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quote {
+    /// Its position in the conversation (the index a signal's evidence gives).
+    pub message: u32,
+    /// Its id in the outputs (`Message::output_id`).
+    pub message_id: String,
+    /// Redacted and cut to 120 characters.
+    pub snippet: String,
+}
+
+/// The quotes of one conversation, by message position. Taken where the messages are (each
+/// partition), so the list is built after scoring without reading the messages again.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EvidenceQuotes(pub Vec<Quote>);
+
+impl EvidenceQuotes {
+    /// Every message any signal of `row` points at, quoted.
+    pub fn of(row: &ConversationRow, conv: &Conversation) -> EvidenceQuotes {
+        let mut at: Vec<usize> = SIGNALS.iter().filter_map(|&s| row.risk_signals.evidence(s)).collect();
+        at.sort_unstable();
+        at.dedup();
+        EvidenceQuotes(
+            at.into_iter()
+                .filter_map(|i| {
+                    let m = conv.messages.get(i)?;
+                    Some(Quote {
+                        message: i as u32,
+                        message_id: m.output_id(i),
+                        snippet: snippet(m.text.as_deref().unwrap_or(""), SNIPPET_CHARS),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    fn at(&self, message: usize) -> Option<&Quote> {
+        self.0.iter().find(|q| q.message as usize == message)
+    }
+}
+
 /// One list entry: the conversation's risks, reasons and the messages that show them.
-pub fn item(row: &ConversationRow, conv: &Conversation, group: &'static str, rank: u64) -> QaItem {
+pub fn item(row: &ConversationRow, quotes: &EvidenceQuotes, group: &'static str, rank: u64) -> QaItem {
     let mut reasons: Vec<&str> = row.low_csat_reasons.clone();
     for r in &row.false_fcr_reasons {
         if !reasons.contains(r) {
             reasons.push(r);
         }
     }
-    let evidence: Vec<(String, String)> = row
+    let evidence: Vec<(&str, String)> = row
         .risk_evidence
         .iter()
         .filter_map(|&(code, i)| {
-            let m = conv.messages.get(i)?;
-            Some((m.output_id(i), format!("{code}: \"{}\"", snippet(m.text.as_deref().unwrap_or(""), SNIPPET_CHARS))))
+            let q = quotes.at(i)?;
+            Some((q.message_id.as_str(), format!("{code}: \"{}\"", q.snippet)))
         })
         .collect();
     QaItem {
@@ -77,7 +119,7 @@ pub fn item(row: &ConversationRow, conv: &Conversation, group: &'static str, ran
         channel: row.channel.clone(),
         team: row.team.clone(),
         intent: row.intent.clone(),
-        evidence_message_ids: evidence.iter().map(|e| e.0.as_str()).collect::<Vec<_>>().join(","),
+        evidence_message_ids: evidence.iter().map(|e| e.0).collect::<Vec<_>>().join(","),
         evidence: evidence.iter().map(|e| e.1.as_str()).collect::<Vec<_>>().join(" | "),
     }
 }
@@ -93,7 +135,10 @@ pub struct Selected {
 /// Builds the list from scored rows (aligned with `conversations`).
 pub fn qa_review(rows: &[ConversationRow], conversations: &[Conversation], cfg: &QaConfig) -> (Vec<QaItem>, QaStats) {
     let (selected, stats) = qa_selection(rows, cfg);
-    let items = selected.iter().map(|s| item(&rows[s.row], &conversations[s.row], s.group, s.rank)).collect();
+    let items = selected
+        .iter()
+        .map(|s| item(&rows[s.row], &EvidenceQuotes::of(&rows[s.row], &conversations[s.row]), s.group, s.rank))
+        .collect();
     (items, stats)
 }
 
@@ -168,7 +213,12 @@ mod tests {
     }
 
     fn row(id: &str, risk: f64, agent: &str) -> ConversationRow {
+        let mut risk_signals = crate::signals::RiskSignals::default();
+        if risk >= 0.5 {
+            risk_signals.set_with(crate::signals::Signal::NegativeEnd, 1.0, Some(0));
+        }
         ConversationRow {
+            risk_signals,
             conversation_id: id.into(),
             channel: Some("whatsapp".into()),
             primary_agent_id: Some(agent.into()),

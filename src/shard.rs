@@ -64,7 +64,36 @@ impl CustomerKeys {
 
     /// The part (0..count) of a conversation (its input id, the thread).
     pub fn part(&self, conversation_id: &str, count: u32) -> u32 {
-        (stable_hash(self.0.get(conversation_id).map_or(conversation_id, String::as_str)) % count as u64) as u32
+        (stable_hash(self.key(conversation_id)) % count as u64) as u32
+    }
+
+    fn key<'a>(&'a self, conversation_id: &'a str) -> &'a str {
+        self.0.get(conversation_id).map_or(conversation_id, String::as_str)
+    }
+
+    /// The partition (0..count) of a conversation within `shard`'s part, None when another
+    /// shard owns it.
+    pub fn place(&self, conversation_id: &str, shard: Option<Shard>, count: u32) -> Option<u32> {
+        self.place_key(self.key(conversation_id), shard, count)
+    }
+
+    /// As `place`, for a customer key (a customer_id, or the thread of a conversation without one).
+    pub fn place_key(&self, key: &str, shard: Option<Shard>, count: u32) -> Option<u32> {
+        let hash = stable_hash(key);
+        match shard {
+            None => Some((hash % count as u64) as u32),
+            // The shard takes the hash's remainder, the partition what is left of it, so a
+            // shard's customers spread over every partition.
+            Some(s) => (hash % s.count as u64 == s.index as u64).then(|| (hash / s.count as u64 % count as u64) as u32),
+        }
+    }
+}
+
+/// Whether `shard` owns a row quarantined at read time: its conversation's, else by position.
+pub fn owns_quarantined(keys: &CustomerKeys, shard: Shard, q: &crate::model::QuarantinedRow) -> bool {
+    match &q.conversation_id {
+        Some(id) => keys.part(id, shard.count) == shard.index,
+        None => shard.owns(&format!("{}:{}:{}", q.table, q.source.file, q.source.row)),
     }
 }
 
@@ -80,10 +109,7 @@ pub fn select(
         customer.add_message(m);
     }
     let owns = |conversation_id: &str| customer.part(conversation_id, shard.count) == shard.index;
-    let owns_quarantined = |q: &crate::model::QuarantinedRow| match &q.conversation_id {
-        Some(id) => owns(id),
-        None => shard.owns(&format!("{}:{}:{}", q.table, q.source.file, q.source.row)),
-    };
+    let owns_quarantined = |q: &crate::model::QuarantinedRow| owns_quarantined(&customer, shard, q);
 
     let before = messages.messages.len() + messages.quarantined.len();
     messages.messages.retain(|m| owns(&m.thread_id));

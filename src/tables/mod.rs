@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod kpi;
 pub mod link_state;
 pub mod messages;
+pub mod qa_evidence;
 pub mod qa_review;
 pub mod quarantine;
 pub mod voc_backlog;

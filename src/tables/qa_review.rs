@@ -1,5 +1,5 @@
 //! qa_review.parquet and qa_review.csv: the QA list, flagged conversations ranked, then the
-//! control sample. A partitioned run writes each part's list and reads them back to merge.
+//! control sample. Read back by tools and tests (`from_batch`).
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::UInt64Type;
@@ -77,8 +77,7 @@ pub fn csv_rows<W: std::io::Write>(w: &mut csv::Writer<W>, items: &[QaItem]) -> 
     Ok(())
 }
 
-/// QA items back from a qa_review batch (a partitioned run merges its parts' lists, then writes
-/// the CSV from them).
+/// QA items back from a qa_review batch.
 pub fn from_batch(b: &RecordBatch) -> Vec<QaItem> {
     let col = |name: &str| b.column_by_name(name).expect("a qa_review column");
     let s = |name: &str, r: usize| {

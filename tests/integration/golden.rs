@@ -120,8 +120,6 @@ fn every_run_mode_writes_the_committed_bytes() {
         // Bounded memory cuts the same run into customer partitions: the same bytes.
         let mut partitioned: Vec<&str> = extra.to_vec();
         partitioned.extend(["--partitions", "3"]);
-        if case == "one_pass" {
-            check(case, &run_case(&work, case, &partitioned), &golden, "--partitions 3");
-        }
+        check(case, &run_case(&work, case, &partitioned), &golden, "--partitions 3");
     }
 }
