@@ -22,7 +22,7 @@ def module_of(path: Path) -> str:
 
 
 # The stages of the data flow and the domain types beneath them ...
-STAGES = ["model", "signals", "diagnostics", "context", "encoder", "heads", "ingest", "assemble", "enrich",
+STAGES = ["model", "row", "signals", "diagnostics", "context", "encoder", "heads", "ingest", "assemble", "enrich",
           "features", "link", "score", "aggregate", "qa", "voc"]
 # ... never import what writes outputs or runs the stages.
 WRITERS = ["write", "manifest", "store", "pipeline", "partition", "spill", "report", "summary"]

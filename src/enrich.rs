@@ -309,16 +309,21 @@ fn conversation_intents(
         .collect())
 }
 
-/// Conversation-level sentiment from its customer messages' scores, in time order.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct ConversationSentiment {
-    pub start: Option<f64>,
-    pub end: Option<f64>,
-    pub mean: Option<f64>,
-    pub min: Option<f64>,
-    pub trend: Option<f64>,
-    /// The last labelled customer message was negative: the customer left unhappy.
-    pub ends_negative: Option<bool>,
+pub use crate::row::ConversationSentiment;
+use crate::row::ModelReading;
+
+/// Each conversation's reading (aligned with the conversations enriched): its sentiment shape and
+/// intent.
+pub fn model_readings(e: &Enrichment) -> Vec<ModelReading> {
+    e.sentiment
+        .iter()
+        .zip(&e.intent)
+        .map(|(scores, intent)| ModelReading {
+            sentiment: conversation_sentiment(scores),
+            intent: Some(intent.intent.clone()),
+            intent_confidence: intent.confidence,
+        })
+        .collect()
 }
 
 pub fn conversation_sentiment(scores: &[Option<MessageSentiment>]) -> ConversationSentiment {

@@ -5,104 +5,9 @@
 use std::collections::HashMap;
 
 use crate::config::Settings;
-use crate::model::{Conversation, Message, Role, Status};
-
-/// How a conversation's resolution was decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResolvedBy {
-    /// The conversations table says resolved or closed.
-    Status,
-    /// No status, but the conversations table gives resolved_at.
-    ResolvedAt,
-    /// No status: quiet for inactivity_close_hours by as_of.
-    Inactivity,
-}
-
-impl ResolvedBy {
-    pub fn parse(raw: &str) -> Option<ResolvedBy> {
-        [ResolvedBy::Status, ResolvedBy::ResolvedAt, ResolvedBy::Inactivity].into_iter().find(|r| r.as_str() == raw)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResolvedBy::Status => "status",
-            ResolvedBy::ResolvedAt => "resolved_at",
-            ResolvedBy::Inactivity => "inactivity",
-        }
-    }
-}
-
-/// One row of conversations.parquet. Link fields (reopened, reopen_of, fcr, fcr_mature) are
-/// filled by the link stage.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ConversationRow {
-    pub conversation_id: String,
-    pub thread_id: String,
-    pub customer_id: Option<String>,
-    pub channel: Option<String>,
-    pub team: Option<String>,
-    pub status: Option<Status>,
-    pub created_at_us: i64,
-    pub first_message_at_us: i64,
-    pub last_message_at_us: i64,
-    pub resolved_at_us: Option<i64>,
-    pub resolved_by: Option<ResolvedBy>,
-    pub messages: u64,
-    pub customer_messages: u64,
-    pub human_replies: u64,
-    pub bot_messages: u64,
-    pub frt_total_s: Option<f64>,
-    pub frt_human_s: Option<f64>,
-    pub frt_handover_s: Option<f64>,
-    pub avg_response_s: Option<f64>,
-    pub answered_turns: u64,
-    pub unanswered_turns: u64,
-    pub unanswered: bool,
-    pub resolution_s: Option<f64>,
-    pub handle_s: Option<f64>,
-    pub frt_human_bh_s: Option<f64>,
-    pub resolution_bh_s: Option<f64>,
-    pub had_bot: bool,
-    pub handed_over: bool,
-    pub bot_contained: bool,
-    pub primary_agent_id: Option<String>,
-    pub csat_score: Option<f64>,
-    /// Where csat_score came from: "survey" (the conversations table) or "chat" (the customer's
-    /// answer to a rating prompt in the chat, used only where the survey has none).
-    pub csat_source: Option<&'static str>,
-    pub nps_score: Option<f64>,
-    pub ces_score: Option<f64>,
-    pub sla_s: f64,
-    /// None when the conversation has no customer message (not in the service-level base).
-    pub within_sla: Option<bool>,
-    pub reopened: Option<bool>,
-    pub reopen_of: Option<String>,
-    /// Why reopen_of was linked (link::ReopenReason), e.g. "same_reference".
-    pub reopen_reason: Option<&'static str>,
-    pub fcr: Option<bool>,
-    pub fcr_mature: bool,
-    /// From the enrich stage; all None without the model.
-    pub sentiment: crate::enrich::ConversationSentiment,
-    pub intent: Option<String>,
-    pub intent_confidence: Option<f64>,
-    /// The score stage's inputs (score::SIGNALS), kept for explanation and for rescoring merged
-    /// shards; evidence indices only live within a run.
-    pub risk_signals: crate::signals::RiskSignals,
-    /// score::RiskModel outputs: probability of a 1-3 star rating, and for resolved
-    /// conversations of a return about the same issue; reason codes largest first.
-    pub low_csat_risk: Option<f64>,
-    pub low_csat_reasons: Vec<&'static str>,
-    pub false_fcr_risk: Option<f64>,
-    pub false_fcr_reasons: Vec<&'static str>,
-    /// For each reason, the index (into the conversation's messages) of the message showing it.
-    pub risk_evidence: Vec<(&'static str, usize)>,
-}
-
-impl ConversationRow {
-    pub fn is_resolved(&self) -> bool {
-        self.resolved_at_us.is_some()
-    }
-}
+use crate::model::Status;
+use crate::model::{Conversation, Message, Role};
+use crate::row::{ConversationRow, ResolvedBy};
 
 fn secs(from_us: i64, to_us: i64) -> f64 {
     (to_us - from_us) as f64 / 1e6
@@ -228,20 +133,11 @@ pub fn conversation_features(conv: &Conversation, settings: &Settings, as_of_us:
         ces_score: rec.and_then(|r| r.ces_score),
         sla_s,
         within_sla,
-        reopened: None,
-        reopen_of: None,
-        reopen_reason: None,
-        fcr: None,
-        fcr_mature: false,
-        sentiment: Default::default(),
-        intent: None,
-        intent_confidence: None,
+        // The later stages' parts, empty until their stages run.
+        link: Default::default(),
+        reading: Default::default(),
         risk_signals: Default::default(),
-        low_csat_risk: None,
-        low_csat_reasons: Vec::new(),
-        false_fcr_risk: None,
-        false_fcr_reasons: Vec::new(),
-        risk_evidence: Vec::new(),
+        risk: Default::default(),
     }
 }
 

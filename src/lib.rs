@@ -34,6 +34,7 @@ pub mod qa;
 pub mod readings;
 pub mod redact;
 pub mod report;
+pub mod row;
 pub mod score;
 pub mod shard;
 pub mod signals;

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use crate::config::Settings;
 use crate::diagnostics::Warnings;
 use crate::enrich::Enrichment;
-use crate::features::ConversationRow;
 use crate::model::{Conversation, Role};
+use crate::row::{ConversationRow, LinkOutcome};
 use crate::text::reference_numbers;
 
 /// What a conversation is about, for `reopen_match = "same_intent"`.
@@ -154,14 +154,15 @@ pub fn conversation_topics<'a>(conversations: &[Conversation], enrichment: &'a E
         .collect()
 }
 
-/// Fills reopened, reopen_of, reopen_reason, fcr and fcr_mature in place.
+/// Each row's link outcome: reopened, reopen_of, reopen_reason, fcr and fcr_mature. A
+/// reopen_of a row already has (an earlier night's, linked when it was tonight) is kept.
 pub fn link_reopens(
-    rows: &mut [ConversationRow],
+    rows: &[ConversationRow],
     rule: &ReopenRule,
     settings: &Settings,
     as_of_us: i64,
     warnings: &mut Warnings,
-) {
+) -> Vec<LinkOutcome> {
     let window = settings.reopen_window_us;
     // Split threads carry the customer in their thread id when no customer_id is given.
     let thread_is_customer = settings.session_gap_us.is_some();
@@ -177,6 +178,8 @@ pub fn link_reopens(
         }
     }
     let mut reopened_flag = vec![false; rows.len()];
+    let mut returns_to: Vec<(Option<String>, Option<&'static str>)> =
+        rows.iter().map(|r| (r.link.reopen_of.clone(), r.link.reopen_reason)).collect();
     let mut linkable = vec![false; rows.len()];
     for idxs in by_customer.values() {
         for &i in idxs {
@@ -197,20 +200,27 @@ pub fn link_reopens(
             for &a in resolved[lo..hi].iter().rev().filter(|&&a| a != b) {
                 if let Some(reason) = rule.matches(a, b) {
                     reopened_flag[a] = true;
-                    if rows[b].reopen_of.is_none() {
-                        rows[b].reopen_of = Some(rows[a].conversation_id.clone());
-                        rows[b].reopen_reason = Some(reason.as_str());
+                    if returns_to[b].0.is_none() {
+                        returns_to[b] = (Some(rows[a].conversation_id.clone()), Some(reason.as_str()));
                     }
                 }
             }
         }
     }
-    for (i, row) in rows.iter_mut().enumerate() {
-        let mature = row.resolved_at_us.is_some_and(|r| as_of_us >= r + window) && linkable[i];
-        row.fcr_mature = mature;
-        row.reopened = mature.then_some(reopened_flag[i]);
-        row.fcr = mature.then_some(!reopened_flag[i]);
-    }
+    rows.iter()
+        .zip(returns_to)
+        .enumerate()
+        .map(|(i, (row, (reopen_of, reopen_reason)))| {
+            let mature = row.resolved_at_us.is_some_and(|r| as_of_us >= r + window) && linkable[i];
+            LinkOutcome {
+                reopened: mature.then_some(reopened_flag[i]),
+                reopen_of,
+                reopen_reason,
+                fcr: mature.then_some(!reopened_flag[i]),
+                fcr_mature: mature,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -233,7 +243,10 @@ mod tests {
 
     fn link(rows: &mut [ConversationRow], as_of_h: i64) {
         let settings = Config::default().validate().unwrap();
-        link_reopens(rows, &ReopenRule::Any, &settings, as_of_h * H, &mut Warnings::default());
+        let outcomes = link_reopens(rows, &ReopenRule::Any, &settings, as_of_h * H, &mut Warnings::default());
+        for (row, outcome) in rows.iter_mut().zip(outcomes) {
+            row.link = outcome;
+        }
     }
 
     #[test]
@@ -244,26 +257,26 @@ mod tests {
             row("c", "c1", 99, Some(100)), // 49 h after b's resolution: outside
         ];
         link(&mut rows, 1000);
-        assert_eq!(rows[0].reopened, Some(true));
-        assert_eq!(rows[0].fcr, Some(false));
-        assert_eq!(rows[1].reopen_of.as_deref(), Some("a"));
-        assert_eq!(rows[1].reopened, Some(false));
-        assert_eq!(rows[1].fcr, Some(true));
-        assert_eq!(rows[2].reopen_of, None);
+        assert_eq!(rows[0].link.reopened, Some(true));
+        assert_eq!(rows[0].link.fcr, Some(false));
+        assert_eq!(rows[1].link.reopen_of.as_deref(), Some("a"));
+        assert_eq!(rows[1].link.reopened, Some(false));
+        assert_eq!(rows[1].link.fcr, Some(true));
+        assert_eq!(rows[2].link.reopen_of, None);
     }
 
     #[test]
     fn immature_conversations_have_unknown_fcr() {
         let mut rows = vec![row("a", "c1", 0, Some(10)), row("b", "c1", 20, None)];
         link(&mut rows, 57); // a's window ends at 58 h
-        assert!(!rows[0].fcr_mature);
-        assert_eq!((rows[0].reopened, rows[0].fcr), (None, None));
+        assert!(!rows[0].link.fcr_mature);
+        assert_eq!((rows[0].link.reopened, rows[0].link.fcr), (None, None));
         // The reopen itself is a fact about b and is recorded now.
-        assert_eq!(rows[1].reopen_of.as_deref(), Some("a"));
+        assert_eq!(rows[1].link.reopen_of.as_deref(), Some("a"));
         // Unresolved: never mature.
-        assert_eq!((rows[1].fcr, rows[1].fcr_mature), (None, false));
+        assert_eq!((rows[1].link.fcr, rows[1].link.fcr_mature), (None, false));
         link(&mut rows, 58);
-        assert_eq!((rows[0].reopened, rows[0].fcr, rows[0].fcr_mature), (Some(true), Some(false), true));
+        assert_eq!((rows[0].link.reopened, rows[0].link.fcr, rows[0].link.fcr_mature), (Some(true), Some(false), true));
     }
 
     #[test]
@@ -275,19 +288,19 @@ mod tests {
             row("x", "c2", 3, Some(4)),
         ];
         link(&mut rows, 1000);
-        assert_eq!(rows[2].reopen_of.as_deref(), Some("b"));
-        assert_eq!(rows[0].reopened, Some(true)); // c came within a's window too
-        assert_eq!(rows[1].reopened, Some(true));
-        assert_eq!(rows[3].reopened, Some(false));
-        assert_eq!(rows[3].reopen_of, None);
+        assert_eq!(rows[2].link.reopen_of.as_deref(), Some("b"));
+        assert_eq!(rows[0].link.reopened, Some(true)); // c came within a's window too
+        assert_eq!(rows[1].link.reopened, Some(true));
+        assert_eq!(rows[3].link.reopened, Some(false));
+        assert_eq!(rows[3].link.reopen_of, None);
     }
 
     #[test]
     fn a_conversation_starting_at_the_resolution_instant_is_not_a_reopen() {
         let mut rows = vec![row("a", "c1", 0, Some(5)), row("b", "c1", 5, Some(6))];
         link(&mut rows, 1000);
-        assert_eq!(rows[0].reopened, Some(false));
-        assert_eq!(rows[1].reopen_of, None);
+        assert_eq!(rows[0].link.reopened, Some(false));
+        assert_eq!(rows[1].link.reopen_of, None);
     }
 
     fn topic<'a>(intent: Option<&'a str>, embedding: Option<&'a [f32]>, refs: &[&str]) -> Topic<'a> {
@@ -333,11 +346,14 @@ mod tests {
         ];
         let rule = ReopenRule::SameIntent { topics: &topics, min_similarity: 0.92, follow_up_intents: &follow_up };
         let settings = Config::default().validate().unwrap();
-        link_reopens(&mut rows, &rule, &settings, 1000 * H, &mut Warnings::default());
-        assert_eq!(rows[1].reopen_of, None);
+        let outcomes = link_reopens(&rows, &rule, &settings, 1000 * H, &mut Warnings::default());
+        for (row, outcome) in rows.iter_mut().zip(outcomes) {
+            row.link = outcome;
+        }
+        assert_eq!(rows[1].link.reopen_of, None);
         // c skips the more recent b (another topic) and links to a.
-        assert_eq!(rows[2].reopen_of.as_deref(), Some("a"));
-        assert_eq!(rows[2].reopen_reason, Some("same_intent"));
-        assert_eq!((rows[0].reopened, rows[1].reopened), (Some(true), Some(false)));
+        assert_eq!(rows[2].link.reopen_of.as_deref(), Some("a"));
+        assert_eq!(rows[2].link.reopen_reason, Some("same_intent"));
+        assert_eq!((rows[0].link.reopened, rows[1].link.reopened), (Some(true), Some(false)));
     }
 }

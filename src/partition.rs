@@ -23,13 +23,14 @@ use rayon::prelude::*;
 use crate::assemble::assemble;
 use crate::config::{ReopenMatch, Settings};
 use crate::diagnostics::{RowAccounting, Warnings};
-use crate::enrich::{conversation_sentiment, enrich, EnrichStats, Enrichment, LanguageModel};
+use crate::enrich::{enrich, model_readings, EnrichStats, Enrichment, LanguageModel};
 use crate::error::Result;
-use crate::features::{conversation_features, ConversationRow};
+use crate::features::conversation_features;
 use crate::ingest::{read_conversations, read_messages_each, ConversationsInput, MessagesInput};
 use crate::link::{conversation_topics, link_reopens, ReopenRule, StoredTopic, Topic};
 use crate::model::{Conversation, QuarantinedRow};
 use crate::qa::EvidenceQuotes;
+use crate::row::ConversationRow;
 use crate::score::conversation_signals;
 use crate::shard::{CustomerKeys, Shard};
 use crate::spill::{read_spill, SpillDir, SpillWriter};
@@ -140,7 +141,11 @@ pub fn run_partition(input: PartitionInput, ctx: &PartitionContext) -> Result<Pa
         })
         .unzip();
     let mut linked: Vec<ConversationRow> = prior_rows.into_iter().chain(rows).collect();
-    link_reopens(&mut linked, &reopen_rule(all_topics.as_deref(), settings), settings, ctx.as_of_us, &mut warnings);
+    let outcomes =
+        link_reopens(&linked, &reopen_rule(all_topics.as_deref(), settings), settings, ctx.as_of_us, &mut warnings);
+    for (row, outcome) in linked.iter_mut().zip(outcomes) {
+        row.link = outcome;
+    }
     drop(all_topics);
     rows = linked.split_off(prior_count);
     for (p, row) in prior.iter_mut().zip(linked) {
@@ -214,10 +219,8 @@ pub(crate) fn featured_rows(
     let mut rows: Vec<ConversationRow> =
         conversations.par_iter().map(|c| conversation_features(c, settings, as_of_us)).collect();
     if let Some(e) = enrichment {
-        for ((row, scores), intent) in rows.iter_mut().zip(&e.sentiment).zip(&e.intent) {
-            row.sentiment = conversation_sentiment(scores);
-            row.intent = Some(intent.intent.clone());
-            row.intent_confidence = intent.confidence;
+        for (row, reading) in rows.iter_mut().zip(model_readings(e)) {
+            row.reading = reading;
         }
     }
     rows

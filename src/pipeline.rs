@@ -14,7 +14,6 @@ use crate::config::Settings;
 use crate::diagnostics::{RowAccounting, Warnings};
 use crate::enrich::{EnrichStats, LanguageModel};
 use crate::error::{Error, Result};
-use crate::features::ConversationRow;
 use crate::ingest::{read_conversations, read_messages, MessagesInput};
 use crate::link::StoredTopic;
 use crate::manifest::{InputFileEntry, Manifest};
@@ -23,6 +22,7 @@ use crate::partition::{
     reopen_fallback_warning, run_partition, PartitionContext, PartitionOutput, Partitions, PriorRow, PARTITION_STAGES,
 };
 use crate::qa::EvidenceQuotes;
+use crate::row::ConversationRow;
 use crate::score::{score_conversations, RiskModels};
 use crate::tables::qa_review;
 use crate::tables::{kpi, messages, quarantine};

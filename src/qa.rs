@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::config::QaConfig;
-use crate::features::ConversationRow;
 use crate::model::Conversation;
 use crate::redact::snippet;
+use crate::row::ConversationRow;
 use crate::signals::SIGNALS;
 
 /// One row of qa_review.parquet / qa_review.csv.
@@ -94,14 +94,15 @@ impl EvidenceQuotes {
 
 /// One list entry: the conversation's risks, reasons and the messages that show them.
 pub fn item(row: &ConversationRow, quotes: &EvidenceQuotes, group: &'static str, rank: u64) -> QaItem {
-    let mut reasons: Vec<&str> = row.low_csat_reasons.clone();
-    for r in &row.false_fcr_reasons {
+    let mut reasons: Vec<&str> = row.risk.low_csat_reasons.clone();
+    for r in &row.risk.false_fcr_reasons {
         if !reasons.contains(r) {
             reasons.push(r);
         }
     }
     let evidence: Vec<(&str, String)> = row
-        .risk_evidence
+        .risk
+        .evidence
         .iter()
         .filter_map(|&(code, i)| {
             let q = quotes.at(i)?;
@@ -112,13 +113,13 @@ pub fn item(row: &ConversationRow, quotes: &EvidenceQuotes, group: &'static str,
         conversation_id: row.conversation_id.clone(),
         group,
         rank,
-        low_csat_risk: row.low_csat_risk,
-        false_fcr_risk: row.false_fcr_risk,
+        low_csat_risk: row.risk.low_csat_risk,
+        false_fcr_risk: row.risk.false_fcr_risk,
         reasons: reasons.join(","),
         primary_agent_id: row.primary_agent_id.clone(),
         channel: row.channel.clone(),
         team: row.team.clone(),
-        intent: row.intent.clone(),
+        intent: row.reading.intent.clone(),
         evidence_message_ids: evidence.iter().map(|e| e.0).collect::<Vec<_>>().join(","),
         evidence: evidence.iter().map(|e| e.1.as_str()).collect::<Vec<_>>().join(" | "),
     }
@@ -146,10 +147,10 @@ pub fn qa_review(rows: &[ConversationRow], conversations: &[Conversation], cfg: 
 /// control sample. Needs only the scored rows; the evidence comes from the messages (`item`).
 pub fn qa_selection(rows: &[ConversationRow], cfg: &QaConfig) -> (Vec<Selected>, QaStats) {
     let is_flagged = |r: &ConversationRow| {
-        r.low_csat_risk.is_some_and(|p| p >= cfg.low_csat_threshold)
-            || r.false_fcr_risk.is_some_and(|p| p >= cfg.false_fcr_threshold)
+        r.risk.low_csat_risk.is_some_and(|p| p >= cfg.low_csat_threshold)
+            || r.risk.false_fcr_risk.is_some_and(|p| p >= cfg.false_fcr_threshold)
     };
-    let top_risk = |r: &ConversationRow| r.low_csat_risk.unwrap_or(0.0).max(r.false_fcr_risk.unwrap_or(0.0));
+    let top_risk = |r: &ConversationRow| r.risk.low_csat_risk.unwrap_or(0.0).max(r.risk.false_fcr_risk.unwrap_or(0.0));
     let mut flagged: Vec<usize> = (0..rows.len()).filter(|&i| is_flagged(&rows[i])).collect();
     flagged.sort_by(|&a, &b| {
         top_risk(&rows[b]).total_cmp(&top_risk(&rows[a])).then(rows[a].conversation_id.cmp(&rows[b].conversation_id))
@@ -222,9 +223,12 @@ mod tests {
             conversation_id: id.into(),
             channel: Some("whatsapp".into()),
             primary_agent_id: Some(agent.into()),
-            low_csat_risk: Some(risk),
-            low_csat_reasons: if risk >= 0.5 { vec!["NEGATIVE_END"] } else { vec![] },
-            risk_evidence: if risk >= 0.5 { vec![("NEGATIVE_END", 0)] } else { vec![] },
+            risk: crate::row::RiskOutcome {
+                low_csat_risk: Some(risk),
+                low_csat_reasons: if risk >= 0.5 { vec!["NEGATIVE_END"] } else { vec![] },
+                evidence: if risk >= 0.5 { vec![("NEGATIVE_END", 0)] } else { vec![] },
+                ..Default::default()
+            },
             ..Default::default()
         }
     }

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use crate::aggregate::intent_resolution::IntentResolutionRow;
 use crate::aggregate::{quantile, KpiRow, KpiTables};
 use crate::error::Result;
-use crate::features::ConversationRow;
 use crate::qa::QaItem;
+use crate::row::ConversationRow;
 use crate::score::Signal;
 use crate::voc::{trend_text, VocItem};
 use crate::wording::{
@@ -497,7 +497,7 @@ fn box_stats(values: &mut [f64]) -> Option<BoxStats> {
 fn intent_boxes(rows: &[ConversationRow]) -> Vec<(String, BoxStats)> {
     let mut by_intent: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for r in rows {
-        if let (Some(i), Some(s)) = (r.intent.as_deref(), r.resolution_s) {
+        if let (Some(i), Some(s)) = (r.reading.intent.as_deref(), r.resolution_s) {
             by_intent.entry(i).or_default().push(s);
         }
     }
@@ -893,7 +893,7 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
     let mut fcr_counts: BTreeMap<String, Vec<u64>> = channels.iter().map(|c| (c.clone(), vec![0; 3])).collect();
     for r in input.rows.iter().filter(|r| r.is_resolved()) {
         let c = fcr_counts.get_mut(&key_name(&r.channel)).expect("every channel has a KPI row");
-        match (r.fcr_mature, r.reopened) {
+        match (r.link.fcr_mature, r.link.reopened) {
             (true, Some(true)) => c[1] += 1,
             (true, _) => c[0] += 1,
             (false, _) => c[2] += 1,
@@ -1261,11 +1261,17 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, s)| ConversationRow {
-                intent: Some(if i < 4 { "refund" } else { "billing" }.into()),
+                reading: crate::row::ModelReading {
+                    intent: Some(if i < 4 { "refund" } else { "billing" }.into()),
+                    ..Default::default()
+                },
                 resolution_s: Some(*s),
                 ..Default::default()
             })
-            .chain([ConversationRow { intent: Some("refund".into()), ..Default::default() }])
+            .chain([ConversationRow {
+                reading: crate::row::ModelReading { intent: Some("refund".into()), ..Default::default() },
+                ..Default::default()
+            }])
             .collect();
         let boxes = intent_boxes(&rows);
         assert_eq!(
@@ -1345,7 +1351,7 @@ mod tests {
             .map(|i| ConversationRow {
                 conversation_id: format!("c{i}"),
                 channel: Some(if i % 2 == 0 { "email" } else { "whatsapp" }.into()),
-                intent: Some("refund".into()),
+                reading: crate::row::ModelReading { intent: Some("refund".into()), ..Default::default() },
                 resolution_s: Some(3600.0 * (i + 1) as f64),
                 resolved_at_us: Some(1),
                 frt_total_s: Some(5.0),

@@ -9,7 +9,7 @@ use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
-use crate::features::ConversationRow;
+use crate::row::ConversationRow;
 use crate::tables::{conform, Columns};
 
 /// Files of one stored table: files as given; in a directory (a run's output, or a nightly store

@@ -93,7 +93,7 @@ pub fn render(report: &AnalyzeReport) -> String {
         let mut negative_end = 0u64;
         let mut with_sentiment = 0u64;
         for r in &report.conversations {
-            if let Some(ends_negative) = r.sentiment.ends_negative {
+            if let Some(ends_negative) = r.reading.sentiment.ends_negative {
                 with_sentiment += 1;
                 negative_end += u64::from(ends_negative);
             }
@@ -142,20 +142,20 @@ pub fn render(report: &AnalyzeReport) -> String {
             if p < 0.001 { "< 0.001".to_string() } else { format!("{p:.3}") }
         ));
     }
-    let flagged = |risk: fn(&crate::features::ConversationRow) -> Option<f64>| {
+    let flagged = |risk: fn(&crate::row::ConversationRow) -> Option<f64>| {
         report.conversations.iter().filter(|r| risk(r).is_some_and(|p| p >= 0.5)).count()
     };
     out.push_str(&format!(
         "risk >= 0.5 ({}): low CSAT {} conversations, false FCR {}\n",
         if report.manifest.risk_model.starts_with("built-in") { "built-in models" } else { "trained models" },
-        flagged(|r| r.low_csat_risk),
-        flagged(|r| r.false_fcr_risk)
+        flagged(|r| r.risk.low_csat_risk),
+        flagged(|r| r.risk.false_fcr_risk)
     ));
     // Every scored conversation has up to three reasons per model, flagged or not.
     out.push_str(&format!(
         "conversations with each reason (top 4 per model): low-CSAT model {}; false-FCR model {}\n",
-        reason_list(&reason_counts(&report.conversations, |r| &r.low_csat_reasons)),
-        reason_list(&reason_counts(&report.conversations, |r| &r.false_fcr_reasons))
+        reason_list(&reason_counts(&report.conversations, |r| &r.risk.low_csat_reasons)),
+        reason_list(&reason_counts(&report.conversations, |r| &r.risk.false_fcr_reasons))
     ));
     let warn_total: u64 = m.warnings.0.values().map(|w| w.count).sum();
     if warn_total > 0 {
@@ -170,7 +170,7 @@ pub fn render(report: &AnalyzeReport) -> String {
 mod tests {
     use super::*;
     use crate::aggregate::KpiRow;
-    use crate::features::ConversationRow;
+    use crate::row::ConversationRow;
     use crate::wording::single_reply_counts;
     use std::collections::BTreeMap;
 
@@ -229,13 +229,19 @@ mod tests {
             human_replies: replies,
             handle_s: Some(handle),
             resolution_s: Some(3600.0),
-            fcr: Some(true),
-            fcr_mature: true,
-            reopened: Some(false),
-            low_csat_risk: Some(0.7),
-            low_csat_reasons: vec!["LONG_WAIT", "NEGATIVE_END"],
-            false_fcr_risk: Some(0.2),
-            false_fcr_reasons: vec!["LONG_WAIT"],
+            link: crate::row::LinkOutcome {
+                fcr: Some(true),
+                fcr_mature: true,
+                reopened: Some(false),
+                ..Default::default()
+            },
+            risk: crate::row::RiskOutcome {
+                low_csat_risk: Some(0.7),
+                low_csat_reasons: vec!["LONG_WAIT", "NEGATIVE_END"],
+                false_fcr_risk: Some(0.2),
+                false_fcr_reasons: vec!["LONG_WAIT"],
+                ..Default::default()
+            },
             ..Default::default()
         };
         let conversations = vec![row(0, 1, 0.0), row(1, 1, 0.0), row(2, 1, 0.0), row(3, 4, 12.0 * 3600.0)];
@@ -302,8 +308,7 @@ mod tests {
     #[test]
     fn reasons_are_counted_per_model_in_conversations() {
         let row = |csat: Vec<&'static str>, fcr: Vec<&'static str>| ConversationRow {
-            low_csat_reasons: csat,
-            false_fcr_reasons: fcr,
+            risk: crate::row::RiskOutcome { low_csat_reasons: csat, false_fcr_reasons: fcr, ..Default::default() },
             ..Default::default()
         };
         let rows = [
@@ -311,8 +316,8 @@ mod tests {
             row(vec!["LONG_WAIT"], vec!["DEFERRED_RESOLUTION", "LONG_WAIT"]),
             row(vec![], vec![]),
         ];
-        let csat = reason_counts(&rows, |r| &r.low_csat_reasons);
-        let fcr = reason_counts(&rows, |r| &r.false_fcr_reasons);
+        let csat = reason_counts(&rows, |r| &r.risk.low_csat_reasons);
+        let fcr = reason_counts(&rows, |r| &r.risk.false_fcr_reasons);
         // Summed over both models LONG_WAIT would count 4 in 3 conversations; per model it is 2 and 2.
         assert_eq!(csat, vec![("LONG_WAIT", 2), ("NEGATIVE_END", 1)]);
         assert_eq!(fcr, vec![("LONG_WAIT", 2), ("DEFERRED_RESOLUTION", 1)]);

@@ -17,9 +17,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::enrich::Enrichment;
-use crate::features::ConversationRow;
 use crate::model::{Conversation, Role};
 use crate::redact::snippet;
+use crate::row::ConversationRow;
 
 /// Cosine at or above which two negative messages share a theme. e5 embeddings sit close
 /// together (different-intent pairs of the taxonomy: median 0.83, 99th percentile 0.91), so a
@@ -158,7 +158,7 @@ pub fn negative_messages(
 ) -> Vec<NegativeMessage> {
     let mut out = Vec::new();
     for (c, conv) in conversations.iter().enumerate() {
-        if rows[c].intent.is_none() {
+        if rows[c].reading.intent.is_none() {
             continue;
         }
         for (m, msg) in conv.messages.iter().enumerate() {
@@ -184,7 +184,7 @@ pub fn voc_backlog(
     let mut by_intent: BTreeMap<&str, Vec<(usize, usize, usize)>> = BTreeMap::new();
     let mut texts: HashMap<(usize, usize), &str> = HashMap::new();
     for n in negative {
-        let Some(intent) = rows[n.conversation].intent.as_deref() else { continue };
+        let Some(intent) = rows[n.conversation].reading.intent.as_deref() else { continue };
         by_intent.entry(intent).or_default().push((n.conversation, n.message, n.slot));
         texts.insert((n.conversation, n.message), &n.text);
     }
@@ -220,10 +220,10 @@ pub fn voc_backlog(
         }
         for t in themes {
             let affected: BTreeSet<usize> = t.members.iter().map(|&(c, _)| c).collect();
-            let reopen: Vec<bool> = affected.iter().filter_map(|&c| rows[c].reopened).collect();
+            let reopen: Vec<bool> = affected.iter().filter_map(|&c| rows[c].link.reopened).collect();
             let surveyed: Vec<f64> = affected.iter().filter_map(|&c| rows[c].csat_score).collect();
-            let low_csat_share =
-                affected.iter().map(|&c| rows[c].low_csat_risk.unwrap_or(0.0)).sum::<f64>() / affected.len() as f64;
+            let low_csat_share = affected.iter().map(|&c| rows[c].risk.low_csat_risk.unwrap_or(0.0)).sum::<f64>()
+                / affected.len() as f64;
             let reopen_rate =
                 (!reopen.is_empty()).then(|| reopen.iter().filter(|&&r| r).count() as f64 / reopen.len() as f64);
             // Title: the theme's words weighted by how much more they occur here than in the
@@ -355,14 +355,14 @@ mod tests {
             .collect();
         let mut rows: Vec<ConversationRow> = (0..4)
             .map(|_| ConversationRow {
-                intent: Some("delivery_problem".into()),
-                low_csat_risk: Some(0.5),
+                reading: crate::row::ModelReading { intent: Some("delivery_problem".into()), ..Default::default() },
+                risk: crate::row::RiskOutcome { low_csat_risk: Some(0.5), ..Default::default() },
                 ..Default::default()
             })
             .collect();
-        rows[3].intent = Some("refund_return".into());
-        rows[0].reopened = Some(true);
-        rows[1].reopened = Some(false);
+        rows[3].reading.intent = Some("refund_return".into());
+        rows[0].link.reopened = Some(true);
+        rows[1].link.reopened = Some(false);
         let enrichment = Enrichment {
             sentiment: vec![vec![NEG]; 4],
             intent: vec![],

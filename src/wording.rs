@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::aggregate::KpiRow;
-use crate::features::ConversationRow;
+use crate::row::ConversationRow;
 
 pub(crate) fn dur(v: Option<f64>) -> String {
     match v {

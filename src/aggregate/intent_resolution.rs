@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use super::{Distribution, KpiRow, KpiTable};
-use crate::features::ConversationRow;
+use crate::row::ConversationRow;
 
 /// One intent's row.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -65,11 +65,11 @@ pub fn intent_resolution(
     let mut resolution: HashMap<&str, Vec<f64>> = HashMap::new();
     let mut ends: HashMap<&str, (u64, u64)> = HashMap::new();
     for r in rows {
-        let Some(intent) = r.intent.as_deref() else { continue };
+        let Some(intent) = r.reading.intent.as_deref() else { continue };
         if let Some(s) = r.resolution_s {
             resolution.entry(intent).or_default().push(s);
         }
-        if let Some(negative) = r.sentiment.ends_negative {
+        if let Some(negative) = r.reading.sentiment.ends_negative {
             let e = ends.entry(intent).or_default();
             e.0 += u64::from(negative);
             e.1 += 1;
@@ -176,8 +176,12 @@ mod tests {
     }
 
     fn conv(intent: &str, resolution_s: Option<f64>, ends_negative: Option<bool>) -> ConversationRow {
-        let mut r = ConversationRow { intent: Some(intent.into()), resolution_s, ..Default::default() };
-        r.sentiment.ends_negative = ends_negative;
+        let mut r = ConversationRow {
+            reading: crate::row::ModelReading { intent: Some(intent.into()), ..Default::default() },
+            resolution_s,
+            ..Default::default()
+        };
+        r.reading.sentiment.ends_negative = ends_negative;
         r
     }
 
@@ -191,7 +195,7 @@ mod tests {
             conv("order_status", None, Some(false)),
         ];
         let all: Vec<&ConversationRow> = rows.iter().collect();
-        let t = intent_resolution(&rows, &kpis(&all), &kpis_by(&rows, |r| r.intent.clone()));
+        let t = intent_resolution(&rows, &kpis(&all), &kpis_by(&rows, |r| r.reading.intent.clone()));
         let names: Vec<&str> = t.rows.iter().map(|r| r.intent.as_str()).collect();
         assert_eq!(names, ["order_status", "refund_return"]);
         let (order, refund) = (&t.rows[0], &t.rows[1]);

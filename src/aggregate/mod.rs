@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
-use crate::features::ConversationRow;
 use crate::model::{Conversation, Role};
+use crate::row::ConversationRow;
 use crate::timefmt::local_datetime;
 use intent_resolution::{intent_resolution, IntentResolution};
 
@@ -113,7 +113,7 @@ pub fn kpis(rows: &[&ConversationRow]) -> KpiRow {
             distribution(&mut v)
         })
         .collect();
-    let fcr_known = count(&|r| r.fcr.is_some());
+    let fcr_known = count(&|r| r.link.fcr.is_some());
     let had_bot = count(&|r| r.had_bot);
     let csat: Vec<f64> = rows.iter().filter_map(|r| r.csat_score).collect();
     let nps: Vec<f64> = rows.iter().filter_map(|r| r.nps_score).collect();
@@ -126,10 +126,10 @@ pub fn kpis(rows: &[&ConversationRow]) -> KpiRow {
         customer_messages: rows.iter().map(|r| r.customer_messages).sum(),
         timings,
         resolved_conversations: count(&|r| r.is_resolved()),
-        fcr_mature_conversations: count(&|r| r.fcr_mature),
-        fcr_immature_conversations: count(&|r| r.is_resolved() && !r.fcr_mature),
-        fcr_rate: ratio(count(&|r| r.fcr == Some(true)), fcr_known),
-        reopen_rate: ratio(count(&|r| r.reopened == Some(true)), count(&|r| r.reopened.is_some())),
+        fcr_mature_conversations: count(&|r| r.link.fcr_mature),
+        fcr_immature_conversations: count(&|r| r.is_resolved() && !r.link.fcr_mature),
+        fcr_rate: ratio(count(&|r| r.link.fcr == Some(true)), fcr_known),
+        reopen_rate: ratio(count(&|r| r.link.reopened == Some(true)), count(&|r| r.link.reopened.is_some())),
         had_bot_conversations: had_bot,
         handover_rate: ratio(count(&|r| r.handed_over), had_bot),
         bot_containment_rate: ratio(count(&|r| r.bot_contained), had_bot),
@@ -137,7 +137,7 @@ pub fn kpis(rows: &[&ConversationRow]) -> KpiRow {
         csat_responses: csat.len() as u64,
         low_csat_pct: pct(csat.iter().filter(|&&s| s <= 3.0).count(), csat.len()),
         predicted_low_csat_pct: {
-            let risks: Vec<f64> = rows.iter().filter_map(|r| r.low_csat_risk).collect();
+            let risks: Vec<f64> = rows.iter().filter_map(|r| r.risk.low_csat_risk).collect();
             (!risks.is_empty()).then(|| risks.iter().sum::<f64>() / risks.len() as f64 * 100.0)
         },
         nps: pct(nps.iter().filter(|&&s| s >= 9.0).count(), nps.len())
@@ -205,7 +205,7 @@ pub fn conversations_heatmap(conversations: &[Conversation], tz: &TimeZone) -> [
 pub fn aggregate(rows: &[ConversationRow], heatmap: [[u64; 24]; 7], tz: &TimeZone) -> KpiTables {
     let all: Vec<&ConversationRow> = rows.iter().collect();
     let overall = kpis(&all);
-    let by_intent = kpis_by(rows, |r| r.intent.clone());
+    let by_intent = kpis_by(rows, |r| r.reading.intent.clone());
     KpiTables {
         intent_resolution: intent_resolution(rows, &overall, &by_intent),
         overall,
@@ -242,10 +242,10 @@ mod tests {
     #[test]
     fn rates_use_the_documented_denominators() {
         let mut rows = vec![row(), row(), row(), row()];
-        rows[0].fcr = Some(true);
-        rows[0].reopened = Some(false);
-        rows[1].fcr = Some(false);
-        rows[1].reopened = Some(true);
+        rows[0].link.fcr = Some(true);
+        rows[0].link.reopened = Some(false);
+        rows[1].link.fcr = Some(false);
+        rows[1].link.reopened = Some(true);
         // rows 2 and 3 immature: excluded from both rates.
         rows[0].had_bot = true;
         rows[0].handed_over = true;

@@ -22,9 +22,10 @@ use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::enrich::MessageSentiment;
-use crate::features::{customer_turns, ConversationRow};
+use crate::features::customer_turns;
 use crate::heads::intent::is_substantive;
 use crate::model::{Conversation, Role};
+use crate::row::{ConversationRow, RiskOutcome};
 use crate::text::inference_key;
 
 pub use crate::signals::{RiskSignals, Signal, SIGNALS};
@@ -130,10 +131,10 @@ pub fn risk_signals(conv: &Conversation, row: &ConversationRow, ctx: &SignalCont
     let labelled = |i: usize| ctx.sentiment.and_then(|s| s.get(i).copied().flatten());
     let last_labelled = (0..msgs.len()).rev().find(|&i| labelled(i).is_some());
     let last_customer = (0..msgs.len()).rev().find(|&i| msgs[i].role == Role::Customer);
-    if row.sentiment.ends_negative == Some(true) {
+    if row.reading.sentiment.ends_negative == Some(true) {
         s.set_with(Signal::NegativeEnd, 1.0, last_labelled);
     }
-    if let Some(trend) = row.sentiment.trend {
+    if let Some(trend) = row.reading.sentiment.trend {
         s.set_with(Signal::SentimentDrop, (-trend).clamp(0.0, 2.0), last_labelled);
     }
     let after = last_agent.map_or(0, |i| i + 1);
@@ -227,7 +228,7 @@ pub struct RiskModel {
 /// The categories a risk model may offset: the conversation's intent and channel.
 pub fn category_keys(row: &ConversationRow) -> Vec<String> {
     let mut keys = Vec::with_capacity(2);
-    if let Some(i) = &row.intent {
+    if let Some(i) = &row.reading.intent {
         keys.push(format!("intent={i}"));
     }
     if let Some(c) = &row.channel {
@@ -392,11 +393,12 @@ pub fn conversation_signals(
         .collect()
 }
 
-/// Sets SLOW_FOR_INTENT on every row's signals from the medians of these rows' intents.
-pub fn apply_intent_norms(rows: &mut [ConversationRow]) {
+/// SLOW_FOR_INTENT of every row, from the medians of these rows' intents: the part of the
+/// signals that needs every row of the run.
+pub fn intent_norm_signal(rows: &[ConversationRow]) -> Vec<f64> {
     let mut by_intent: HashMap<String, Vec<f64>> = HashMap::new();
     for r in rows.iter() {
-        if let (Some(i), Some(s)) = (r.intent.as_deref(), r.resolution_s) {
+        if let (Some(i), Some(s)) = (r.reading.intent.as_deref(), r.resolution_s) {
             by_intent.entry(i.to_string()).or_default().push(s);
         }
     }
@@ -404,39 +406,52 @@ pub fn apply_intent_norms(rows: &mut [ConversationRow]) {
         .into_iter()
         .filter_map(|(k, mut v)| crate::aggregate::distribution(&mut v).median.map(|m| (k, m)))
         .collect();
-    for r in rows.iter_mut() {
-        let value = match (r.resolution_s, r.intent.as_deref().and_then(|k| medians.get(k))) {
+    rows.iter()
+        .map(|r| match (r.resolution_s, r.reading.intent.as_deref().and_then(|k| medians.get(k))) {
             (Some(s), Some(&m)) => slow_for_intent(s, m),
             _ => 0.0,
-        };
+        })
+        .collect()
+}
+
+/// Sets SLOW_FOR_INTENT on every row's signals from the medians of these rows' intents.
+pub fn apply_intent_norms(rows: &mut [ConversationRow]) {
+    let slow = intent_norm_signal(rows);
+    for (r, value) in rows.iter_mut().zip(slow) {
         r.risk_signals.set(Signal::SlowForIntent, value);
     }
 }
 
-/// Sets SLOW_FOR_INTENT from these rows' intent norms, then fills low_csat_risk, false_fcr_risk
-/// (resolved only) and their reasons on every row, from the signals on the rows.
+/// One row's risks from its signals: low_csat_risk, false_fcr_risk (resolved only), their
+/// reasons and the messages that show them.
+pub fn risk_outcome(row: &ConversationRow, models: &RiskModels) -> RiskOutcome {
+    let signals = &row.risk_signals;
+    let categories = category_keys(row);
+    let csat = models.low_csat.score(signals, &categories);
+    let fcr = row.is_resolved().then(|| models.false_fcr.score(signals, &categories));
+    let mut evidence: Vec<(&'static str, usize)> = Vec::new();
+    for &r in csat.reasons.iter().chain(fcr.iter().flat_map(|f| &f.reasons)) {
+        if let Some(i) = signals.evidence(r) {
+            if !evidence.iter().any(|e| e.0 == r.code()) {
+                evidence.push((r.code(), i));
+            }
+        }
+    }
+    RiskOutcome {
+        low_csat_risk: Some(csat.probability),
+        low_csat_reasons: csat.reasons.iter().map(|r| r.code()).collect(),
+        false_fcr_risk: fcr.as_ref().map(|f| f.probability),
+        false_fcr_reasons: fcr.iter().flat_map(|f| f.reasons.iter().map(|r| r.code())).collect(),
+        evidence,
+    }
+}
+
+/// The score barrier: SLOW_FOR_INTENT from these rows' intent norms, then each row's
+/// [`RiskOutcome`] put in place.
 pub fn score_conversations(rows: &mut [ConversationRow], models: &RiskModels) {
     apply_intent_norms(rows);
     for row in rows.iter_mut() {
-        let signals = &row.risk_signals;
-        let categories = category_keys(row);
-        let csat = models.low_csat.score(signals, &categories);
-        let fcr = row.is_resolved().then(|| models.false_fcr.score(signals, &categories));
-        let mut evidence: Vec<(&'static str, usize)> = Vec::new();
-        for &r in csat.reasons.iter().chain(fcr.iter().flat_map(|f| &f.reasons)) {
-            if let Some(i) = signals.evidence(r) {
-                if !evidence.iter().any(|e| e.0 == r.code()) {
-                    evidence.push((r.code(), i));
-                }
-            }
-        }
-        row.low_csat_risk = Some(csat.probability);
-        row.low_csat_reasons = csat.reasons.iter().map(|r| r.code()).collect();
-        if let Some(fcr) = fcr {
-            row.false_fcr_risk = Some(fcr.probability);
-            row.false_fcr_reasons = fcr.reasons.iter().map(|r| r.code()).collect();
-        }
-        row.risk_evidence = evidence;
+        row.risk = risk_outcome(row, models);
     }
 }
 
@@ -477,12 +492,16 @@ mod tests {
         };
         let mut rows = vec![ConversationRow {
             risk_signals: risk_signals(&c, &row, &ctx()),
-            intent: Some("x".into()),
+            reading: crate::row::ModelReading { intent: Some("x".into()), ..Default::default() },
             ..row.clone()
         }];
         // Its intent's median: 600 s (two quick others), so 2400 s is 4x: log2 = 2.
         for _ in 0..2 {
-            rows.push(ConversationRow { intent: Some("x".into()), resolution_s: Some(600.0), ..Default::default() });
+            rows.push(ConversationRow {
+                reading: crate::row::ModelReading { intent: Some("x".into()), ..Default::default() },
+                resolution_s: Some(600.0),
+                ..Default::default()
+            });
         }
         apply_intent_norms(&mut rows);
         let s = rows[0].risk_signals.clone();

@@ -22,7 +22,7 @@ use super::eval::{calibration_table, roc_auc, CalibrationBin, RankingMetrics};
 use super::fit::{fit_logistic, Logistic};
 use super::{category_keys, RiskModel, RiskModels, RiskSignals, SIGNALS};
 use crate::error::{Error, Result};
-use crate::features::ConversationRow;
+use crate::row::ConversationRow;
 use crate::timefmt::format_us;
 
 /// How to train.
@@ -236,8 +236,8 @@ pub fn train_risk(rows: &[ConversationRow], cfg: &RiskTraining, command: &str) -
 
     let matured = |test: bool| -> Vec<Example> {
         (0..rows.len())
-            .filter(|&i| is_test(i) == test && rows[i].is_resolved() && rows[i].fcr_mature)
-            .filter_map(|i| rows[i].reopened.map(|r| Example { index: i, label: r, weight: 1.0 }))
+            .filter(|&i| is_test(i) == test && rows[i].is_resolved() && rows[i].link.fcr_mature)
+            .filter_map(|i| rows[i].link.reopened.map(|r| Example { index: i, label: r, weight: 1.0 }))
             .collect()
     };
     let fcr_train = matured(false);
@@ -477,8 +477,7 @@ mod tests {
             rows.push(ConversationRow {
                 created_at_us: i as i64 * 60_000_000,
                 resolved_at_us: Some(i as i64 * 60_000_000 + 1),
-                fcr_mature: true,
-                reopened: Some(returns),
+                link: crate::row::LinkOutcome { fcr_mature: true, reopened: Some(returns), ..Default::default() },
                 csat_score: answers.then_some(if low { 2.0 } else { 5.0 }),
                 channel: Some(if i % 3 == 0 { "email" } else { "whatsapp" }.into()),
                 risk_signals: s,

@@ -9,9 +9,9 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{Field, Schema, UInt64Type};
 
 use crate::error::{Error, Result};
-use crate::features::{ConversationRow, ResolvedBy};
 use crate::link::ReopenReason;
 use crate::model::Status;
+use crate::row::{ConversationRow, LinkOutcome, ModelReading, ResolvedBy, RiskOutcome};
 use crate::signals::{Signal, SIGNALS};
 use crate::write::TableBuilder;
 
@@ -76,23 +76,23 @@ pub fn to_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
     t.f64("ces_score", rows.iter().map(|r| r.ces_score));
     t.f64("sla_s", rows.iter().map(|r| Some(r.sla_s)));
     t.bool("within_sla", rows.iter().map(|r| r.within_sla));
-    t.bool("reopened", rows.iter().map(|r| r.reopened));
-    t.str("reopen_of", rows.iter().map(|r| r.reopen_of.as_deref()));
-    t.str("reopen_reason", rows.iter().map(|r| r.reopen_reason));
-    t.bool("fcr", rows.iter().map(|r| r.fcr));
-    t.bool("fcr_mature", rows.iter().map(|r| Some(r.fcr_mature)));
-    t.f64("sentiment_start", rows.iter().map(|r| r.sentiment.start));
-    t.f64("sentiment_end", rows.iter().map(|r| r.sentiment.end));
-    t.f64("sentiment_mean", rows.iter().map(|r| r.sentiment.mean));
-    t.f64("sentiment_min", rows.iter().map(|r| r.sentiment.min));
-    t.f64("sentiment_trend", rows.iter().map(|r| r.sentiment.trend));
-    t.bool("ends_negative", rows.iter().map(|r| r.sentiment.ends_negative));
-    t.str("intent", rows.iter().map(|r| r.intent.as_deref()));
-    t.f64("intent_confidence", rows.iter().map(|r| r.intent_confidence));
-    t.f64("low_csat_risk", rows.iter().map(|r| r.low_csat_risk));
-    t.str("low_csat_reasons", rows.iter().map(|r| r.low_csat_risk.map(|_| r.low_csat_reasons.join(","))));
-    t.f64("false_fcr_risk", rows.iter().map(|r| r.false_fcr_risk));
-    t.str("false_fcr_reasons", rows.iter().map(|r| r.false_fcr_risk.map(|_| r.false_fcr_reasons.join(","))));
+    t.bool("reopened", rows.iter().map(|r| r.link.reopened));
+    t.str("reopen_of", rows.iter().map(|r| r.link.reopen_of.as_deref()));
+    t.str("reopen_reason", rows.iter().map(|r| r.link.reopen_reason));
+    t.bool("fcr", rows.iter().map(|r| r.link.fcr));
+    t.bool("fcr_mature", rows.iter().map(|r| Some(r.link.fcr_mature)));
+    t.f64("sentiment_start", rows.iter().map(|r| r.reading.sentiment.start));
+    t.f64("sentiment_end", rows.iter().map(|r| r.reading.sentiment.end));
+    t.f64("sentiment_mean", rows.iter().map(|r| r.reading.sentiment.mean));
+    t.f64("sentiment_min", rows.iter().map(|r| r.reading.sentiment.min));
+    t.f64("sentiment_trend", rows.iter().map(|r| r.reading.sentiment.trend));
+    t.bool("ends_negative", rows.iter().map(|r| r.reading.sentiment.ends_negative));
+    t.str("intent", rows.iter().map(|r| r.reading.intent.as_deref()));
+    t.f64("intent_confidence", rows.iter().map(|r| r.reading.intent_confidence));
+    t.f64("low_csat_risk", rows.iter().map(|r| r.risk.low_csat_risk));
+    t.str("low_csat_reasons", rows.iter().map(|r| r.risk.low_csat_risk.map(|_| r.risk.low_csat_reasons.join(","))));
+    t.f64("false_fcr_risk", rows.iter().map(|r| r.risk.false_fcr_risk));
+    t.str("false_fcr_reasons", rows.iter().map(|r| r.risk.false_fcr_risk.map(|_| r.risk.false_fcr_reasons.join(","))));
     for (i, signal) in SIGNALS.iter().enumerate() {
         t.f64(&signal.column(), rows.iter().map(|r| Some(r.risk_signals.values[i])));
     }
@@ -149,26 +149,35 @@ fn row(c: &Columns, i: usize) -> Result<ConversationRow> {
         ces_score: c.f64("ces_score", i)?,
         sla_s: c.required("sla_s", i, c.f64("sla_s", i)?)?,
         within_sla: c.bool("within_sla", i)?,
-        reopened: c.bool("reopened", i)?,
-        reopen_of: c.str("reopen_of", i)?,
-        reopen_reason: c
-            .known("reopen_reason", c.str("reopen_reason", i)?, |s| ReopenReason::parse(s).map(ReopenReason::as_str))?,
-        fcr: c.bool("fcr", i)?,
-        fcr_mature: c.required("fcr_mature", i, c.bool("fcr_mature", i)?)?,
-        intent: c.str("intent", i)?,
-        intent_confidence: c.f64("intent_confidence", i)?,
-        low_csat_risk: c.f64("low_csat_risk", i)?,
-        low_csat_reasons: reasons(c, "low_csat_reasons", i)?,
-        false_fcr_risk: c.f64("false_fcr_risk", i)?,
-        false_fcr_reasons: reasons(c, "false_fcr_reasons", i)?,
+        link: LinkOutcome {
+            reopened: c.bool("reopened", i)?,
+            reopen_of: c.str("reopen_of", i)?,
+            reopen_reason: c.known("reopen_reason", c.str("reopen_reason", i)?, |s| {
+                ReopenReason::parse(s).map(ReopenReason::as_str)
+            })?,
+            fcr: c.bool("fcr", i)?,
+            fcr_mature: c.required("fcr_mature", i, c.bool("fcr_mature", i)?)?,
+        },
+        reading: ModelReading {
+            intent: c.str("intent", i)?,
+            intent_confidence: c.f64("intent_confidence", i)?,
+            ..Default::default()
+        },
+        risk: RiskOutcome {
+            low_csat_risk: c.f64("low_csat_risk", i)?,
+            low_csat_reasons: reasons(c, "low_csat_reasons", i)?,
+            false_fcr_risk: c.f64("false_fcr_risk", i)?,
+            false_fcr_reasons: reasons(c, "false_fcr_reasons", i)?,
+            evidence: Vec::new(),
+        },
         ..Default::default()
     };
-    r.sentiment.start = c.f64("sentiment_start", i)?;
-    r.sentiment.end = c.f64("sentiment_end", i)?;
-    r.sentiment.mean = c.f64("sentiment_mean", i)?;
-    r.sentiment.min = c.f64("sentiment_min", i)?;
-    r.sentiment.trend = c.f64("sentiment_trend", i)?;
-    r.sentiment.ends_negative = c.bool("ends_negative", i)?;
+    r.reading.sentiment.start = c.f64("sentiment_start", i)?;
+    r.reading.sentiment.end = c.f64("sentiment_end", i)?;
+    r.reading.sentiment.mean = c.f64("sentiment_mean", i)?;
+    r.reading.sentiment.min = c.f64("sentiment_min", i)?;
+    r.reading.sentiment.trend = c.f64("sentiment_trend", i)?;
+    r.reading.sentiment.ends_negative = c.bool("ends_negative", i)?;
     for (k, s) in SIGNALS.iter().enumerate() {
         r.risk_signals.values[k] = c.required(&s.column(), i, c.f64(&s.column(), i)?)?;
     }
@@ -260,7 +269,26 @@ mod tests {
                     status: enums.0.and_then(Status::parse),
                     resolved_by: enums.1.and_then(ResolvedBy::parse),
                     csat_source: enums.2,
-                    reopen_reason: enums.3,
+                    link: crate::row::LinkOutcome {
+                        reopen_reason: enums.3,
+                        fcr_mature: flags.4,
+                        reopened: flags.5[1],
+                        fcr: flags.5[2],
+                        reopen_of: scores.3,
+                        ..Default::default()
+                    },
+                    reading: crate::row::ModelReading {
+                        intent_confidence: scores.0[3],
+                        intent: scores.4,
+                        ..Default::default()
+                    },
+                    risk: crate::row::RiskOutcome {
+                        low_csat_risk: risks.0,
+                        low_csat_reasons: if risks.0.is_some() { risks.1 } else { vec![] },
+                        false_fcr_risk: risks.2,
+                        false_fcr_reasons: if risks.2.is_some() { risks.3 } else { vec![] },
+                        ..Default::default()
+                    },
                     messages: counts[0],
                     customer_messages: counts[1],
                     human_replies: counts[2],
@@ -279,30 +307,20 @@ mod tests {
                     had_bot: flags.1,
                     handed_over: flags.2,
                     bot_contained: flags.3,
-                    fcr_mature: flags.4,
                     within_sla: flags.5[0],
-                    reopened: flags.5[1],
-                    fcr: flags.5[2],
                     csat_score: scores.0[0],
                     nps_score: scores.0[1],
                     ces_score: scores.0[2],
-                    intent_confidence: scores.0[3],
                     sla_s: scores.1,
                     primary_agent_id: scores.2,
-                    reopen_of: scores.3,
-                    intent: scores.4,
-                    low_csat_risk: risks.0,
-                    low_csat_reasons: if risks.0.is_some() { risks.1 } else { vec![] },
-                    false_fcr_risk: risks.2,
-                    false_fcr_reasons: if risks.2.is_some() { risks.3 } else { vec![] },
                     ..Default::default()
                 };
-                r.sentiment.start = scores.0[4];
-                r.sentiment.end = scores.0[5];
-                r.sentiment.mean = scores.0[6];
-                r.sentiment.min = timings[0];
-                r.sentiment.trend = timings[1];
-                r.sentiment.ends_negative = flags.5[3];
+                r.reading.sentiment.start = scores.0[4];
+                r.reading.sentiment.end = scores.0[5];
+                r.reading.sentiment.mean = scores.0[6];
+                r.reading.sentiment.min = timings[0];
+                r.reading.sentiment.trend = timings[1];
+                r.reading.sentiment.ends_negative = flags.5[3];
                 r.risk_signals.values = risks.4;
                 r
             },

@@ -10,8 +10,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{Columns, FIX};
 use crate::error::{Error, Result};
-use crate::features::ConversationRow;
 use crate::link::StoredTopic;
+use crate::row::ConversationRow;
 use crate::write::TableBuilder;
 
 /// link_state.parquet (nightly runs): each conversation's topic, so the next nights can link
