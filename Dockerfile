@@ -20,18 +20,21 @@ ENV CARGO_INCREMENTAL=0 \
 # Dependencies in their own layer, rebuilt only when Cargo.toml or Cargo.lock change: build them
 # against placeholder sources, then drop the placeholders.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+COPY crates/domain/Cargo.toml ./crates/domain/Cargo.toml
+COPY crates/ml/Cargo.toml ./crates/ml/Cargo.toml
+RUN mkdir -p src crates/domain/src crates/ml/src \
  && echo 'fn main() {}' > src/main.rs \
- && touch src/lib.rs \
+ && touch src/lib.rs crates/domain/src/lib.rs crates/ml/src/lib.rs \
  && cargo build --release --locked \
- && rm -rf src
+ && rm -rf src crates/domain/src crates/ml/src
 COPY src ./src
+COPY crates ./crates
 # Compiled in with include_str!: the built-in intent taxonomy and holiday calendar.
 COPY data/taxonomy/intents.toml ./data/taxonomy/intents.toml
 COPY data/calendars/indonesia.toml ./data/calendars/indonesia.toml
 # The copied sources keep their own (older) times: touch the crate roots so cargo rebuilds
 # convoqa instead of keeping the placeholder build.
-RUN touch src/lib.rs src/main.rs \
+RUN touch src/lib.rs src/main.rs crates/domain/src/lib.rs crates/ml/src/lib.rs \
  && cargo build --release --locked \
  && ./target/release/convoqa --version
 

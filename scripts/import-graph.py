@@ -10,11 +10,13 @@ import re
 import sys
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parent.parent / "src"
+ROOT = Path(__file__).resolve().parent.parent
+# The workspace's crates: the lower ones (domain types, the language model) and the app crate.
+SRCS = [ROOT / "crates" / "domain" / "src", ROOT / "crates" / "ml" / "src", ROOT / "src"]
 
 
-def module_of(path: Path) -> str:
-    rel = path.relative_to(SRC).with_suffix("")
+def module_of(path: Path, src: Path) -> str:
+    rel = path.relative_to(src).with_suffix("")
     parts = list(rel.parts)
     if parts[-1] == "mod":
         parts = parts[:-1]
@@ -28,21 +30,26 @@ STAGES = ["model", "row", "signals", "diagnostics", "context", "encoder", "heads
 WRITERS = ["write", "manifest", "store", "pipeline", "partition", "spill", "report", "summary"]
 
 
+def module_exists(name: str) -> bool:
+    return any((src / f"{name}.rs").exists() or (src / name / "mod.rs").exists() for src in SRCS)
+
+
 def graph():
     edges = {}
-    for f in sorted(SRC.rglob("*.rs")):
-        me = module_of(f)
-        if me in ("lib", "main"):
+    files = [(f, src) for src in SRCS for f in sorted(src.rglob("*.rs"))]
+    for f, src in files:
+        me = module_of(f, src)
+        if me in ("lib", "main", "cli"):
             continue
         text = f.read_text()
         # Test modules may reach anywhere: only the code a build ships counts.
         text = re.split(r"#\[cfg\(test\)\]\s*mod tests", text)[0]
-        deps = set(re.findall(r"\bcrate::([a-z_][a-z0-9_]*)", text))
+        deps = set(re.findall(r"\b(?:crate|convoqa_domain|convoqa_ml)::([a-z_][a-z0-9_]*)", text))
         for block in re.findall(r"use crate::\{([^;]*)\};", text, flags=re.S):
             deps.update(re.findall(r"(?:^|[,{\s])([a-z_][a-z0-9_]*)::", block))
             deps.update(x.strip() for x in block.split(",") if re.fullmatch(r"\s*[a-z_][a-z0-9_]*\s*", x))
         deps.discard(me)
-        deps = {d for d in deps if (SRC / f"{d}.rs").exists() or (SRC / d / "mod.rs").exists()}
+        deps = {d for d in deps if module_exists(d)}
         edges.setdefault(me, set()).update(deps)
     return edges
 

@@ -39,9 +39,9 @@ if cargo fmt --version >/dev/null 2>&1; then
   cargo fmt --check || { echo "the tree is not formatted: run cargo fmt" >&2; exit 1; }
 fi
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --release --no-fail-fast
+  cargo nextest run --release --no-fail-fast --workspace
 else
-  cargo test --release --no-fail-fast
+  cargo test --release --no-fail-fast --workspace
 fi
 
 # Read back a demo run's outputs with the tools a data team uses, and recompute the KPIs.

@@ -12,40 +12,31 @@
 
 pub mod aggregate;
 pub mod assemble;
-pub mod bench;
 pub mod business_hours;
 pub mod config;
-pub mod context;
-pub mod demo;
-pub mod diagnostics;
-pub mod encoder;
 pub mod enrich;
-pub mod error;
 pub mod features;
-pub mod heads;
 pub mod ingest;
 pub mod link;
 pub mod manifest;
-pub mod model;
 pub mod model_search;
 pub mod partition;
 pub mod pipeline;
 pub mod qa;
 pub mod readings;
-pub mod redact;
 pub mod report;
-pub mod row;
 pub mod score;
 pub mod shard;
-pub mod signals;
 pub mod spill;
 pub mod store;
 pub mod summary;
 pub mod tables;
-pub mod text;
-pub mod timefmt;
 pub mod voc;
 pub mod wording;
 pub mod write;
+
+// The lower crates, re-exported at the paths the stages and the tests use.
+pub use convoqa_domain::{diagnostics, error, model, redact, row, signals, text, timefmt};
+pub use convoqa_ml::{context, encoder, heads};
 
 pub use error::{Error, Result};

@@ -9,6 +9,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use convoqa::pipeline::{analyze, load_settings, AnalyzeRequest, InputRequest};
 
+mod cli;
+
 #[derive(Parser)]
 #[command(name = "convoqa", version, about = "Conversation-quality analysis for customer-service chats")]
 struct Cli {
@@ -818,12 +820,12 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
         Command::Bench { corpus, model, runs, max_tokens, batch_tokens, json, save_embeddings } => {
             let text = std::fs::read_to_string(&corpus).with_context(|| format!("reading {}", corpus.display()))?;
             let texts: Vec<&str> = text.lines().collect();
-            let rss_before = convoqa::bench::rss_mb();
+            let rss_before = cli::bench::rss_mb();
             let load_start = std::time::Instant::now();
             let encoder = convoqa::encoder::Encoder::load(&model)?;
             let load_s = load_start.elapsed().as_secs_f64();
-            let rss_loaded = convoqa::bench::rss_mb();
-            let b = convoqa::bench::bench_encoder(&encoder, &texts, max_tokens, batch_tokens, runs)?;
+            let rss_loaded = cli::bench::rss_mb();
+            let b = cli::bench::bench_encoder(&encoder, &texts, max_tokens, batch_tokens, runs)?;
             if let Some(path) = save_embeddings {
                 let bytes: Vec<u8> = b.vectors.iter().flatten().flat_map(|f| f.to_le_bytes()).collect();
                 std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
@@ -842,7 +844,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             Ok(())
         }
         Command::DemoData { out, conversations, seed } => {
-            let summary = convoqa::demo::generate(&out, conversations, seed)?;
+            let summary = cli::demo::generate(&out, conversations, seed)?;
             println!("{summary}");
             Ok(())
         }

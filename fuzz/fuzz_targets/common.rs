@@ -19,6 +19,9 @@ pub fn read_assemble_link(path: &Path) {
     assembled.messages_rows.check("messages").expect("every row accounted for");
     let as_of = assembled.conversations.iter().flat_map(|c| &c.messages).map(|m| m.sent_at_us).max().unwrap_or(0);
     let mut rows: Vec<_> = assembled.conversations.iter().map(|c| conversation_features(c, &settings, as_of)).collect();
-    link_reopens(&mut rows, &ReopenRule::Any, &settings, as_of, &mut warnings);
+    let links = link_reopens(&rows, &ReopenRule::Any, &settings, as_of, &mut warnings);
+    for (row, link) in rows.iter_mut().zip(links) {
+        row.link = link;
+    }
     let _ = convoqa::aggregate::aggregate(&rows, convoqa::aggregate::conversations_heatmap(&assembled.conversations, &settings.time_zone), &settings.time_zone);
 }

@@ -204,15 +204,15 @@ proptest! {
 
         // FCR: rates in 0..1, immature conversations never counted.
         for r in &report.conversations {
-            if r.is_resolved() && !r.fcr_mature {
-                prop_assert!(r.fcr.is_none() && r.reopened.is_none(), "{}", r.conversation_id);
+            if r.is_resolved() && !r.link.fcr_mature {
+                prop_assert!(r.link.fcr.is_none() && r.link.reopened.is_none(), "{}", r.conversation_id);
             }
         }
         let k = &report.kpis.overall;
         for rate in [k.fcr_rate, k.reopen_rate].into_iter().flatten() {
             prop_assert!((0.0..=1.0).contains(&rate));
         }
-        let known = report.conversations.iter().filter(|r| r.fcr.is_some()).count() as u64;
+        let known = report.conversations.iter().filter(|r| r.link.fcr.is_some()).count() as u64;
         prop_assert_eq!(known, k.fcr_mature_conversations);
         prop_assert_eq!(k.fcr_mature_conversations + k.fcr_immature_conversations, k.resolved_conversations);
 

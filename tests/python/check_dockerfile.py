@@ -300,10 +300,10 @@ class Repo:
 
 
 def compiled_in_files(repo: Repo) -> list[str]:
-    """Repo files the crate compiles in with include_str!/include_bytes!, outside #[cfg(test)]
-    code (by the convention of test modules at the end of a file)."""
+    """Repo files the workspace's crates compile in with include_str!/include_bytes!, outside
+    #[cfg(test)] code (by the convention of test modules at the end of a file)."""
     found = set()
-    for src in repo.files_under("src"):
+    for src in repo.files_under("src") + repo.files_under("crates"):
         if not src.endswith(".rs"):
             continue
         text = (repo.root / src).read_text(encoding="utf-8", errors="replace")

@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use crate::encoder::Encoder;
-use crate::error::Result;
+use convoqa::encoder::Encoder;
+use convoqa::error::Result;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EncoderBench {

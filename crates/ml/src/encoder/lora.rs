@@ -10,7 +10,7 @@ use candle_core::{DType, Device, Tensor, D};
 use serde::{Deserialize, Serialize};
 
 use super::bert::{BertModel, Layer, Linear, Norm};
-use crate::error::{Error, Result};
+use convoqa_domain::error::{Error, Result};
 
 /// The matrices an adapter may change, by their name in adapter files.
 pub const TARGETS: [&str; 4] = ["qkv", "attn_out", "ffn_in", "ffn_out"];

@@ -18,9 +18,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
-use crate::timefmt::local_datetime;
-use crate::write::{write_parquet, TableBuilder};
+use convoqa::error::{Error, Result};
+use convoqa::timefmt::local_datetime;
+use convoqa::write::{write_parquet, TableBuilder};
 
 const S: i64 = 1_000_000;
 const MIN: i64 = 60 * S;

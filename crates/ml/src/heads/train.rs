@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::metrics::{evaluate, Metrics};
 use super::{argmax, Head, HeadCard};
-use crate::error::{Error, Result};
+use convoqa_domain::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Recipe {

@@ -12,7 +12,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::ops::{layer_norm, softmax_last_dim};
 
 use super::e5s1::{dequantise_q4_0, q4_row_bytes, E5s1File, EncoderShape};
-use crate::error::{Error, Result};
+use convoqa_domain::error::{Error, Result};
 
 fn ce(e: candle_core::Error) -> Error {
     Error::Internal(format!("encoder: {e}"))

@@ -16,7 +16,7 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use convoqa_domain::error::{Error, Result};
 
 /// What a head file says about itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,7 +69,7 @@ impl HeadCard {
 
 pub struct Head {
     pub card: HeadCard,
-    pub(crate) layers: Vec<(Tensor, Tensor)>,
+    pub layers: Vec<(Tensor, Tensor)>,
 }
 
 fn ce(e: candle_core::Error) -> Error {

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
-use crate::model::{Conversation, Message, Role, RowRef};
+use convoqa_domain::error::{Error, Result};
+use convoqa_domain::model::{Conversation, Message, Role, RowRef};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct CorpusMessage {

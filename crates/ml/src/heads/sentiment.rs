@@ -9,7 +9,7 @@ use super::data::{load, Labelled};
 use super::train::{train_best, EmbeddedSet, Recipe};
 use super::{Head, HeadCard};
 use crate::encoder::Encoder;
-use crate::error::{Error, Result};
+use convoqa_domain::error::{Error, Result};
 
 pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
 
@@ -138,7 +138,7 @@ pub fn public_sets(
 
 /// Trains the candidate recipes, keeps the best on validation, and saves it to `out`.
 /// The sentiment heads' starting recipe (a linear head); the candidates vary it.
-pub(crate) const BASE_RECIPE: Recipe = Recipe {
+pub const BASE_RECIPE: Recipe = Recipe {
     hidden: 0,
     epochs: 40,
     learning_rate: 1e-2,

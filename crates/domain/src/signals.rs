@@ -100,13 +100,13 @@ impl RiskSignals {
     pub fn evidence(&self, s: Signal) -> Option<usize> {
         self.evidence[position(s)].map(|i| i as usize)
     }
-    pub(crate) fn set(&mut self, s: Signal, v: f64) {
+    pub fn set(&mut self, s: Signal, v: f64) {
         self.values[position(s)] = v;
     }
-    pub(crate) fn set_evidence(&mut self, s: Signal, message: Option<usize>) {
+    pub fn set_evidence(&mut self, s: Signal, message: Option<usize>) {
         self.evidence[position(s)] = message.map(|i| u32::try_from(i).unwrap_or(u32::MAX));
     }
-    pub(crate) fn set_with(&mut self, s: Signal, v: f64, message: Option<usize>) {
+    pub fn set_with(&mut self, s: Signal, v: f64, message: Option<usize>) {
         self.values[position(s)] = v;
         self.evidence[position(s)] = message.map(|i| u32::try_from(i).unwrap_or(u32::MAX));
     }

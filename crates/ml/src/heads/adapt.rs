@@ -27,8 +27,8 @@ use super::metrics::evaluate;
 use super::sentiment::{SentimentData, LABELS};
 use crate::encoder::lora::{AdaptedStack, Adapter, AdapterSpec, TARGETS};
 use crate::encoder::Encoder;
-use crate::error::{Error, Result};
-use crate::model::Role;
+use convoqa_domain::error::{Error, Result};
+use convoqa_domain::model::Role;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AdaptRecipe {
@@ -82,7 +82,7 @@ impl TextCache {
     }
 
     fn slot(&mut self, text: &str) -> usize {
-        let key = crate::text::inference_key(text);
+        let key = convoqa_domain::text::inference_key(text);
         if let Some(&i) = self.index.get(&key) {
             return i;
         }

@@ -8,7 +8,7 @@ use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::error::{Error, Result};
+use convoqa_domain::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Labelled {

@@ -83,10 +83,11 @@ pub struct Message {
     pub source: RowRef,
 }
 
-#[cfg(test)]
 impl Message {
-    /// A message for unit tests: `role` says `text` at `sent_at_us` in conversation `id`.
-    pub(crate) fn for_test(id: &str, sent_at_us: i64, role: Role, text: &str) -> Message {
+    /// A message for unit tests (of this crate and the ones above it): `role` says `text` at
+    /// `sent_at_us` in conversation `id`.
+    #[doc(hidden)]
+    pub fn for_test(id: &str, sent_at_us: i64, role: Role, text: &str) -> Message {
         Message {
             conversation_id: id.into(),
             thread_id: id.into(),

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::model::{Message, Role};
+use convoqa_domain::model::{Message, Role};
 
 /// What a rule decided about one customer message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

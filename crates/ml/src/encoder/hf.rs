@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::bert::{BertModel, EmbeddingWeights, LayerWeights, Pooling, WordTable};
 use super::e5s1::EncoderShape;
 use super::tokenizer::Tokens;
-use crate::error::{Error, Result};
+use convoqa_domain::error::{Error, Result};
 
 /// The fields of config.json the forward pass needs.
 #[derive(Debug, Clone, Deserialize)]

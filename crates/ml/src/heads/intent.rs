@@ -17,10 +17,10 @@ use super::sentiment::embed_cached;
 use super::train::{train_best, EmbeddedSet, Recipe};
 use super::{Head, HeadCard, OutOfScope};
 use crate::encoder::Encoder;
-use crate::error::{Error, Result};
+use convoqa_domain::error::{Error, Result};
 
 /// The default taxonomy, built in so a run never depends on the working directory for it.
-pub const DEFAULT_TAXONOMY: &str = include_str!("../../data/taxonomy/intents.toml");
+pub const DEFAULT_TAXONOMY: &str = include_str!("../../../../data/taxonomy/intents.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -142,7 +142,7 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
     labels.dedup();
     let oos = match out_of_scope {
         Some(l) => Some(labels.iter().position(|x| x == l).ok_or_else(|| {
-            crate::Error::input(
+            convoqa_domain::Error::input(
                 Path::new(source),
                 format!("--out-of-scope {l:?} is not a label of the data"),
                 "name the data's out-of-scope label, e.g. oos",

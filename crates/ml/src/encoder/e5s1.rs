@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use convoqa_domain::error::{Error, Result};
 
 /// Encoder shape, from the file header.
 #[derive(Debug, Clone, Copy, PartialEq)]
