@@ -155,10 +155,9 @@ impl Schedule {
                 )
             })?;
             let file: CalendarFile =
-                toml::from_str(text).map_err(|e| Error::Internal(format!("built-in calendar {name}: {e}")))?;
+                toml::from_str(text).map_err(Error::format(format!("built-in calendar {name}")))?;
             for h in file.holiday {
-                let date: Date =
-                    h.date.parse().map_err(|e| Error::Internal(format!("built-in calendar {name}: {e}")))?;
+                let date: Date = h.date.parse().map_err(Error::format(format!("built-in calendar {name}")))?;
                 closed_dates.insert(date);
             }
         }

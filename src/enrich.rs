@@ -366,7 +366,11 @@ mod tests {
         fn name(&self) -> &str {
             "fake"
         }
-        fn embed_texts(&self, texts: &[&str], _max_tokens: usize) -> Result<crate::encoder::Embedded> {
+        fn embed_texts(
+            &self,
+            texts: &[&str],
+            _max_tokens: usize,
+        ) -> convoqa_ml::error::Result<crate::encoder::Embedded> {
             self.calls.lock().unwrap().extend(texts.iter().map(|t| t.to_string()));
             let vectors = texts
                 .iter()

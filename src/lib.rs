@@ -15,6 +15,7 @@ pub mod assemble;
 pub mod business_hours;
 pub mod config;
 pub mod enrich;
+pub mod error;
 pub mod features;
 pub mod ingest;
 pub mod link;
@@ -36,7 +37,7 @@ pub mod wording;
 pub mod write;
 
 // The lower crates, re-exported at the paths the stages and the tests use.
-pub use convoqa_domain::{diagnostics, error, model, redact, row, signals, text, timefmt};
+pub use convoqa_domain::{diagnostics, model, redact, row, signals, text, timefmt};
 pub use convoqa_ml::{context, encoder, heads};
 
 pub use error::{Error, Result};

@@ -366,10 +366,22 @@ fn main() -> ExitCode {
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
-            let code = err.chain().find_map(|e| e.downcast_ref::<convoqa::Error>()).map_or(1, |e| e.exit_code());
-            ExitCode::from(code as u8)
+            ExitCode::from(exit_code(&err) as u8)
         }
     }
+}
+
+/// 2 for what the user can fix, 1 for the rest: from the first of the layers' errors (app,
+/// language model, domain) in the chain.
+fn exit_code(err: &anyhow::Error) -> i32 {
+    err.chain()
+        .find_map(|e| {
+            e.downcast_ref::<convoqa::Error>()
+                .map(convoqa::Error::exit_code)
+                .or_else(|| e.downcast_ref::<convoqa_ml::error::Error>().map(convoqa_ml::error::Error::exit_code))
+                .or_else(|| e.downcast_ref::<convoqa_domain::Error>().map(convoqa_domain::Error::exit_code))
+        })
+        .unwrap_or(1)
 }
 
 fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {

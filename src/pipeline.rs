@@ -345,7 +345,7 @@ impl Gathered {
             }
             0 => crate::spill::merge_messages(&self.message_files, staged),
             1 => staged.parquet("messages.parquet", &self.messages[0]),
-            _ => Err(Error::Internal("an in-memory run has one partition".into())),
+            _ => Err(Error::internal("an in-memory run has one partition")),
         }
     }
 }
@@ -374,7 +374,7 @@ fn run_partitions(
     // Every row read is in exactly one partition's account (or held back at read).
     let accounted = (gathered.messages_rows.rows_in, gathered.conversations_rows.map(|a| a.rows_in));
     if accounted != partitions.rows_read {
-        return Err(Error::Internal(format!(
+        return Err(Error::internal(format!(
             "rows read {:?} but the partitions account for {accounted:?} (messages, conversations)",
             partitions.rows_read
         )));
@@ -395,10 +395,7 @@ fn load_prior(nightly: &Nightly, settings: &Settings) -> Result<(Vec<PriorNight>
     let days = (settings.reopen_window_us as f64 / 86_400e6).ceil() as i64 + 1;
     let (mut nights, mut prior) = (Vec::new(), Vec::new());
     for k in (1..=days).rev() {
-        let day = nightly
-            .day
-            .checked_sub(jiff::Span::new().days(k))
-            .map_err(|e| Error::Internal(format!("date arithmetic: {e}")))?;
+        let day = nightly.day.checked_sub(jiff::Span::new().days(k)).map_err(Error::format("date arithmetic"))?;
         let dir = nightly.partition(day);
         let conversations = dir.join("conversations.parquet");
         if !conversations.exists() {
@@ -688,7 +685,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         as_of: format_us(as_of_us),
         as_of_source,
         config_sha256: hex(&Sha256::digest(settings.config.to_toml().as_bytes())),
-        config: serde_json::to_value(&settings.config).map_err(|e| Error::Internal(format!("config to JSON: {e}")))?,
+        config: serde_json::to_value(&settings.config).map_err(Error::format("config to JSON"))?,
         inputs,
         rows: rows_acc,
         quarantine_by_reason,
@@ -707,7 +704,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         stage_seconds: timer.stages.clone(),
         outputs,
     };
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(format!("manifest to JSON: {e}")))?;
+    let json = serde_json::to_vec_pretty(&manifest).map_err(Error::format("manifest to JSON"))?;
     staged.bytes(MANIFEST_FILE, &json)?;
     staged.commit(MANIFEST_FILE)?;
     // Then the earlier nights' conversations, with reopened / fcr / fcr_mature as of tonight.
@@ -840,7 +837,7 @@ pub fn period_kpis(req: &KpisRequest) -> Result<(KpisManifest, KpiTables)> {
         conversations_in_period: rows.len() as u64,
         outputs,
     };
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(format!("manifest to JSON: {e}")))?;
+    let json = serde_json::to_vec_pretty(&manifest).map_err(Error::format("manifest to JSON"))?;
     staged.bytes(KPIS_MANIFEST_FILE, &json)?;
     staged.commit(KPIS_MANIFEST_FILE)?;
     Ok((manifest, kpis))

@@ -58,7 +58,7 @@ fn label_of(labels: &[String], name: &str, what: &str) -> Result<usize> {
     labels
         .iter()
         .position(|l| l == name)
-        .ok_or_else(|| Error::Internal(format!("{what}: label {name:?} not in {labels:?}")))
+        .ok_or_else(|| Error::internal(format!("{what}: label {name:?} not in {labels:?}")))
 }
 
 /// Temperature minimising the negative log-likelihood on a development set (grid 0.3..5).
@@ -346,7 +346,7 @@ fn grouped(labels: &[String], rows: &[(String, usize, usize)]) -> BTreeMap<Strin
 pub fn evaluate_corpus(model: &LanguageModel, corpus: &Corpus, split: &str) -> Result<CorpusReport> {
     let convs: Vec<&CorpusConversation> = corpus.split(split).collect();
     let assembled: Vec<crate::model::Conversation> =
-        convs.iter().map(|c| c.to_conversation()).collect::<Result<_>>()?;
+        convs.iter().map(|c| c.to_conversation()).collect::<convoqa_ml::error::Result<_>>()?;
     let enrichment = crate::enrich::enrich(&assembled, model)?;
     let s_labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
     let i_labels = model.intent.card.labels.clone();
@@ -472,7 +472,7 @@ pub fn evaluate_twitter(
         });
     }
     let assembled: Vec<crate::model::Conversation> =
-        conversations.iter().map(|c| c.to_conversation()).collect::<Result<_>>()?;
+        conversations.iter().map(|c| c.to_conversation()).collect::<convoqa_ml::error::Result<_>>()?;
     let enrichment = crate::enrich::enrich(&assembled, model)?;
     let s_labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
     let i_labels = model.intent.card.labels.clone();

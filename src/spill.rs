@@ -127,7 +127,7 @@ fn spill_batch(messages: &[Message]) -> Result<RecordBatch> {
         ("source_file", Arc::new(messages.iter().map(|m| m.source.file).collect::<UInt32Array>()), true),
         ("source_row", Arc::new(messages.iter().map(|m| m.source.row).collect::<UInt64Array>()), true),
     ])
-    .map_err(|e| Error::Internal(format!("spill batch: {e}")))
+    .map_err(Error::arrow("spill batch"))
 }
 
 pub(crate) fn read_spill(path: &Path) -> Result<Vec<Message>> {
@@ -205,7 +205,7 @@ fn merge_sorted_parts(
             Ok(true)
         }
     }
-    let key_index = schema.index_of(key).map_err(|e| Error::Internal(format!("merge key {key}: {e}")))?;
+    let key_index = schema.index_of(key).map_err(Error::arrow(format!("merge key {key}")))?;
     let mut readers = Vec::with_capacity(parts.len());
     for p in parts {
         let file = File::open(p).map_err(|e| Error::read(p, "opening a partition's part", e))?;
@@ -214,9 +214,8 @@ fn merge_sorted_parts(
             .map_err(|e| Error::read(p, "reading a partition's part", e))?;
         readers.push(Part { path: p.clone(), reader, batch: None, row: 0 });
     }
-    let concat = |slices: &[RecordBatch]| {
-        arrow::compute::concat_batches(schema, slices).map_err(|e| Error::Internal(format!("merging parts: {e}")))
-    };
+    let concat =
+        |slices: &[RecordBatch]| arrow::compute::concat_batches(schema, slices).map_err(Error::arrow("merging parts"));
     let mut slices: Vec<RecordBatch> = Vec::new();
     let mut buffered = 0usize;
     loop {

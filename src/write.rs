@@ -90,7 +90,7 @@ impl TableBuilder {
     }
     pub fn finish(self) -> Result<RecordBatch> {
         let schema = Arc::new(Schema::new(self.fields));
-        RecordBatch::try_new(schema, self.arrays).map_err(|e| Error::Internal(format!("building an output table: {e}")))
+        RecordBatch::try_new(schema, self.arrays).map_err(Error::arrow("building an output table"))
     }
 }
 
@@ -434,7 +434,7 @@ pub fn write_ipc_stream<W: std::io::Write>(output: W, tables: &[(&str, &RecordBa
         for f in batch.schema().fields() {
             match fields.iter_mut().find(|(g, _)| g.name() == f.name()) {
                 Some((g, _)) if g.data_type() != f.data_type() => {
-                    return Err(Error::Internal(format!(
+                    return Err(Error::internal(format!(
                         "stream column {} is {} in {table} but {} before",
                         f.name(),
                         f.data_type(),
@@ -463,8 +463,8 @@ pub fn write_ipc_stream<W: std::io::Write>(output: W, tables: &[(&str, &RecordBa
                     batch.column_by_name(f.name()).cloned().unwrap_or_else(|| new_null_array(f.data_type(), n))
                 }))
                 .collect();
-        let union = RecordBatch::try_new(schema.clone(), columns)
-            .map_err(|e| Error::Internal(format!("stream batch of {table}: {e}")))?;
+        let union =
+            RecordBatch::try_new(schema.clone(), columns).map_err(Error::arrow(format!("stream batch of {table}")))?;
         writer.write(&union).map_err(|e| Error::write(stdout, e))?;
     }
     // into_inner finishes the stream; the flush makes a closed pipe an error here, not at drop.
@@ -480,7 +480,7 @@ pub fn save_risk_model(
     card: &crate::score::train::RiskCard,
 ) -> Result<std::path::PathBuf> {
     let file = crate::score::train::model_file(models, card);
-    let json = serde_json::to_vec_pretty(&file).map_err(|e| Error::Internal(format!("risk model to JSON: {e}")))?;
+    let json = serde_json::to_vec_pretty(&file).map_err(Error::format("risk model to JSON"))?;
     let mut staged = StagedOutput::new(dir)?;
     staged.bytes("CARD.md", crate::score::train::card_markdown(card, models).as_bytes())?;
     staged.bytes(crate::score::train::MODEL_FILE, &json)?;

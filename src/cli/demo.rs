@@ -586,11 +586,11 @@ impl Gen {
 /// Writes demo transcripts to `out`: messages/ (Hive-partitioned by day, plus a legacy export
 /// with string timestamps), conversations.parquet, ground_truth.parquet and ground_truth.json.
 pub fn generate(out: &Path, conversations: usize, seed: u64) -> Result<DemoSummary> {
-    let tz = TimeZone::get("Asia/Jakarta").map_err(|e| Error::Internal(format!("tz: {e}")))?;
+    let tz = TimeZone::get("Asia/Jakarta").map_err(Error::format("the Asia/Jakarta time zone"))?;
     let start = date(2026, 11, 2)
         .at(0, 0, 0, 0)
         .to_zoned(tz.clone())
-        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(Error::format("the demo start time"))?
         .timestamp()
         .as_microsecond();
     let mut g = Gen { rng: ChaCha8Rng::seed_from_u64(seed), tz, messages: Vec::new(), truths: Vec::new() };
@@ -725,7 +725,7 @@ fn messages_batch(rows: &[&DemoMessage], faults: &[FaultRow]) -> Result<RecordBa
         Arc::new(all.iter().map(|r| r.agent_id.clone()).collect::<StringArray>()),
         Arc::new(all.iter().map(|r| Some(r.is_auto_reply)).collect::<BooleanArray>()),
     ];
-    RecordBatch::try_new(schema, cols).map_err(|e| Error::Internal(format!("demo batch: {e}")))
+    RecordBatch::try_new(schema, cols).map_err(Error::arrow("demo batch"))
 }
 
 /// A message row as written, faults included.
@@ -915,7 +915,7 @@ fn write_demo(out: &Path, mut g: Gen, seed: u64, stories: usize) -> Result<DemoS
         conversation_rows: conv_batch.num_rows() as u64,
         faults,
     };
-    let json = serde_json::to_vec_pretty(&summary).map_err(|e| Error::Internal(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&summary).map_err(Error::format("demo summary to JSON"))?;
     let path = out.join("ground_truth.json");
     std::fs::write(&path, json).map_err(|e| Error::write(&path, e))?;
     Ok(summary)

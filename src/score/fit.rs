@@ -68,7 +68,7 @@ pub fn fit_logistic(x: &[Vec<f64>], y: &[bool], w: &[f64], l2: f64) -> Result<Lo
         // A tiny ridge on the intercept too keeps a one-class sample solvable.
         hessian[0][0] += 1e-9;
         let step = cholesky_solve(&hessian, &gradient)
-            .ok_or_else(|| Error::Internal("risk fit: the Hessian is not positive definite".into()))?;
+            .ok_or_else(|| Error::internal("risk fit: the Hessian is not positive definite"))?;
         // Step halving keeps every step an improvement.
         let mut scale = 1.0;
         loop {

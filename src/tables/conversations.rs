@@ -32,8 +32,7 @@ pub fn spill_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
     let fields: Vec<Field> =
         base.schema().fields().iter().chain(extra.schema().fields().iter()).map(|f| f.as_ref().clone()).collect();
     let columns: Vec<ArrayRef> = base.columns().iter().chain(extra.columns()).cloned().collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-        .map_err(|e| Error::Internal(format!("rows spill batch: {e}")))
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(Error::arrow("rows spill batch"))
 }
 
 /// conversations.parquet: one row per conversation, every per-conversation field.

@@ -39,7 +39,7 @@ pub fn to_batch(
         None => vec![None; msgs.len()],
     };
     if sent.len() != msgs.len() {
-        return Err(Error::Internal(format!("{} sentiment rows for {} messages", sent.len(), msgs.len())));
+        return Err(Error::internal(format!("{} sentiment rows for {} messages", sent.len(), msgs.len())));
     }
     t.str("sentiment", sent.iter().map(|s| s.map(|s| s.label)));
     t.f64("sentiment_negative", sent.iter().map(|s| s.map(|s| s.probabilities[0] as f64)));

@@ -117,5 +117,5 @@ pub(crate) fn conform(batch: RecordBatch, path: &Path) -> Result<RecordBatch> {
         return Ok(batch);
     }
     RecordBatch::try_new(std::sync::Arc::new(arrow::datatypes::Schema::new(fields)), columns)
-        .map_err(|e| Error::Internal(format!("conforming {}: {e}", path.display())))
+        .map_err(Error::arrow(format!("conforming {}", path.display())))
 }

@@ -22,7 +22,7 @@ pub fn to_batch(quotes: &[(String, EvidenceQuotes)]) -> Result<RecordBatch> {
 /// conversation without quotes has no rows.
 pub fn from_batch(b: &RecordBatch) -> Result<Vec<(String, EvidenceQuotes)>> {
     let col = |name: &str| {
-        b.column_by_name(name).ok_or_else(|| Error::Internal(format!("qa evidence spill: no column {name}")))
+        b.column_by_name(name).ok_or_else(|| Error::internal(format!("qa evidence spill: no column {name}")))
     };
     let (ids, messages, message_ids, snippets) = (
         col("conversation_id")?.as_string::<i32>(),

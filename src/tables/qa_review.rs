@@ -30,7 +30,7 @@ pub fn to_batch(items: &[QaItem]) -> Result<RecordBatch> {
 pub fn csv<W: std::io::Write>(items: &[QaItem], out: W) -> Result<W> {
     let mut w = csv_writer(out)?;
     csv_rows(&mut w, items)?;
-    w.into_inner().map_err(|e| Error::Internal(format!("qa_review.csv: {e}")))
+    w.into_inner().map_err(|e| Error::format("writing qa_review.csv")(e.into_error()))
 }
 
 /// qa_review.csv's writer, its header written; rows follow with `csv_rows`.
@@ -50,12 +50,12 @@ pub fn csv_writer<W: std::io::Write>(out: W) -> Result<csv::Writer<W>> {
         "evidence_message_ids",
         "evidence",
     ])
-    .map_err(|e| Error::Internal(format!("qa_review.csv: {e}")))?;
+    .map_err(Error::format("writing qa_review.csv"))?;
     Ok(w)
 }
 
 pub fn csv_rows<W: std::io::Write>(w: &mut csv::Writer<W>, items: &[QaItem]) -> Result<()> {
-    let internal = |e: csv::Error| Error::Internal(format!("qa_review.csv: {e}"));
+    let internal = |e: csv::Error| Error::format("writing qa_review.csv")(e);
     let num = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.4}"));
     for i in items {
         w.write_record([

@@ -67,3 +67,39 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The domain errors' constructors (`config`, `input`, `read`, `write`, `internal`) on a higher
+/// layer's error type that wraps [`Error`] with `#[from]`, so every layer builds them the same
+/// way: `impl LayerError { convoqa_domain::domain_constructors!(); }`.
+#[macro_export]
+macro_rules! domain_constructors {
+    () => {
+        pub fn config(key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+            $crate::Error::config(key, problem, fix).into()
+        }
+
+        pub fn input(path: impl Into<std::path::PathBuf>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+            $crate::Error::input(path, problem, fix).into()
+        }
+
+        pub fn read(
+            path: impl Into<std::path::PathBuf>,
+            context: impl Into<String>,
+            source: impl std::error::Error + Send + Sync + 'static,
+        ) -> Self {
+            $crate::Error::read(path, context, source).into()
+        }
+
+        pub fn write(
+            path: impl Into<std::path::PathBuf>,
+            source: impl std::error::Error + Send + Sync + 'static,
+        ) -> Self {
+            $crate::Error::write(path, source).into()
+        }
+
+        /// A broken invariant of convoqa itself: a bug.
+        pub fn internal(problem: impl Into<String>) -> Self {
+            $crate::Error::Internal(problem.into()).into()
+        }
+    };
+}

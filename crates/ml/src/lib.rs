@@ -5,4 +5,5 @@
 
 pub mod context;
 pub mod encoder;
+pub mod error;
 pub mod heads;

@@ -12,10 +12,11 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::ops::{layer_norm, softmax_last_dim};
 
 use super::e5s1::{dequantise_q4_0, q4_row_bytes, E5s1File, EncoderShape};
-use convoqa_domain::error::{Error, Result};
+use crate::error::{Error, Result};
 
-fn ce(e: candle_core::Error) -> Error {
-    Error::Internal(format!("encoder: {e}"))
+/// A tensor operation's error, its source kept.
+fn ce(source: candle_core::Error) -> Error {
+    Error::Tensor { stage: "encoder", source }
 }
 
 /// y = x W^T + b, W stored [out, in] as in the file; the GEMM reads it transposed in place,
@@ -150,7 +151,7 @@ impl BertModel {
         let dev = Device::Cpu;
         let layers: Vec<Layer> = layers.map(|w| Layer::new(w?, &shape, &dev)).collect::<Result<_>>()?;
         if layers.len() != shape.layers {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "{} layers of weights for a {}-layer shape",
                 layers.len(),
                 shape.layers
@@ -213,7 +214,7 @@ impl BertModel {
             for t in 0..len {
                 let id = ids.get(t).copied().unwrap_or(pad_id) as usize;
                 if id >= self.shape.vocab {
-                    return Err(Error::Internal(format!("token id {id} outside the vocabulary")));
+                    return Err(Error::internal(format!("token id {id} outside the vocabulary")));
                 }
                 let dst = &mut x[(b * len + t) * h..(b * len + t + 1) * h];
                 match &self.words {
@@ -238,7 +239,7 @@ impl BertModel {
         }
         let len = batch.iter().map(|b| b.len()).max().unwrap_or(0);
         if len > self.max_tokens() {
-            return Err(Error::Internal(format!("sequence of {len} tokens exceeds {} positions", self.max_tokens())));
+            return Err(Error::internal(format!("sequence of {len} tokens exceeds {} positions", self.max_tokens())));
         }
         let hidden = self.forward(batch, len, pad_id).map_err(ce)?;
         Ok(hidden)

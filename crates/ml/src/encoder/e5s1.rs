@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use convoqa_domain::error::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Encoder shape, from the file header.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::bert::{BertModel, EmbeddingWeights, LayerWeights, Pooling, WordTable};
 use super::e5s1::EncoderShape;
 use super::tokenizer::Tokens;
-use convoqa_domain::error::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The fields of config.json the forward pass needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -54,7 +54,7 @@ pub struct HfTokenizer {
 
 impl HfTokenizer {
     pub fn encode(&self, text: &str, max_tokens: usize) -> Result<Tokens> {
-        let enc = self.inner.encode(text, true).map_err(|e| Error::Internal(format!("tokenizer: {e}")))?;
+        let enc = self.inner.encode(text, true).map_err(Error::Tokenizer)?;
         let mut ids = enc.get_ids().to_vec();
         let truncated = ids.len() > max_tokens;
         if truncated {

@@ -10,7 +10,7 @@ use candle_core::{DType, Device, Tensor, D};
 use serde::{Deserialize, Serialize};
 
 use super::bert::{BertModel, Layer, Linear, Norm};
-use convoqa_domain::error::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The matrices an adapter may change, by their name in adapter files.
 pub const TARGETS: [&str; 4] = ["qkv", "attn_out", "ffn_in", "ffn_out"];
@@ -35,8 +35,9 @@ pub struct Adapter {
     pub weights: BTreeMap<String, (Tensor, Tensor)>,
 }
 
-fn ce(e: candle_core::Error) -> Error {
-    Error::Internal(format!("adapter: {e}"))
+/// A tensor operation's error, its source kept.
+fn ce(source: candle_core::Error) -> Error {
+    Error::Tensor { stage: "adapter", source }
 }
 
 pub(crate) fn target<'a>(layer: &'a Layer, name: &str) -> &'a Linear {
@@ -111,7 +112,8 @@ impl Adapter {
         }
         let path = dir.join("adapter.safetensors");
         candle_core::safetensors::save(&map, &path).map_err(|e| Error::write(&path, e))?;
-        let json = serde_json::to_string_pretty(&self.spec).map_err(|e| Error::Internal(e.to_string()))?;
+        let json =
+            serde_json::to_string_pretty(&self.spec).map_err(|source| Error::Json { what: "adapter spec", source })?;
         std::fs::write(dir.join("adapter.json"), json).map_err(|e| Error::write(dir, e))?;
         Ok(())
     }
@@ -124,15 +126,15 @@ impl Adapter {
             let (layer, name) = key
                 .split_once('.')
                 .and_then(|(l, n)| Some((l.strip_prefix('l')?.parse::<usize>().ok()?, n)))
-                .ok_or_else(|| Error::Internal(format!("adapter key {key:?}")))?;
+                .ok_or_else(|| Error::internal(format!("adapter key {key:?}")))?;
             let lin = model
                 .layers
                 .get_mut(layer)
                 .map(|l| target_mut(l, name))
-                .ok_or_else(|| Error::Internal(format!("adapter layer {layer} beyond the model")))?;
+                .ok_or_else(|| Error::internal(format!("adapter layer {layer} beyond the model")))?;
             let delta = (b.matmul(a).map_err(ce)? * scale).map_err(ce)?;
             if delta.dims() != lin.weight.dims() {
-                return Err(Error::Internal(format!(
+                return Err(Error::internal(format!(
                     "adapter {key}: {:?} for a {:?} matrix",
                     delta.dims(),
                     lin.weight.dims()

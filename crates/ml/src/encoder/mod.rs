@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::error::{Error, Result};
 use bert::BertModel;
-use convoqa_domain::error::{Error, Result};
 use e5s1::E5s1File;
 use hf::HfTokenizer;
 use tokenizer::{SentencePieceTokenizer, Tokens};

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use super::e5s1::SentencePieceParts;
-use convoqa_domain::error::Result;
+use crate::error::Result;
 
 const META: char = '\u{2581}';
 

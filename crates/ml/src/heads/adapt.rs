@@ -27,7 +27,7 @@ use super::metrics::evaluate;
 use super::sentiment::{SentimentData, LABELS};
 use crate::encoder::lora::{AdaptedStack, Adapter, AdapterSpec, TARGETS};
 use crate::encoder::Encoder;
-use convoqa_domain::error::{Error, Result};
+use crate::error::{Error, Result};
 use convoqa_domain::model::Role;
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,8 +63,9 @@ impl Default for AdaptRecipe {
     }
 }
 
-fn ce(e: candle_core::Error) -> Error {
-    Error::Internal(format!("adapter training: {e}"))
+/// A tensor operation's error, its source kept.
+fn ce(source: candle_core::Error) -> Error {
+    Error::Tensor { stage: "adapter training", source }
 }
 
 /// Texts (deduplicated) with their cached lower-layer hidden states.
@@ -210,7 +211,7 @@ pub fn train_adapter(
     let mut i_labels: Vec<String> = taxonomy.intent.iter().map(|i| i.name.clone()).collect();
     i_labels.sort();
     let pos = |labels: &[String], l: &str| {
-        labels.iter().position(|x| x == l).ok_or_else(|| Error::Internal(format!("label {l:?} not in {labels:?}")))
+        labels.iter().position(|x| x == l).ok_or_else(|| Error::internal(format!("label {l:?} not in {labels:?}")))
     };
 
     // Sentiment rows: SmSA (a seeded sample), NusaX id/en, and the corpus's train messages.
@@ -419,7 +420,7 @@ pub fn train_adapter(
         }
     }
     std::env::set_var("RAYON_NUM_THREADS", "1");
-    let (_, best_epoch, weights) = best.ok_or_else(|| Error::Internal("no epoch trained".into()))?;
+    let (_, best_epoch, weights) = best.ok_or_else(|| Error::internal("no epoch trained"))?;
     let report = json!({
         "recipe": recipe,
         "data": sources,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use convoqa_domain::error::{Error, Result};
+use crate::error::{Error, Result};
 use convoqa_domain::model::{Conversation, Message, Role, RowRef};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -116,7 +116,7 @@ impl CorpusConversation {
     /// The conversation as convoqa's assembled type, so evaluation runs the shipped stages.
     pub fn to_conversation(&self) -> Result<Conversation> {
         let start_us = jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%:z", &self.created_at)
-            .map_err(|e| Error::Internal(format!("{}: created_at {:?}: {e}", self.conversation_id, self.created_at)))?
+            .map_err(|e| Error::internal(format!("{}: created_at {:?}: {e}", self.conversation_id, self.created_at)))?
             .as_microsecond();
         let messages = self
             .messages

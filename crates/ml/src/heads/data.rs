@@ -8,7 +8,7 @@ use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use convoqa_domain::error::{Error, Result};
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Labelled {

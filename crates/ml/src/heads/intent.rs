@@ -17,7 +17,7 @@ use super::sentiment::embed_cached;
 use super::train::{train_best, EmbeddedSet, Recipe};
 use super::{Head, HeadCard, OutOfScope};
 use crate::encoder::Encoder;
-use convoqa_domain::error::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The default taxonomy, built in so a run never depends on the working directory for it.
 pub const DEFAULT_TAXONOMY: &str = include_str!("../../../../data/taxonomy/intents.toml");
@@ -142,7 +142,7 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
     labels.dedup();
     let oos = match out_of_scope {
         Some(l) => Some(labels.iter().position(|x| x == l).ok_or_else(|| {
-            convoqa_domain::Error::input(
+            crate::error::Error::input(
                 Path::new(source),
                 format!("--out-of-scope {l:?} is not a label of the data"),
                 "name the data's out-of-scope label, e.g. oos",

@@ -16,7 +16,7 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use convoqa_domain::error::{Error, Result};
+use crate::error::{Error, Result};
 
 /// What a head file says about itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,8 +72,9 @@ pub struct Head {
     pub layers: Vec<(Tensor, Tensor)>,
 }
 
-fn ce(e: candle_core::Error) -> Error {
-    Error::Internal(format!("head: {e}"))
+/// A tensor operation's error, its source kept.
+fn ce(source: candle_core::Error) -> Error {
+    Error::Tensor { stage: "head", source }
 }
 
 impl Head {
@@ -125,7 +126,8 @@ impl Head {
         let weights = dir.join("head.safetensors");
         candle_core::safetensors::save(&map, &weights).map_err(|e| Error::write(&weights, e))?;
         let card = dir.join("card.json");
-        let json = serde_json::to_string_pretty(&self.card).map_err(|e| Error::Internal(e.to_string()))?;
+        let json =
+            serde_json::to_string_pretty(&self.card).map_err(|source| Error::Json { what: "head card", source })?;
         std::fs::write(&card, json).map_err(|e| Error::write(&card, e))?;
         Ok(())
     }

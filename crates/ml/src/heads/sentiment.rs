@@ -9,7 +9,7 @@ use super::data::{load, Labelled};
 use super::train::{train_best, EmbeddedSet, Recipe};
 use super::{Head, HeadCard};
 use crate::encoder::Encoder;
-use convoqa_domain::error::{Error, Result};
+use crate::error::{Error, Result};
 
 pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::metrics::{evaluate, Metrics};
 use super::{argmax, Head, HeadCard};
-use convoqa_domain::error::{Error, Result};
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Recipe {
@@ -39,8 +39,9 @@ pub struct Trained {
     pub score: f64,
 }
 
-fn ce(e: candle_core::Error) -> Error {
-    Error::Internal(format!("training: {e}"))
+/// A tensor operation's error, its source kept.
+fn ce(source: candle_core::Error) -> Error {
+    Error::Tensor { stage: "head training", source }
 }
 
 fn to_tensor(x: &[Vec<f32>], dev: &Device) -> candle_core::Result<Tensor> {
@@ -142,7 +143,7 @@ pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], 
             best = Some(Trained { layers: snapshot, best_epoch: epoch, validation, score });
         }
     }
-    best.ok_or_else(|| Error::Internal("no epoch trained".into()))
+    best.ok_or_else(|| Error::internal("no epoch trained"))
 }
 
 /// Trains every candidate recipe and keeps the one with the best validation score; also returns
@@ -163,6 +164,6 @@ pub fn train_best(
             best = Some((recipe, t));
         }
     }
-    let (recipe, trained) = best.ok_or_else(|| Error::Internal("no candidate recipe".into()))?;
+    let (recipe, trained) = best.ok_or_else(|| Error::internal("no candidate recipe"))?;
     Ok((recipe, trained, tried))
 }
