@@ -22,11 +22,13 @@ ENV CARGO_INCREMENTAL=0 \
 COPY Cargo.toml Cargo.lock ./
 COPY crates/domain/Cargo.toml ./crates/domain/Cargo.toml
 COPY crates/ml/Cargo.toml ./crates/ml/Cargo.toml
-RUN mkdir -p src crates/domain/src crates/ml/src \
+COPY crates/core/Cargo.toml ./crates/core/Cargo.toml
+COPY crates/io/Cargo.toml ./crates/io/Cargo.toml
+RUN mkdir -p src crates/domain/src crates/ml/src crates/core/src crates/io/src \
  && echo 'fn main() {}' > src/main.rs \
- && touch src/lib.rs crates/domain/src/lib.rs crates/ml/src/lib.rs \
+ && touch src/lib.rs crates/domain/src/lib.rs crates/ml/src/lib.rs crates/core/src/lib.rs crates/io/src/lib.rs \
  && cargo build --release --locked \
- && rm -rf src crates/domain/src crates/ml/src
+ && rm -rf src crates/domain/src crates/ml/src crates/core/src crates/io/src
 COPY src ./src
 COPY crates ./crates
 # Compiled in with include_str!: the built-in intent taxonomy and holiday calendar.
@@ -34,7 +36,7 @@ COPY data/taxonomy/intents.toml ./data/taxonomy/intents.toml
 COPY data/calendars/indonesia.toml ./data/calendars/indonesia.toml
 # The copied sources keep their own (older) times: touch the crate roots so cargo rebuilds
 # convoqa instead of keeping the placeholder build.
-RUN touch src/lib.rs src/main.rs crates/domain/src/lib.rs crates/ml/src/lib.rs \
+RUN touch src/lib.rs src/main.rs crates/*/src/lib.rs \
  && cargo build --release --locked \
  && ./target/release/convoqa --version
 

@@ -1,5 +1,5 @@
-//! The app's errors: the domain's and the language model's joined with `#[from]`, and the
-//! errors of building tables and files (Arrow, JSON, CSV) kept as sources. Two kinds matter to a
+//! The app's errors: every lower layer's (domain, language model, stages, IO) joined with
+//! `#[from]`, and a manifest or file that does not serialise kept with its source. Two kinds matter to a
 //! scheduler: the user can fix it (exit code 2: bad input or config, with a "fix:") or convoqa
 //! is wrong (exit code 1). Row-level faults are not errors: they go to quarantine.
 
@@ -15,13 +15,13 @@ pub enum Error {
     #[error(transparent)]
     Model(#[from] convoqa_ml::error::Error),
 
-    /// Building, converting or merging an Arrow table failed: a schema convoqa got wrong.
-    #[error("{context}")]
-    Arrow {
-        context: String,
-        #[source]
-        source: arrow::error::ArrowError,
-    },
+    /// The stages'.
+    #[error(transparent)]
+    Core(#[from] convoqa_core::error::Error),
+
+    /// Reading and writing tables.
+    #[error(transparent)]
+    Io(#[from] convoqa_io::error::Error),
 
     /// A manifest, card or model file did not serialise, or a built-in file did not parse.
     #[error("{what}")]
@@ -38,23 +38,15 @@ impl Error {
         match self {
             Error::Domain(e) => e.exit_code(),
             Error::Model(e) => e.exit_code(),
-            Error::Arrow { .. } | Error::Format { .. } => 1,
+            Error::Core(e) => e.exit_code(),
+            Error::Io(e) => e.exit_code(),
+            Error::Format { .. } => 1,
         }
     }
 
     convoqa_domain::domain_constructors!();
 
-    /// An Arrow error while `context`, its source kept.
-    pub fn arrow(context: impl Into<String>) -> impl FnOnce(arrow::error::ArrowError) -> Error {
-        let context = context.into();
-        move |source| Error::Arrow { context, source }
-    }
-
-    /// A serialisation or parse error of `what`, its source kept.
-    pub fn format<E: std::error::Error + Send + Sync + 'static>(what: impl Into<String>) -> impl FnOnce(E) -> Error {
-        let what = what.into();
-        move |source| Error::Format { what, source: Box::new(source) }
-    }
+    convoqa_domain::format_constructor!();
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -68,7 +60,10 @@ mod tests {
         let user: Error = convoqa_ml::error::Error::input("m.e5s1", "truncated", "fetch it again").into();
         assert_eq!(user.exit_code(), 2);
         assert!(user.to_string().contains("fix: fetch it again"), "{user}");
-        let bug = Error::arrow("building a table")(arrow::error::ArrowError::SchemaError("no column".into()));
+        let bug: Error = convoqa_io::error::Error::arrow("building a table")(arrow::error::ArrowError::SchemaError(
+            "no column".into(),
+        ))
+        .into();
         assert_eq!(bug.exit_code(), 1);
         let source = std::error::Error::source(&bug).expect("the Arrow error is kept as the source");
         assert!(source.to_string().contains("no column"), "{source}");

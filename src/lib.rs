@@ -10,34 +10,21 @@
 //! QA list, VOC, KPIs, writing). The binary only parses arguments into an
 //! [`pipeline::AnalyzeRequest`] and calls it.
 
-pub mod aggregate;
-pub mod assemble;
-pub mod business_hours;
-pub mod config;
-pub mod enrich;
 pub mod error;
-pub mod features;
-pub mod ingest;
-pub mod link;
 pub mod manifest;
-pub mod model_search;
 pub mod partition;
 pub mod pipeline;
-pub mod qa;
 pub mod readings;
 pub mod report;
-pub mod score;
-pub mod shard;
-pub mod spill;
-pub mod store;
 pub mod summary;
-pub mod tables;
-pub mod voc;
 pub mod wording;
-pub mod write;
 
 // The lower crates, re-exported at the paths the stages and the tests use.
+pub use convoqa_core::{
+    aggregate, assemble, business_hours, config, enrich, features, input, link, model_search, qa, score, shard, voc,
+};
 pub use convoqa_domain::{diagnostics, model, redact, row, signals, text, timefmt};
+pub use convoqa_io::{ingest, spill, store, tables, write};
 pub use convoqa_ml::{context, encoder, heads};
 
 pub use error::{Error, Result};

@@ -378,6 +378,8 @@ fn exit_code(err: &anyhow::Error) -> i32 {
         .find_map(|e| {
             e.downcast_ref::<convoqa::Error>()
                 .map(convoqa::Error::exit_code)
+                .or_else(|| e.downcast_ref::<convoqa_io::error::Error>().map(convoqa_io::error::Error::exit_code))
+                .or_else(|| e.downcast_ref::<convoqa_core::error::Error>().map(convoqa_core::error::Error::exit_code))
                 .or_else(|| e.downcast_ref::<convoqa_ml::error::Error>().map(convoqa_ml::error::Error::exit_code))
                 .or_else(|| e.downcast_ref::<convoqa_domain::Error>().map(convoqa_domain::Error::exit_code))
         })

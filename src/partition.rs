@@ -353,7 +353,7 @@ impl Partitions {
         let spill = SpillDir::new(spill_parent)?;
         let mut writers: Vec<SpillWriter> = (0..count)
             .map(|p| SpillWriter::create(&spill.path.join(format!("part-{p}.arrow"))))
-            .collect::<Result<_>>()?;
+            .collect::<convoqa_io::error::Result<_>>()?;
         let mut quarantined: Vec<QuarantinedRow> = Vec::new();
         let mut latest: Option<i64> = None;
         let mut other_shards = 0u64;
@@ -373,7 +373,8 @@ impl Partitions {
             }
             Ok(())
         })?;
-        let files: Vec<PathBuf> = writers.into_iter().map(SpillWriter::finish).collect::<Result<_>>()?;
+        let files: Vec<PathBuf> =
+            writers.into_iter().map(SpillWriter::finish).collect::<convoqa_io::error::Result<_>>()?;
         // The rows no partition holds; each partition accounts for its own.
         let messages_rows = RowAccounting {
             rows_in: quarantined.len() as u64 + other_shards,

@@ -158,7 +158,7 @@ fn file_entries(files: &[PathBuf]) -> Vec<InputFileEntry> {
 pub fn load_risk_models(settings: &Settings) -> Result<RiskModels> {
     match settings.risk_model_path()? {
         None => Ok(RiskModels::built_in()),
-        Some(path) => RiskModels::load(&path),
+        Some(path) => Ok(RiskModels::load(&path)?),
     }
 }
 
@@ -341,10 +341,10 @@ impl Gathered {
     fn write_messages(&mut self, staged: &mut StagedOutput) -> Result<()> {
         match self.messages.len() {
             0 if self.message_files.is_empty() => {
-                staged.parquet("messages.parquet", &messages::to_batch(&[], None, false)?)
+                Ok(staged.parquet("messages.parquet", &messages::to_batch(&[], None, false)?)?)
             }
-            0 => crate::spill::merge_messages(&self.message_files, staged),
-            1 => staged.parquet("messages.parquet", &self.messages[0]),
+            0 => Ok(crate::spill::merge_messages(&self.message_files, staged)?),
+            1 => Ok(staged.parquet("messages.parquet", &self.messages[0])?),
             _ => Err(Error::internal("an in-memory run has one partition")),
         }
     }

@@ -725,7 +725,7 @@ fn messages_batch(rows: &[&DemoMessage], faults: &[FaultRow]) -> Result<RecordBa
         Arc::new(all.iter().map(|r| r.agent_id.clone()).collect::<StringArray>()),
         Arc::new(all.iter().map(|r| Some(r.is_auto_reply)).collect::<BooleanArray>()),
     ];
-    RecordBatch::try_new(schema, cols).map_err(Error::arrow("demo batch"))
+    RecordBatch::try_new(schema, cols).map_err(|e| Error::from(convoqa_io::error::Error::arrow("demo batch")(e)))
 }
 
 /// A message row as written, faults included.

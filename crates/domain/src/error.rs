@@ -103,3 +103,15 @@ macro_rules! domain_constructors {
         }
     };
 }
+
+/// The `format` constructor of a layer's error with a `Format { what, source }` variant: a
+/// serialisation or parse error of `what`, its source kept.
+#[macro_export]
+macro_rules! format_constructor {
+    () => {
+        pub fn format<E: std::error::Error + Send + Sync + 'static>(what: impl Into<String>) -> impl FnOnce(E) -> Self {
+            let what = what.into();
+            move |source| Self::Format { what, source: Box::new(source) }
+        }
+    };
+}

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::config::Settings;
 use crate::diagnostics::{RowAccounting, Warnings};
-use crate::ingest::{ConversationsInput, MessagesInput};
+use crate::input::{ConversationsInput, MessagesInput};
 use crate::model::{Conversation, ConversationRecord, Message, QuarantineReason, QuarantinedRow, Role, RowRef};
 use crate::timefmt::format_us;
 

@@ -38,7 +38,11 @@ impl LanguageModel {
         } else {
             let path = Path::new(&cfg.intent_taxonomy);
             let text = std::fs::read_to_string(path).map_err(|e| {
-                crate::Error::input(path, format!("cannot read the taxonomy ({e})"), "fix [model] intent_taxonomy")
+                crate::error::Error::input(
+                    path,
+                    format!("cannot read the taxonomy ({e})"),
+                    "fix [model] intent_taxonomy",
+                )
             })?;
             Taxonomy::parse(&text, path)?
         };
@@ -67,7 +71,7 @@ impl LanguageModel {
 fn check_head_fits(head: &Head, dir: &Path, encoder: &Encoder) -> Result<()> {
     let trained_on = crate::encoder::encoder_name(Path::new(&head.card.encoder));
     if trained_on != encoder.name {
-        return Err(crate::Error::config(
+        return Err(crate::error::Error::config(
             "model",
             format!("the head in {} was trained on {trained_on} embeddings, but [model] encoder is {}", dir.display(), encoder.name),
             format!("train heads for this encoder: `convoqa train {} --model <encoder> --out DIR`, then point [model] at them", head.card.task),
@@ -151,7 +155,7 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
     let labels = &model.sentiment.card.labels;
     let position = |name: &str| labels.iter().position(|l| l == name);
     let (Some(neg), Some(neu), Some(pos)) = (position("negative"), position("neutral"), position("positive")) else {
-        return Err(crate::Error::input(
+        return Err(crate::error::Error::input(
             &model.sentiment_path,
             format!("a sentiment head needs the labels negative, neutral and positive; this one has {labels:?}"),
             "point [model] sentiment_head at a sentiment head",

@@ -22,6 +22,7 @@ use crate::diagnostics::Warnings;
 use crate::error::{Error, Result};
 use crate::model::{ConversationRecord, Message, QuarantineReason, QuarantinedRow, RowRef, Status};
 use crate::timefmt::{format_us, parse_timestamp_str};
+pub use convoqa_core::input::{ConversationsInput, MessagesInput};
 
 const BATCH_ROWS: usize = 65_536;
 
@@ -496,17 +497,6 @@ fn convert(array: &ArrayRef, spec: &ColumnSpec, input_tz: &TimeZone) -> std::res
     }
 }
 
-/// Messages read from every input file, with quarantined rows and the count of rows seen.
-#[derive(Debug, Default)]
-pub struct MessagesInput {
-    pub files: Vec<PathBuf>,
-    pub rows_in: u64,
-    /// Rows left to other shards by shard::select.
-    pub rows_other_shards: u64,
-    pub messages: Vec<Message>,
-    pub quarantined: Vec<QuarantinedRow>,
-}
-
 /// The message files of `paths` and the configured columns, every file's schema checked before
 /// any rows are read, so a bad file fails fast.
 /// Finds the message files and checks each opens with the contract's columns; returns the files,
@@ -702,17 +692,6 @@ fn message_row(
 /// Channel names are compared lower-case with '-' and ' ' as '_', so "Live Chat" = "live_chat".
 pub fn normalise_channel(raw: &str) -> String {
     raw.trim().to_lowercase().replace([' ', '-'], "_")
-}
-
-/// Rows of the optional conversations table.
-#[derive(Debug, Default)]
-pub struct ConversationsInput {
-    pub files: Vec<PathBuf>,
-    pub rows_in: u64,
-    /// Rows left to other shards by shard::select.
-    pub rows_other_shards: u64,
-    pub records: Vec<(ConversationRecord, RowRef)>,
-    pub quarantined: Vec<QuarantinedRow>,
 }
 
 pub fn read_conversations(

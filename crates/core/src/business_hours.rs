@@ -34,7 +34,7 @@ impl Default for BusinessHoursConfig {
 }
 
 /// Built-in holiday calendars, opt-in by name in `calendars = [...]`.
-const BUILT_IN_CALENDARS: &[(&str, &str)] = &[("indonesia", include_str!("../data/calendars/indonesia.toml"))];
+const BUILT_IN_CALENDARS: &[(&str, &str)] = &[("indonesia", include_str!("../../../data/calendars/indonesia.toml"))];
 
 /// One schedule as written in the config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

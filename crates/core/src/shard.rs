@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
-use crate::ingest::{ConversationsInput, MessagesInput};
+use crate::input::{ConversationsInput, MessagesInput};
 use crate::text::stable_hash;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,7 +32,7 @@ pub struct ModelSearch {
     pub beside_binary: Vec<PathBuf>,
     /// The per-user data directory's models folder.
     pub user_dir: Option<PathBuf>,
-    /// The checkout the binary was built from (`CARGO_MANIFEST_DIR/models`).
+    /// The checkout the binary was built from (its `models/`).
     pub build_tree: Option<PathBuf>,
 }
 
@@ -58,7 +58,9 @@ impl ModelSearch {
             })
             .map(|d| d.join("convoqa").join("models"));
         // Only while that checkout is there (not in a container image or after it is deleted).
-        let build_tree = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models")).filter(|d| d.is_dir());
+        // This crate sits at crates/core of the checkout.
+        let build_tree =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models").canonicalize().ok().filter(|d| d.is_dir());
         ModelSearch { config_dir, model_dir, beside_binary, user_dir, build_tree }
     }
 

@@ -550,7 +550,7 @@ mod tests {
 
     #[test]
     fn the_built_in_card_lists_the_coefficients_the_code_uses() {
-        let card = include_str!("../../models/risk/CARD.md");
+        let card = include_str!("../../../../models/risk/CARD.md");
         let (low, fcr) = (RiskModel::default_low_csat(), RiskModel::default_false_fcr());
         assert!(card.contains(&format!("| intercept | {:.1} | {:.1} |", low.intercept, fcr.intercept)));
         for ((s, a), (_, b)) in low.weights.iter().zip(&fcr.weights) {

@@ -29,7 +29,7 @@ const MERGE_BATCH: usize = crate::write::ROWS_PER_WRITE;
 /// Hands memory freed by the partitions (their messages, the model) back to the system. glibc's
 /// allocator keeps freed memory for reuse, so without this the peak of the partition loop would
 /// stay resident under the rows read back afterwards.
-pub(crate) fn release_free_memory() {
+pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free heap pages; it touches no live allocation.
     unsafe {
@@ -39,12 +39,12 @@ pub(crate) fn release_free_memory() {
 
 /// The spill files of one run, next to its outputs (same disk as the user chose), removed when
 /// the run ends; a killed run's are removed by the next run (write::remove_dead_staging).
-pub(crate) struct SpillDir {
-    pub(crate) path: PathBuf,
+pub struct SpillDir {
+    pub path: PathBuf,
 }
 
 impl SpillDir {
-    pub(crate) fn new(out_dir: &Path) -> Result<SpillDir> {
+    pub fn new(out_dir: &Path) -> Result<SpillDir> {
         std::fs::create_dir_all(out_dir).map_err(|e| Error::write(out_dir, e))?;
         let path = out_dir.join(format!("{}{}", crate::write::SPILL_PREFIX, crate::write::run_tag()));
         if path.exists() {
@@ -62,21 +62,21 @@ impl Drop for SpillDir {
 }
 
 /// Appends messages to one partition's spill file (Arrow IPC), a batch at a time.
-pub(crate) struct SpillWriter {
+pub struct SpillWriter {
     path: PathBuf,
     buffer: Vec<Message>,
     writer: arrow::ipc::writer::StreamWriter<BufWriter<File>>,
 }
 
 impl SpillWriter {
-    pub(crate) fn create(path: &Path) -> Result<SpillWriter> {
+    pub fn create(path: &Path) -> Result<SpillWriter> {
         let file = File::create(path).map_err(|e| Error::write(path, e))?;
         let writer = arrow::ipc::writer::StreamWriter::try_new(BufWriter::new(file), &spill_batch(&[])?.schema())
             .map_err(|e| Error::write(path, e))?;
         Ok(SpillWriter { path: path.to_path_buf(), buffer: Vec::with_capacity(SPILL_BATCH), writer })
     }
 
-    pub(crate) fn push(&mut self, m: Message) -> Result<()> {
+    pub fn push(&mut self, m: Message) -> Result<()> {
         self.buffer.push(m);
         if self.buffer.len() >= SPILL_BATCH {
             self.flush()?;
@@ -93,7 +93,7 @@ impl SpillWriter {
         Ok(())
     }
 
-    pub(crate) fn finish(mut self) -> Result<PathBuf> {
+    pub fn finish(mut self) -> Result<PathBuf> {
         self.flush()?;
         self.writer.finish().map_err(|e| Error::write(&self.path, e))?;
         Ok(self.path)
@@ -130,7 +130,7 @@ fn spill_batch(messages: &[Message]) -> Result<RecordBatch> {
     .map_err(Error::arrow("spill batch"))
 }
 
-pub(crate) fn read_spill(path: &Path) -> Result<Vec<Message>> {
+pub fn read_spill(path: &Path) -> Result<Vec<Message>> {
     let file = File::open(path).map_err(|e| Error::read(path, "opening a spill file", e))?;
     let reader = arrow::ipc::reader::StreamReader::try_new(BufReader::new(file), None)
         .map_err(|e| Error::read(path, "reading a spill file", e))?;
@@ -164,7 +164,7 @@ pub(crate) fn read_spill(path: &Path) -> Result<Vec<Message>> {
 
 /// Merges the partitions' messages.parquet parts (each sorted by conversation_id, a
 /// conversation in one part) into the stage's messages.parquet in conversation_id order.
-pub(crate) fn merge_messages(parts: &[PathBuf], staged: &mut StagedOutput) -> Result<()> {
+pub fn merge_messages(parts: &[PathBuf], staged: &mut StagedOutput) -> Result<()> {
     let schema = messages::to_batch(&[], None, false)?.schema();
     let mut out = staged.parquet_writer("messages.parquet", schema.clone())?;
     merge_sorted_parts(parts, &schema, "conversation_id", |batch| out.write(batch))?;
@@ -255,7 +255,7 @@ fn merge_sorted_parts(
 }
 
 /// Every batch of a spilled Parquet part.
-pub(crate) fn read_parquet_batches(path: &Path) -> Result<Vec<RecordBatch>> {
+pub fn read_parquet_batches(path: &Path) -> Result<Vec<RecordBatch>> {
     let file = File::open(path).map_err(|e| Error::read(path, "opening a partition's part", e))?;
     parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.build())
