@@ -276,12 +276,20 @@ impl Gathered {
         for (total, part) in self.heatmap.iter_mut().flatten().zip(out.heatmap.iter().flatten()) {
             *total += part;
         }
-        for (id, n) in out.complaints {
-            let slot = *self.slot_of_text.entry(crate::text::inference_key(&n.text)).or_insert_with(|| {
-                self.complaint_vectors.push(out.complaint_vectors[n.slot].clone());
-                self.complaint_vectors.len() - 1
-            });
-            self.complaints.push((id, NegativeMessage { slot, ..n }));
+        if self.spill_dir.is_none() {
+            // One partition: its slots are already one per distinct text.
+            let offset = self.complaint_vectors.len();
+            self.complaint_vectors.extend(out.complaint_vectors);
+            self.complaints
+                .extend(out.complaints.into_iter().map(|(id, n)| (id, NegativeMessage { slot: offset + n.slot, ..n })));
+        } else {
+            for (id, n) in out.complaints {
+                let slot = *self.slot_of_text.entry(crate::text::inference_key(&n.text)).or_insert_with(|| {
+                    self.complaint_vectors.push(out.complaint_vectors[n.slot].clone());
+                    self.complaint_vectors.len() - 1
+                });
+                self.complaints.push((id, NegativeMessage { slot, ..n }));
+            }
         }
         for (label, n) in out.sentiment_counts {
             *self.sentiment_counts.entry(label).or_default() += n;
@@ -550,7 +558,12 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     timer.partitions(&gathered.stage_seconds);
     let owner_teams = model.as_ref().map(owner_teams);
     drop(model);
-    crate::spill::release_free_memory();
+    // A spilled run hands the partitions' memory back before the rows are read in; one pass
+    // keeps glibc's free lists (trimming a large heap costs more than it gives back).
+    let spilled = partitions.spill_dir().is_some();
+    if spilled {
+        crate::spill::release_free_memory();
+    }
 
     // The barriers: score with the whole run's intent norms, then the VOC themes and the QA list.
     let mut rows = gathered.take_rows()?;
@@ -575,21 +588,22 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     };
     drop(complaints);
     gathered.complaint_vectors = Vec::new();
-    crate::spill::release_free_memory();
+    if spilled {
+        crate::spill::release_free_memory();
+    }
     timer.done("voc");
 
     let (selected, qa_stats) = crate::qa::qa_selection(&rows, &settings.config.qa);
     let on_list: HashSet<&str> = selected.iter().map(|s| rows[s.row].conversation_id.as_str()).collect();
     let quotes = gathered.quotes_for(&on_list)?;
     let none = EvidenceQuotes::default();
-    let qa_items: Vec<crate::qa::QaItem> = selected
-        .iter()
-        .map(|s| {
-            let row = &rows[s.row];
-            crate::qa::item(row, quotes.get(&row.conversation_id).unwrap_or(&none), s.group, s.rank)
-        })
-        .collect();
-    drop((on_list, quotes));
+    // Items are built a chunk at a time as they are written: a long list is never whole.
+    let item = |s: &crate::qa::Selected| {
+        let row = &rows[s.row];
+        crate::qa::item(row, quotes.get(&row.conversation_id).unwrap_or(&none), s.group, s.rank)
+    };
+    let items = |chunk: &[crate::qa::Selected]| chunk.iter().map(item).collect::<Vec<_>>();
+    let qa_top = items(&selected[..selected.len().min(crate::report::QA_TOP)]);
     timer.done("qa_review");
 
     let mut warnings = std::mem::take(&mut gathered.warnings);
@@ -622,8 +636,27 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     for (name, batch) in kpi::to_batches(&kpis)? {
         staged.parquet(name, &batch)?;
     }
-    staged.parquet_rows("qa_review.parquet", &qa_items, qa_review::to_batch)?;
-    staged.file("qa_review.csv", |out| qa_review::csv(&qa_items, out))?;
+    // Both files from one pass over the list, a chunk of items at a time (an empty list still
+    // writes its schema).
+    let chunks: Vec<&[crate::qa::Selected]> = match selected.is_empty() {
+        true => vec![&[]],
+        false => selected.chunks(crate::write::ROWS_PER_WRITE).collect(),
+    };
+    let mut qa_parquet = staged.parquet_writer("qa_review.parquet", qa_review::to_batch(&[])?.schema())?;
+    staged.file("qa_review.csv", |out| {
+        let mut batch_error = None;
+        let chunk_items = chunks.iter().map(|chunk| {
+            let chunk_items = items(chunk);
+            if let Err(e) = qa_review::to_batch(&chunk_items).and_then(|b| qa_parquet.write(&b)) {
+                batch_error.get_or_insert(e);
+            }
+            chunk_items
+        });
+        let out = qa_review::csv_chunks(chunk_items, out)?;
+        batch_error.map_or(Ok(out), |e| Err(e.into()))
+    })?;
+    qa_parquet.close()?;
+    drop((on_list, quotes));
     staged.parquet("voc_backlog.parquet", &crate::tables::voc_backlog::to_batch(&voc_items)?)?;
     staged.bytes("voc_backlog.md", voc_markdown(&voc_items, 20).as_bytes())?;
     let local = |us: i64| {
@@ -634,11 +667,10 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         "" => format!("built-in: {}", risk_models.low_csat.source),
         path => format!("{path}: {}", risk_models.low_csat.source),
     };
-    let qa_top = &qa_items[..qa_items.len().min(crate::report::QA_TOP)];
     let report = crate::report::report_html(&crate::report::ReportInput {
         kpis: &kpis,
         rows: &rows,
-        qa: qa_top,
+        qa: &qa_top,
         qa_flagged: qa_stats.flagged,
         voc: &voc_items,
         period: (

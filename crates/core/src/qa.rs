@@ -58,8 +58,8 @@ pub struct Quote {
     pub message: u32,
     /// Its id in the outputs (`Message::output_id`).
     pub message_id: String,
-    /// Redacted and cut to 120 characters.
-    pub snippet: String,
+    /// As written: redacted and cut only for the conversations the list selects.
+    pub text: String,
 }
 
 /// The quotes of one conversation, by message position. Taken where the messages are (each
@@ -80,7 +80,7 @@ impl EvidenceQuotes {
                     Some(Quote {
                         message: i as u32,
                         message_id: m.output_id(i),
-                        snippet: snippet(m.text.as_deref().unwrap_or(""), SNIPPET_CHARS),
+                        text: m.text.clone().unwrap_or_default(),
                     })
                 })
                 .collect(),
@@ -106,7 +106,7 @@ pub fn item(row: &ConversationRow, quotes: &EvidenceQuotes, group: &'static str,
         .iter()
         .filter_map(|&(code, i)| {
             let q = quotes.at(i)?;
-            Some((q.message_id.as_str(), format!("{code}: \"{}\"", q.snippet)))
+            Some((q.message_id.as_str(), format!("{code}: \"{}\"", snippet(&q.text, SNIPPET_CHARS))))
         })
         .collect();
     QaItem {

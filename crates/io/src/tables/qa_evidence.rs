@@ -14,7 +14,7 @@ pub fn to_batch(quotes: &[(String, EvidenceQuotes)]) -> Result<RecordBatch> {
     t.str("conversation_id", rows().map(|(id, _)| Some(id)));
     t.u32("message", rows().map(|(_, q)| q.message));
     t.str("message_id", rows().map(|(_, q)| Some(&q.message_id)));
-    t.str("snippet", rows().map(|(_, q)| Some(&q.snippet)));
+    t.str("text", rows().map(|(_, q)| Some(&q.text)));
     t.finish()
 }
 
@@ -24,18 +24,18 @@ pub fn from_batch(b: &RecordBatch) -> Result<Vec<(String, EvidenceQuotes)>> {
     let col = |name: &str| {
         b.column_by_name(name).ok_or_else(|| Error::internal(format!("qa evidence spill: no column {name}")))
     };
-    let (ids, messages, message_ids, snippets) = (
+    let (ids, messages, message_ids, texts) = (
         col("conversation_id")?.as_string::<i32>(),
         col("message")?.as_primitive::<UInt32Type>(),
         col("message_id")?.as_string::<i32>(),
-        col("snippet")?.as_string::<i32>(),
+        col("text")?.as_string::<i32>(),
     );
     let mut out: Vec<(String, EvidenceQuotes)> = Vec::new();
     for r in 0..b.num_rows() {
         let quote = Quote {
             message: messages.value(r),
             message_id: message_ids.value(r).to_string(),
-            snippet: snippets.value(r).to_string(),
+            text: texts.value(r).to_string(),
         };
         match out.last_mut() {
             Some((id, q)) if id == ids.value(r) => q.0.push(quote),
@@ -54,8 +54,7 @@ mod tests {
     fn quotes() -> impl Strategy<Value = (String, EvidenceQuotes)> {
         ("[a-z0-9#-]{1,10}", prop::collection::vec((0..500u32, "[a-z0-9-]{1,8}", "[a-zA-Z0-9 ,|:\"é😀-]{0,20}"), 1..4))
             .prop_map(|(id, qs)| {
-                let quotes =
-                    qs.into_iter().map(|(message, message_id, snippet)| Quote { message, message_id, snippet });
+                let quotes = qs.into_iter().map(|(message, message_id, text)| Quote { message, message_id, text });
                 (id, EvidenceQuotes(quotes.collect()))
             })
     }

@@ -28,8 +28,15 @@ pub fn to_batch(items: &[QaItem]) -> Result<RecordBatch> {
 
 /// qa_review.csv: the same rows for spreadsheet users.
 pub fn csv<W: std::io::Write>(items: &[QaItem], out: W) -> Result<W> {
+    csv_chunks(std::iter::once(items.to_vec()), out)
+}
+
+/// qa_review.csv from the list's items a chunk at a time (a long list is never built whole).
+pub fn csv_chunks<W: std::io::Write>(chunks: impl Iterator<Item = Vec<QaItem>>, out: W) -> Result<W> {
     let mut w = csv_writer(out)?;
-    csv_rows(&mut w, items)?;
+    for items in chunks {
+        csv_rows(&mut w, &items)?;
+    }
     w.into_inner().map_err(|e| Error::format("writing qa_review.csv")(e.into_error()))
 }
 
