@@ -263,3 +263,50 @@ pub fn read_parquet_batches(path: &Path) -> Result<Vec<RecordBatch>> {
         .map(|b| b.map_err(|e| Error::read(path, "reading a partition's part", e)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn message() -> impl Strategy<Value = Message> {
+        let text = || prop::option::of("[a-zA-Z0-9 ,|:é😀-]{0,16}");
+        (
+            ("[a-z0-9#-]{1,10}", "[a-z0-9-]{1,10}", text(), any::<i64>(), 0..4usize),
+            (text(), text(), text(), text(), any::<bool>(), any::<u32>(), any::<u64>()),
+        )
+            .prop_map(|((conversation_id, thread_id, message_id, sent_at_us, role), rest)| {
+                let (text, customer_id, channel, agent_id, is_auto_reply, file, row) = rest;
+                Message {
+                    conversation_id,
+                    thread_id,
+                    message_id,
+                    sent_at_us,
+                    role: Role::ALL[role],
+                    text,
+                    customer_id,
+                    channel,
+                    agent_id,
+                    is_auto_reply,
+                    source: RowRef { file, row },
+                }
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        /// A partition's spill gives back every field of every message, in order.
+        #[test]
+        fn the_message_spill_round_trips(messages in prop::collection::vec(message(), 0..40)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("part-0.arrow");
+            let mut writer = SpillWriter::create(&path).unwrap();
+            for m in messages.iter().cloned() {
+                writer.push(m).unwrap();
+            }
+            let path = writer.finish().unwrap();
+            prop_assert_eq!(read_spill(&path).unwrap(), messages);
+        }
+    }
+}
