@@ -58,7 +58,7 @@ pub struct PartitionInput {
 }
 
 /// An earlier night's row, linked again with tonight's; `night` and `index` say where it is
-/// written back.
+/// written back. Its stored topic is taken by the partition that links it.
 pub struct PriorRow {
     pub night: usize,
     pub index: usize,
@@ -128,19 +128,12 @@ pub fn run_partition(input: PartitionInput, ctx: &PartitionContext) -> Result<Pa
     let topics = reopen_topics(conversations, enrichment.as_ref(), settings);
     // Tonight's conversations are linked together with the earlier nights' of the same
     // customers, so a return after midnight is found and their FCR matures.
-    let prior = input.prior;
-    let prior_topics: Vec<StoredTopic> = prior.iter().map(|p| p.topic.clone()).collect();
+    let mut prior = input.prior;
+    let prior_count = prior.len();
+    let prior_topics: Vec<StoredTopic> = prior.iter_mut().map(|p| std::mem::take(&mut p.topic)).collect();
     let all_topics: Option<Vec<Topic>> =
         topics.as_ref().map(|t| prior_topics.iter().map(StoredTopic::as_topic).chain(t.iter().cloned()).collect());
-    let prior_count = prior.len();
-    let (mut prior, prior_rows): (Vec<PriorRow>, Vec<ConversationRow>) = prior
-        .into_iter()
-        .map(|mut p| {
-            let row = std::mem::take(&mut p.row);
-            (p, row)
-        })
-        .unzip();
-    let mut linked: Vec<ConversationRow> = prior_rows.into_iter().chain(rows).collect();
+    let mut linked: Vec<ConversationRow> = prior.iter_mut().map(|p| std::mem::take(&mut p.row)).chain(rows).collect();
     let outcomes =
         link_reopens(&linked, &reopen_rule(all_topics.as_deref(), settings), settings, ctx.as_of_us, &mut warnings);
     for (row, outcome) in linked.iter_mut().zip(outcomes) {

@@ -25,7 +25,7 @@ use crate::qa::EvidenceQuotes;
 use crate::row::ConversationRow;
 use crate::score::{score_conversations, RiskModels};
 use crate::tables::qa_review;
-use crate::tables::{kpi, messages, quarantine};
+use crate::tables::{kpi, quarantine};
 use crate::timefmt::format_us;
 use crate::voc::{voc_backlog, voc_markdown, NegativeMessage};
 use crate::write::{write_spill_parquet, StagedOutput};
@@ -347,13 +347,10 @@ impl Gathered {
 
     /// messages.parquet: the one partition's batch, or the spilled parts merged in order.
     fn write_messages(&mut self, staged: &mut StagedOutput) -> Result<()> {
-        match self.messages.len() {
-            0 if self.message_files.is_empty() => {
-                Ok(staged.parquet("messages.parquet", &messages::to_batch(&[], None, false)?)?)
-            }
-            0 => Ok(crate::spill::merge_messages(&self.message_files, staged)?),
-            1 => Ok(staged.parquet("messages.parquet", &self.messages[0])?),
-            _ => Err(Error::internal("an in-memory run has one partition")),
+        match (&self.spill_dir, self.messages.as_slice()) {
+            (Some(_), _) => Ok(crate::spill::merge_messages(&self.message_files, staged)?),
+            (None, [batch]) => Ok(staged.parquet("messages.parquet", batch)?),
+            (None, _) => Err(Error::internal("an in-memory run has one partition")),
         }
     }
 }
@@ -644,16 +641,13 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     };
     let mut qa_parquet = staged.parquet_writer("qa_review.parquet", qa_review::to_batch(&[])?.schema())?;
     staged.file("qa_review.csv", |out| {
-        let mut batch_error = None;
-        let chunk_items = chunks.iter().map(|chunk| {
+        let mut csv = qa_review::csv_writer(out)?;
+        for chunk in &chunks {
             let chunk_items = items(chunk);
-            if let Err(e) = qa_review::to_batch(&chunk_items).and_then(|b| qa_parquet.write(&b)) {
-                batch_error.get_or_insert(e);
-            }
-            chunk_items
-        });
-        let out = qa_review::csv_chunks(chunk_items, out)?;
-        batch_error.map_or(Ok(out), |e| Err(e.into()))
+            qa_parquet.write(&qa_review::to_batch(&chunk_items)?)?;
+            qa_review::csv_rows(&mut csv, &chunk_items)?;
+        }
+        Ok(qa_review::csv_finish(csv)?)
     })?;
     qa_parquet.close()?;
     drop((on_list, quotes));

@@ -26,17 +26,9 @@ pub fn to_batch(items: &[QaItem]) -> Result<RecordBatch> {
     t.finish()
 }
 
-/// qa_review.csv: the same rows for spreadsheet users.
-pub fn csv<W: std::io::Write>(items: &[QaItem], out: W) -> Result<W> {
-    csv_chunks(std::iter::once(items.to_vec()), out)
-}
-
-/// qa_review.csv from the list's items a chunk at a time (a long list is never built whole).
-pub fn csv_chunks<W: std::io::Write>(chunks: impl Iterator<Item = Vec<QaItem>>, out: W) -> Result<W> {
-    let mut w = csv_writer(out)?;
-    for items in chunks {
-        csv_rows(&mut w, &items)?;
-    }
+/// qa_review.csv, for spreadsheet users: `csv_writer`, then `csv_rows` a chunk of the list at a
+/// time, then `csv_finish`.
+pub fn csv_finish<W: std::io::Write>(w: csv::Writer<W>) -> Result<W> {
     w.into_inner().map_err(|e| Error::format("writing qa_review.csv")(e.into_error()))
 }
 
