@@ -11,6 +11,7 @@
 //! [`pipeline::AnalyzeRequest`] and calls it.
 
 pub mod error;
+pub mod flags;
 pub mod manifest;
 pub mod partition;
 pub mod pipeline;

@@ -186,6 +186,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The pre-survey flags measured on a split of the chat corpus: the resolution reading, the
+    /// risks' ROC-AUC against the corpus's outcomes, predicted beside surveyed 1-3 star share.
+    EvalFlags {
+        #[arg(long, default_value = "data/corpus")]
+        corpus: PathBuf,
+        /// train, dev or test. Select on dev; score test once.
+        #[arg(long, default_value = "dev")]
+        split: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Write a split of the chat corpus as analyze's input tables (messages.parquet,
     /// conversations.parquet), e.g. to see the readings in analyze's outputs.
     CorpusExport {
@@ -234,8 +245,12 @@ enum TrainCommand {
     /// table with csat_score); evaluated on the latest part by time, saved with a card.
     Risk {
         /// Messages: Parquet file(s) or directories of them.
-        #[arg(long, required = true, num_args = 1..)]
+        #[arg(long, required_unless_present = "corpus", num_args = 1..)]
         messages: Vec<PathBuf>,
+        /// Fit the built-in models instead: on this chat corpus's train split, calibrated on its
+        /// dev split (writes built_in.json, card.json and CARD.md to --out).
+        #[arg(long, conflicts_with_all = ["messages", "conversations", "as_of", "no_model"])]
+        corpus: Option<PathBuf>,
         /// Conversations table with csat_score (the low-CSAT labels).
         #[arg(long, num_args = 1..)]
         conversations: Vec<PathBuf>,
@@ -310,6 +325,24 @@ enum TrainCommand {
         /// Adapter merged into the encoder (`train adapter`); "" for the plain encoder.
         #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH)]
         adapter: PathBuf,
+    },
+    /// How conversations ended (solved, deferred, unsolved, nothing), read from the closing
+    /// exchange: trained on the corpus's train split (labels/resolution), selected on dev.
+    Resolution {
+        #[arg(long, default_value = "data/corpus")]
+        corpus: PathBuf,
+        #[arg(long, default_value = "models/heads/resolution")]
+        out: PathBuf,
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_MODEL_PATH)]
+        model: PathBuf,
+        /// Adapter merged into the encoder (`train adapter`); "" for the plain encoder.
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH)]
+        adapter: PathBuf,
+        #[arg(long, default_value_t = 128)]
+        max_tokens: usize,
+        /// Keep embeddings here between runs.
+        #[arg(long)]
+        cache: Option<PathBuf>,
     },
     /// A low-rank adapter that fine-tunes the encoder's upper layers for chats, on sentiment
     /// (SmSA sample + NusaX + the corpus's train messages) and intent (taxonomy examples + the
@@ -519,6 +552,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 ("model.adapter", &m.adapter),
                 ("model.sentiment_head", &m.sentiment_head),
                 ("model.intent_head", &m.intent_head),
+                ("model.resolution_head", &m.resolution_head),
                 ("model.intent_taxonomy", &m.intent_taxonomy),
                 ("risk.model", &settings.config.risk.model),
             ] {
@@ -566,8 +600,33 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             println!("wrote {}", file.display());
             Ok(())
         }
+        Command::Train { what: TrainCommand::Risk { corpus: Some(dir), config, out, .. } } => {
+            let settings = settings_from(config.as_deref())?;
+            let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
+            let command = format!("convoqa train risk --corpus {} --out {}", dir.display(), out.display());
+            let card = convoqa::flags::fit_built_in(&corpus, &settings, &out, &command)?;
+            for (name, t) in [("low CSAT", &card.low_csat), ("false FCR", &card.false_fcr)] {
+                println!(
+                    "{name}: dev ROC-AUC reasoned {:?} fitted {:?}; Brier fitted {:?} calibrated {:?}",
+                    t.dev_reasoned.roc_auc, t.dev_fitted.roc_auc, t.dev_fitted.brier, t.dev_calibrated.brier
+                );
+            }
+            println!("saved {}", out.display());
+            Ok(())
+        }
         Command::Train {
-            what: TrainCommand::Risk { messages, conversations, config, as_of, out, test_fraction, l2, no_model },
+            what:
+                TrainCommand::Risk {
+                    messages,
+                    conversations,
+                    config,
+                    as_of,
+                    out,
+                    test_fraction,
+                    l2,
+                    no_model,
+                    corpus: None,
+                },
         } => {
             if !(0.05..=0.5).contains(&test_fraction) {
                 return Err(convoqa::Error::config(
@@ -609,6 +668,27 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             let saved = convoqa::write::save_risk_model(&out, &models, &card)?;
             print!("{}", convoqa::score::train::summary(&card));
             println!("saved {} (use it: [risk] model = \"{}\" in the config)", out.display(), saved.display());
+            Ok(())
+        }
+        Command::Train { what: TrainCommand::Resolution { corpus, out, model, adapter, max_tokens, cache } } => {
+            let corpus = convoqa::heads::corpus::Corpus::load(&corpus)?;
+            let (encoder, model_name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
+            let head = convoqa::readings::train_resolution(
+                &encoder,
+                &model_name,
+                &corpus,
+                &out,
+                max_tokens,
+                cache.as_deref(),
+            )?;
+            for (name, m) in &head.card.validation {
+                println!("{name}: {m}");
+            }
+            println!(
+                "temperature {:.2}; dev open-vs-solved ROC-AUC {}; evidence agreement {}",
+                head.card.temperature, head.card.recipe["dev_open_roc_auc"], head.card.recipe["dev_evidence_agreement"]
+            );
+            println!("saved {}", out.display());
             Ok(())
         }
         Command::Train {
@@ -792,6 +872,21 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             let corpus = convoqa::heads::corpus::Corpus::load(&corpus)?;
             let (convs, msgs) = convoqa::readings::export_split(&corpus, &split, &out)?;
             println!("{convs} conversations, {msgs} messages of the {split} split -> {}/messages.parquet, conversations.parquet", out.display());
+            Ok(())
+        }
+        Command::EvalFlags { corpus, split, config } => {
+            if !convoqa::heads::corpus::SPLITS.contains(&split.as_str()) {
+                return Err(convoqa::Error::config(
+                    "--split",
+                    format!("{split:?} is not a split"),
+                    "use train, dev or test",
+                )
+                .into());
+            }
+            let settings = settings_from(config.as_deref())?;
+            let corpus = convoqa::heads::corpus::Corpus::load(&corpus)?;
+            let report = convoqa::flags::evaluate_flags(&corpus, &settings, &split)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::EvalReadings { corpus, split, twitter, config, json } => {

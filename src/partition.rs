@@ -152,7 +152,12 @@ pub fn run_partition(input: PartitionInput, ctx: &PartitionContext) -> Result<Pa
     drop(topics);
     lap(3);
 
-    let signals = conversation_signals(&rows, conversations, enrichment.as_ref().map(|e| e.sentiment.as_slice()));
+    let signals = conversation_signals(
+        &rows,
+        conversations,
+        enrichment.as_ref().map(|e| e.sentiment.as_slice()),
+        enrichment.as_ref().map(|e| e.resolution.as_slice()),
+    );
     for (row, s) in rows.iter_mut().zip(signals) {
         row.risk_signals = s;
     }

@@ -665,7 +665,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         kpis: &kpis,
         rows: &rows,
         qa: &qa_top,
-        qa_flagged: qa_stats.flagged,
+        qa_stats: &qa_stats,
         voc: &voc_items,
         period: (
             rows.iter().map(|r| r.created_at_us).min().map_or("-".into(), local),

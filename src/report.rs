@@ -24,8 +24,8 @@ pub struct ReportInput<'a> {
     pub rows: &'a [ConversationRow],
     /// The QA list in rank order; at least its first 15 flagged items (the table shows those).
     pub qa: &'a [QaItem],
-    /// How many conversations the QA list flags.
-    pub qa_flagged: u64,
+    /// How the QA list was cut, and how many crossed which line.
+    pub qa_stats: &'a crate::qa::QaStats,
     pub voc: &'a [VocItem],
     /// First and last conversation start, and as_of, already formatted.
     pub period: (String, String),
@@ -598,7 +598,7 @@ const GLOSSARY: [(&str, &str); 26] = [
 ];
 
 /// What each QA reason code means.
-const REASONS: [(&str, &str); 12] = [
+const REASONS: [(&str, &str); 14] = [
     ("NEGATIVE_END", "the customer's last message was negative"),
     ("SENTIMENT_DROP", "the customer's mood fell from the start to the end"),
     ("UNADDRESSED_NEGATIVE", "negative customer messages after the last agent reply"),
@@ -611,6 +611,8 @@ const REASONS: [(&str, &str); 12] = [
     ("DEFERRED_RESOLUTION", "the last agent reply handed the issue on (\"forwarded to the team\", \"1x24 jam\")"),
     ("SLOW_FOR_INTENT", "slower to resolve than usual for its intent"),
     ("REPEAT_CONTACT", "the customer had other conversations in the 7 days before"),
+    ("READ_AS_DEFERRED", "the model read the close as handed on (a promise, a ticket, \"mohon ditunggu 1x24 jam\"), not solved"),
+    ("READ_AS_UNSOLVED", "the model read the close as leaving the problem open (unanswered, troubleshooting without a fix, a canned answer)"),
 ];
 
 fn definition(term: &str) -> &'static str {
@@ -1045,7 +1047,19 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
 
     let by_id: HashMap<&str, &ConversationRow> = input.rows.iter().map(|r| (r.conversation_id.as_str(), r)).collect();
     let flagged: Vec<&QaItem> = input.qa.iter().filter(|q| q.group == "flagged").collect();
-    let _ = write!(html, "<h2>Top QA flags</h2><p>{} conversations flagged for review (full list with the control group: qa_review.csv).</p>", input.qa_flagged);
+    let st = input.qa_stats;
+    let _ = write!(
+        html,
+        "<h2>Top QA flags</h2><p>{} conversations listed for review ({} with an agent, {} without) of {} over a threshold ({} for low CSAT, {} for false FCR; {} left off by the caps). The rule: {}. Full list with the control group: qa_review.csv.</p>",
+        st.flagged,
+        st.listed_with_agent,
+        st.listed_unassigned,
+        st.over_a_threshold,
+        st.over_low_csat_threshold,
+        st.over_false_fcr_threshold,
+        st.cut_by_cap,
+        escape(&st.rule)
+    );
     let _ = write!(
         html,
         "<table class=qa><tr><th>#</th><th>conversation</th><th>agent</th><th>channel</th><th>intent</th><th class=num>{}</th><th class=num>{}</th><th>reasons</th><th>evidence (redacted)</th></tr>",
@@ -1333,7 +1347,7 @@ mod tests {
             kpis: &kpis,
             rows,
             qa,
-            qa_flagged: qa.len() as u64,
+            qa_stats: &crate::qa::QaStats { flagged: qa.len() as u64, ..Default::default() },
             voc: &[],
             period: ("2026-01-01 00:00".into(), "2026-01-02 00:00".into()),
             as_of: "2026-01-09 00:00".into(),

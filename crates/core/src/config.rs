@@ -72,11 +72,23 @@ pub struct QaConfig {
     pub false_fcr_threshold: f64,
     /// Share of unflagged conversations sampled per channel x agent as the control group.
     pub control_rate: f64,
+    /// At most this many flagged conversations per agent per run (their highest risks first):
+    /// the usual weekly audit is about 10. 0 = no cap (every conversation over a threshold).
+    pub reviews_per_agent: usize,
+    /// At most this many flagged conversations without an agent (bot-only, unassigned) per run.
+    /// 0 = no cap.
+    pub reviews_unassigned: usize,
 }
 
 impl Default for QaConfig {
     fn default() -> Self {
-        QaConfig { low_csat_threshold: 0.5, false_fcr_threshold: 0.5, control_rate: 0.05 }
+        QaConfig {
+            low_csat_threshold: 0.5,
+            false_fcr_threshold: 0.5,
+            control_rate: 0.05,
+            reviews_per_agent: 10,
+            reviews_unassigned: 10,
+        }
     }
 }
 
@@ -95,6 +107,9 @@ pub struct ModelConfig {
     pub adapter: String,
     pub sentiment_head: String,
     pub intent_head: String,
+    /// The resolution head (was it solved, read from the closing exchange); "" = none, and
+    /// resolution_state stays empty.
+    pub resolution_head: String,
     /// Taxonomy TOML (names, owner teams, min_confidence); empty = the built-in one.
     pub intent_taxonomy: String,
     /// Messages longer than this many tokens are cut (the manifest counts them).
@@ -109,6 +124,7 @@ impl Default for ModelConfig {
             adapter: crate::encoder::DEFAULT_ADAPTER_PATH.into(),
             sentiment_head: "models/heads/sentiment".into(),
             intent_head: "models/heads/intent".into(),
+            resolution_head: "models/heads/resolution".into(),
             intent_taxonomy: String::new(),
             max_tokens: 128,
         }
@@ -445,6 +461,7 @@ impl Settings {
             adapter: find("model.adapter", &m.adapter)?,
             sentiment_head: find("model.sentiment_head", &m.sentiment_head)?,
             intent_head: find("model.intent_head", &m.intent_head)?,
+            resolution_head: find("model.resolution_head", &m.resolution_head)?,
             intent_taxonomy: find("model.intent_taxonomy", &m.intent_taxonomy)?,
             ..m.clone()
         })

@@ -13,6 +13,9 @@ use crate::config::ModelConfig;
 use crate::encoder::{Embed, Encoder};
 use crate::error::Result;
 use crate::heads::intent::{intent_text, intent_vector, reads_intent, Taxonomy};
+use crate::heads::resolution::{
+    closing_exchange, deciding_slot, input_vector as resolution_input, ClosingExchange, Resolution,
+};
 use crate::heads::Head;
 use crate::model::{Conversation, Role};
 use crate::text::inference_key;
@@ -22,12 +25,15 @@ pub struct LanguageModel {
     pub encoder: Box<dyn Embed>,
     pub sentiment: Head,
     pub intent: Head,
+    /// Reads how each conversation ended; None when [model] resolution_head is "".
+    pub resolution: Option<Head>,
     pub taxonomy: Taxonomy,
     pub encoder_path: PathBuf,
     /// "" = the plain encoder.
     pub adapter_path: PathBuf,
     pub sentiment_path: PathBuf,
     pub intent_path: PathBuf,
+    pub resolution_path: PathBuf,
     pub max_tokens: usize,
 }
 
@@ -49,18 +55,25 @@ impl LanguageModel {
         let (encoder, _) = Encoder::load_adapted(Path::new(&cfg.encoder), Some(Path::new(&cfg.adapter)))?;
         let sentiment = Head::load(Path::new(&cfg.sentiment_head))?;
         let intent = Head::load(Path::new(&cfg.intent_head))?;
-        for (head, dir) in [(&sentiment, &cfg.sentiment_head), (&intent, &cfg.intent_head)] {
+        let resolution =
+            if cfg.resolution_head.is_empty() { None } else { Some(Head::load(Path::new(&cfg.resolution_head))?) };
+        for (head, dir) in [(&sentiment, &cfg.sentiment_head), (&intent, &cfg.intent_head)]
+            .into_iter()
+            .chain(resolution.as_ref().map(|h| (h, &cfg.resolution_head)))
+        {
             check_head_fits(head, Path::new(dir), &encoder)?;
         }
         Ok(LanguageModel {
             encoder: Box::new(encoder),
             sentiment,
             intent,
+            resolution,
             taxonomy,
             encoder_path: PathBuf::from(&cfg.encoder),
             adapter_path: PathBuf::from(&cfg.adapter),
             sentiment_path: PathBuf::from(&cfg.sentiment_head),
             intent_path: PathBuf::from(&cfg.intent_head),
+            resolution_path: PathBuf::from(&cfg.resolution_head),
             max_tokens: cfg.max_tokens,
         })
     }
@@ -132,6 +145,8 @@ pub struct Enrichment {
     pub intent_embeddings: Vec<Vec<f32>>,
     /// Per message (aligned like `sentiment`), its index into `intent_embeddings`.
     pub message_slots: Vec<Vec<Option<usize>>>,
+    /// How each conversation ended (None without the resolution head, or with nothing said).
+    pub resolution: Vec<Option<Resolution>>,
     pub stats: EnrichStats,
 }
 
@@ -142,7 +157,10 @@ pub struct EnrichStats {
     pub adapter: String,
     pub sentiment_head: String,
     pub intent_head: String,
+    pub resolution_head: String,
     pub customer_texts: u64,
+    /// Agent and bot messages embedded for the resolution head (their closing exchanges).
+    pub business_texts: u64,
     pub distinct_texts: u64,
     pub tokens: u64,
     pub truncated: u64,
@@ -196,6 +214,34 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
                 .map(|t| texts.slot(&t))
         })
         .collect();
+    // The resolution head also reads the business's last two messages (customer ones are
+    // embedded already); templates repeat, so they deduplicate well.
+    let mut business_texts = 0u64;
+    let exchanges: Vec<Option<(ClosingExchange, Vec<Option<usize>>)>> = match &model.resolution {
+        None => vec![None; conversations.len()],
+        Some(_) => conversations
+            .iter()
+            .zip(&rules)
+            .zip(&slots)
+            .map(|((conv, conv_rules), conv_slots)| {
+                let exchange = closing_exchange(&conv.messages, conv_rules);
+                let text_slots: Vec<Option<usize>> = exchange
+                    .slots
+                    .iter()
+                    .map(|slot| {
+                        slot.and_then(|i| match conv_slots[i] {
+                            Some(s) => Some(s),
+                            None => conv.messages[i].text.as_deref().map(|t| {
+                                business_texts += 1;
+                                texts.slot(t)
+                            }),
+                        })
+                    })
+                    .collect();
+                text_slots.iter().any(Option::is_some).then_some((exchange, text_slots))
+            })
+            .collect(),
+    };
     let refs: Vec<&str> = texts.distinct.iter().map(String::as_str).collect();
     let embedded = model.encoder.embed_texts(&refs, model.max_tokens)?;
     let probs = model.sentiment.predict_proba(&embedded.vectors)?;
@@ -243,6 +289,10 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
         })
         .collect();
     let intent = conversation_intents(&intent_inputs, &intent_slots, model)?;
+    let resolution = match &model.resolution {
+        Some(head) => conversation_resolutions(head, &exchanges, &embedded.vectors)?,
+        None => vec![None; conversations.len()],
+    };
     Ok(Enrichment {
         sentiment,
         intent,
@@ -251,7 +301,9 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
             adapter: model.adapter_path.display().to_string(),
             sentiment_head: model.sentiment_path.display().to_string(),
             intent_head: model.intent_path.display().to_string(),
+            resolution_head: model.resolution_path.display().to_string(),
             customer_texts,
+            business_texts,
             distinct_texts: texts.distinct.len() as u64,
             tokens: embedded.tokens as u64,
             truncated: embedded.truncated as u64,
@@ -260,7 +312,45 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
         },
         intent_embeddings: embedded.vectors,
         message_slots: slots,
+        resolution,
     })
+}
+
+/// Each conversation's resolution from its closing exchange's embeddings (text slots index
+/// `vectors`), with the message that decided it.
+fn conversation_resolutions(
+    head: &Head,
+    exchanges: &[Option<(ClosingExchange, Vec<Option<usize>>)>],
+    vectors: &[Vec<f32>],
+) -> Result<Vec<Option<Resolution>>> {
+    let dim = vectors.first().map_or(0, Vec::len);
+    let inputs: Vec<Vec<f32>> = exchanges
+        .iter()
+        .flatten()
+        .map(|(exchange, text_slots)| {
+            let by_message = |i: usize| {
+                let k = exchange.slots.iter().position(|&s| s == Some(i))?;
+                text_slots[k].map(|t| vectors[t].clone())
+            };
+            resolution_input(exchange, by_message, dim)
+        })
+        .collect();
+    let probs = head.predict_proba(&inputs)?;
+    let weights = head.linear_weights()?;
+    let mut read = probs.into_iter().zip(&inputs);
+    Ok(exchanges
+        .iter()
+        .map(|e| {
+            e.as_ref().map(|(exchange, _)| {
+                let (p, x) = read.next().expect("one prediction per exchange");
+                let probabilities = [p[0], p[1], p[2], p[3]];
+                let class = crate::heads::argmax(&probabilities);
+                let decided_by =
+                    weights.as_deref().and_then(|w| deciding_slot(w, class, x, dim)).and_then(|s| exchange.slots[s]);
+                Resolution { probabilities, decided_by }
+            })
+        })
+        .collect())
 }
 
 /// Distinct inference keys in first-seen order.
@@ -322,10 +412,13 @@ pub fn model_readings(e: &Enrichment) -> Vec<ModelReading> {
     e.sentiment
         .iter()
         .zip(&e.intent)
-        .map(|(scores, intent)| ModelReading {
+        .zip(&e.resolution)
+        .map(|((scores, intent), resolution)| ModelReading {
             sentiment: conversation_sentiment(scores),
             intent: Some(intent.intent.clone()),
             intent_confidence: intent.confidence,
+            resolution_state: resolution.map(|r| r.state()),
+            resolution_confidence: resolution.map(|r| r.confidence()),
         })
         .collect()
 }
@@ -410,11 +503,13 @@ mod tests {
                 vec![10., 0., 0., 0., 0., 10., 0., 0., 0., 0., 10., 0.],
             ),
             intent: head(&["delivery_problem", "order_status"], vec![0., 0., 0., 10., 0., 1., 0., 0.]),
+            resolution: None,
             taxonomy: Taxonomy::default_taxonomy(),
             encoder_path: "fake".into(),
             adapter_path: "".into(),
             sentiment_path: "fake".into(),
             intent_path: "fake".into(),
+            resolution_path: "".into(),
             max_tokens: 128,
         }
     }
@@ -448,6 +543,50 @@ mod tests {
         assert_eq!(calls.iter().filter(|t| t.contains("kecewa")).count(), 1, "{calls:?}");
         assert!(!calls.iter().any(|t| t == "1" || t.contains("mohon maaf")), "{calls:?}");
         assert_eq!(e.stats.customer_texts, 3);
+    }
+
+    #[test]
+    fn the_resolution_head_reads_the_closing_exchange_and_names_the_deciding_message() {
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut model = fake_model(calls.clone());
+        // Inputs: 4 slots x 4 dims + 3 flags. "deferred" reads a plain last business message
+        // (dim 1 of slot 0); "solved" reads thanks in the last customer message (dim 2 of slot 2).
+        let inputs = 4 * 4 + 3;
+        let mut w = vec![0.0f32; 4 * inputs];
+        w[inputs + 1] = 10.0;
+        w[2 * 4 + 2] = 20.0;
+        let w = candle_core::Tensor::from_vec(w, (4, inputs), &candle_core::Device::Cpu).unwrap();
+        let b = candle_core::Tensor::zeros(4, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+        let labels: Vec<String> = crate::heads::resolution::LABELS.iter().map(|l| l.to_string()).collect();
+        model.resolution = Some(Head::new(crate::heads::HeadCard::bare(&labels), vec![(w, b)]));
+        let conv = |id: &str, said: &[(Role, &str)]| Conversation {
+            conversation_id: id.into(),
+            thread_id: id.into(),
+            messages: said
+                .iter()
+                .enumerate()
+                .map(|(i, &(role, text))| crate::model::Message::for_test(id, i as i64 * 60_000_000, role, text))
+                .collect(),
+            record: None,
+        };
+        let promised = conv("a", &[(Role::Customer, "paket belum sampai"), (Role::Agent, "mohon ditunggu ya kak")]);
+        let thanked = conv(
+            "b",
+            &[
+                (Role::Customer, "paket belum sampai"),
+                (Role::Agent, "mohon ditunggu ya kak"),
+                (Role::Customer, "oke makasih"),
+            ],
+        );
+        let e = enrich(&[promised, thanked], &model).unwrap();
+        let a = e.resolution[0].unwrap();
+        assert_eq!((a.state(), a.decided_by), (crate::row::ResolutionState::Deferred, Some(1)));
+        let b = e.resolution[1].unwrap();
+        assert_eq!((b.state(), b.decided_by), (crate::row::ResolutionState::Solved, Some(2)));
+        // The agent's template is embedded once for both conversations.
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.iter().filter(|t| t.contains("mohon ditunggu")).count(), 1, "{calls:?}");
+        assert_eq!(e.stats.business_texts, 2);
     }
 
     #[test]

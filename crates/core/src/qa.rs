@@ -37,6 +37,19 @@ pub struct QaItem {
 /// What the manifest records about the list.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct QaStats {
+    /// How the list was cut, in words (for the manifest and the report).
+    pub rule: String,
+    /// Conversations over each threshold, and over either.
+    pub over_low_csat_threshold: u64,
+    pub over_false_fcr_threshold: u64,
+    pub over_a_threshold: u64,
+    /// Over a threshold but left off by the per-agent or unassigned cap.
+    pub cut_by_cap: u64,
+    pub reviews_per_agent: u64,
+    pub reviews_unassigned: u64,
+    /// Listed conversations with an agent, and without one.
+    pub listed_with_agent: u64,
+    pub listed_unassigned: u64,
     pub flagged: u64,
     pub control: u64,
     pub unflagged: u64,
@@ -145,16 +158,35 @@ pub fn qa_review(rows: &[ConversationRow], conversations: &[Conversation], cfg: 
 
 /// Which conversations are on the list, in rank order: the flagged ones by risk, then the
 /// control sample. Needs only the scored rows; the evidence comes from the messages (`item`).
+///
+/// Flagged: conversations over a threshold, cut to each agent's `reviews_per_agent` highest
+/// risks and the `reviews_unassigned` highest of those with no agent (a QA team reviews a fixed
+/// number per agent, not every conversation a threshold lets through).
 pub fn qa_selection(rows: &[ConversationRow], cfg: &QaConfig) -> (Vec<Selected>, QaStats) {
-    let is_flagged = |r: &ConversationRow| {
-        r.risk.low_csat_risk.is_some_and(|p| p >= cfg.low_csat_threshold)
-            || r.risk.false_fcr_risk.is_some_and(|p| p >= cfg.false_fcr_threshold)
-    };
+    let over_low = |r: &ConversationRow| r.risk.low_csat_risk.is_some_and(|p| p >= cfg.low_csat_threshold);
+    let over_fcr = |r: &ConversationRow| r.risk.false_fcr_risk.is_some_and(|p| p >= cfg.false_fcr_threshold);
+    let is_flagged = |r: &ConversationRow| over_low(r) || over_fcr(r);
     let top_risk = |r: &ConversationRow| r.risk.low_csat_risk.unwrap_or(0.0).max(r.risk.false_fcr_risk.unwrap_or(0.0));
-    let mut flagged: Vec<usize> = (0..rows.len()).filter(|&i| is_flagged(&rows[i])).collect();
-    flagged.sort_by(|&a, &b| {
-        top_risk(&rows[b]).total_cmp(&top_risk(&rows[a])).then(rows[a].conversation_id.cmp(&rows[b].conversation_id))
-    });
+    let by_risk = |a: &usize, b: &usize| {
+        top_risk(&rows[*b])
+            .total_cmp(&top_risk(&rows[*a]))
+            .then(rows[*a].conversation_id.cmp(&rows[*b].conversation_id))
+    };
+    let mut candidates: Vec<usize> = (0..rows.len()).filter(|&i| is_flagged(&rows[i])).collect();
+    candidates.sort_by(by_risk);
+    // Walk the candidates highest first, keeping each agent's (and the unassigned) quota.
+    let mut taken: BTreeMap<Option<&str>, usize> = BTreeMap::new();
+    let flagged: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let agent = rows[i].primary_agent_id.as_deref();
+            let cap = if agent.is_some() { cfg.reviews_per_agent } else { cfg.reviews_unassigned };
+            let n = taken.entry(agent).or_default();
+            *n += 1;
+            cap == 0 || *n <= cap
+        })
+        .collect();
 
     // Control: in each channel x agent stratum, the ceil(rate x n) unflagged conversations that
     // come first in hash order (every stratum with a conversation gets at least one at rate > 0).
@@ -187,7 +219,26 @@ pub fn qa_selection(rows: &[ConversationRow], cfg: &QaConfig) -> (Vec<Selected>,
     for (k, &i) in control.iter().enumerate() {
         selected.push(Selected { row: i, group: "control", rank: (flagged.len() + k) as u64 + 1 });
     }
+    let cap = |n: usize| if n == 0 { "no cap".to_string() } else { format!("at most {n}") };
+    let rule = format!(
+        "over a threshold (low_csat_risk >= {}, false_fcr_risk >= {}), then {} per agent and {} without an agent, highest risk first; plus a control sample of {:.0}% of the rest per channel x agent",
+        cfg.low_csat_threshold,
+        cfg.false_fcr_threshold,
+        cap(cfg.reviews_per_agent),
+        cap(cfg.reviews_unassigned),
+        cfg.control_rate * 100.0
+    );
+    let with_agent = flagged.iter().filter(|&&i| rows[i].primary_agent_id.is_some()).count();
     let stats = QaStats {
+        rule,
+        over_low_csat_threshold: rows.iter().filter(|r| over_low(r)).count() as u64,
+        over_false_fcr_threshold: rows.iter().filter(|r| over_fcr(r)).count() as u64,
+        over_a_threshold: candidates.len() as u64,
+        cut_by_cap: (candidates.len() - flagged.len()) as u64,
+        reviews_per_agent: cfg.reviews_per_agent as u64,
+        reviews_unassigned: cfg.reviews_unassigned as u64,
+        listed_with_agent: with_agent as u64,
+        listed_unassigned: (flagged.len() - with_agent) as u64,
         flagged: flagged.len() as u64,
         control: control.len() as u64,
         unflagged: unflagged as u64,
@@ -231,6 +282,48 @@ mod tests {
             },
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_list_keeps_each_agents_highest_risks_up_to_the_cap_and_samples_control_from_the_rest() {
+        let mut rows = Vec::new();
+        // Agent x: 15 conversations over the threshold; agent y: 3; no agent (bot-only): 12;
+        // 20 under the threshold for x.
+        for i in 0..15 {
+            rows.push(row(&format!("x{i:02}"), 0.6 + i as f64 / 100.0, "x"));
+        }
+        for i in 0..3 {
+            rows.push(row(&format!("y{i:02}"), 0.55, "y"));
+        }
+        for i in 0..12 {
+            let mut r = row(&format!("b{i:02}"), 0.7 + i as f64 / 100.0, "-");
+            r.primary_agent_id = None;
+            rows.push(r);
+        }
+        for i in 0..20 {
+            rows.push(row(&format!("u{i:02}"), 0.1, "x"));
+        }
+        let cfg = QaConfig::default();
+        let (selected, stats) = qa_selection(&rows, &cfg);
+        let flagged: Vec<&str> =
+            selected.iter().filter(|s| s.group == "flagged").map(|s| rows[s.row].conversation_id.as_str()).collect();
+        let of = |p: &str| flagged.iter().filter(|id| id.starts_with(p)).count();
+        assert_eq!((of("x"), of("y"), of("b")), (10, 3, 10));
+        // Agent x keeps its ten highest: x05..x14.
+        assert!(flagged.iter().filter(|id| id.starts_with('x')).all(|id| *id >= "x05"), "{flagged:?}");
+        // Ranked by risk across agents: the bot-only b11 (0.81) first.
+        assert_eq!(flagged[0], "b11");
+        assert_eq!((stats.over_a_threshold, stats.cut_by_cap, stats.flagged), (30, 7, 23));
+        assert_eq!((stats.listed_with_agent, stats.listed_unassigned), (13, 10));
+        assert!(stats.rule.contains("at most 10 per agent"), "{}", stats.rule);
+        // Control: ceil(5% of 20) = 1 from the conversations under the threshold, never a capped one.
+        let control: Vec<&str> =
+            selected.iter().filter(|s| s.group == "control").map(|s| rows[s.row].conversation_id.as_str()).collect();
+        assert_eq!(control.len(), 1);
+        assert!(control[0].starts_with('u'));
+        // No cap: every conversation over a threshold is listed.
+        let uncapped = QaConfig { reviews_per_agent: 0, reviews_unassigned: 0, ..cfg };
+        assert_eq!(qa_selection(&rows, &uncapped).1.flagged, 30);
     }
 
     #[test]

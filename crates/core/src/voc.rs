@@ -368,6 +368,7 @@ mod tests {
             intent: vec![],
             intent_embeddings: vec![vec![1.0, 0.0], vec![0.95, 0.312], vec![0.0, 1.0]],
             message_slots: vec![vec![Some(0)], vec![Some(1)], vec![Some(0)], vec![Some(2)]],
+            resolution: vec![None; 4],
             stats: Default::default(),
         };
         let owners: HashMap<String, String> =

@@ -91,6 +91,47 @@ pub struct ModelReading {
     pub sentiment: ConversationSentiment,
     pub intent: Option<String>,
     pub intent_confidence: Option<f64>,
+    /// Was it solved, read from the closing exchange (heads::resolution); None without the
+    /// model or the resolution head.
+    pub resolution_state: Option<ResolutionState>,
+    pub resolution_confidence: Option<f64>,
+}
+
+/// How a conversation ended, read from its words: the resolution head's four labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResolutionState {
+    /// The problem was fixed, or the customer got what they needed.
+    Solved,
+    /// Handed on: a promise, an ETA to wait for, a ticket, an escalation.
+    Deferred,
+    /// Left open with no promise: unanswered, troubleshooting without a fix, a canned answer.
+    Unsolved,
+    /// Nothing to fix: information given and acknowledged, greetings, spam.
+    Nothing,
+}
+
+impl ResolutionState {
+    /// In the head's label order.
+    pub const ALL: [ResolutionState; 4] =
+        [ResolutionState::Solved, ResolutionState::Deferred, ResolutionState::Unsolved, ResolutionState::Nothing];
+
+    pub fn parse(raw: &str) -> Option<ResolutionState> {
+        Self::ALL.into_iter().find(|r| r.as_str() == raw)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResolutionState::Solved => "solved",
+            ResolutionState::Deferred => "deferred",
+            ResolutionState::Unsolved => "unsolved",
+            ResolutionState::Nothing => "nothing",
+        }
+    }
+
+    /// Deferred and unsolved closes leave the customer's problem open.
+    pub fn leaves_problem_open(self) -> bool {
+        matches!(self, ResolutionState::Deferred | ResolutionState::Unsolved)
+    }
 }
 
 /// Conversation-level sentiment from its customer messages' scores, in time order.

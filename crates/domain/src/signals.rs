@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The signals, in model order; each is 0 when absent.
-pub const SIGNALS: [Signal; 12] = [
+pub const SIGNALS: [Signal; 14] = [
     Signal::NegativeEnd,
     Signal::SentimentDrop,
     Signal::UnaddressedNegative,
@@ -19,6 +19,8 @@ pub const SIGNALS: [Signal; 12] = [
     Signal::DeferredResolution,
     Signal::SlowForIntent,
     Signal::RepeatContact,
+    Signal::ReadAsDeferred,
+    Signal::ReadAsUnsolved,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -50,6 +52,12 @@ pub enum Signal {
     SlowForIntent,
     /// The customer's other conversations in the 7 days before this one (capped at 3).
     RepeatContact,
+    /// The resolution head's probability that the close handed the problem on (a promise, a
+    /// ticket, "mohon ditunggu 1x24 jam"), 0..1; 0 without the head.
+    ReadAsDeferred,
+    /// The resolution head's probability that the close left the problem open with no promise
+    /// (unanswered, troubleshooting without a fix, a canned answer), 0..1; 0 without the head.
+    ReadAsUnsolved,
 }
 
 impl Signal {
@@ -76,6 +84,8 @@ impl Signal {
             Signal::DeferredResolution => "DEFERRED_RESOLUTION",
             Signal::SlowForIntent => "SLOW_FOR_INTENT",
             Signal::RepeatContact => "REPEAT_CONTACT",
+            Signal::ReadAsDeferred => "READ_AS_DEFERRED",
+            Signal::ReadAsUnsolved => "READ_AS_UNSOLVED",
         }
     }
 }
@@ -84,9 +94,9 @@ impl Signal {
 /// (an index into the conversation's messages) where one does.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RiskSignals {
-    pub values: [f64; 12],
+    pub values: [f64; 14],
     /// u32: a conversation has fewer messages, and a row is kept per conversation.
-    evidence: [Option<u32>; 12],
+    evidence: [Option<u32>; 14],
 }
 
 fn position(s: Signal) -> usize {

@@ -125,6 +125,11 @@ pub fn rule_reading(text: &str, previous: Option<&str>) -> Option<RuleReading> {
     read_reply(text, previous.map(Prompt::parse).as_ref())
 }
 
+/// Does a bot, agent or system text ask for a rating ("Beri nilai 1-5", "How would you rate")?
+pub fn asks_rating(text: &str) -> bool {
+    RATING_PROMPT.is_match(text)
+}
+
 /// What a bot, agent or system text asks the customer for.
 struct Prompt {
     asks_rating: bool,

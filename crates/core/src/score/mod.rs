@@ -10,8 +10,10 @@
 //! `convoqa train risk` ([`train`]) fits them on a team's own history and `[risk] model` in the
 //! config makes `analyze` use the result.
 
+pub mod calibrate;
 pub mod eval;
 pub mod fit;
+pub mod split_fit;
 pub mod train;
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,8 +26,9 @@ use serde::{Deserialize, Serialize};
 use crate::enrich::MessageSentiment;
 use crate::features::customer_turns;
 use crate::heads::intent::is_substantive;
+use crate::heads::resolution::Resolution;
 use crate::model::{Conversation, Role};
-use crate::row::{ConversationRow, RiskOutcome};
+use crate::row::{ConversationRow, ResolutionState, RiskOutcome};
 use crate::text::inference_key;
 
 pub use crate::signals::{RiskSignals, Signal, SIGNALS};
@@ -110,6 +113,8 @@ fn content_words(text: &str) -> usize {
 /// rows are known (in one run, or over merged shards).
 pub struct SignalContext<'a> {
     pub sentiment: Option<&'a [Option<MessageSentiment>]>,
+    /// The resolution head's reading of the close, when it ran.
+    pub resolution: Option<&'a Resolution>,
     pub recent_contacts: u32,
 }
 
@@ -129,18 +134,23 @@ pub fn risk_signals(conv: &Conversation, row: &ConversationRow, ctx: &SignalCont
     let last_agent = (0..msgs.len()).rev().find(|&i| is_agent(i));
 
     let labelled = |i: usize| ctx.sentiment.and_then(|s| s.get(i).copied().flatten());
-    let last_labelled = (0..msgs.len()).rev().find(|&i| labelled(i).is_some());
+    // Evidence of a feeling quotes only messages the model read: a menu choice, an id or a
+    // rating decided by a context rule is never shown to a reviewer as the customer's mood.
+    let read_by_model = |i: usize| labelled(i).filter(|m| m.source == MessageSentiment::MODEL);
+    let last_read = (0..msgs.len()).rev().find(|&i| read_by_model(i).is_some());
+    let last_negative_read = (0..msgs.len()).rev().find(|&i| read_by_model(i).is_some_and(|m| m.label == "negative"));
     let last_customer = (0..msgs.len()).rev().find(|&i| msgs[i].role == Role::Customer);
     if row.reading.sentiment.ends_negative == Some(true) {
-        s.set_with(Signal::NegativeEnd, 1.0, last_labelled);
+        s.set_with(Signal::NegativeEnd, 1.0, last_negative_read);
     }
     if let Some(trend) = row.reading.sentiment.trend {
-        s.set_with(Signal::SentimentDrop, (-trend).clamp(0.0, 2.0), last_labelled);
+        s.set_with(Signal::SentimentDrop, (-trend).clamp(0.0, 2.0), last_read);
     }
     let after = last_agent.map_or(0, |i| i + 1);
     let unaddressed: Vec<usize> =
         (after..msgs.len()).filter(|&i| labelled(i).is_some_and(|m| m.label == "negative")).collect();
-    s.set_with(Signal::UnaddressedNegative, unaddressed.len().min(3) as f64, unaddressed.first().copied());
+    let first_unaddressed_read = unaddressed.iter().copied().find(|&i| read_by_model(i).is_some());
+    s.set_with(Signal::UnaddressedNegative, unaddressed.len().min(3) as f64, first_unaddressed_read);
     if row.unanswered {
         s.set_with(Signal::Unanswered, 1.0, last_customer);
     }
@@ -208,6 +218,10 @@ pub fn risk_signals(conv: &Conversation, row: &ConversationRow, ctx: &SignalCont
         s.set_with(Signal::DeferredResolution, 1.0, last_agent);
     }
     s.set(Signal::RepeatContact, ctx.recent_contacts.min(3) as f64);
+    if let Some(r) = ctx.resolution {
+        s.set_with(Signal::ReadAsDeferred, r.probability(ResolutionState::Deferred), r.decided_by);
+        s.set_with(Signal::ReadAsUnsolved, r.probability(ResolutionState::Unsolved), r.decided_by);
+    }
     s
 }
 
@@ -223,6 +237,10 @@ pub struct RiskModel {
     pub offsets: BTreeMap<String, f64>,
     /// Where the coefficients come from, for the card.
     pub source: String,
+    /// Platt scaling fitted on data the coefficients were not fitted on; None = the logistic
+    /// model's own probabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<calibrate::Platt>,
 }
 
 /// The categories a risk model may offset: the conversation's intent and channel.
@@ -269,6 +287,7 @@ impl RiskModel {
             ],
             offsets: BTreeMap::new(),
             source: "set by reasoning (src/score/mod.rs), not fitted".into(),
+            calibration: None,
         }
     }
 
@@ -296,6 +315,7 @@ impl RiskModel {
             ],
             offsets: BTreeMap::new(),
             source: "set by reasoning (src/score/mod.rs), not fitted".into(),
+            calibration: None,
         }
     }
 
@@ -307,7 +327,8 @@ impl RiskModel {
         let mut contributions: Vec<(f64, Signal)> =
             self.weights.iter().map(|&(s, w)| (w * signals.get(s), s)).collect();
         let offset: f64 = categories.iter().filter_map(|k| self.offsets.get(k)).sum();
-        let z = self.intercept + offset + contributions.iter().map(|c| c.0).sum::<f64>();
+        let raw = self.intercept + offset + contributions.iter().map(|c| c.0).sum::<f64>();
+        let z = self.calibration.map_or(raw, |c| c.log_odds(raw));
         contributions.sort_by(|a, b| b.0.total_cmp(&a.0));
         Risk {
             probability: 1.0 / (1.0 + (-z).exp()),
@@ -333,8 +354,18 @@ pub struct RiskModelFile {
 
 pub const RISK_MODEL_FORMAT: &str = "convoqa-risk-1";
 
+/// The shipped models, fitted on the chat corpus's train split and calibrated on its dev split
+/// (`convoqa train risk --corpus data/corpus`; models/risk/CARD.md).
+const BUILT_IN: &str = include_str!("../../../../models/risk/built_in.json");
+
 impl RiskModels {
+    /// The fitted models `analyze` uses unless `[risk] model` names a team's own.
     pub fn built_in() -> RiskModels {
+        serde_json::from_str(BUILT_IN).expect("models/risk/built_in.json is checked by a test")
+    }
+
+    /// The coefficients set by reasoning before any data was fitted: a baseline for cards.
+    pub fn reasoned() -> RiskModels {
         RiskModels { low_csat: RiskModel::default_low_csat(), false_fcr: RiskModel::default_false_fcr() }
     }
 
@@ -363,6 +394,7 @@ pub fn conversation_signals(
     rows: &[ConversationRow],
     conversations: &[Conversation],
     sentiment: Option<&[Vec<Option<MessageSentiment>>]>,
+    resolution: Option<&[Option<Resolution>]>,
 ) -> Vec<RiskSignals> {
     let mut created_by_customer: HashMap<&str, Vec<i64>> = HashMap::new();
     for r in rows.iter() {
@@ -387,7 +419,11 @@ pub fn conversation_signals(
         .zip(conversations)
         .enumerate()
         .map(|(i, (row, conv))| {
-            let ctx = SignalContext { sentiment: sentiment.map(|s| s[i].as_slice()), recent_contacts: recent[i] };
+            let ctx = SignalContext {
+                sentiment: sentiment.map(|s| s[i].as_slice()),
+                resolution: resolution.and_then(|r| r[i].as_ref()),
+                recent_contacts: recent[i],
+            };
             risk_signals(conv, row, &ctx)
         })
         .collect()
@@ -469,7 +505,7 @@ mod tests {
     }
 
     fn ctx() -> SignalContext<'static> {
-        SignalContext { sentiment: None, recent_contacts: 1 }
+        SignalContext { sentiment: None, resolution: None, recent_contacts: 1 }
     }
 
     #[test]
@@ -549,13 +585,56 @@ mod tests {
     }
 
     #[test]
-    fn the_built_in_card_lists_the_coefficients_the_code_uses() {
+    fn the_built_in_models_are_fitted_calibrated_and_listed_in_their_card() {
         let card = include_str!("../../../../models/risk/CARD.md");
-        let (low, fcr) = (RiskModel::default_low_csat(), RiskModel::default_false_fcr());
-        assert!(card.contains(&format!("| intercept | {:.1} | {:.1} |", low.intercept, fcr.intercept)));
-        for ((s, a), (_, b)) in low.weights.iter().zip(&fcr.weights) {
-            let row = format!("| {} | {a:.1} | {b:.1} |", s.code());
-            assert!(card.contains(&row), "models/risk/CARD.md lacks {row}");
+        let built_in = RiskModels::built_in();
+        for m in [&built_in.low_csat, &built_in.false_fcr] {
+            assert!(m.source.contains("fitted on the chat corpus"), "{}", m.source);
+            assert!(m.calibration.is_some_and(|c| c.b > 0.0), "{} is not calibrated", m.name);
+            assert_eq!(m.weights.len(), SIGNALS.len());
+            assert!(card.contains(&format!("| intercept | {:.3} |", m.intercept)));
+            for (s, w) in &m.weights {
+                let row = format!("| {} | {w:.3} |", s.code());
+                assert!(card.contains(&row), "models/risk/CARD.md lacks {row}");
+            }
         }
+    }
+
+    #[test]
+    fn feeling_evidence_never_quotes_a_message_a_rule_decided() {
+        let c = conv(vec![
+            msg(0, Role::Customer, "kak udah seminggu paket ga nyampe, kecewa"),
+            msg(1, Role::Bot, "Pilih menu: 1. Lacak paket 2. Komplain"),
+            msg(2, Role::Customer, "2"),
+        ]);
+        let negative = MessageSentiment {
+            label: "negative",
+            probabilities: [0.9, 0.1, 0.0],
+            score: -0.9,
+            source: MessageSentiment::MODEL,
+            carries_feeling: true,
+        };
+        let menu = MessageSentiment::from_rule(crate::context::RuleReading::MenuChoice);
+        let sentiment = vec![Some(negative), None, Some(menu)];
+        let mut row = ConversationRow::default();
+        row.reading.sentiment.ends_negative = Some(true);
+        row.reading.sentiment.trend = Some(-0.5);
+        let ctx = SignalContext { sentiment: Some(&sentiment), resolution: None, recent_contacts: 0 };
+        let s = risk_signals(&c, &row, &ctx);
+        assert_eq!(s.evidence(Signal::NegativeEnd), Some(0), "the menu choice \"2\" is not the negative end");
+        assert_eq!(s.evidence(Signal::SentimentDrop), Some(0));
+    }
+
+    #[test]
+    fn calibration_moves_the_probability_but_not_the_reasons() {
+        let mut model = RiskModel::default_false_fcr();
+        let mut s = RiskSignals::default();
+        s.set(Signal::DeferredResolution, 1.0);
+        let raw = model.score(&s, &[]);
+        model.calibration = Some(calibrate::Platt { a: -1.0, b: 0.5 });
+        let calibrated = model.score(&s, &[]);
+        let z = (raw.probability / (1.0 - raw.probability)).ln();
+        assert!((calibrated.probability - fit::sigmoid(-1.0 + 0.5 * z)).abs() < 1e-12);
+        assert_eq!(calibrated.reasons, raw.reasons);
     }
 }

@@ -96,12 +96,12 @@ pub struct RiskCard {
 }
 
 /// The feature columns of one model: the signals, then one indicator per category key.
-struct Design {
-    categories: Vec<String>,
+pub(super) struct Design {
+    pub(super) categories: Vec<String>,
 }
 
 impl Design {
-    fn new(rows: &[&ConversationRow], min_rows: usize) -> Design {
+    pub(super) fn new(rows: &[&ConversationRow], min_rows: usize) -> Design {
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for r in rows {
             for k in category_keys(r) {
@@ -111,7 +111,7 @@ impl Design {
         Design { categories: counts.into_iter().filter(|(_, n)| *n >= min_rows).map(|(k, _)| k).collect() }
     }
 
-    fn row(&self, row: &ConversationRow, signals: &RiskSignals) -> Vec<f64> {
+    pub(super) fn row(&self, row: &ConversationRow, signals: &RiskSignals) -> Vec<f64> {
         let keys = category_keys(row);
         signals
             .values
@@ -121,13 +121,14 @@ impl Design {
             .collect()
     }
 
-    fn model(&self, fit: &Logistic, name: &str, source: &str) -> RiskModel {
+    pub(super) fn model(&self, fit: &Logistic, name: &str, source: &str) -> RiskModel {
         RiskModel {
             name: name.to_string(),
             intercept: fit.intercept,
             weights: SIGNALS.iter().copied().zip(fit.weights.iter().copied()).collect(),
             offsets: self.categories.iter().cloned().zip(fit.weights[SIGNALS.len()..].iter().copied()).collect(),
             source: source.to_string(),
+            calibration: None,
         }
     }
 }

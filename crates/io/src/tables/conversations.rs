@@ -11,7 +11,7 @@ use arrow::datatypes::{Field, Schema, UInt64Type};
 use crate::error::{Error, Result};
 use crate::link::ReopenReason;
 use crate::model::Status;
-use crate::row::{ConversationRow, LinkOutcome, ModelReading, ResolvedBy, RiskOutcome};
+use crate::row::{ConversationRow, LinkOutcome, ModelReading, ResolutionState, ResolvedBy, RiskOutcome};
 use crate::signals::{Signal, SIGNALS};
 use crate::write::TableBuilder;
 
@@ -88,6 +88,8 @@ pub fn to_batch(rows: &[ConversationRow]) -> Result<RecordBatch> {
     t.bool("ends_negative", rows.iter().map(|r| r.reading.sentiment.ends_negative));
     t.str("intent", rows.iter().map(|r| r.reading.intent.as_deref()));
     t.f64("intent_confidence", rows.iter().map(|r| r.reading.intent_confidence));
+    t.str("resolution_state", rows.iter().map(|r| r.reading.resolution_state.map(ResolutionState::as_str)));
+    t.f64("resolution_confidence", rows.iter().map(|r| r.reading.resolution_confidence));
     t.f64("low_csat_risk", rows.iter().map(|r| r.risk.low_csat_risk));
     t.str("low_csat_reasons", rows.iter().map(|r| r.risk.low_csat_risk.map(|_| r.risk.low_csat_reasons.join(","))));
     t.f64("false_fcr_risk", rows.iter().map(|r| r.risk.false_fcr_risk));
@@ -160,6 +162,8 @@ fn row(c: &Columns, i: usize) -> Result<ConversationRow> {
         reading: ModelReading {
             intent: c.str("intent", i)?,
             intent_confidence: c.f64("intent_confidence", i)?,
+            resolution_state: c.known("resolution_state", c.str("resolution_state", i)?, ResolutionState::parse)?,
+            resolution_confidence: c.f64("resolution_confidence", i)?,
             ..Default::default()
         },
         risk: RiskOutcome {
@@ -240,6 +244,7 @@ mod tests {
             prop::option::of(prop::sample::select(vec!["status", "resolved_at", "inactivity"])),
             prop::option::of(prop::sample::select(vec![crate::features::CSAT_SURVEY, crate::features::CSAT_CHAT])),
             prop::option::of(prop::sample::select(ReopenReason::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>())),
+            prop::option::of(prop::sample::select(crate::row::ResolutionState::ALL.to_vec())),
         );
         let counts = prop::array::uniform6(0..10_000u64);
         let timings = prop::array::uniform8(opt_f64());
@@ -252,7 +257,7 @@ mod tests {
             prop::array::uniform4(prop::option::of(any::<bool>())),
         );
         let scores = (prop::array::uniform7(opt_f64()), -1e6..1e6f64, opt_str(), opt_str(), opt_str());
-        let risks = (opt_f64(), reasons(), opt_f64(), reasons(), prop::array::uniform12(-5.0..5.0f64));
+        let risks = (opt_f64(), reasons(), opt_f64(), reasons(), prop::array::uniform14(-5.0..5.0f64));
         (ids, times, enums, counts, timings, flags, scores, risks).prop_map(
             |(ids, times, enums, counts, timings, flags, scores, risks)| {
                 let mut r = ConversationRow {
@@ -279,6 +284,8 @@ mod tests {
                     reading: crate::row::ModelReading {
                         intent_confidence: scores.0[3],
                         intent: scores.4,
+                        resolution_state: enums.4,
+                        resolution_confidence: timings[2],
                         ..Default::default()
                     },
                     risk: crate::row::RiskOutcome {
@@ -336,7 +343,7 @@ mod tests {
         }
 
         #[test]
-        fn the_spill_keeps_the_evidence_too(mut rows in prop::collection::vec(row(), 1..10), at in prop::collection::vec(prop::option::of(0..500usize), 12)) {
+        fn the_spill_keeps_the_evidence_too(mut rows in prop::collection::vec(row(), 1..10), at in prop::collection::vec(prop::option::of(0..500usize), 14)) {
             for r in &mut rows {
                 for (s, e) in SIGNALS.iter().zip(&at) {
                     r.risk_signals.set_evidence(*s, *e);

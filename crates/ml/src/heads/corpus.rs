@@ -42,6 +42,18 @@ pub struct CorpusConversation {
     /// From businesses.toml, filled at load.
     #[serde(skip)]
     pub split: String,
+    /// From labels/resolution/<business>.jsonl where present, filled at load.
+    #[serde(skip)]
+    pub resolution: Option<ResolutionLabel>,
+}
+
+/// The second label pass (README "Resolution state"): how the conversation ended and the message
+/// that decided it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResolutionLabel {
+    pub conversation_id: String,
+    pub resolution_state: String,
+    pub decided_by: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +106,30 @@ impl Corpus {
                     .clone();
                 conversations.push(c);
             }
+        }
+        let labels_dir = dir.join("labels").join("resolution");
+        let mut labels: BTreeMap<String, ResolutionLabel> = BTreeMap::new();
+        if labels_dir.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&labels_dir)
+                .map_err(|e| bad(&labels_dir, format!("cannot list ({e})")))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                .collect();
+            files.sort();
+            for path in files {
+                let text = std::fs::read_to_string(&path).map_err(|e| bad(&path, format!("cannot read ({e})")))?;
+                for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                    let label: ResolutionLabel =
+                        serde_json::from_str(line).map_err(|e| bad(&path, format!("line {}: {e}", i + 1)))?;
+                    labels.insert(label.conversation_id.clone(), label);
+                }
+            }
+        }
+        for c in &mut conversations {
+            c.resolution = labels.remove(&c.conversation_id);
+        }
+        if let Some(id) = labels.keys().next() {
+            return Err(bad(&labels_dir, format!("a resolution label for {id:?}, which is no corpus conversation")));
         }
         Ok(Corpus { dir: dir.to_path_buf(), conversations })
     }

@@ -7,6 +7,7 @@ pub mod corpus;
 pub mod data;
 pub mod intent;
 pub mod metrics;
+pub mod resolution;
 pub mod sentiment;
 pub mod train;
 
@@ -142,6 +143,14 @@ impl Head {
             }
         }
         Ok(h)
+    }
+
+    /// The weights [classes, inputs] of a linear head, row-major; None for an MLP.
+    pub fn linear_weights(&self) -> Result<Option<Vec<f32>>> {
+        match self.layers.as_slice() {
+            [(w, _)] => Ok(Some(w.flatten_all().and_then(|w| w.to_vec1::<f32>()).map_err(ce)?)),
+            _ => Ok(None),
+        }
     }
 
     /// Class probabilities for each embedding.
