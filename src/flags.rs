@@ -198,6 +198,17 @@ pub struct FlagsReport {
     pub low_csat_auc_expected: Option<f64>,
     /// (group, conversations, surveyed, surveyed 1-3 star share, predicted share over all)
     pub predicted_vs_surveyed: Vec<(String, usize, usize, Option<f64>, f64)>,
+    /// The QA list at the configured setting on this split: its size, the most any agent got,
+    /// and the share a reviewer would flag (expected low CSAT, or resolved but not solved).
+    pub qa_listed: usize,
+    pub qa_max_per_agent: usize,
+    pub qa_precision: Option<f64>,
+    pub qa_precision_at_10: Option<f64>,
+    /// Same-issue reopen links against the corpus's `reopens`: precision over the links made,
+    /// recall over the returns to conversations closed as resolved.
+    pub reopen_links: usize,
+    pub reopen_precision: Option<f64>,
+    pub reopen_recall_resolved: Option<f64>,
 }
 
 pub fn evaluate_flags(corpus: &Corpus, settings: &Settings, split: &str) -> Result<FlagsReport> {
@@ -262,7 +273,44 @@ pub fn evaluate_flags(corpus: &Corpus, settings: &Settings, split: &str) -> Resu
             (k, n, surveyed, (surveyed > 0).then(|| low as f64 / surveyed as f64), predicted / n as f64)
         })
         .collect();
+    // The QA list over this split's rows alone.
+    let split_rows: Vec<ConversationRow> = pairs.iter().map(|(_, r)| (*r).clone()).collect();
+    let (selected, _) = crate::qa::qa_selection(&split_rows, &settings.config.qa);
+    let flagged: Vec<usize> = selected.iter().filter(|s| s.group == "flagged").map(|s| s.row).collect();
+    let would_flag = |i: usize| pairs[i].0.expect_low_csat || (pairs[i].1.is_resolved() && !pairs[i].0.solved);
+    let share = |list: &[usize]| {
+        (!list.is_empty()).then(|| list.iter().filter(|&&i| would_flag(i)).count() as f64 / list.len() as f64)
+    };
+    let mut per_agent: BTreeMap<Option<&str>, usize> = BTreeMap::new();
+    for &i in &flagged {
+        *per_agent.entry(pairs[i].1.primary_agent_id.as_deref()).or_default() += 1;
+    }
+    let qa_max_per_agent = per_agent.iter().filter(|(a, _)| a.is_some()).map(|(_, n)| *n).max().unwrap_or(0);
+    // Reopen links.
+    let by_id: HashMap<&str, &CorpusConversation> =
+        corpus.conversations.iter().map(|c| (c.conversation_id.as_str(), c)).collect();
+    let links: Vec<(&CorpusConversation, &str)> =
+        pairs.iter().filter_map(|(c, r)| Some((*c, r.link.reopen_of.as_deref()?))).collect();
+    let correct = links.iter().filter(|(c, to)| c.reopens.as_deref() == Some(*to)).count();
+    let resolved_returns: Vec<&CorpusConversation> = pairs
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|c| c.reopens.as_deref().and_then(|e| by_id.get(e)).is_some_and(|e| e.status == "resolved"))
+        .collect();
+    let found = resolved_returns
+        .iter()
+        .filter(|c| {
+            links.iter().any(|(l, to)| l.conversation_id == c.conversation_id && c.reopens.as_deref() == Some(*to))
+        })
+        .count();
     Ok(FlagsReport {
+        qa_listed: flagged.len(),
+        qa_max_per_agent,
+        qa_precision: share(&flagged),
+        qa_precision_at_10: share(&flagged[..flagged.len().min(10)]),
+        reopen_links: links.len(),
+        reopen_precision: (!links.is_empty()).then(|| correct as f64 / links.len() as f64),
+        reopen_recall_resolved: (!resolved_returns.is_empty()).then(|| found as f64 / resolved_returns.len() as f64),
         split: split.to_string(),
         conversations: pairs.len(),
         resolution_accuracy,
