@@ -31,9 +31,10 @@ RUN mkdir -p src crates/domain/src crates/ml/src crates/core/src crates/io/src \
  && rm -rf src crates/domain/src crates/ml/src crates/core/src crates/io/src
 COPY src ./src
 COPY crates ./crates
-# Compiled in with include_str!: the built-in intent taxonomy and holiday calendar.
+# Compiled in with include_str!: the built-in intent taxonomy, holiday calendar and risk models.
 COPY data/taxonomy/intents.toml ./data/taxonomy/intents.toml
 COPY data/calendars/indonesia.toml ./data/calendars/indonesia.toml
+COPY models/risk/built_in.json ./models/risk/built_in.json
 # The copied sources keep their own (older) times: touch the crate roots so cargo rebuilds
 # convoqa instead of keeping the placeholder build.
 RUN touch src/lib.rs src/main.rs crates/*/src/lib.rs \
