@@ -28,6 +28,8 @@ pub struct Manifest {
     pub model: Option<crate::enrich::EnrichStats>,
     /// The QA review list: counts, thresholds and the control sample per stratum.
     pub qa: crate::qa::QaStats,
+    /// The VOC backlog: complaint conversations, themes, the long tail and the method.
+    pub voc: crate::voc::VocStats,
     /// Where the risk models' coefficients come from (the built-in ones or a trained file).
     pub risk_model: String,
     /// `--shard I/N` when the run was one part of N; merge parts with `convoqa kpis --rescore`.

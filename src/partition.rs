@@ -36,7 +36,7 @@ use crate::shard::{CustomerKeys, Shard};
 use crate::spill::{read_spill, SpillDir, SpillWriter};
 use crate::tables::messages;
 use crate::timefmt::format_us;
-use crate::voc::NegativeMessage;
+use crate::voc::ComplaintMessage;
 
 /// What every partition of a run shares.
 pub struct PartitionContext<'a> {
@@ -82,7 +82,7 @@ pub struct PartitionOutput {
     pub heatmap: [[u64; 24]; 7],
     /// The negative customer messages (by conversation id) and their embeddings; `slot`s index
     /// `complaint_vectors`.
-    pub complaints: Vec<(String, NegativeMessage)>,
+    pub complaints: Vec<(String, ComplaintMessage)>,
     pub complaint_vectors: Vec<Vec<f32>>,
     pub sentiment_counts: BTreeMap<String, u64>,
     pub model_stats: Option<EnrichStats>,
@@ -177,12 +177,12 @@ pub fn run_partition(input: PartitionInput, ctx: &PartitionContext) -> Result<Pa
     if let Some(e) = &enrichment {
         // One vector per slot the complaints use, renumbered in order of first use.
         let mut local: HashMap<usize, usize> = HashMap::new();
-        for n in crate::voc::negative_messages(&rows, conversations, e) {
+        for n in crate::voc::complaint_messages(&rows, conversations, e) {
             let slot = *local.entry(n.slot).or_insert_with(|| {
                 complaint_vectors.push(e.intent_embeddings[n.slot].clone());
                 complaint_vectors.len() - 1
             });
-            complaints.push((rows[n.conversation].conversation_id.clone(), NegativeMessage { slot, ..n }));
+            complaints.push((rows[n.conversation].conversation_id.clone(), ComplaintMessage { slot, ..n }));
         }
         for s in e.sentiment.iter().flatten().flatten() {
             *sentiment_counts.entry(s.label.to_string()).or_default() += 1;

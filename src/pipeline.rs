@@ -27,7 +27,7 @@ use crate::score::{score_conversations, RiskModels};
 use crate::tables::qa_review;
 use crate::tables::{kpi, quarantine};
 use crate::timefmt::format_us;
-use crate::voc::{voc_backlog, voc_markdown, NegativeMessage};
+use crate::voc::{voc_backlog, voc_markdown, ComplaintMessage};
 use crate::write::{write_spill_parquet, StagedOutput};
 
 /// The input of a run, already validated.
@@ -208,7 +208,7 @@ struct Gathered {
     /// Nightly: tonight's topics by conversation id.
     topics: Vec<(String, StoredTopic)>,
     heatmap: [[u64; 24]; 7],
-    complaints: Vec<(String, NegativeMessage)>,
+    complaints: Vec<(String, ComplaintMessage)>,
     complaint_vectors: Vec<Vec<f32>>,
     /// A complaint text's vector slot, keyed as the encoder dedups (order numbers stripped), so
     /// partitions share slots as one pass does.
@@ -280,15 +280,16 @@ impl Gathered {
             // One partition: its slots are already one per distinct text.
             let offset = self.complaint_vectors.len();
             self.complaint_vectors.extend(out.complaint_vectors);
-            self.complaints
-                .extend(out.complaints.into_iter().map(|(id, n)| (id, NegativeMessage { slot: offset + n.slot, ..n })));
+            self.complaints.extend(
+                out.complaints.into_iter().map(|(id, n)| (id, ComplaintMessage { slot: offset + n.slot, ..n })),
+            );
         } else {
             for (id, n) in out.complaints {
                 let slot = *self.slot_of_text.entry(crate::text::inference_key(&n.text)).or_insert_with(|| {
                     self.complaint_vectors.push(out.complaint_vectors[n.slot].clone());
                     self.complaint_vectors.len() - 1
                 });
-                self.complaints.push((id, NegativeMessage { slot, ..n }));
+                self.complaints.push((id, ComplaintMessage { slot, ..n }));
             }
         }
         for (label, n) in out.sentiment_counts {
@@ -574,14 +575,14 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
     // Rows are sorted by id: a binary search finds one without an index beside them.
     let position =
         |id: &str| rows.binary_search_by(|r| r.conversation_id.as_str().cmp(id)).expect("a row for every conversation");
-    let mut complaints: Vec<NegativeMessage> = std::mem::take(&mut gathered.complaints)
+    let mut complaints: Vec<ComplaintMessage> = std::mem::take(&mut gathered.complaints)
         .into_iter()
-        .map(|(id, n)| NegativeMessage { conversation: position(&id), ..n })
+        .map(|(id, n)| ComplaintMessage { conversation: position(&id), ..n })
         .collect();
     complaints.sort_by_key(|n| (n.conversation, n.message));
-    let mut voc_items = match &owner_teams {
+    let (mut voc_items, voc_stats) = match &owner_teams {
         Some(owners) => voc_backlog(&rows, &complaints, &gathered.complaint_vectors, owners),
-        None => Vec::new(),
+        None => (Vec::new(), crate::voc::VocStats::default()),
     };
     drop(complaints);
     gathered.complaint_vectors = Vec::new();
@@ -718,6 +719,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
         conversations_out: rows.len() as u64,
         model: gathered.model_stats.take(),
         qa: qa_stats,
+        voc: voc_stats,
         risk_model,
         shard: input.shard.map(|s| format!("{}/{}", s.index, s.count)),
         partitions: req.partitions,

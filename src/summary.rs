@@ -268,6 +268,7 @@ mod tests {
             conversations_out: 4,
             model: None,
             qa: Default::default(),
+            voc: Default::default(),
             risk_model: "built-in: set by reasoning".into(),
             partitions: None,
             shard: None,

@@ -28,6 +28,7 @@ pub fn to_batch(items: &[VocItem]) -> Result<RecordBatch> {
     t.f64("low_csat_share", items.iter().map(|i| Some(i.low_csat_share)));
     t.f64("cost", items.iter().map(|i| Some(i.cost)));
     t.str("quotes", items.iter().map(|i| Some(i.quotes.join(" | "))));
+    t.str("conversation_ids", items.iter().map(|i| Some(i.conversation_ids.join(","))));
     t.str("trend", items.iter().map(|i| i.trend.as_ref().map(|t| t.direction)));
     t.u64_opt("previous_conversations", items.iter().map(|i| i.trend.as_ref().and_then(|t| t.previous_conversations)));
     t.f64("previous_share", items.iter().map(|i| i.trend.as_ref().and_then(|t| t.previous_share)));
@@ -97,6 +98,7 @@ mod tests {
                 low_csat_share: 0.5,
                 cost: 1.0,
                 quotes,
+                conversation_ids: vec![],
                 centroid,
                 trend: None,
             })
