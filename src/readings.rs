@@ -579,9 +579,10 @@ pub fn resolution_inputs(
         let slots = exchange
             .slots
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(k, s)| {
                 s.and_then(|i| conv.messages[i].text.as_deref()).map(|t| {
-                    texts.push(crate::text::inference_key(t));
+                    texts.push(crate::text::inference_key(&crate::heads::resolution::slot_text(k, t)));
                     texts.len() - 1
                 })
             })

@@ -14,7 +14,7 @@ use crate::encoder::{Embed, Encoder};
 use crate::error::Result;
 use crate::heads::intent::{intent_text, intent_vector, reads_intent, Taxonomy};
 use crate::heads::resolution::{
-    closing_exchange, deciding_slot, input_vector as resolution_input, ClosingExchange, Resolution,
+    closing_exchange, deciding_slot, input_vector as resolution_input, slot_text, ClosingExchange, Resolution,
 };
 use crate::heads::Head;
 use crate::model::{Conversation, Role};
@@ -228,12 +228,13 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
                 let text_slots: Vec<Option<usize>> = exchange
                     .slots
                     .iter()
-                    .map(|slot| {
+                    .enumerate()
+                    .map(|(k, slot)| {
                         slot.and_then(|i| match conv_slots[i] {
                             Some(s) => Some(s),
                             None => conv.messages[i].text.as_deref().map(|t| {
                                 business_texts += 1;
-                                texts.slot(t)
+                                texts.slot(&slot_text(k, t))
                             }),
                         })
                     })

@@ -25,6 +25,24 @@ pub const SLOT_NAMES: [&str; SLOTS] =
 /// message (0, 1/3, 2/3, 1); no human agent took part.
 pub const FLAGS: usize = 3;
 
+/// A business message is read by its last this many words: the closing move ("mohon ditunggu
+/// 1x24 jam ya kak", "sudah kami refund") sits at the end, and bot menus and templates are long,
+/// so reading all of them doubled analyze's encoder time on written chats.
+pub const BUSINESS_WORDS: usize = 32;
+
+/// The text the encoder reads for slot `slot` (business slots: the last BUSINESS_WORDS words).
+pub fn slot_text(slot: usize, text: &str) -> std::borrow::Cow<'_, str> {
+    if slot >= 2 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.len() <= BUSINESS_WORDS {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(words[words.len() - BUSINESS_WORDS..].join(" "))
+    }
+}
+
 /// Where the closing exchange's messages are (indices into the conversation's messages).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ClosingExchange {
@@ -144,6 +162,15 @@ mod tests {
         // The prompt is skipped, the rating "3" is rule-decided: the close is the agent's promise.
         assert_eq!(ex.slots, [Some(1), None, Some(2), Some(0)]);
         assert_eq!(ex.flags, [1.0, 2.0 / 3.0, 0.0]);
+    }
+
+    #[test]
+    fn business_messages_are_read_by_their_closing_words() {
+        let long = format!("{} mohon ditunggu 1x24 jam ya kak", "kata ".repeat(40));
+        let read = slot_text(0, &long);
+        assert_eq!(read.split_whitespace().count(), BUSINESS_WORDS);
+        assert!(read.ends_with("mohon ditunggu 1x24 jam ya kak"));
+        assert_eq!(slot_text(2, &long), long.as_str(), "customer messages are read whole");
     }
 
     #[test]
