@@ -40,6 +40,16 @@ fn train_risk_fits_evaluates_saves_and_analyze_uses_it() {
         let calibration = card[target]["calibration_trained"].as_array().unwrap();
         let rows: u64 = calibration.iter().map(|b| b["rows"].as_u64().unwrap()).sum();
         assert_eq!(rows, card[target]["test_trained"]["rows"].as_u64().unwrap());
+        // The saved model is Platt-calibrated on the later period: there, its mean prediction is
+        // the observed rate (a logistic fit with an intercept matches the mean).
+        let platt = &file["models"][target]["calibration"];
+        assert!(platt["b"].as_f64().unwrap() > 0.0, "{target}: {platt}");
+        let bins = card[target]["calibration_platt"].as_array().unwrap();
+        let n: f64 = bins.iter().map(|b| b["rows"].as_f64().unwrap()).sum();
+        let weighted =
+            |k: &str| bins.iter().map(|b| b["rows"].as_f64().unwrap() * b[k].as_f64().unwrap()).sum::<f64>() / n;
+        assert_eq!(n as u64, rows);
+        assert!((weighted("mean_predicted") - weighted("observed_rate")).abs() < 0.01, "{target}: {bins:?}");
     }
     // The demo's unhappy customers answer more often: what the surveyed rate overstates, the
     // re-weighted and predicted rates take back toward the truth (known here, from the generator).

@@ -56,6 +56,15 @@ pub struct TargetCard {
     pub calibration_built_in: Vec<CalibrationBin>,
     /// Labelled rows the saved model was refitted on (train + test).
     pub saved_model_rows: usize,
+    /// Platt scaling the saved model carries: fitted on the test period's log-odds of the model
+    /// fitted on the training part (cross-fitted, as a calibrator must not see its own training
+    /// rows), so the saved probabilities match the rates of the latest period.
+    #[serde(default)]
+    pub platt: Option<super::calibrate::Platt>,
+    /// The test period's calibration table after Platt scaling (in-sample for its two
+    /// parameters).
+    #[serde(default)]
+    pub calibration_platt: Vec<CalibrationBin>,
 }
 
 /// How the survey's non-response was handled, and what it changes.
@@ -262,6 +271,17 @@ pub fn train_risk(rows: &[ConversationRow], cfg: &RiskTraining, command: &str) -
         let scored = data.scored(test, &trained);
         let scored_built_in = data.scored(test, built_in);
         let (design_all, fit_all) = data.fit(all)?;
+        let logit = |p: f64| (p.clamp(1e-9, 1.0 - 1e-9) / (1.0 - p.clamp(1e-9, 1.0 - 1e-9))).ln();
+        let platt = super::calibrate::fit_platt(&scored.iter().map(|&(p, y)| (logit(p), y)).collect::<Vec<_>>())
+            .ok()
+            .filter(|p| p.b > 0.0 && p.a.is_finite() && p.b.is_finite());
+        let calibration_platt = match platt {
+            Some(c) => calibration_table(
+                &scored.iter().map(|&(p, y)| (super::fit::sigmoid(c.log_odds(logit(p))), y)).collect::<Vec<_>>(),
+                10,
+            ),
+            None => Vec::new(),
+        };
         let card = TargetCard {
             label: label.to_string(),
             train_rows: train.len(),
@@ -271,8 +291,12 @@ pub fn train_risk(rows: &[ConversationRow], cfg: &RiskTraining, command: &str) -
             calibration_trained: calibration_table(&scored, 10),
             calibration_built_in: calibration_table(&scored_built_in, 10),
             saved_model_rows: all.len(),
+            platt,
+            calibration_platt,
         };
-        Ok((design_all.model(&fit_all, name, &source), trained, card))
+        let mut saved = design_all.model(&fit_all, name, &source);
+        saved.calibration = platt;
+        Ok((saved, trained, card))
     };
 
     // The saved low-CSAT model is weighted by a propensity model refitted on all eligible rows.
@@ -413,6 +437,18 @@ pub fn card_markdown(card: &RiskCard, models: &RiskModels) -> String {
                 "| {:.1}-{:.1} | {} | {:.3} | {:.3} |\n",
                 b.lower, b.upper, b.rows, b.mean_predicted, b.observed_rate
             ));
+        }
+        if let Some(p) = t.platt {
+            md.push_str(&format!(
+                "\nThe saved model carries Platt scaling (a = {:.3}, b = {:.3}) fitted on the test period's log-odds of the model fitted on the training part. After it (in-sample for its two parameters):\n\n| predicted | rows | mean predicted | observed |\n|---|---:|---:|---:|\n",
+                p.a, p.b
+            ));
+            for b in &t.calibration_platt {
+                md.push_str(&format!(
+                    "| {:.1}-{:.1} | {} | {:.3} | {:.3} |\n",
+                    b.lower, b.upper, b.rows, b.mean_predicted, b.observed_rate
+                ));
+            }
         }
         md.push('\n');
     }
