@@ -51,7 +51,7 @@ pub const LEXICAL_WEIGHT: f32 = 1.5;
 /// Themes whose centroids are at least this close (cosine) are one theme.
 pub const MERGE_SIMILARITY: f32 = 0.95;
 /// At most this many conversations go through HDBSCAN (quadratic in them); the rest are assigned.
-pub const MAX_CLUSTERED: usize = 4000;
+pub const MAX_CLUSTERED: usize = 2000;
 
 /// One row of voc_backlog.parquet.
 #[derive(Debug, Clone, PartialEq)]
