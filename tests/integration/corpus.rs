@@ -83,3 +83,32 @@ fn outcome_labels_are_consistent_and_splits_are_by_business() {
     let splits: BTreeSet<&str> = split_of_business.values().copied().collect();
     assert_eq!(splits, BTreeSet::from(["dev", "test", "train"]));
 }
+
+/// The second label pass: every conversation has a resolution state that agrees with its
+/// `solved` label (conversations outside the taxonomy have nothing to solve), and the deciding
+/// message is one of its messages; dev and test carry theme labels for the VOC.
+#[test]
+fn resolution_labels_cover_every_conversation_and_agree_with_solved() {
+    let c = corpus();
+    let mut states: BTreeMap<&str, usize> = BTreeMap::new();
+    for conv in &c.conversations {
+        let label = conv.resolution.as_ref().unwrap_or_else(|| panic!("{}: no resolution label", conv.conversation_id));
+        let state = label.resolution_state.as_str();
+        *states.entry(state).or_default() += 1;
+        let agrees = match state {
+            "solved" => conv.solved,
+            "deferred" | "unsolved" => !conv.solved,
+            "nothing" => conv.solved || conv.intent == "other",
+            other => panic!("{}: unknown state {other:?}", conv.conversation_id),
+        };
+        assert!(agrees, "{}: {state} against solved = {}", conv.conversation_id, conv.solved);
+        assert!(label.decided_by < conv.messages.len(), "{}: decided_by out of range", conv.conversation_id);
+    }
+    assert!(states.len() == 4 && states.values().all(|&n| n >= 30), "every state well represented: {states:?}");
+    let themes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/corpus/labels/themes");
+    for conv in c.conversations.iter().filter(|c| c.split != "train") {
+        let file = themes.join(format!("{}.jsonl", conv.business));
+        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert!(text.contains(&format!("\"{}\"", conv.conversation_id)), "{}: no theme label", conv.conversation_id);
+    }
+}
