@@ -595,11 +595,8 @@ pub fn resolution_inputs(
     Ok(per_conv
         .into_iter()
         .map(|(exchange, slots)| {
-            let by_message = |i: usize| {
-                let k = exchange.slots.iter().position(|&s| s == Some(i))?;
-                slots[k].map(|t| vectors[t].clone())
-            };
-            (resolution_input(&exchange, by_message, dim), exchange)
+            let x = resolution_input(&exchange, std::array::from_fn(|k| slots[k].map(|t| vectors[t].as_slice())), dim);
+            (x, exchange)
         })
         .collect())
 }

@@ -329,11 +329,7 @@ fn conversation_resolutions(
         .iter()
         .flatten()
         .map(|(exchange, text_slots)| {
-            let by_message = |i: usize| {
-                let k = exchange.slots.iter().position(|&s| s == Some(i))?;
-                text_slots[k].map(|t| vectors[t].clone())
-            };
-            resolution_input(exchange, by_message, dim)
+            resolution_input(exchange, std::array::from_fn(|k| text_slots[k].map(|t| vectors[t].as_slice())), dim)
         })
         .collect();
     let probs = head.predict_proba(&inputs)?;

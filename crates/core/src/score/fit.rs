@@ -23,6 +23,12 @@ impl Logistic {
     }
 }
 
+/// The inverse of [`sigmoid`], with p kept inside (0, 1) so that 0 and 1 stay finite.
+pub fn logit(p: f64) -> f64 {
+    let p = p.clamp(1e-9, 1.0 - 1e-9);
+    (p / (1.0 - p)).ln()
+}
+
 pub fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }

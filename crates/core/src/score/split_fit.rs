@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calibrate::{fit_platt, Platt};
 use super::eval::{calibration_table, CalibrationBin, RankingMetrics};
-use super::fit::fit_logistic;
+use super::fit::{fit_logistic, logit};
 use super::train::Design;
 use super::{category_keys, RiskModel, RiskModels};
 use crate::error::{Error, Result};
@@ -83,9 +83,8 @@ fn fit_target(
     let fit = fit_logistic(&x, &y, &vec![1.0; y.len()], l2)?;
     let mut model = design.model(&fit, name, "");
     let score = |m: &RiskModel, i: usize| m.score(&rows[i].risk_signals, &category_keys(&rows[i])).probability;
-    let logit = |p: f64| (p / (1.0 - p)).ln();
     let fitted: Vec<(f64, bool)> = dev.iter().map(|&(i, y)| (score(&model, i), y)).collect();
-    let platt = fit_platt(&fitted.iter().map(|&(p, y)| (logit(p.clamp(1e-9, 1.0 - 1e-9)), y)).collect::<Vec<_>>())?;
+    let platt = fit_platt(&fitted.iter().map(|&(p, y)| (logit(p), y)).collect::<Vec<_>>())?;
     let reasoned_dev: Vec<(f64, bool)> = dev.iter().map(|&(i, y)| (score(reasoned, i), y)).collect();
     model.calibration = Some(platt);
     let calibrated: Vec<(f64, bool)> = dev.iter().map(|&(i, y)| (score(&model, i), y)).collect();

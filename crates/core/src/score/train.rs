@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::eval::{calibration_table, roc_auc, CalibrationBin, RankingMetrics};
-use super::fit::{fit_logistic, Logistic};
+use super::fit::{fit_logistic, logit, Logistic};
 use super::{category_keys, RiskModel, RiskModels, RiskSignals, SIGNALS};
 use crate::error::{Error, Result};
 use crate::row::ConversationRow;
@@ -271,7 +271,6 @@ pub fn train_risk(rows: &[ConversationRow], cfg: &RiskTraining, command: &str) -
         let scored = data.scored(test, &trained);
         let scored_built_in = data.scored(test, built_in);
         let (design_all, fit_all) = data.fit(all)?;
-        let logit = |p: f64| (p.clamp(1e-9, 1.0 - 1e-9) / (1.0 - p.clamp(1e-9, 1.0 - 1e-9))).ln();
         let platt = super::calibrate::fit_platt(&scored.iter().map(|&(p, y)| (logit(p), y)).collect::<Vec<_>>())
             .ok()
             .filter(|p| p.b > 0.0 && p.a.is_finite() && p.b.is_finite());

@@ -91,11 +91,11 @@ pub fn closing_exchange(messages: &[Message], rules: &[Option<RuleReading>]) -> 
 }
 
 /// The head's input: each slot's embedding (zeros when empty), then the flags.
-pub fn input_vector(exchange: &ClosingExchange, embedding: impl Fn(usize) -> Option<Vec<f32>>, dim: usize) -> Vec<f32> {
+pub fn input_vector(exchange: &ClosingExchange, slot_vectors: [Option<&[f32]>; SLOTS], dim: usize) -> Vec<f32> {
     let mut x = Vec::with_capacity(SLOTS * dim + FLAGS);
-    for slot in exchange.slots {
-        match slot.and_then(&embedding) {
-            Some(v) => x.extend_from_slice(&v),
+    for v in slot_vectors {
+        match v {
+            Some(v) => x.extend_from_slice(v),
             None => x.extend(std::iter::repeat_n(0.0, dim)),
         }
     }
