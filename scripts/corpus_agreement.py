@@ -1,10 +1,14 @@
 """The corpus guideline's agreement check: 50 conversations labelled twice, independently.
 
-  corpus_agreement.py sample   writes agreement/sample.jsonl: 50 conversations (a fixed hash
-                               sample over all businesses) with every label removed, for the
-                               second annotator
-  corpus_agreement.py report   compares agreement/second_labels.jsonl with the corpus labels and
-                               writes agreement/REPORT.md (raw agreement and Cohen's kappa)
+  corpus_agreement.py sample         writes agreement/sample.jsonl: 50 conversations (a fixed hash
+                                     sample over the first 16 businesses) with every label removed,
+                                     for the second annotator
+  corpus_agreement.py sample test2   the same for the second test split (written later by other
+                                     writers): 40 conversations, 10 per business ->
+                                     agreement/sample_test2.jsonl
+  corpus_agreement.py report         compares agreement/second_labels.jsonl (and
+                                     second_labels_test2.jsonl) with the corpus labels and writes
+                                     agreement/REPORT.md (raw agreement and Cohen's kappa)
 """
 
 import collections
@@ -26,9 +30,20 @@ def corpus():
                 yield json.loads(line)
 
 
-def sample_ids():
-    ranked = sorted(corpus(), key=lambda c: hashlib.sha256(c["conversation_id"].encode()).hexdigest())
-    return {c["conversation_id"] for c in ranked[:50]}
+FIRST_GENERATION = {"belanjain", "kainara", "sayurkilat", "cicilaja", "dompetku", "sinyalnusa", "kirimcepat",
+                    "terbangindo", "gadgethub", "makanyuk", "banksejahtera", "glowlab", "netrumah", "pasarkita",
+                    "apotekku", "jalanjalan"}
+TEST2 = ["lindungi", "tontonplus", "rumahkayu", "belajarpintar"]
+
+
+def ranked(convs):
+    return sorted(convs, key=lambda c: hashlib.sha256(c["conversation_id"].encode()).hexdigest())
+
+
+def sample_ids(name):
+    if name == "test2":
+        return {c["conversation_id"] for b in TEST2 for c in ranked(c for c in corpus() if c["business"] == b)[:10]}
+    return {c["conversation_id"] for c in ranked(c for c in corpus() if c["business"] in FIRST_GENERATION)[:50]}
 
 
 def kappa(pairs):
@@ -43,18 +58,33 @@ def kappa(pairs):
 
 def main():
     os.makedirs(agree, exist_ok=True)
-    if sys.argv[1:] == ["sample"]:
-        ids = sample_ids()
-        with open(os.path.join(agree, "sample.jsonl"), "w", encoding="utf-8") as f:
+    if sys.argv[1:2] == ["sample"]:
+        name = sys.argv[2] if len(sys.argv) > 2 else ""
+        ids = sample_ids(name)
+        out = f"sample_{name}.jsonl" if name else "sample.jsonl"
+        with open(os.path.join(agree, out), "w", encoding="utf-8") as f:
             for c in corpus():
                 if c["conversation_id"] in ids:
                     c = {k: v for k, v in c.items() if k not in LABEL_KEYS}
                     c["messages"] = [{k: v for k, v in m.items() if k != "sentiment"} for m in c["messages"]]
                     f.write(json.dumps(c, ensure_ascii=False) + "\n")
-        print(f"{len(ids)} conversations -> {agree}/sample.jsonl")
+        print(f"{len(ids)} conversations -> {agree}/{out}")
         return
     first = {c["conversation_id"]: c for c in corpus()}
-    second = [json.loads(l) for l in open(os.path.join(agree, "second_labels.jsonl"), encoding="utf-8") if l.strip()]
+    lines = []
+    for name, title, how in [
+        ("", "50 corpus conversations", "the 50 conversations of the first 16 businesses whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample`)"),
+        ("_test2", "40 conversations of the second test split", "the 10 conversations of each second-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test2`)"),
+    ]:
+        path = os.path.join(agree, f"second_labels{name}.jsonl")
+        if os.path.exists(path):
+            lines += section(first, path, title, how)
+    open(os.path.join(agree, "REPORT.md"), "w").write("\n".join(lines))
+    print("\n".join(lines))
+
+
+def section(first, path, title, how):
+    second = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
     rows = {"sentiment (customer messages)": [], "intent": [], "solved": [], "expect_low_csat": []}
     for s in second:
         c = first[s["conversation_id"]]
@@ -64,9 +94,9 @@ def main():
         rows["sentiment (customer messages)"] += [(m["sentiment"], b) for m, b in zip(cust, s["sentiments"])]
         for key in ["intent", "solved", "expect_low_csat"]:
             rows[key].append((c[key], s[key]))
-    lines = ["# Agreement of two independent labellings of 50 corpus conversations", "",
-             f"The sample: the 50 conversations whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample`),",
-             "labelled a second time from the guideline alone, without the first labels (`second_labels.jsonl`).",
+    lines = [f"# Agreement of two independent labellings of {title}", "",
+             f"The sample: {how},",
+             f"labelled a second time from the guideline alone, without the first labels (`{os.path.basename(path)}`).",
              "`scripts/corpus_agreement.py report` writes this file.", "",
              "| label | items | raw agreement | Cohen's kappa |", "|---|---|---|---|"]
     for key, pairs in rows.items():
@@ -79,9 +109,8 @@ def main():
     for a in labels:
         lines.append(f"| {a} | " + " | ".join(str(conf[(a, b)]) for b in labels) + " |")
     ic = collections.Counter((a, b) for a, b in rows["intent"] if a != b)
-    lines += ["", "Intent disagreements (first -> second): " + ", ".join(f"{a} -> {b} ({n})" for (a, b), n in ic.most_common())]
-    open(os.path.join(agree, "REPORT.md"), "w").write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    lines += ["", "Intent disagreements (first -> second): " + ", ".join(f"{a} -> {b} ({n})" for (a, b), n in ic.most_common()), ""]
+    return lines
 
 
 main()

@@ -112,3 +112,25 @@ fn resolution_labels_cover_every_conversation_and_agree_with_solved() {
         assert!(text.contains(&format!("\"{}\"", conv.conversation_id)), "{}: no theme label", conv.conversation_id);
     }
 }
+
+/// The test split measures new writers as well as new businesses: no writer of a test business
+/// wrote a train or dev business (their phrasing never reached a head or a selection).
+#[test]
+fn test_businesses_come_from_writers_seen_nowhere_else() {
+    let text =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/corpus/businesses.toml")).unwrap();
+    let field = |block: &str, key: &str| -> String {
+        let line = block.lines().find_map(|l| l.trim().strip_prefix(&format!("{key} = "))).expect(key);
+        line.split('"').nth(1).expect("a quoted value").to_string()
+    };
+    let mut writers_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for block in text.split("[[business]]").skip(1) {
+        writers_of.entry(field(block, "split")).or_default().insert(field(block, "writer"));
+    }
+    let test = &writers_of["test"];
+    assert!(test.len() >= 3, "test writers: {test:?}");
+    for split in ["train", "dev"] {
+        let shared: Vec<_> = test.intersection(&writers_of[split]).collect();
+        assert!(shared.is_empty(), "test writers {shared:?} also wrote {split} businesses");
+    }
+}
