@@ -3,7 +3,11 @@
 Usage:
   convoqa corpus-export --split dev --out d
   convoqa analyze --messages d/messages.parquet --conversations d/conversations.parquet --out o
-  python3 scripts/eval_voc.py o/voc_backlog.parquet data/corpus/labels/themes
+  python3 scripts/eval_voc.py o/voc_backlog.parquet data/corpus/labels/themes [--split S]
+
+With --split, only the labels of that split's businesses (data/corpus/businesses.toml) count:
+run analyze on the whole corpus (`corpus-export --split all`), pick settings by `--split dev`
+and score `--split test` once.
 
 Purity: each theme's most common label (a conversation labelled null counts as "no problem"),
 summed over themes, over the conversations in themes. Also: themes, their sizes, how many
@@ -15,13 +19,22 @@ import json
 import os
 import sys
 
+import tomllib
+
 import pyarrow.parquet as pq
 
 
 def main() -> None:
     voc_path, labels_dir = sys.argv[1], sys.argv[2]
+    only = None
+    if sys.argv[3:4] == ["--split"]:
+        toml_path = os.path.join(labels_dir, "..", "..", "businesses.toml")
+        with open(toml_path, "rb") as f:
+            only = {b["id"] for b in tomllib.load(f)["business"] if b["split"] == sys.argv[4]}
     labels = {}
     for path in glob.glob(os.path.join(labels_dir, "*.jsonl")):
+        if only is not None and os.path.basename(path)[: -len(".jsonl")] not in only:
+            continue
         for line in open(path, encoding="utf-8"):
             if line.strip():
                 row = json.loads(line)

@@ -202,6 +202,8 @@ enum Command {
     CorpusExport {
         #[arg(long, default_value = "data/corpus")]
         corpus: PathBuf,
+        /// train, dev, test, or all (the whole corpus as one input, e.g. for the VOC on 1,000+
+        /// conversations)
         #[arg(long, default_value = "dev")]
         split: String,
         #[arg(long)]
@@ -861,11 +863,11 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CorpusExport { corpus, split, out } => {
-            if !convoqa::heads::corpus::SPLITS.contains(&split.as_str()) {
+            if split != "all" && !convoqa::heads::corpus::SPLITS.contains(&split.as_str()) {
                 return Err(convoqa::Error::config(
                     "--split",
                     format!("{split:?} is not a split"),
-                    "use train, dev or test",
+                    "use train, dev, test or all",
                 )
                 .into());
             }

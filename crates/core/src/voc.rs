@@ -15,8 +15,9 @@
 //!   the nearest theme when at least that close.
 //! - **Titles**: class-based TF-IDF (tf of a term in the theme's conversations x ln(1 + A / its
 //!   frequency over all complaint conversations), A the mean terms per class) over unigrams and
-//!   bigrams, Indonesian and English stopwords, ids and numbers removed; a term must occur in two
-//!   of the theme's conversations, which also keeps names out.
+//!   bigrams, Indonesian and English stopwords, ids, numbers and the team's own names (the words
+//!   of agent ids) removed; a term must occur in two of the theme's conversations, which also
+//!   keeps customers' names out.
 //! - Each theme gets its dominant intent and that intent's owner team, the conversations it
 //!   touches, their reopen rate, surveyed and predicted low-CSAT share, and 3-5 redacted quotes
 //!   (the distinct messages closest to its centroid). Cost = conversations x (reopen rate +
@@ -682,11 +683,19 @@ pub fn voc_backlog(
     // Lexical part: TF-IDF over the statements' words (the 1,000 most common, in 2+
     // conversations): the encoder is tuned to intent and feeling, and words ("refund", "kurir",
     // "otp") separate topics within an intent that embeddings alone run together.
+    // The team's own names (agents, and the business in ids like "acme-a-rina") are not topics:
+    // customers thank an agent by name in every theme the agent works.
+    let names: BTreeSet<String> = rows
+        .iter()
+        .filter_map(|r| r.primary_agent_id.as_deref())
+        .flat_map(|id| words(id).into_iter().collect::<Vec<_>>())
+        .collect();
     let statement_words: BTreeMap<usize, BTreeSet<String>> = by_conversation
         .iter()
         .map(|(&c, ms)| {
             let has_statement = ms.iter().any(|m| m.statement);
-            (c, ms.iter().filter(|m| m.statement || !has_statement).flat_map(|m| words(&m.text)).collect())
+            let ws = ms.iter().filter(|m| m.statement || !has_statement).flat_map(|m| words(&m.text));
+            (c, ws.filter(|w| !names.contains(w)).collect())
         })
         .collect();
     let mut df: HashMap<&str, usize> = HashMap::new();
@@ -725,8 +734,13 @@ pub fn voc_backlog(
         .collect();
     let ids: Vec<&str> = rows.iter().map(|r| r.conversation_id.as_str()).collect();
     let (clusters, stats) = cluster_conversations(&points, &ids);
-    let conversation_terms =
-        |c: usize| -> BTreeSet<String> { by_conversation[&c].iter().flat_map(|m| terms(&m.text)).collect() };
+    let conversation_terms = |c: usize| -> BTreeSet<String> {
+        by_conversation[&c]
+            .iter()
+            .flat_map(|m| terms(&m.text))
+            .filter(|t| !t.split(' ').any(|w| names.contains(w)))
+            .collect()
+    };
     let docs: Vec<Vec<BTreeSet<String>>> =
         clusters.iter().map(|cl| cl.members.iter().map(|&c| conversation_terms(c)).collect()).collect();
     let themed: BTreeSet<usize> = clusters.iter().flat_map(|cl| cl.members.iter().copied()).collect();
@@ -943,6 +957,23 @@ mod tests {
         let n = refund.conversations as f64;
         assert!((refund.cost - n * (refund.reopen_rate.unwrap() + 0.5)).abs() < 1e-9);
         assert!(voc_markdown(&items, 10).contains("## 1."));
+    }
+
+    #[test]
+    fn the_teams_own_names_never_title_a_theme() {
+        let (mut rows, mut conversations, enrichment) = fixture();
+        // Every courier complaint thanks the same agent, who handled them all.
+        for i in 4..8 {
+            rows[i].primary_agent_id = Some("tokoku-a-rina".into());
+            let text = format!("{} kak rina", conversations[i].messages[0].text.as_deref().unwrap());
+            conversations[i].messages[0] = msg(&text);
+        }
+        let owners = HashMap::new();
+        let complaints = complaint_messages(&rows, &conversations, &enrichment);
+        let (items, _) = voc_backlog(&rows, &complaints, &enrichment.intent_embeddings, &owners);
+        let courier = items.iter().find(|i| i.intent == "delivery_problem").expect("a courier theme");
+        assert!(!courier.title.contains("rina") && !courier.title.contains("tokoku"), "{}", courier.title);
+        assert!(courier.title.contains("kurir") || courier.title.contains("dilempar"), "{}", courier.title);
     }
 
     #[test]
