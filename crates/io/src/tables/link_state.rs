@@ -11,7 +11,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use super::{Columns, FIX};
 use crate::error::{Error, Result};
 use crate::link::StoredTopic;
-use crate::row::ConversationRow;
+use crate::row::{ConversationRow, ResolutionState};
 use crate::write::TableBuilder;
 
 /// link_state.parquet (nightly runs): each conversation's topic, so the next nights can link
@@ -22,6 +22,7 @@ pub fn to_batch(rows: &[ConversationRow], topics: &[crate::link::StoredTopic]) -
     t.str("topic_intent", topics.iter().map(|x| x.intent.as_deref()));
     t.str("topic_references", topics.iter().map(|x| Some(x.references.join(","))));
     t.f32_list_opt("topic_embedding", topics.iter().map(|x| x.embedding.as_deref()));
+    t.str("topic_resolution_state", topics.iter().map(|x| x.resolution.map(|r| r.as_str())));
     t.finish()
 }
 
@@ -32,7 +33,13 @@ pub fn from_batch(batch: &RecordBatch, path: &Path, topics: &mut HashMap<String,
         .column_by_name("topic_embedding")
         .and_then(|a| a.as_list_opt::<i32>())
         .ok_or_else(|| Error::input(path, "no list column \"topic_embedding\"", FIX))?;
+    // Written since the resolution head joined the reopen rule; older state files lack it.
+    let has_resolution = batch.column_by_name("topic_resolution_state").is_some();
     for i in 0..batch.num_rows() {
+        let resolution = match has_resolution {
+            true => c.str("topic_resolution_state", i)?.as_deref().and_then(ResolutionState::parse),
+            false => None,
+        };
         let vector = embedding.is_valid(i).then(|| embedding.value(i).as_primitive::<Float32Type>().values().to_vec());
         let references = c.str("topic_references", i)?.unwrap_or_default();
         topics.insert(
@@ -41,6 +48,7 @@ pub fn from_batch(batch: &RecordBatch, path: &Path, topics: &mut HashMap<String,
                 intent: c.str("topic_intent", i)?,
                 embedding: vector,
                 references: references.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                resolution,
             },
         );
     }
@@ -75,7 +83,7 @@ mod tests {
             0..12,
         )) {
             let rows: Vec<ConversationRow> = topics.keys().map(|id| ConversationRow { conversation_id: id.clone(), ..Default::default() }).collect();
-            let stored: Vec<StoredTopic> = topics.values().map(|(intent, embedding, references)| StoredTopic { intent: intent.clone(), embedding: embedding.clone(), references: references.clone() }).collect();
+            let stored: Vec<StoredTopic> = topics.values().map(|(intent, embedding, references)| StoredTopic { intent: intent.clone(), embedding: embedding.clone(), references: references.clone(), resolution: intent.as_ref().map(|i| ResolutionState::ALL[i.len() % 4]) }).collect();
             let mut back = HashMap::new();
             from_batch(&to_batch(&rows, &stored).unwrap(), Path::new("t.parquet"), &mut back).unwrap();
             let want: HashMap<String, StoredTopic> = rows.iter().map(|r| r.conversation_id.clone()).zip(stored).collect();
