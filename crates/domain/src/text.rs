@@ -51,7 +51,12 @@ pub fn inference_key(text: &str) -> String {
 /// FNV-1a 64: random-looking but the same on every run, machine and version (QA sampling order,
 /// shard assignment).
 pub fn stable_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    stable_hash_bytes(s.as_bytes())
+}
+
+/// [`stable_hash`] of raw bytes (a weights file's fingerprint).
+pub fn stable_hash_bytes(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[cfg(test)]

@@ -69,6 +69,9 @@ pub struct Encoder {
     /// The file or directory name, recorded in head cards: a head only fits the encoder whose
     /// embeddings it was trained on.
     pub name: String,
+    /// Tells apart weights the name cannot: a hash of the merged adapter's file ("" without one),
+    /// so embedding caches never serve vectors of an adapter since retrained under the same name.
+    pub weights_id: String,
 }
 
 /// What the stages need from an encoder: unit vectors for texts, and its name (a head fits only
@@ -118,6 +121,7 @@ impl Encoder {
                 model: hf.model,
                 query_prefix: hf.query_prefix,
                 name,
+                weights_id: String::new(),
             });
         }
         let file = E5s1File::open(path)?;
@@ -130,6 +134,7 @@ impl Encoder {
             model,
             query_prefix: QUERY_PREFIX.into(),
             name,
+            weights_id: String::new(),
         })
     }
 
@@ -153,6 +158,9 @@ impl Encoder {
         }
         adapter.merge_into(&mut self.model)?;
         self.name = format!("{}+{}", self.name, encoder_name(dir));
+        let weights = dir.join("adapter.safetensors");
+        let bytes = std::fs::read(&weights).map_err(|e| Error::read(&weights, "reading", e))?;
+        self.weights_id = format!("{:016x}", convoqa_domain::text::stable_hash_bytes(&bytes));
         Ok(self)
     }
 

@@ -171,7 +171,12 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
         input_dropout: 0.0,
         seed: 7,
     };
-    let candidates = [base, Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.1, ..base }];
+    let candidates = [
+        base,
+        Recipe { learning_rate: 3e-2, ..base },
+        Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.1, ..base },
+        Recipe { hidden: 1024, learning_rate: 1e-3, input_dropout: 0.3, ..base },
+    ];
     let (recipe, trained, tried) = train_best(&labels, &train_set, &valid, &candidates)?;
     let mut validation: HashMap<String, Metrics> = trained.validation.into_iter().collect();
     let out_of_scope = match oos {

@@ -47,7 +47,7 @@ pub fn embed_cached(
     let dim = encoder.model.shape.hidden;
     let key = {
         let mut h = 0xcbf2_9ce4_8422_2325u64;
-        let setting = format!("{}\x00{}\x00{max_tokens}", encoder.name, encoder.query_prefix);
+        let setting = format!("{}\x00{}\x00{}\x00{max_tokens}", encoder.name, encoder.weights_id, encoder.query_prefix);
         for t in texts.iter().map(|t| t.as_bytes()).chain(std::iter::once(setting.as_bytes())) {
             for &b in t.iter().chain(b"\x00") {
                 h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
