@@ -33,6 +33,9 @@ pub struct Config {
     /// same_intent: a return whose intent is one of these (or unknown) is read as a follow-up
     /// of whatever the customer contacted about last.
     pub reopen_follow_up_intents: Vec<String>,
+    /// same_intent: a return whose intent the model reads with less confidence than this is read
+    /// as a follow-up too ("kak masalah yg kemarin belum beres" names no topic; the model guesses).
+    pub reopen_follow_up_below_confidence: f64,
     /// Without a conversations table, a conversation is resolved at its last message once this
     /// many hours have passed by as_of.
     pub inactivity_close_hours: f64,
@@ -274,6 +277,7 @@ impl Default for Config {
             reopen_match: ReopenMatch::SameIntent,
             reopen_min_similarity: 0.92,
             reopen_follow_up_intents: vec!["other".into(), "complaint_service".into()],
+            reopen_follow_up_below_confidence: 0.5,
             inactivity_close_hours: 24.0,
             session_gap_hours: 0.0,
             roles: roles.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
@@ -395,6 +399,13 @@ impl Config {
                     "thresholds are probabilities, the rate a share, e.g. 0.05",
                 ));
             }
+        }
+        if !(0.0..=1.0).contains(&self.reopen_follow_up_below_confidence) {
+            return Err(Error::config(
+                "reopen_follow_up_below_confidence",
+                format!("must be a probability between 0 and 1, found {}", self.reopen_follow_up_below_confidence),
+                "0.5 reads a return as a follow-up when the model is less sure of its intent than not; 0 turns it off",
+            ));
         }
         if !(0.0..=1.0).contains(&self.reopen_min_similarity) {
             return Err(Error::config(
@@ -564,6 +575,7 @@ fn expected_value(key: &str, message: &str) -> String {
         "low_csat_threshold" | "false_fcr_threshold" => return "a probability between 0 and 1, e.g. 0.5".into(),
         "control_rate" => return "a share between 0 and 1, e.g. 0.05".into(),
         "reopen_min_similarity" => return "a cosine similarity between 0 and 1, e.g. 0.92".into(),
+        "reopen_follow_up_below_confidence" => return "a probability between 0 and 1, e.g. 0.5".into(),
         "max_tokens" => return "a whole number of tokens, e.g. 128".into(),
         "reopen_match" => return "\"same_intent\" or \"any\"".into(),
         _ => {}
