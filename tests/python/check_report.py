@@ -352,6 +352,11 @@ def sabotaged(page_html: str) -> str:
     page = re.sub(r"<details><summary>.*?</summary>(.*?)</details>", r"\1", page, flags=re.S)
     page = page.replace("<table class=qa>", "<table class=qa style='min-width:1400px'>")
     page = re.sub(r"LONG_WAIT \(waited [^)]*\)", "LONG_WAIT", page)
+    qa_table = re.search(r"<table class=qa[^>]*>.*?</table>", page, flags=re.S)
+    if qa_table and "LONG_WAIT" not in qa_table.group(0):
+        # The models put no LONG_WAIT among the listed rows: quote one, without its wait, so the
+        # control still runs.
+        page = page.replace("<td class=ev>", "<td class=ev>LONG_WAIT; ", 1)
     # The box plot's n and the table's disagree; perfect FCR and a CSAT without answers; handle time.
     page = re.sub(r'(<g class="box" data-intent="[^"]*" data-n=")(\d+)', lambda g: g.group(1) + str(int(g.group(2)) + 7), page, count=1)
     page = re.sub(r"<div class=v[^>]*>[^<]*</div><div class=l>FCR</div>", "<div class=v>100.0%</div><div class=l>FCR</div>", page)
