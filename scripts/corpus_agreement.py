@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import sys
+import tomllib
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "corpus")
 agree = os.path.join(root, "agreement")
@@ -33,7 +34,12 @@ def corpus():
 FIRST_GENERATION = {"belanjain", "kainara", "sayurkilat", "cicilaja", "dompetku", "sinyalnusa", "kirimcepat",
                     "terbangindo", "gadgethub", "makanyuk", "banksejahtera", "glowlab", "netrumah", "pasarkita",
                     "apotekku", "jalanjalan"}
-TEST2 = ["lindungi", "tontonplus", "rumahkayu", "belajarpintar"]
+
+
+def test_businesses():
+    """The second test split: the businesses data/corpus/businesses.toml marks as test."""
+    with open(os.path.join(root, "businesses.toml"), "rb") as f:
+        return [b["id"] for b in tomllib.load(f)["business"] if b["split"] == "test"]
 
 
 def ranked(convs):
@@ -42,7 +48,7 @@ def ranked(convs):
 
 def sample_ids(name):
     if name == "test2":
-        return {c["conversation_id"] for b in TEST2 for c in ranked(c for c in corpus() if c["business"] == b)[:10]}
+        return {c["conversation_id"] for b in test_businesses() for c in ranked(c for c in corpus() if c["business"] == b)[:10]}
     return {c["conversation_id"] for c in ranked(c for c in corpus() if c["business"] in FIRST_GENERATION)[:50]}
 
 

@@ -31,19 +31,6 @@ pub fn conversation_intent_inputs(
     max_tokens: usize,
     cache: Option<&Path>,
 ) -> Result<Vec<(Option<Vec<f32>>, String)>> {
-    Ok(intent_inputs_with_messages(encoder, conversations, max_tokens, cache)?
-        .into_iter()
-        .map(|(pooled, label, _)| (pooled, label))
-        .collect())
-}
-
-/// As [`conversation_intent_inputs`], with the embeddings of the messages each vector pools.
-fn intent_inputs_with_messages(
-    encoder: &Encoder,
-    conversations: &[&CorpusConversation],
-    max_tokens: usize,
-    cache: Option<&Path>,
-) -> Result<Vec<(Option<Vec<f32>>, String, Vec<Vec<f32>>)>> {
     let mut texts: Vec<String> = Vec::new();
     let mut per_conv: Vec<Vec<usize>> = Vec::new();
     for c in conversations {
@@ -65,8 +52,7 @@ fn intent_inputs_with_messages(
         .iter()
         .zip(conversations)
         .map(|(idx, c)| {
-            let messages: Vec<Vec<f32>> = idx.iter().map(|&i| vectors[i].clone()).collect();
-            (intent_vector(&messages.iter().map(Vec::as_slice).collect::<Vec<_>>()), c.intent.clone(), messages)
+            (intent_vector(&idx.iter().map(|&i| vectors[i].as_slice()).collect::<Vec<_>>()), c.intent.clone())
         })
         .collect())
 }
@@ -164,14 +150,14 @@ pub fn train_conversation_intent(
     let other = label_of(&labels, "other", "taxonomy")?;
     let train_convs: Vec<&CorpusConversation> = corpus.split("train").collect();
     let dev_convs: Vec<&CorpusConversation> = corpus.split("dev").collect();
-    let train_inputs = intent_inputs_with_messages(encoder, &train_convs, max_tokens, cache)?;
+    let train_inputs = conversation_intent_inputs(encoder, &train_convs, max_tokens, cache)?;
     let dev_inputs = conversation_intent_inputs(encoder, &dev_convs, max_tokens, cache)?;
     let examples = taxonomy.labelled();
     let example_texts: Vec<&str> = examples.iter().map(|r| r.text.as_str()).collect();
     let example_x = embed_cached(encoder, &example_texts, max_tokens, cache)?;
 
     let mut train_set = EmbeddedSet { name: "train".into(), x: vec![], y: vec![] };
-    for (v, l, _) in &train_inputs {
+    for (v, l) in &train_inputs {
         if let Some(v) = v {
             train_set.x.push(v.clone());
             train_set.y.push(label_of(&labels, l, "corpus train")?);
@@ -182,18 +168,6 @@ pub fn train_conversation_intent(
         train_set.x.push(x);
         train_set.y.push(label_of(&labels, &r.label, "taxonomy")?);
     }
-    // A second training set adds each pooled message alone, labelled with its conversation's
-    // intent: more rows, and the head sees single messages as the taxonomy examples are.
-    let mut with_messages =
-        EmbeddedSet { name: "train_with_messages".into(), x: train_set.x.clone(), y: train_set.y.clone() };
-    for (_, l, messages) in &train_inputs {
-        let y = label_of(&labels, l, "corpus train")?;
-        for m in messages {
-            with_messages.x.push(m.clone());
-            with_messages.y.push(y);
-        }
-    }
-    let message_rows = with_messages.y.len() - train_set.y.len();
     // Selection sees the dev conversations the model reads (the others are `other` by rule).
     let mut dev_set = EmbeddedSet { name: "corpus_dev_model_read".into(), x: vec![], y: vec![] };
     for (v, l) in &dev_inputs {
@@ -218,11 +192,6 @@ pub fn train_conversation_intent(
         Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.3, ..base },
     ];
     let (recipe, trained, tried) = train_best(&labels, &train_set, std::slice::from_ref(&dev_set), &candidates)?;
-    let (m_recipe, m_trained, m_tried) =
-        train_best(&labels, &with_messages, std::slice::from_ref(&dev_set), &candidates)?;
-    let use_messages = m_trained.score > trained.score;
-    let (recipe, trained) = if use_messages { (m_recipe, m_trained) } else { (recipe, trained) };
-    let tried = json!({"conversations_and_examples": tried, "plus_single_messages": m_tried});
     let mut head = Head::new(HeadCard::bare(&labels), trained.layers);
     let temperature = fit_temperature(&head, &dev_set.x, &dev_set.y)?;
     head.card.temperature = temperature;
@@ -240,21 +209,13 @@ pub fn train_conversation_intent(
             "input": "per conversation: the L2-normalised mean of the embeddings of its substantive customer messages that no context rule decided (heads::intent::intent_vector)",
             "chosen": recipe,
             "best_epoch": trained.best_epoch,
-            "selection": "training set (with or without single messages), recipe and epoch by macro-F1 on the corpus dev split (businesses unseen in training); temperature by dev NLL; `other` threshold: best dev accuracy with the predicted other share within 5 points of the true share",
-            "single_messages_added": use_messages,
+            "selection": "recipe and epoch by macro-F1 on the corpus dev split (businesses unseen in training); temperature by dev NLL; `other` threshold: best dev accuracy with the predicted other share within 5 points of the true share",
             "tried": tried,
             "other_thresholds_tried": thresholds,
         }),
         training_data: vec![
             format!("data/corpus train split: {corpus_rows} conversations ({} businesses)", businesses(&train_convs)),
             format!("data/taxonomy/intents.toml: {} examples", examples.len()),
-            if use_messages {
-                format!(
-                    "plus the {message_rows} pooled train messages alone, each labelled with its conversation's intent"
-                )
-            } else {
-                format!("(tried and not kept on dev: the {message_rows} pooled train messages alone)")
-            },
         ],
         validation,
         command: format!("convoqa train intent --corpus {} --out {}", corpus.dir.display(), out.display()),

@@ -79,11 +79,11 @@ mod tests {
         #[test]
         fn link_state_round_trips(topics in prop::collection::btree_map(
             "[a-z0-9#-]{1,10}",
-            (prop::option::of("[a-z_]{1,12}"), prop::option::of(prop::collection::vec(-1.0..1.0f32, 4)), prop::collection::vec("[A-Z0-9/-]{1,10}", 0..3)),
+            (prop::option::of("[a-z_]{1,12}"), prop::option::of(prop::collection::vec(-1.0..1.0f32, 4)), prop::collection::vec("[A-Z0-9/-]{1,10}", 0..3), prop::option::of(0..4usize)),
             0..12,
         )) {
             let rows: Vec<ConversationRow> = topics.keys().map(|id| ConversationRow { conversation_id: id.clone(), ..Default::default() }).collect();
-            let stored: Vec<StoredTopic> = topics.values().map(|(intent, embedding, references)| StoredTopic { intent: intent.clone(), embedding: embedding.clone(), references: references.clone(), resolution: intent.as_ref().map(|i| ResolutionState::ALL[i.len() % 4]) }).collect();
+            let stored: Vec<StoredTopic> = topics.values().map(|(intent, embedding, references, state)| StoredTopic { intent: intent.clone(), embedding: embedding.clone(), references: references.clone(), resolution: state.map(|k| ResolutionState::ALL[k]) }).collect();
             let mut back = HashMap::new();
             from_batch(&to_batch(&rows, &stored).unwrap(), Path::new("t.parquet"), &mut back).unwrap();
             let want: HashMap<String, StoredTopic> = rows.iter().map(|r| r.conversation_id.clone()).zip(stored).collect();
