@@ -6,8 +6,10 @@
   corpus_agreement.py sample test2   the same for the second test split (written later by other
                                      writers): 40 conversations, 10 per business ->
                                      agreement/sample_test2.jsonl
+  corpus_agreement.py sample test3   the same for the third (current) test split ->
+                                     agreement/sample_test3.jsonl
   corpus_agreement.py report         compares agreement/second_labels.jsonl (and
-                                     second_labels_test2.jsonl) with the corpus labels and writes
+                                     second_labels_test2.jsonl, second_labels_test3.jsonl) with the corpus labels and writes
                                      agreement/REPORT.md (raw agreement and Cohen's kappa)
 """
 
@@ -36,8 +38,12 @@ FIRST_GENERATION = {"belanjain", "kainara", "sayurkilat", "cicilaja", "dompetku"
                     "apotekku", "jalanjalan"}
 
 
+# The second test split (scored once at stop 18, then retired into train).
+SECOND_TEST = ["lindungi", "tontonplus", "rumahkayu", "belajarpintar"]
+
+
 def test_businesses():
-    """The second test split: the businesses data/corpus/businesses.toml marks as test."""
+    """The current (third) test split: the businesses data/corpus/businesses.toml marks as test."""
     with open(os.path.join(root, "businesses.toml"), "rb") as f:
         return [b["id"] for b in tomllib.load(f)["business"] if b["split"] == "test"]
 
@@ -47,8 +53,9 @@ def ranked(convs):
 
 
 def sample_ids(name):
-    if name == "test2":
-        return {c["conversation_id"] for b in test_businesses() for c in ranked(c for c in corpus() if c["business"] == b)[:10]}
+    if name in ("test2", "test3"):
+        businesses = SECOND_TEST if name == "test2" else test_businesses()
+        return {c["conversation_id"] for b in businesses for c in ranked(c for c in corpus() if c["business"] == b)[:10]}
     return {c["conversation_id"] for c in ranked(c for c in corpus() if c["business"] in FIRST_GENERATION)[:50]}
 
 
@@ -81,6 +88,7 @@ def main():
     for name, title, how in [
         ("", "50 corpus conversations", "the 50 conversations of the first 16 businesses whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample`)"),
         ("_test2", "40 conversations of the second test split", "the 10 conversations of each second-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test2`)"),
+        ("_test3", "40 conversations of the third test split", "the 10 conversations of each third-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test3`)"),
     ]:
         path = os.path.join(agree, f"second_labels{name}.jsonl")
         if os.path.exists(path):

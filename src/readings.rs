@@ -15,7 +15,7 @@ use crate::encoder::Encoder;
 use crate::enrich::LanguageModel;
 use crate::error::{Error, Result};
 use crate::heads::corpus::{Corpus, CorpusConversation};
-use crate::heads::intent::{intent_vector, reads_intent, Taxonomy};
+use crate::heads::intent::{pooled_intent_vector, reads_intent, Taxonomy};
 use crate::heads::metrics::{evaluate, Metrics};
 use crate::heads::resolution::{
     closing_exchange, deciding_slot, input_vector as resolution_input, ClosingExchange, LABELS as RESOLUTION_LABELS,
@@ -24,38 +24,65 @@ use crate::heads::sentiment::{embed_cached, public_sets, PublicSets, LABELS};
 use crate::heads::train::{train_best, EmbeddedSet, Recipe};
 use crate::heads::{argmax, Head, HeadCard, OutOfScope};
 
-/// Each conversation's pooled intent vector (None: nothing substantive) and its label.
-pub fn conversation_intent_inputs(
+/// What one conversation's intent is read from: the embeddings of the customer messages the
+/// model reads and of the menu options the customer picked, each in message order.
+pub struct IntentParts {
+    pub messages: Vec<Vec<f32>>,
+    pub menu_choices: Vec<Vec<f32>>,
+}
+
+impl IntentParts {
+    /// The pooled intent vector at a menu-choice weight (None: nothing to read, so `other`).
+    pub fn vector(&self, menu_weight: f64) -> Option<Vec<f32>> {
+        let messages: Vec<&[f32]> = self.messages.iter().map(Vec::as_slice).collect();
+        let menu_choices: Vec<&[f32]> = self.menu_choices.iter().map(Vec::as_slice).collect();
+        pooled_intent_vector(&messages, &menu_choices, menu_weight)
+    }
+}
+
+/// Each conversation's intent parts and its label.
+pub fn conversation_intent_parts(
     encoder: &Encoder,
     conversations: &[&CorpusConversation],
     max_tokens: usize,
     cache: Option<&Path>,
-) -> Result<Vec<(Option<Vec<f32>>, String)>> {
+) -> Result<Vec<(IntentParts, String)>> {
     let mut texts: Vec<String> = Vec::new();
-    let mut per_conv: Vec<Vec<usize>> = Vec::new();
+    let mut per_conv: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
     for c in conversations {
         let conv = c.to_conversation()?;
         let rules = crate::context::rule_readings(&conv.messages);
-        let mut idx = Vec::new();
-        for (m, rule) in conv.messages.iter().zip(rules) {
+        let picked = crate::context::menu_choices(&conv.messages);
+        let (mut said, mut menus) = (Vec::new(), Vec::new());
+        for ((m, rule), option) in conv.messages.iter().zip(rules).zip(picked) {
             let text = m.text.as_deref().unwrap_or("");
             if m.role == crate::model::Role::Customer && reads_intent(text, rule) {
-                idx.push(texts.len());
+                said.push(texts.len());
                 texts.push(crate::text::inference_key(text));
+            } else if let Some(option) = option {
+                menus.push(texts.len());
+                texts.push(crate::text::inference_key(&option));
             }
         }
-        per_conv.push(idx);
+        per_conv.push((said, menus));
     }
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let vectors = embed_cached(encoder, &refs, max_tokens, cache)?;
+    let take = |idx: &[usize]| idx.iter().map(|&i| vectors[i].clone()).collect::<Vec<_>>();
     Ok(per_conv
         .iter()
         .zip(conversations)
-        .map(|(idx, c)| {
-            (intent_vector(&idx.iter().map(|&i| vectors[i].as_slice()).collect::<Vec<_>>()), c.intent.clone())
-        })
+        .map(|((said, menus), c)| (IntentParts { messages: take(said), menu_choices: take(menus) }, c.intent.clone()))
         .collect())
 }
+
+/// Each conversation's pooled intent vector at a menu-choice weight, and its label.
+fn pooled(parts: &[(IntentParts, String)], menu_weight: f64) -> Vec<(Option<Vec<f32>>, String)> {
+    parts.iter().map(|(p, l)| (p.vector(menu_weight), l.clone())).collect()
+}
+
+/// Menu-choice weights the default intent trainer tries (chosen on dev with everything else).
+const MENU_CHOICE_WEIGHTS: [f64; 4] = [0.0, 0.25, 0.5, 1.0];
 
 fn label_of(labels: &[String], name: &str, what: &str) -> Result<usize> {
     labels
@@ -150,32 +177,11 @@ pub fn train_conversation_intent(
     let other = label_of(&labels, "other", "taxonomy")?;
     let train_convs: Vec<&CorpusConversation> = corpus.split("train").collect();
     let dev_convs: Vec<&CorpusConversation> = corpus.split("dev").collect();
-    let train_inputs = conversation_intent_inputs(encoder, &train_convs, max_tokens, cache)?;
-    let dev_inputs = conversation_intent_inputs(encoder, &dev_convs, max_tokens, cache)?;
+    let train_parts = conversation_intent_parts(encoder, &train_convs, max_tokens, cache)?;
+    let dev_parts = conversation_intent_parts(encoder, &dev_convs, max_tokens, cache)?;
     let examples = taxonomy.labelled();
     let example_texts: Vec<&str> = examples.iter().map(|r| r.text.as_str()).collect();
     let example_x = embed_cached(encoder, &example_texts, max_tokens, cache)?;
-
-    let mut train_set = EmbeddedSet { name: "train".into(), x: vec![], y: vec![] };
-    for (v, l) in &train_inputs {
-        if let Some(v) = v {
-            train_set.x.push(v.clone());
-            train_set.y.push(label_of(&labels, l, "corpus train")?);
-        }
-    }
-    let corpus_rows = train_set.y.len();
-    for (x, r) in example_x.into_iter().zip(&examples) {
-        train_set.x.push(x);
-        train_set.y.push(label_of(&labels, &r.label, "taxonomy")?);
-    }
-    // Selection sees the dev conversations the model reads (the others are `other` by rule).
-    let mut dev_set = EmbeddedSet { name: "corpus_dev_model_read".into(), x: vec![], y: vec![] };
-    for (v, l) in &dev_inputs {
-        if let Some(v) = v {
-            dev_set.x.push(v.clone());
-            dev_set.y.push(label_of(&labels, l, "corpus dev")?);
-        }
-    }
     let base = Recipe {
         hidden: 0,
         epochs: 80,
@@ -191,36 +197,103 @@ pub fn train_conversation_intent(
         Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.1, ..base },
         Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.3, ..base },
     ];
-    let (recipe, trained, tried) = train_best(&labels, &train_set, std::slice::from_ref(&dev_set), &candidates)?;
-    let mut head = Head::new(HeadCard::bare(&labels), trained.layers);
-    let temperature = fit_temperature(&head, &dev_set.x, &dev_set.y)?;
-    head.card.temperature = temperature;
-    let (min_confidence, thresholds) = pick_other_threshold(&head, &dev_inputs, other)?;
-    let truth: Vec<usize> = dev_inputs.iter().map(|(_, l)| label_of(&labels, l, "dev")).collect::<Result<_>>()?;
-    let dev_metrics = evaluate(&labels, &truth, &predict_intents(&head, &dev_inputs, other, min_confidence)?);
+    // Each menu-choice weight gets the whole recipe: head, temperature, `other` threshold; the
+    // weight whose shipped path scores the best dev macro-F1 is kept.
+    struct Candidate {
+        menu_weight: f64,
+        head: Head,
+        recipe: Recipe,
+        best_epoch: usize,
+        tried: Vec<serde_json::Value>,
+        thresholds: Vec<serde_json::Value>,
+        min_confidence: f64,
+        dev_metrics: Metrics,
+        corpus_rows: usize,
+    }
+    let mut best: Option<Candidate> = None;
+    let mut weights_tried = Vec::new();
+    for menu_weight in MENU_CHOICE_WEIGHTS {
+        let train_inputs = pooled(&train_parts, menu_weight);
+        let dev_inputs = pooled(&dev_parts, menu_weight);
+        let mut train_set = EmbeddedSet { name: "train".into(), x: vec![], y: vec![] };
+        for (v, l) in &train_inputs {
+            if let Some(v) = v {
+                train_set.x.push(v.clone());
+                train_set.y.push(label_of(&labels, l, "corpus train")?);
+            }
+        }
+        let corpus_rows = train_set.y.len();
+        for (x, r) in example_x.iter().zip(&examples) {
+            train_set.x.push(x.clone());
+            train_set.y.push(label_of(&labels, &r.label, "taxonomy")?);
+        }
+        // Selection sees the dev conversations the model reads (the others are `other` by rule).
+        let mut dev_set = EmbeddedSet { name: "corpus_dev_model_read".into(), x: vec![], y: vec![] };
+        for (v, l) in &dev_inputs {
+            if let Some(v) = v {
+                dev_set.x.push(v.clone());
+                dev_set.y.push(label_of(&labels, l, "corpus dev")?);
+            }
+        }
+        let (recipe, trained, tried) = train_best(&labels, &train_set, std::slice::from_ref(&dev_set), &candidates)?;
+        let mut head = Head::new(HeadCard::bare(&labels), trained.layers);
+        head.card.temperature = fit_temperature(&head, &dev_set.x, &dev_set.y)?;
+        let (min_confidence, thresholds) = pick_other_threshold(&head, &dev_inputs, other)?;
+        let truth: Vec<usize> = dev_inputs.iter().map(|(_, l)| label_of(&labels, l, "dev")).collect::<Result<_>>()?;
+        let dev_metrics = evaluate(&labels, &truth, &predict_intents(&head, &dev_inputs, other, min_confidence)?);
+        tracing::info!(
+            menu_weight,
+            macro_f1 = dev_metrics.macro_f1,
+            accuracy = dev_metrics.accuracy,
+            "menu-choice weight tried"
+        );
+        weights_tried.push(json!({"menu_choice_weight": menu_weight, "dev_macro_f1": dev_metrics.macro_f1, "dev_accuracy": dev_metrics.accuracy}));
+        if best.as_ref().is_none_or(|b| dev_metrics.macro_f1 > b.dev_metrics.macro_f1) {
+            let best_epoch = trained.best_epoch;
+            best = Some(Candidate {
+                menu_weight,
+                head,
+                recipe,
+                best_epoch,
+                tried,
+                thresholds,
+                min_confidence,
+                dev_metrics,
+                corpus_rows,
+            });
+        }
+    }
+    let chosen = best.expect("weights tried");
+    let mut head = chosen.head;
     let mut validation = std::collections::HashMap::new();
-    validation.insert("corpus_dev".to_string(), dev_metrics);
+    validation.insert("corpus_dev".to_string(), chosen.dev_metrics);
     head.card = HeadCard {
         task: "intent".into(),
         labels,
         encoder: model_name.to_string(),
         max_tokens,
         recipe: json!({
-            "input": "per conversation: the L2-normalised mean of the embeddings of its substantive customer messages that no context rule decided (heads::intent::intent_vector)",
-            "chosen": recipe,
-            "best_epoch": trained.best_epoch,
-            "selection": "recipe and epoch by macro-F1 on the corpus dev split (businesses unseen in training); temperature by dev NLL; `other` threshold: best dev accuracy with the predicted other share within 5 points of the true share",
-            "tried": tried,
-            "other_thresholds_tried": thresholds,
+            "input": "per conversation: the L2-normalised 1/(i+1)^2-weighted mean of the embeddings of its substantive customer messages that no context rule decided, plus menu_choice_weight times the normalised mean of the menu options the customer picked (heads::intent::pooled_intent_vector)",
+            "chosen": chosen.recipe,
+            "best_epoch": chosen.best_epoch,
+            "selection": "menu-choice weight, recipe and epoch by macro-F1 on the corpus dev split (businesses unseen in training); temperature by dev NLL; `other` threshold: best dev accuracy with the predicted other share within 5 points of the true share",
+            "tried": chosen.tried,
+            "menu_choice_weights_tried": weights_tried,
+            "other_thresholds_tried": chosen.thresholds,
         }),
         training_data: vec![
-            format!("data/corpus train split: {corpus_rows} conversations ({} businesses)", businesses(&train_convs)),
+            format!(
+                "data/corpus train split: {} conversations ({} businesses)",
+                chosen.corpus_rows,
+                businesses(&train_convs)
+            ),
             format!("data/taxonomy/intents.toml: {} examples", examples.len()),
         ],
         validation,
         command: format!("convoqa train intent --corpus {} --out {}", corpus.dir.display(), out.display()),
-        out_of_scope: Some(OutOfScope { label: "other".into(), min_confidence }),
-        temperature,
+        out_of_scope: Some(OutOfScope { label: "other".into(), min_confidence: chosen.min_confidence }),
+        temperature: head.card.temperature,
+        menu_choice_weight: chosen.menu_weight,
     };
     head.save(out)?;
     Ok(head)
@@ -311,6 +384,7 @@ pub fn train_sentiment_with_corpus(
         ),
         out_of_scope: None,
         temperature: 1.0,
+        menu_choice_weight: 0.0,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
@@ -731,6 +805,7 @@ pub fn train_resolution(
         command: format!("convoqa train resolution --corpus {} --out {}", corpus.dir.display(), out.display()),
         out_of_scope: None,
         temperature: head.card.temperature,
+        menu_choice_weight: 0.0,
     };
     head.save(out)?;
     Ok(head)

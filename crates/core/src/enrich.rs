@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::config::ModelConfig;
 use crate::encoder::{Embed, Encoder};
 use crate::error::Result;
-use crate::heads::intent::{intent_text, intent_vector, reads_intent, Taxonomy};
+use crate::heads::intent::{intent_text, pooled_intent_vector, reads_intent, Taxonomy};
 use crate::heads::resolution::{
     closing_exchange, deciding_slot, input_vector as resolution_input, slot_text, ClosingExchange, Resolution,
 };
@@ -214,6 +214,16 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
                 .map(|t| texts.slot(&t))
         })
         .collect();
+    // Intent heads trained with menu choices read the options the customer picked; options
+    // repeat across a business's conversations, so they deduplicate well.
+    let menu_weight = model.intent.card.menu_choice_weight;
+    let menu_slots: Vec<Vec<usize>> = conversations
+        .iter()
+        .map(|c| match menu_weight > 0.0 {
+            true => crate::context::menu_choices(&c.messages).into_iter().flatten().map(|o| texts.slot(&o)).collect(),
+            false => Vec::new(),
+        })
+        .collect();
     // The resolution head also reads the business's last two messages (customer ones are
     // embedded already); templates repeat, so they deduplicate well.
     let mut business_texts = 0u64;
@@ -270,12 +280,14 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
                 .collect()
         })
         .collect();
-    // Intent from every customer message that speaks to it (pooled embeddings, no extra pass).
+    // Intent from every customer message that speaks to it and the menu options picked (pooled
+    // embeddings; the messages are embedded for sentiment anyway).
     let intent_inputs: Vec<Option<Vec<f32>>> = conversations
         .iter()
         .zip(&slots)
         .zip(&rules)
-        .map(|((conv, row), conv_rules)| {
+        .zip(&menu_slots)
+        .map(|(((conv, row), conv_rules), menus)| {
             let vectors: Vec<&[f32]> = conv
                 .messages
                 .iter()
@@ -286,7 +298,8 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
                 })
                 .map(|((_, slot), _)| embedded.vectors[slot.expect("filtered")].as_slice())
                 .collect();
-            intent_vector(&vectors)
+            let picked: Vec<&[f32]> = menus.iter().map(|&i| embedded.vectors[i].as_slice()).collect();
+            pooled_intent_vector(&vectors, &picked, menu_weight)
         })
         .collect();
     let intent = conversation_intents(&intent_inputs, &intent_slots, model)?;

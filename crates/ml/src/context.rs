@@ -93,6 +93,24 @@ impl RuleReading {
 /// text, or no rule applies and the model decides). Messages are in time order. Each bot, agent
 /// or system text is parsed as a prompt once, however many customer replies follow it.
 pub fn rule_readings(messages: &[Message]) -> Vec<Option<RuleReading>> {
+    read_replies(messages, read_reply)
+}
+
+/// The option each menu choice picked, in the menu's words ("2" after "1. Cek pesanan\n2. Refund
+/// dana" is "refund dana"); None for every other message. A customer who only typed "2" said
+/// what they came for through the menu: the intent reading uses these words (heads::intent).
+pub fn menu_choices(messages: &[Message]) -> Vec<Option<String>> {
+    read_replies(messages, |text, prompt| match read_reply(text, prompt) {
+        Some(RuleReading::MenuChoice) => {
+            prompt.and_then(|p| chosen_option(text.trim(), &p.options)).map(str::to_string)
+        }
+        _ => None,
+    })
+}
+
+/// Reads every customer message with the last bot, agent or system text before it; each such
+/// text is parsed as a prompt once, however many customer replies follow it.
+fn read_replies<T>(messages: &[Message], read: impl Fn(&str, Option<&Prompt>) -> Option<T>) -> Vec<Option<T>> {
     let mut previous: Option<(&str, OnceCell<Prompt>)> = None;
     messages
         .iter()
@@ -100,7 +118,7 @@ pub fn rule_readings(messages: &[Message]) -> Vec<Option<RuleReading>> {
             let text = m.text.as_deref().filter(|t| !t.trim().is_empty());
             match (m.role, text) {
                 (Role::Customer, Some(t)) => {
-                    read_reply(t, previous.as_ref().map(|(p, parsed)| parsed.get_or_init(|| Prompt::parse(p))))
+                    read(t, previous.as_ref().map(|(p, parsed)| parsed.get_or_init(|| Prompt::parse(p))))
                 }
                 (_, Some(t)) => {
                     previous = Some((t, OnceCell::new()));
@@ -231,18 +249,26 @@ fn clean_label(label: &str) -> String {
 }
 
 fn is_menu_choice(text: &str, options: &[(String, String)]) -> bool {
+    chosen_option(text, options).is_some()
+}
+
+/// The label of the option a reply picks: "1", "1 kak", "no 2", the option's label ("cek
+/// pesanan"), or its keyword ("batal", whose label is the keyword itself).
+fn chosen_option<'a>(text: &str, options: &'a [(String, String)]) -> Option<&'a str> {
     if options.is_empty() {
-        return false;
+        return None;
     }
     let answer = clean_label(text.trim_end_matches(['.', '!', ' ']));
-    if answer.is_empty() || answer.split_whitespace().count() > 6 {
-        return false;
+    let words = answer.split_whitespace().count();
+    if answer.is_empty() || words > 6 {
+        return None;
     }
-    // "1", "1 kak", "no 2", the option's label ("cek pesanan"), or its keyword ("batal").
     let first = answer.split_whitespace().next().unwrap_or("");
-    let key_like = answer.split_whitespace().count() <= 2
-        && options.iter().any(|(k, _)| k == first || answer == format!("no {k}"));
-    key_like || options.iter().any(|(k, label)| &answer == label || &answer == k)
+    let by_key =
+        if words <= 2 { options.iter().find(|(k, _)| k == first || answer == format!("no {k}")) } else { None };
+    by_key
+        .or_else(|| options.iter().find(|(k, label)| &answer == label || &answer == k))
+        .map(|(_, label)| label.as_str())
 }
 
 /// Nothing but ids: order, tracking or phone numbers, digits, e-mail addresses, with separators.
@@ -351,5 +377,26 @@ mod tests {
         let r = rule_readings(&msgs);
         assert_eq!(r, vec![None, Some(RuleReading::MenuChoice), None, None, None, Some(RuleReading::Rating(2))]);
         assert_eq!(chat_rating(&r), Some(2));
+    }
+
+    #[test]
+    fn a_menu_choice_reads_as_the_option_it_picked() {
+        let msgs = vec![
+            Message::for_test("c", 0, Role::Bot, MENU),
+            Message::for_test("c", 1, Role::Customer, "2 kak"),
+            Message::for_test("c", 2, Role::Bot, MENU),
+            Message::for_test("c", 3, Role::Customer, "BATAL"),
+            Message::for_test("c", 4, Role::Bot, MENU),
+            Message::for_test("c", 5, Role::Customer, "no 1"),
+            Message::for_test("c", 6, Role::Customer, "pesanan saya belum sampai"),
+            Message::for_test("c", 7, Role::Bot, RATING),
+            Message::for_test("c", 8, Role::Customer, "2"),
+        ];
+        let picked = menu_choices(&msgs);
+        assert_eq!(picked[1].as_deref(), Some("pengembalian dana"));
+        assert_eq!(picked[3].as_deref(), Some("batal"));
+        assert_eq!(picked[5].as_deref(), Some("cek status pesanan"));
+        // Prose after a menu, a rating and non-customer messages pick nothing.
+        assert_eq!(picked.iter().filter(|p| p.is_some()).count(), 3);
     }
 }

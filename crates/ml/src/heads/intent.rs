@@ -218,6 +218,7 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
         command: String::new(),
         out_of_scope,
         temperature: 1.0,
+        menu_choice_weight: 0.0,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
@@ -244,6 +245,35 @@ pub fn intent_vector(vectors: &[&[f32]]) -> Option<Vec<f32>> {
         let w = 1.0 / ((1 + i) * (1 + i)) as f32;
         for (s, x) in sum.iter_mut().zip(v.iter()) {
             *s += w * x;
+        }
+    }
+    let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    Some(sum.into_iter().map(|x| x / norm).collect())
+}
+
+/// A conversation's intent vector with the menu options the customer picked
+/// (context::menu_choices) blended in: the message pool (`intent_vector`) plus `menu_weight`
+/// times the L2-normalised mean of the picked options' embeddings, L2-normalised. "2" after
+/// "2. Refund belum masuk" says what the customer came for as plainly as a sentence would. With
+/// weight 0 this is `intent_vector` exactly; a conversation whose customer only picked from
+/// menus is read from the menus alone. None when there is nothing to read.
+pub fn pooled_intent_vector(messages: &[&[f32]], menu_choices: &[&[f32]], menu_weight: f64) -> Option<Vec<f32>> {
+    let menu = if menu_weight > 0.0 { unit_mean(menu_choices) } else { None };
+    match (intent_vector(messages), menu) {
+        (Some(m), Some(c)) => {
+            let w = menu_weight as f32;
+            unit_mean(&[&m.iter().zip(&c).map(|(a, b)| a + w * b).collect::<Vec<f32>>()])
+        }
+        (m, c) => m.or(c),
+    }
+}
+
+fn unit_mean(vectors: &[&[f32]]) -> Option<Vec<f32>> {
+    let first = vectors.first()?;
+    let mut sum = vec![0f32; first.len()];
+    for v in vectors {
+        for (s, x) in sum.iter_mut().zip(v.iter()) {
+            *s += x;
         }
     }
     let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
@@ -344,6 +374,19 @@ mod tests {
         let texts = ["halo kak", "1", "paket aku hilang", "INV/2026/1", "udah seminggu", "tolong dong"];
         assert_eq!(intent_text(texts.iter().copied()).as_deref(), Some("paket aku hilang udah seminggu"));
         assert_eq!(intent_text(["halo", "3"].iter().copied()), None);
+    }
+
+    #[test]
+    fn menu_choices_blend_into_the_intent_vector_by_their_weight() {
+        let (a, b): (&[f32], &[f32]) = (&[1.0, 0.0], &[0.0, 1.0]);
+        // Weight 0 is the message pool exactly; menus alone are read when nothing else is.
+        assert_eq!(pooled_intent_vector(&[a], &[b], 0.0), intent_vector(&[a]));
+        assert_eq!(pooled_intent_vector(&[], &[b], 0.5), Some(vec![0.0, 1.0]));
+        assert_eq!(pooled_intent_vector(&[], &[b], 0.0), None);
+        let v = pooled_intent_vector(&[a], &[b], 1.0).unwrap();
+        assert!((v[0] - v[1]).abs() < 1e-6 && (v[0] * v[0] + v[1] * v[1] - 1.0).abs() < 1e-6, "{v:?}");
+        let v = pooled_intent_vector(&[a], &[b], 0.25).unwrap();
+        assert!((v[1] / v[0] - 0.25).abs() < 1e-6, "{v:?}");
     }
 
     #[test]

@@ -38,10 +38,19 @@ pub struct HeadCard {
     /// development split so that confidences are calibrated); 1 for heads without it.
     #[serde(default = "unit_temperature")]
     pub temperature: f64,
+    /// Conversation-intent heads: how much the menu options the customer picked weigh against
+    /// their own messages (heads::intent::pooled_intent_vector); 0 for every other head and for
+    /// intent heads trained before menu choices counted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub menu_choice_weight: f64,
 }
 
 fn unit_temperature() -> f64 {
     1.0
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -64,6 +73,7 @@ impl HeadCard {
             command: String::new(),
             out_of_scope: None,
             temperature: 1.0,
+            menu_choice_weight: 0.0,
         }
     }
 }

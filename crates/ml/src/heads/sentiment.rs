@@ -183,6 +183,7 @@ pub fn train_sentiment(
         command: format!("convoqa train sentiment --data-dir {} --out {}", data_dir.display(), out.display()),
         out_of_scope: None,
         temperature: 1.0,
+        menu_choice_weight: 0.0,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
