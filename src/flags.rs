@@ -196,11 +196,8 @@ pub struct FlagsReport {
     pub false_fcr_auc_returns: Option<f64>,
     pub low_csat_auc_survey: Option<f64>,
     pub low_csat_auc_expected: Option<f64>,
-    /// (group, conversations, surveyed, surveyed 1-3 star share, predicted share over all,
-    /// predicted share over the surveyed conversations). The last is the calibration check
-    /// against the answers; the one over all is what a dashboard shows for the whole team (the
-    /// corpus's surveys, like real ones, are answered more often after some chats than others).
-    pub predicted_vs_surveyed: Vec<(String, usize, usize, Option<f64>, f64, Option<f64>)>,
+    /// Predicted beside surveyed 1-3 star share, overall and per channel.
+    pub predicted_vs_surveyed: Vec<SurveyedShare>,
     /// The QA list at the configured setting on this split: its size, the most any agent got,
     /// and the share a reviewer would flag (expected low CSAT, or resolved but not solved).
     pub qa_listed: usize,
@@ -212,6 +209,22 @@ pub struct FlagsReport {
     pub reopen_links: usize,
     pub reopen_precision: Option<f64>,
     pub reopen_recall_resolved: Option<f64>,
+}
+
+/// One group's predicted 1-3 star share beside its surveyed share.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SurveyedShare {
+    /// "all" or "channel=<channel>".
+    pub group: String,
+    pub conversations: usize,
+    pub surveyed: usize,
+    pub surveyed_low_share: Option<f64>,
+    /// Over all the group's conversations: what a dashboard shows for the whole team. It differs
+    /// from the surveyed share wherever surveys are answered more often after some chats than
+    /// others (the corpus's, like real ones).
+    pub predicted_low_share: f64,
+    /// Over the surveyed conversations only: the calibration check against the answers.
+    pub predicted_low_share_surveyed: Option<f64>,
 }
 
 pub fn evaluate_flags(corpus: &Corpus, settings: &Settings, split: &str) -> Result<FlagsReport> {
@@ -258,25 +271,31 @@ pub fn evaluate_flags(corpus: &Corpus, settings: &Settings, split: &str) -> Resu
         })
         .collect());
     // Predicted 1-3 star share beside the surveyed share: overall and per channel.
-    let mut groups: BTreeMap<String, (usize, usize, usize, f64, f64)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, (SurveyedShare, usize, f64)> = BTreeMap::new();
     for (c, r) in &pairs {
         for key in ["all".to_string(), format!("channel={}", c.channel)] {
-            let g = groups.entry(key).or_default();
+            let (g, low, predicted_surveyed) = groups.entry(key).or_default();
             let predicted = r.risk.low_csat_risk.unwrap_or(0.0);
-            g.0 += 1;
+            g.conversations += 1;
+            g.predicted_low_share += predicted;
             if let Some(score) = c.csat_score {
-                g.1 += 1;
-                g.2 += usize::from(score <= 3);
-                g.4 += predicted;
+                g.surveyed += 1;
+                *low += usize::from(score <= 3);
+                *predicted_surveyed += predicted;
             }
-            g.3 += predicted;
         }
     }
     let predicted_vs_surveyed = groups
         .into_iter()
-        .map(|(k, (n, surveyed, low, predicted, predicted_surveyed))| {
-            let over_surveyed = |x: f64| (surveyed > 0).then(|| x / surveyed as f64);
-            (k, n, surveyed, over_surveyed(low as f64), predicted / n as f64, over_surveyed(predicted_surveyed))
+        .map(|(group, (g, low, predicted_surveyed))| {
+            let over_surveyed = |x: f64| (g.surveyed > 0).then(|| x / g.surveyed as f64);
+            SurveyedShare {
+                group,
+                surveyed_low_share: over_surveyed(low as f64),
+                predicted_low_share: g.predicted_low_share / g.conversations as f64,
+                predicted_low_share_surveyed: over_surveyed(predicted_surveyed),
+                ..g
+            }
         })
         .collect();
     // The QA list over this split's rows alone.

@@ -51,8 +51,7 @@ pub fn conversation_intent_parts(
     let mut per_conv: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
     for c in conversations {
         let conv = c.to_conversation()?;
-        let rules = crate::context::rule_readings(&conv.messages);
-        let picked = crate::context::menu_choices(&conv.messages);
+        let (rules, picked) = crate::context::readings_with_menu_choices(&conv.messages);
         let (mut said, mut menus) = (Vec::new(), Vec::new());
         for ((m, rule), option) in conv.messages.iter().zip(rules).zip(picked) {
             let text = m.text.as_deref().unwrap_or("");

@@ -185,8 +185,8 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
     let mut customer_texts = 0u64;
     // Context rules decide menu choices, ratings, media, ids and lone emoji; only the rest is
     // embedded for the sentiment head.
-    let rules: Vec<Vec<Option<crate::context::RuleReading>>> =
-        conversations.iter().map(|c| crate::context::rule_readings(&c.messages)).collect();
+    let (rules, menu_choices): (Vec<Vec<Option<crate::context::RuleReading>>>, Vec<Vec<Option<String>>>) =
+        conversations.iter().map(|c| crate::context::readings_with_menu_choices(&c.messages)).unzip();
     let slots: Vec<Vec<Option<usize>>> = conversations
         .iter()
         .zip(&rules)
@@ -217,12 +217,17 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
     // Intent heads trained with menu choices read the options the customer picked; options
     // repeat across a business's conversations, so they deduplicate well.
     let menu_weight = model.intent.card.menu_choice_weight;
-    let menu_slots: Vec<Vec<usize>> = conversations
+    let menu_slots: Vec<Vec<usize>> = menu_choices
         .iter()
-        .map(|c| match menu_weight > 0.0 {
-            true => crate::context::menu_choices(&c.messages).into_iter().flatten().map(|o| texts.slot(&o)).collect(),
-            false => Vec::new(),
-        })
+        .map(
+            |picked| {
+                if menu_weight > 0.0 {
+                    picked.iter().flatten().map(|o| texts.slot(o)).collect()
+                } else {
+                    Vec::new()
+                }
+            },
+        )
         .collect();
     // The resolution head also reads the business's last two messages (customer ones are
     // embedded already); templates repeat, so they deduplicate well.

@@ -96,16 +96,22 @@ pub fn rule_readings(messages: &[Message]) -> Vec<Option<RuleReading>> {
     read_replies(messages, read_reply)
 }
 
-/// The option each menu choice picked, in the menu's words ("2" after "1. Cek pesanan\n2. Refund
-/// dana" is "refund dana"); None for every other message. A customer who only typed "2" said
-/// what they came for through the menu: the intent reading uses these words (heads::intent).
-pub fn menu_choices(messages: &[Message]) -> Vec<Option<String>> {
-    read_replies(messages, |text, prompt| match read_reply(text, prompt) {
-        Some(RuleReading::MenuChoice) => {
-            prompt.and_then(|p| chosen_option(text.trim(), &p.options)).map(str::to_string)
-        }
-        _ => None,
+/// The rule readings and, for each menu choice, the option it picked in the menu's words ("2"
+/// after "1. Cek pesanan\n2. Refund dana" is "refund dana"; None for every other message), in
+/// one pass. A customer who only typed "2" said what they came for through the menu: the intent
+/// reading uses these words (heads::intent).
+pub fn readings_with_menu_choices(messages: &[Message]) -> (Vec<Option<RuleReading>>, Vec<Option<String>>) {
+    read_replies(messages, |text, prompt| {
+        let reading = read_reply(text, prompt)?;
+        let option = match reading {
+            RuleReading::MenuChoice => prompt.and_then(|p| chosen_option(text.trim(), &p.options)).map(str::to_string),
+            _ => None,
+        };
+        Some((reading, option))
     })
+    .into_iter()
+    .map(|r| r.map_or((None, None), |(reading, option)| (Some(reading), option)))
+    .unzip()
 }
 
 /// Reads every customer message with the last bot, agent or system text before it; each such
@@ -392,7 +398,8 @@ mod tests {
             Message::for_test("c", 7, Role::Bot, RATING),
             Message::for_test("c", 8, Role::Customer, "2"),
         ];
-        let picked = menu_choices(&msgs);
+        let (readings, picked) = readings_with_menu_choices(&msgs);
+        assert_eq!(readings, rule_readings(&msgs));
         assert_eq!(picked[1].as_deref(), Some("pengembalian dana"));
         assert_eq!(picked[3].as_deref(), Some("batal"));
         assert_eq!(picked[5].as_deref(), Some("cek status pesanan"));

@@ -239,16 +239,7 @@ pub fn reads_intent(text: &str, rule: Option<crate::context::RuleReading>) -> bo
 /// (1/(i+1)^2), 0.76 (1/(i+1)^3), 0.73 (first message alone). The messages are embedded for
 /// sentiment anyway, so this costs no encoder pass. None without such messages.
 pub fn intent_vector(vectors: &[&[f32]]) -> Option<Vec<f32>> {
-    let first = vectors.first()?;
-    let mut sum = vec![0f32; first.len()];
-    for (i, v) in vectors.iter().enumerate() {
-        let w = 1.0 / ((1 + i) * (1 + i)) as f32;
-        for (s, x) in sum.iter_mut().zip(v.iter()) {
-            *s += w * x;
-        }
-    }
-    let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    Some(sum.into_iter().map(|x| x / norm).collect())
+    unit_weighted_sum(vectors.iter().enumerate().map(|(i, v)| (1.0 / ((1 + i) * (1 + i)) as f32, *v)))
 }
 
 /// A conversation's intent vector with the menu options the customer picked
@@ -258,24 +249,23 @@ pub fn intent_vector(vectors: &[&[f32]]) -> Option<Vec<f32>> {
 /// weight 0 this is `intent_vector` exactly; a conversation whose customer only picked from
 /// menus is read from the menus alone. None when there is nothing to read.
 pub fn pooled_intent_vector(messages: &[&[f32]], menu_choices: &[&[f32]], menu_weight: f64) -> Option<Vec<f32>> {
-    let menu = if menu_weight > 0.0 { unit_mean(menu_choices) } else { None };
+    let menu = if menu_weight > 0.0 { unit_weighted_sum(menu_choices.iter().map(|v| (1.0, *v))) } else { None };
     match (intent_vector(messages), menu) {
-        (Some(m), Some(c)) => {
-            let w = menu_weight as f32;
-            unit_mean(&[&m.iter().zip(&c).map(|(a, b)| a + w * b).collect::<Vec<f32>>()])
-        }
+        (Some(m), Some(c)) => unit_weighted_sum([(1.0, m.as_slice()), (menu_weight as f32, c.as_slice())].into_iter()),
         (m, c) => m.or(c),
     }
 }
 
-fn unit_mean(vectors: &[&[f32]]) -> Option<Vec<f32>> {
-    let first = vectors.first()?;
-    let mut sum = vec![0f32; first.len()];
-    for v in vectors {
-        for (s, x) in sum.iter_mut().zip(v.iter()) {
-            *s += x;
+/// The L2-normalised weighted sum of vectors (None without any).
+fn unit_weighted_sum<'a>(weighted: impl Iterator<Item = (f32, &'a [f32])>) -> Option<Vec<f32>> {
+    let mut sum: Option<Vec<f32>> = None;
+    for (w, v) in weighted {
+        let s = sum.get_or_insert_with(|| vec![0f32; v.len()]);
+        for (s, x) in s.iter_mut().zip(v) {
+            *s += w * x;
         }
     }
+    let sum = sum?;
     let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
     Some(sum.into_iter().map(|x| x / norm).collect())
 }
