@@ -16,8 +16,8 @@
 //! - **Titles**: class-based TF-IDF (tf of a term in the theme's conversations x ln(1 + A / its
 //!   frequency over all complaint conversations), A the mean terms per class) over unigrams and
 //!   bigrams, Indonesian and English stopwords, ids, numbers and the team's own names (the words
-//!   of agent ids) removed; a term must occur in two of the theme's conversations, which also
-//!   keeps customers' names out.
+//!   of agent ids) removed; a term must occur in the conversations of two of the theme's
+//!   customers, which also keeps customers' names out.
 //! - Each theme gets its dominant intent and that intent's owner team, the conversations it
 //!   touches, their reopen rate, surveyed and predicted low-CSAT share, and 3-5 redacted quotes
 //!   (the distinct messages closest to its centroid). Cost = conversations x (reopen rate +
@@ -767,11 +767,23 @@ pub fn voc_backlog(
             .filter(|t| !t.split(' ').any(|w| names.contains(w)))
             .collect()
     };
+    // Titles count customers, not conversations: a customer's own name recurs in their own
+    // conversations (an e-mail signature, a return about the same order), never across customers.
+    let customer_terms = |members: &mut dyn Iterator<Item = usize>| -> Vec<BTreeSet<String>> {
+        let mut by_customer: BTreeMap<(&str, &str), BTreeSet<String>> = BTreeMap::new();
+        for c in members {
+            let key = match rows[c].customer_id.as_deref() {
+                Some(customer) => (customer, ""),
+                None => ("", rows[c].conversation_id.as_str()),
+            };
+            by_customer.entry(key).or_default().extend(conversation_terms(c));
+        }
+        by_customer.into_values().collect()
+    };
     let docs: Vec<Vec<BTreeSet<String>>> =
-        clusters.iter().map(|cl| cl.members.iter().map(|&c| conversation_terms(c)).collect()).collect();
+        clusters.iter().map(|cl| customer_terms(&mut cl.members.iter().copied())).collect();
     let themed: BTreeSet<usize> = clusters.iter().flat_map(|cl| cl.members.iter().copied()).collect();
-    let tail: Vec<BTreeSet<String>> =
-        points.keys().filter(|c| !themed.contains(c)).map(|&c| conversation_terms(c)).collect();
+    let tail = customer_terms(&mut points.keys().copied().filter(|c| !themed.contains(c)));
     let titles = titles(&docs, &tail);
     let total_conversations = rows.len().max(1) as f64;
     let mut items: Vec<VocItem> = clusters
@@ -1000,6 +1012,31 @@ mod tests {
         let courier = items.iter().find(|i| i.intent == "delivery_problem").expect("a courier theme");
         assert!(!courier.title.contains("rina") && !courier.title.contains("tokoku"), "{}", courier.title);
         assert!(courier.title.contains("kurir") || courier.title.contains("dilempar"), "{}", courier.title);
+    }
+
+    #[test]
+    fn a_customers_own_name_never_titles_a_theme() {
+        let (mut rows, mut conversations, enrichment) = fixture();
+        // One customer writes twice about the same parcel and signs both e-mails.
+        for i in [4, 5] {
+            rows[i].customer_id = Some("tokoku-c0042".into());
+            let text = format!("{} salam sutanto", conversations[i].messages[0].text.as_deref().unwrap());
+            conversations[i].messages[0] = msg(&text);
+        }
+        let complaints = complaint_messages(&rows, &conversations, &enrichment);
+        let (items, _) = voc_backlog(&rows, &complaints, &enrichment.intent_embeddings, &HashMap::new());
+        let courier = items.iter().find(|i| i.intent == "delivery_problem").expect("a courier theme");
+        assert!(!courier.title.contains("sutanto") && !courier.title.contains("salam"), "{}", courier.title);
+        // The same words from every customer of the theme do title it.
+        for i in 4..8 {
+            rows[i].customer_id = Some(format!("tokoku-c00{i}"));
+            let text = format!("{} salam sutanto", conversations[i].messages[0].text.as_deref().unwrap());
+            conversations[i].messages[0] = msg(&text);
+        }
+        let complaints = complaint_messages(&rows, &conversations, &enrichment);
+        let (items, _) = voc_backlog(&rows, &complaints, &enrichment.intent_embeddings, &HashMap::new());
+        let courier = items.iter().find(|i| i.intent == "delivery_problem").expect("a courier theme");
+        assert!(courier.title.contains("sutanto") || courier.title.contains("salam"), "{}", courier.title);
     }
 
     #[test]
