@@ -24,3 +24,4 @@ mod risk_training;
 mod sentiment_pipeline;
 mod shards;
 mod stream;
+mod team_intent;
