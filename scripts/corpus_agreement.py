@@ -8,10 +8,12 @@
                                      agreement/sample_test2.jsonl
   corpus_agreement.py sample test3   the same for the third test split ->
                                      agreement/sample_test3.jsonl
-  corpus_agreement.py sample test4   the same for the fourth (current) test split ->
+  corpus_agreement.py sample test4   the same for the fourth test split ->
                                      agreement/sample_test4.jsonl
+  corpus_agreement.py sample test5   the same for the fifth (current) test split ->
+                                     agreement/sample_test5.jsonl
   corpus_agreement.py report         compares agreement/second_labels.jsonl (and
-                                     second_labels_test2.jsonl, _test3, _test4) with the corpus labels and writes
+                                     second_labels_test2.jsonl, _test3, _test4, _test5) with the corpus labels and writes
                                      agreement/REPORT.md (raw agreement and Cohen's kappa)
 """
 
@@ -44,10 +46,12 @@ FIRST_GENERATION = {"belanjain", "kainara", "sayurkilat", "cicilaja", "dompetku"
 SECOND_TEST = ["lindungi", "tontonplus", "rumahkayu", "belajarpintar"]
 # The third test split (scored once at stop 19, then retired into train).
 THIRD_TEST = ["tiketria", "gasskredit", "sehatin", "anabul"]
+# The fourth test split (scored once at stop 20, then retired into train).
+FOURTH_TEST = ["kosnyaman", "tukarkoin", "rodaempat", "bersihin"]
 
 
 def test_businesses():
-    """The current (fourth) test split: the businesses data/corpus/businesses.toml marks as test."""
+    """The current (fifth) test split: the businesses data/corpus/businesses.toml marks as test."""
     with open(os.path.join(root, "businesses.toml"), "rb") as f:
         return [b["id"] for b in tomllib.load(f)["business"] if b["split"] == "test"]
 
@@ -57,8 +61,8 @@ def ranked(convs):
 
 
 def sample_ids(name):
-    if name in ("test2", "test3", "test4"):
-        businesses = {"test2": SECOND_TEST, "test3": THIRD_TEST}.get(name) or test_businesses()
+    if name in ("test2", "test3", "test4", "test5"):
+        businesses = {"test2": SECOND_TEST, "test3": THIRD_TEST, "test4": FOURTH_TEST}.get(name) or test_businesses()
         return {c["conversation_id"] for b in businesses for c in ranked(c for c in corpus() if c["business"] == b)[:10]}
     return {c["conversation_id"] for c in ranked(c for c in corpus() if c["business"] in FIRST_GENERATION)[:50]}
 
@@ -94,6 +98,7 @@ def main():
         ("_test2", "40 conversations of the second test split", "the 10 conversations of each second-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test2`)"),
         ("_test3", "40 conversations of the third test split", "the 10 conversations of each third-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test3`)"),
         ("_test4", "40 conversations of the fourth test split", "the 10 conversations of each fourth-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test4`)"),
+        ("_test5", "40 conversations of the fifth test split", "the 10 conversations of each fifth-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test5`)"),
     ]:
         path = os.path.join(agree, f"second_labels{name}.jsonl")
         if os.path.exists(path):

@@ -25,18 +25,27 @@ use crate::heads::train::{train_best, EmbeddedSet, Recipe};
 use crate::heads::{argmax, Head, HeadCard, OutOfScope};
 
 /// What one conversation's intent is read from: the embeddings of the customer messages the
-/// model reads and of the menu options the customer picked, each in message order.
+/// model reads and of the menu options the customer picked, each in message order, and of the
+/// e-mail subject line.
 pub struct IntentParts {
     pub messages: Vec<Vec<f32>>,
     pub menu_choices: Vec<Vec<f32>>,
+    pub subject: Option<Vec<f32>>,
+}
+
+/// The weights the parts of a conversation are pooled with (stored in the intent head's card).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolWeights {
+    pub menu_choice: f64,
+    pub subject: f64,
 }
 
 impl IntentParts {
-    /// The pooled intent vector at a menu-choice weight (None: nothing to read, so `other`).
-    pub fn vector(&self, menu_weight: f64) -> Option<Vec<f32>> {
+    /// The pooled intent vector at these weights (None: nothing to read, so `other`).
+    pub fn vector(&self, w: PoolWeights) -> Option<Vec<f32>> {
         let messages: Vec<&[f32]> = self.messages.iter().map(Vec::as_slice).collect();
         let menu_choices: Vec<&[f32]> = self.menu_choices.iter().map(Vec::as_slice).collect();
-        pooled_intent_vector(&messages, &menu_choices, menu_weight)
+        pooled_intent_vector(&messages, &menu_choices, w.menu_choice, self.subject.as_deref(), w.subject)
     }
 }
 
@@ -48,9 +57,13 @@ pub fn conversation_intent_parts(
     cache: Option<&Path>,
 ) -> Result<Vec<(IntentParts, String)>> {
     let mut texts: Vec<String> = Vec::new();
-    let mut per_conv: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
+    let mut per_conv: Vec<(Vec<usize>, Vec<usize>, Option<usize>)> = Vec::new();
     for c in conversations {
         let conv = c.to_conversation()?;
+        let subject = c.subject.as_deref().filter(|s| !s.trim().is_empty()).map(|s| {
+            texts.push(crate::text::inference_key(crate::heads::intent::intent_subject(s)));
+            texts.len() - 1
+        });
         let (rules, picked) = crate::context::readings_with_menu_choices(&conv.messages);
         let (mut said, mut menus) = (Vec::new(), Vec::new());
         for ((m, rule), option) in conv.messages.iter().zip(rules).zip(picked) {
@@ -63,7 +76,7 @@ pub fn conversation_intent_parts(
                 texts.push(crate::text::inference_key(&option));
             }
         }
-        per_conv.push((said, menus));
+        per_conv.push((said, menus, subject));
     }
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let vectors = embed_cached(encoder, &refs, max_tokens, cache)?;
@@ -71,17 +84,26 @@ pub fn conversation_intent_parts(
     Ok(per_conv
         .iter()
         .zip(conversations)
-        .map(|((said, menus), c)| (IntentParts { messages: take(said), menu_choices: take(menus) }, c.intent.clone()))
+        .map(|((said, menus, subject), c)| {
+            let parts = IntentParts {
+                messages: take(said),
+                menu_choices: take(menus),
+                subject: subject.map(|i| vectors[i].clone()),
+            };
+            (parts, c.intent.clone())
+        })
         .collect())
 }
 
-/// Each conversation's pooled intent vector at a menu-choice weight, and its label.
-fn pooled(parts: &[(IntentParts, String)], menu_weight: f64) -> Vec<(Option<Vec<f32>>, String)> {
-    parts.iter().map(|(p, l)| (p.vector(menu_weight), l.clone())).collect()
+/// Each conversation's pooled intent vector at these weights, and its label.
+fn pooled(parts: &[(IntentParts, String)], w: PoolWeights) -> Vec<(Option<Vec<f32>>, String)> {
+    parts.iter().map(|(p, l)| (p.vector(w), l.clone())).collect()
 }
 
-/// Menu-choice weights the default intent trainer tries (chosen on dev with everything else).
+/// Menu-choice and subject weights the default intent trainer tries (chosen on dev with
+/// everything else).
 const MENU_CHOICE_WEIGHTS: [f64; 4] = [0.0, 0.25, 0.5, 1.0];
+const SUBJECT_WEIGHTS: [f64; 3] = [0.0, 0.5, 1.0];
 
 fn label_of(labels: &[String], name: &str, what: &str) -> Result<usize> {
     labels
@@ -199,7 +221,7 @@ pub fn train_conversation_intent(
     // Each menu-choice weight gets the whole recipe: head, temperature, `other` threshold; the
     // weight whose shipped path scores the best dev macro-F1 is kept.
     struct Candidate {
-        menu_weight: f64,
+        weights: PoolWeights,
         head: Head,
         recipe: Recipe,
         best_epoch: usize,
@@ -211,9 +233,12 @@ pub fn train_conversation_intent(
     }
     let mut best: Option<Candidate> = None;
     let mut weights_tried = Vec::new();
-    for menu_weight in MENU_CHOICE_WEIGHTS {
-        let train_inputs = pooled(&train_parts, menu_weight);
-        let dev_inputs = pooled(&dev_parts, menu_weight);
+    let grid = MENU_CHOICE_WEIGHTS
+        .iter()
+        .flat_map(|&menu_choice| SUBJECT_WEIGHTS.iter().map(move |&subject| PoolWeights { menu_choice, subject }));
+    for weights in grid {
+        let train_inputs = pooled(&train_parts, weights);
+        let dev_inputs = pooled(&dev_parts, weights);
         let mut train_set = EmbeddedSet { name: "train".into(), x: vec![], y: vec![] };
         for (v, l) in &train_inputs {
             if let Some(v) = v {
@@ -241,16 +266,17 @@ pub fn train_conversation_intent(
         let truth: Vec<usize> = dev_inputs.iter().map(|(_, l)| label_of(&labels, l, "dev")).collect::<Result<_>>()?;
         let dev_metrics = evaluate(&labels, &truth, &predict_intents(&head, &dev_inputs, other, min_confidence)?);
         tracing::info!(
-            menu_weight,
+            menu_choice_weight = weights.menu_choice,
+            subject_weight = weights.subject,
             macro_f1 = dev_metrics.macro_f1,
             accuracy = dev_metrics.accuracy,
-            "menu-choice weight tried"
+            "pool weights tried"
         );
-        weights_tried.push(json!({"menu_choice_weight": menu_weight, "dev_macro_f1": dev_metrics.macro_f1, "dev_accuracy": dev_metrics.accuracy}));
+        weights_tried.push(json!({"menu_choice_weight": weights.menu_choice, "subject_weight": weights.subject, "dev_macro_f1": dev_metrics.macro_f1, "dev_accuracy": dev_metrics.accuracy}));
         if best.as_ref().is_none_or(|b| dev_metrics.macro_f1 > b.dev_metrics.macro_f1) {
             let best_epoch = trained.best_epoch;
             best = Some(Candidate {
-                menu_weight,
+                weights,
                 head,
                 recipe,
                 best_epoch,
@@ -272,12 +298,12 @@ pub fn train_conversation_intent(
         encoder: model_name.to_string(),
         max_tokens,
         recipe: json!({
-            "input": "per conversation: the L2-normalised 1/(i+1)^2-weighted mean of the embeddings of its substantive customer messages that no context rule decided, plus menu_choice_weight times the normalised mean of the menu options the customer picked (heads::intent::pooled_intent_vector)",
+            "input": "per conversation: the L2-normalised 1/(i+1)^2-weighted mean of the embeddings of its substantive customer messages that no context rule decided, plus menu_choice_weight times the normalised mean of the menu options the customer picked, plus subject_weight times the e-mail subject's embedding (heads::intent::pooled_intent_vector)",
             "chosen": chosen.recipe,
             "best_epoch": chosen.best_epoch,
-            "selection": "menu-choice weight, recipe and epoch by macro-F1 on the corpus dev split (businesses unseen in training); temperature by dev NLL; `other` threshold: best dev accuracy with the predicted other share within 5 points of the true share",
+            "selection": "menu-choice and subject weights, recipe and epoch by macro-F1 on the corpus dev split (businesses unseen in training); temperature by dev NLL; `other` threshold: best dev accuracy with the predicted other share within 5 points of the true share",
             "tried": chosen.tried,
-            "menu_choice_weights_tried": weights_tried,
+            "pool_weights_tried": weights_tried,
             "other_thresholds_tried": chosen.thresholds,
         }),
         training_data: vec![
@@ -292,7 +318,8 @@ pub fn train_conversation_intent(
         command: format!("convoqa train intent --corpus {} --out {}", corpus.dir.display(), out.display()),
         out_of_scope: Some(OutOfScope { label: "other".into(), min_confidence: chosen.min_confidence }),
         temperature: head.card.temperature,
-        menu_choice_weight: chosen.menu_weight,
+        menu_choice_weight: chosen.weights.menu_choice,
+        subject_weight: chosen.weights.subject,
     };
     head.save(out)?;
     Ok(head)
@@ -384,6 +411,7 @@ pub fn train_sentiment_with_corpus(
         out_of_scope: None,
         temperature: 1.0,
         menu_choice_weight: 0.0,
+        subject_weight: 0.0,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
@@ -601,7 +629,7 @@ pub fn export_split(corpus: &Corpus, split: &str, out: &Path) -> Result<(usize, 
 }
 
 /// Writes corpus conversations as analyze's input tables (messages.parquet,
-/// conversations.parquet with status, resolved_at and csat_score).
+/// conversations.parquet with status, resolved_at, csat_score and the e-mail subject).
 pub fn export_conversations<'a>(
     conversations: impl Iterator<Item = &'a CorpusConversation>,
     out: &Path,
@@ -634,6 +662,7 @@ pub fn export_conversations<'a>(
         convs.iter().map(|(c, a)| if done(c) { a.messages.last().map(|m| m.sent_at_us) } else { None }),
     );
     c.f64("csat_score", convs.iter().map(|(c, _)| c.csat_score.map(f64::from)));
+    c.str("subject", convs.iter().map(|(c, _)| c.subject.as_deref()));
     write_parquet(&out.join("conversations.parquet"), &c.finish()?)?;
     Ok((convs.len(), msgs.len()))
 }
@@ -805,6 +834,7 @@ pub fn train_resolution(
         out_of_scope: None,
         temperature: head.card.temperature,
         menu_choice_weight: 0.0,
+        subject_weight: 0.0,
     };
     head.save(out)?;
     Ok(head)

@@ -213,6 +213,7 @@ pub struct ConversationColumns {
     pub hold_seconds: String,
     pub after_work_seconds: String,
     pub team: String,
+    pub subject: String,
 }
 
 impl ConversationColumns {
@@ -231,6 +232,7 @@ impl ConversationColumns {
             "hold_seconds" => &self.hold_seconds,
             "after_work_seconds" => &self.after_work_seconds,
             "team" => &self.team,
+            "subject" => &self.subject,
             other => unreachable!("not a conversations column: {other}"),
         }
     }
@@ -251,6 +253,7 @@ impl Default for ConversationColumns {
             hold_seconds: "hold_seconds".into(),
             after_work_seconds: "after_work_seconds".into(),
             team: "team".into(),
+            subject: "subject".into(),
         }
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::config::ModelConfig;
 use crate::encoder::{Embed, Encoder};
 use crate::error::Result;
-use crate::heads::intent::{intent_text, pooled_intent_vector, reads_intent, Taxonomy};
+use crate::heads::intent::{intent_subject, intent_text, pooled_intent_vector, reads_intent, Taxonomy};
 use crate::heads::resolution::{
     closing_exchange, deciding_slot, input_vector as resolution_input, slot_text, ClosingExchange, Resolution,
 };
@@ -214,6 +214,16 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
                 .map(|t| texts.slot(&t))
         })
         .collect();
+    // Intent heads trained with subjects read an e-mail's subject line (one short text per
+    // e-mail conversation; `subject` in the conversations table).
+    let subject_weight = model.intent.card.subject_weight;
+    let subject_slots: Vec<Option<usize>> = conversations
+        .iter()
+        .map(|c| {
+            let subject = c.record.as_ref().and_then(|r| r.subject.as_deref()).filter(|s| !s.trim().is_empty());
+            subject.filter(|_| subject_weight > 0.0).map(|s| texts.slot(intent_subject(s)))
+        })
+        .collect();
     // Intent heads trained with menu choices read the options the customer picked; options
     // repeat across a business's conversations, so they deduplicate well.
     let menu_weight = model.intent.card.menu_choice_weight;
@@ -292,7 +302,8 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
         .zip(&slots)
         .zip(&rules)
         .zip(&menu_slots)
-        .map(|(((conv, row), conv_rules), menus)| {
+        .zip(&subject_slots)
+        .map(|((((conv, row), conv_rules), menus), subject)| {
             let vectors: Vec<&[f32]> = conv
                 .messages
                 .iter()
@@ -304,7 +315,8 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
                 .map(|((_, slot), _)| embedded.vectors[slot.expect("filtered")].as_slice())
                 .collect();
             let picked: Vec<&[f32]> = menus.iter().map(|&i| embedded.vectors[i].as_slice()).collect();
-            pooled_intent_vector(&vectors, &picked, menu_weight)
+            let subject = subject.map(|i| embedded.vectors[i].as_slice());
+            pooled_intent_vector(&vectors, &picked, menu_weight, subject, subject_weight)
         })
         .collect();
     let intent = conversation_intents(&intent_inputs, &intent_slots, model)?;

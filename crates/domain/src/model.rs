@@ -137,6 +137,8 @@ pub struct ConversationRecord {
     pub hold_s: Option<f64>,
     pub after_work_s: Option<f64>,
     pub team: Option<String>,
+    /// The e-mail or ticket subject line: the customer's own summary of the need.
+    pub subject: Option<String>,
 }
 
 /// A conversation: its messages in time order and its conversations-table row, if any.

@@ -98,7 +98,7 @@ pub const MESSAGE_COLUMNS: [ContractColumn; 9] = [
 ];
 
 /// The optional conversations table, in the order `conversation_row` reads it.
-pub const CONVERSATION_COLUMNS: [ContractColumn; 12] = [
+pub const CONVERSATION_COLUMNS: [ContractColumn; 13] = [
     col("conversation_id", Kind::Id, true, "matches messages.conversation_id"),
     col("customer_id", Kind::Id, false, "the customer (wins over the messages' customer_id)"),
     col("channel", Kind::Text, false, "the channel (wins over the messages' channel)"),
@@ -111,6 +111,7 @@ pub const CONVERSATION_COLUMNS: [ContractColumn; 12] = [
     col("hold_seconds", Kind::Number, false, "hold time added to handle_s"),
     col("after_work_seconds", Kind::Number, false, "after-contact work added to handle_s"),
     col("team", Kind::Text, false, "the team that owned the conversation"),
+    col("subject", Kind::Text, false, "the e-mail or ticket subject line (read for intent)"),
 ];
 
 fn specs_for<'a>(contract: &[ContractColumn], name_of: impl Fn(&str) -> &'a str) -> Vec<ColumnSpec> {
@@ -737,8 +738,8 @@ fn conversation_row(
     source: RowRef,
     warnings: &mut Warnings,
 ) -> std::result::Result<(ConversationRecord, RowRef), QuarantinedRow> {
-    let [id, customer, channel, status, created, resolved, csat, nps, ces, hold, acw, team] = cols else {
-        unreachable!("twelve conversation columns")
+    let [id, customer, channel, status, created, resolved, csat, nps, ces, hold, acw, team, subject] = cols else {
+        unreachable!("thirteen conversation columns")
     };
     let Some(conversation_id) = id.non_blank(r) else {
         return Err(QuarantinedRow {
@@ -798,6 +799,7 @@ fn conversation_row(
             hold_s,
             after_work_s,
             team: team.non_blank(r),
+            subject: subject.non_blank(r),
         },
         source,
     ))

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use convoqa_domain::model::{Conversation, Message, Role, RowRef};
+use convoqa_domain::model::{Conversation, ConversationRecord, Message, Role, RowRef};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct CorpusMessage {
@@ -176,7 +176,12 @@ impl CorpusConversation {
             conversation_id: self.conversation_id.clone(),
             thread_id: self.conversation_id.clone(),
             messages,
-            record: None,
+            // The conversations-table fields the readings use: the e-mail subject.
+            record: self.subject.as_ref().map(|s| ConversationRecord {
+                conversation_id: self.conversation_id.clone(),
+                subject: Some(s.clone()),
+                ..Default::default()
+            }),
         })
     }
 

@@ -219,6 +219,7 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
         out_of_scope,
         temperature: 1.0,
         menu_choice_weight: 0.0,
+        subject_weight: 0.0,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
@@ -242,17 +243,53 @@ pub fn intent_vector(vectors: &[&[f32]]) -> Option<Vec<f32>> {
     unit_weighted_sum(vectors.iter().enumerate().map(|(i, v)| (1.0 / ((1 + i) * (1 + i)) as f32, *v)))
 }
 
+/// An e-mail subject as the intent head reads it: reply and forward prefixes ("Re:", "Fwd:")
+/// and bracketed ticket ids ("[DKL-2610-01944]") say nothing about the need.
+pub fn intent_subject(subject: &str) -> &str {
+    let mut s = subject.trim();
+    loop {
+        let lower = s.to_lowercase();
+        let prefix = ["re:", "fwd:", "fw:", "balas:", "tr:"].iter().find(|p| lower.starts_with(*p));
+        if let Some(p) = prefix {
+            s = s[p.len()..].trim_start();
+        } else if s.starts_with('[') {
+            match s.find(']') {
+                Some(end) => s = s[end + 1..].trim_start(),
+                None => break,
+            }
+        } else {
+            break;
+        }
+    }
+    s
+}
+
 /// A conversation's intent vector with the menu options the customer picked
 /// (context::menu_choices) blended in: the message pool (`intent_vector`) plus `menu_weight`
 /// times the L2-normalised mean of the picked options' embeddings, L2-normalised. "2" after
 /// "2. Refund belum masuk" says what the customer came for as plainly as a sentence would. With
 /// weight 0 this is `intent_vector` exactly; a conversation whose customer only picked from
-/// menus is read from the menus alone. None when there is nothing to read.
-pub fn pooled_intent_vector(messages: &[&[f32]], menu_choices: &[&[f32]], menu_weight: f64) -> Option<Vec<f32>> {
+/// menus is read from the menus alone. An e-mail's subject line, the customer's own summary of
+/// the need, is blended in the same way at `subject_weight`. None when there is nothing to read.
+pub fn pooled_intent_vector(
+    messages: &[&[f32]],
+    menu_choices: &[&[f32]],
+    menu_weight: f64,
+    subject: Option<&[f32]>,
+    subject_weight: f64,
+) -> Option<Vec<f32>> {
     let menu = if menu_weight > 0.0 { unit_weighted_sum(menu_choices.iter().map(|v| (1.0, *v))) } else { None };
-    match (intent_vector(messages), menu) {
-        (Some(m), Some(c)) => unit_weighted_sum([(1.0, m.as_slice()), (menu_weight as f32, c.as_slice())].into_iter()),
-        (m, c) => m.or(c),
+    let subject = subject.filter(|_| subject_weight > 0.0).map(<[f32]>::to_vec);
+    let parts: Vec<(f32, Vec<f32>)> =
+        [(1.0, intent_vector(messages)), (menu_weight as f32, menu), (subject_weight as f32, subject)]
+            .into_iter()
+            .filter_map(|(w, v)| Some((w, v?)))
+            .collect();
+    match parts.as_slice() {
+        [] => None,
+        // One part alone is read as it is, whatever its weight.
+        [(_, only)] => Some(only.clone()),
+        _ => unit_weighted_sum(parts.iter().map(|(w, v)| (*w, v.as_slice()))),
     }
 }
 
@@ -370,13 +407,40 @@ mod tests {
     fn menu_choices_blend_into_the_intent_vector_by_their_weight() {
         let (a, b): (&[f32], &[f32]) = (&[1.0, 0.0], &[0.0, 1.0]);
         // Weight 0 is the message pool exactly; menus alone are read when nothing else is.
-        assert_eq!(pooled_intent_vector(&[a], &[b], 0.0), intent_vector(&[a]));
-        assert_eq!(pooled_intent_vector(&[], &[b], 0.5), Some(vec![0.0, 1.0]));
-        assert_eq!(pooled_intent_vector(&[], &[b], 0.0), None);
-        let v = pooled_intent_vector(&[a], &[b], 1.0).unwrap();
+        assert_eq!(pooled_intent_vector(&[a], &[b], 0.0, None, 0.0), intent_vector(&[a]));
+        assert_eq!(pooled_intent_vector(&[], &[b], 0.5, None, 0.0), Some(vec![0.0, 1.0]));
+        assert_eq!(pooled_intent_vector(&[], &[b], 0.0, None, 0.0), None);
+        let v = pooled_intent_vector(&[a], &[b], 1.0, None, 0.0).unwrap();
         assert!((v[0] - v[1]).abs() < 1e-6 && (v[0] * v[0] + v[1] * v[1] - 1.0).abs() < 1e-6, "{v:?}");
-        let v = pooled_intent_vector(&[a], &[b], 0.25).unwrap();
+        let v = pooled_intent_vector(&[a], &[b], 0.25, None, 0.0).unwrap();
         assert!((v[1] / v[0] - 0.25).abs() < 1e-6, "{v:?}");
+    }
+
+    #[test]
+    fn a_subject_loses_its_reply_prefixes_and_ticket_ids() {
+        assert_eq!(
+            intent_subject("Re: [DKL-2610-01944] Refund for cancelled order not received"),
+            "Refund for cancelled order not received"
+        );
+        assert_eq!(intent_subject("FWD: RE: Tagihan dobel"), "Tagihan dobel");
+        assert_eq!(intent_subject("Paket belum sampai"), "Paket belum sampai");
+        assert_eq!(intent_subject("[unclosed ticket"), "[unclosed ticket");
+    }
+
+    #[test]
+    fn an_email_subject_blends_in_by_its_weight() {
+        let (a, b, s): (&[f32], &[f32], &[f32]) = (&[1.0, 0.0, 0.0], &[0.0, 1.0, 0.0], &[0.0, 0.0, 1.0]);
+        // Weight 0 ignores it: older heads read exactly as before.
+        assert_eq!(
+            pooled_intent_vector(&[a], &[b], 0.5, Some(s), 0.0),
+            pooled_intent_vector(&[a], &[b], 0.5, None, 0.0)
+        );
+        let v = pooled_intent_vector(&[a], &[], 0.0, Some(s), 0.5).unwrap();
+        assert!((v[2] / v[0] - 0.5).abs() < 1e-6 && v[1] == 0.0, "{v:?}");
+        let v = pooled_intent_vector(&[a], &[b], 1.0, Some(s), 1.0).unwrap();
+        assert!((v[0] - v[1]).abs() < 1e-6 && (v[1] - v[2]).abs() < 1e-6, "{v:?}");
+        // A subject alone (an e-mail whose body says nothing substantive) is read.
+        assert_eq!(pooled_intent_vector(&[], &[], 0.5, Some(s), 1.0), Some(s.to_vec()));
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub struct HeadCard {
     /// intent heads trained before menu choices counted.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub menu_choice_weight: f64,
+    /// Conversation-intent heads: how much an e-mail's subject line weighs against the
+    /// customer's messages (heads::intent::pooled_intent_vector); 0 reads no subject.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub subject_weight: f64,
 }
 
 fn unit_temperature() -> f64 {
@@ -74,6 +78,7 @@ impl HeadCard {
             out_of_scope: None,
             temperature: 1.0,
             menu_choice_weight: 0.0,
+            subject_weight: 0.0,
         }
     }
 }

@@ -184,6 +184,7 @@ pub fn train_sentiment(
         out_of_scope: None,
         temperature: 1.0,
         menu_choice_weight: 0.0,
+        subject_weight: 0.0,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
