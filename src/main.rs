@@ -858,36 +858,19 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 head.card.max_tokens,
                 None,
             )?;
-            let probs = head.predict_proba(&set.x)?;
-            // As analyze reads it: a head trained with an out-of-scope label applies its own
-            // threshold (a plain argmax would never predict out-of-scope for a thin spread).
-            let out_of_scope = head
-                .card
-                .out_of_scope
-                .as_ref()
-                .and_then(|o| head.card.labels.iter().position(|l| *l == o.label).map(|i| (i, o.min_confidence)));
-            let pred: Vec<usize> = match out_of_scope {
-                Some((oos, min_confidence)) => {
-                    convoqa::heads::intent::predict_with_threshold(&probs, oos, min_confidence)
-                }
-                None => probs.iter().map(|p| convoqa::heads::argmax(p)).collect(),
-            };
+            let pred = convoqa::heads::intent::predict_labels(&head, &head.predict_proba(&set.x)?);
             let m = convoqa::heads::metrics::evaluate(&head.card.labels, &set.y, &pred);
             print!("{m}");
-            if let Some((oos, min_confidence)) = out_of_scope {
-                let label = &head.card.labels[oos];
+            if let Some(o) = &head.card.out_of_scope {
+                let label = &o.label;
                 if let Some(r) = m.recall(label) {
-                    println!("recall of `{label}` = {r:.4} (top probability below {min_confidence:.2} -> `{label}`)");
+                    println!(
+                        "recall of `{label}` = {r:.4} (top probability below {:.2} -> `{label}`)",
+                        o.min_confidence
+                    );
                 }
-                let (mut right, mut in_scope) = (0usize, 0usize);
-                for (&y, &p) in set.y.iter().zip(&pred) {
-                    if y != oos {
-                        in_scope += 1;
-                        right += usize::from(y == p);
-                    }
-                }
-                if in_scope > 0 {
-                    println!("in-scope accuracy = {:.4} (n = {in_scope})", right as f64 / in_scope as f64);
+                if let Some(a) = m.in_scope_accuracy(label) {
+                    println!("in-scope accuracy = {a:.4}");
                 }
             }
             Ok(())

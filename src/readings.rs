@@ -60,8 +60,8 @@ pub fn conversation_intent_parts(
     let mut per_conv: Vec<(Vec<usize>, Vec<usize>, Option<usize>)> = Vec::new();
     for c in conversations {
         let conv = c.to_conversation()?;
-        let subject = c.subject.as_deref().filter(|s| !s.trim().is_empty()).map(|s| {
-            texts.push(crate::text::inference_key(crate::heads::intent::intent_subject(s)));
+        let subject = c.subject.as_deref().and_then(crate::heads::intent::intent_subject).map(|s| {
+            texts.push(crate::text::inference_key(s));
             texts.len() - 1
         });
         let (rules, picked) = crate::context::readings_with_menu_choices(&conv.messages);
@@ -218,8 +218,8 @@ pub fn train_conversation_intent(
         Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.1, ..base },
         Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.3, ..base },
     ];
-    // Each menu-choice weight gets the whole recipe: head, temperature, `other` threshold; the
-    // weight whose shipped path scores the best dev macro-F1 is kept.
+    // Each pair of pool weights gets the whole recipe: head, temperature, `other` threshold; the
+    // pair whose shipped path scores the best dev macro-F1 is kept.
     struct Candidate {
         weights: PoolWeights,
         head: Head,

@@ -220,8 +220,8 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
     let subject_slots: Vec<Option<usize>> = conversations
         .iter()
         .map(|c| {
-            let subject = c.record.as_ref().and_then(|r| r.subject.as_deref()).filter(|s| !s.trim().is_empty());
-            subject.filter(|_| subject_weight > 0.0).map(|s| texts.slot(intent_subject(s)))
+            let subject = c.record.as_ref().and_then(|r| r.subject.as_deref()).and_then(intent_subject);
+            subject.filter(|_| subject_weight > 0.0).map(|s| texts.slot(s))
         })
         .collect();
     // Intent heads trained with menu choices read the options the customer picked; options
@@ -229,15 +229,7 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
     let menu_weight = model.intent.card.menu_choice_weight;
     let menu_slots: Vec<Vec<usize>> = menu_choices
         .iter()
-        .map(
-            |picked| {
-                if menu_weight > 0.0 {
-                    picked.iter().flatten().map(|o| texts.slot(o)).collect()
-                } else {
-                    Vec::new()
-                }
-            },
-        )
+        .map(|picked| picked.iter().flatten().filter(|_| menu_weight > 0.0).map(|o| texts.slot(o)).collect())
         .collect();
     // The resolution head also reads the business's last two messages (customer ones are
     // embedded already); templates repeat, so they deduplicate well.

@@ -104,6 +104,20 @@ pub struct IntentTraining<'a> {
     pub out_of_scope: Option<&'a str>,
 }
 
+/// A head's predictions as analyze reads them: a head trained with an out-of-scope label applies
+/// its own threshold (a plain argmax would never predict out-of-scope for a thin spread).
+pub fn predict_labels(head: &Head, probs: &[Vec<f32>]) -> Vec<usize> {
+    let out_of_scope = head
+        .card
+        .out_of_scope
+        .as_ref()
+        .and_then(|o| head.card.labels.iter().position(|l| *l == o.label).map(|i| (i, o.min_confidence)));
+    match out_of_scope {
+        Some((oos, min_confidence)) => predict_with_threshold(probs, oos, min_confidence),
+        None => probs.iter().map(|p| crate::heads::argmax(p)).collect(),
+    }
+}
+
 /// Top probabilities below `min_confidence` become `oos`.
 pub fn predict_with_threshold(probs: &[Vec<f32>], oos: usize, min_confidence: f64) -> Vec<usize> {
     probs
@@ -244,12 +258,14 @@ pub fn intent_vector(vectors: &[&[f32]]) -> Option<Vec<f32>> {
 }
 
 /// An e-mail subject as the intent head reads it: reply and forward prefixes ("Re:", "Fwd:")
-/// and bracketed ticket ids ("[DKL-2610-01944]") say nothing about the need.
-pub fn intent_subject(subject: &str) -> &str {
+/// and bracketed ticket ids ("[DKL-2610-01944]") say nothing about the need. None when nothing
+/// else is left.
+pub fn intent_subject(subject: &str) -> Option<&str> {
     let mut s = subject.trim();
     loop {
-        let lower = s.to_lowercase();
-        let prefix = ["re:", "fwd:", "fw:", "balas:", "tr:"].iter().find(|p| lower.starts_with(*p));
+        let prefix = ["re:", "fwd:", "fw:", "balas:", "tr:"]
+            .iter()
+            .find(|p| s.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)));
         if let Some(p) = prefix {
             s = s[p.len()..].trim_start();
         } else if s.starts_with('[') {
@@ -261,7 +277,7 @@ pub fn intent_subject(subject: &str) -> &str {
             break;
         }
     }
-    s
+    (!s.is_empty()).then_some(s)
 }
 
 /// A conversation's intent vector with the menu options the customer picked
@@ -280,17 +296,16 @@ pub fn pooled_intent_vector(
 ) -> Option<Vec<f32>> {
     let menu = if menu_weight > 0.0 { unit_weighted_sum(menu_choices.iter().map(|v| (1.0, *v))) } else { None };
     let subject = subject.filter(|_| subject_weight > 0.0).map(<[f32]>::to_vec);
-    let parts: Vec<(f32, Vec<f32>)> =
+    let mut parts: Vec<(f32, Vec<f32>)> =
         [(1.0, intent_vector(messages)), (menu_weight as f32, menu), (subject_weight as f32, subject)]
             .into_iter()
             .filter_map(|(w, v)| Some((w, v?)))
             .collect();
-    match parts.as_slice() {
-        [] => None,
-        // One part alone is read as it is, whatever its weight.
-        [(_, only)] => Some(only.clone()),
-        _ => unit_weighted_sum(parts.iter().map(|(w, v)| (*w, v.as_slice()))),
+    // One part alone is read as it is, whatever its weight.
+    if parts.len() == 1 {
+        return parts.pop().map(|(_, only)| only);
     }
+    unit_weighted_sum(parts.iter().map(|(w, v)| (*w, v.as_slice())))
 }
 
 /// The L2-normalised weighted sum of vectors (None without any).
@@ -420,11 +435,13 @@ mod tests {
     fn a_subject_loses_its_reply_prefixes_and_ticket_ids() {
         assert_eq!(
             intent_subject("Re: [DKL-2610-01944] Refund for cancelled order not received"),
-            "Refund for cancelled order not received"
+            Some("Refund for cancelled order not received")
         );
-        assert_eq!(intent_subject("FWD: RE: Tagihan dobel"), "Tagihan dobel");
-        assert_eq!(intent_subject("Paket belum sampai"), "Paket belum sampai");
-        assert_eq!(intent_subject("[unclosed ticket"), "[unclosed ticket");
+        assert_eq!(intent_subject("FWD: RE: Tagihan dobel"), Some("Tagihan dobel"));
+        assert_eq!(intent_subject("Paket belum sampai"), Some("Paket belum sampai"));
+        assert_eq!(intent_subject("[unclosed ticket"), Some("[unclosed ticket"));
+        assert_eq!(intent_subject("  Re: [#4411] "), None);
+        assert_eq!(intent_subject("Ré: ongkir"), Some("Ré: ongkir"));
     }
 
     #[test]

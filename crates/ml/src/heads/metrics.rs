@@ -50,6 +50,14 @@ impl Metrics {
         let actual: usize = self.confusion[i].iter().sum();
         (actual > 0).then(|| self.confusion[i][i] as f64 / actual as f64)
     }
+
+    /// Accuracy over the rows whose true label is not `out_of_scope` (None without such rows).
+    pub fn in_scope_accuracy(&self, out_of_scope: &str) -> Option<f64> {
+        let rows = self.labels.iter().enumerate().filter(|(_, l)| *l != out_of_scope).map(|(i, _)| i);
+        let (right, total) =
+            rows.fold((0, 0), |(r, t), i| (r + self.confusion[i][i], t + self.confusion[i].iter().sum::<usize>()));
+        (total > 0).then(|| right as f64 / total as f64)
+    }
 }
 
 impl std::fmt::Display for Metrics {
@@ -87,5 +95,15 @@ mod tests {
         assert!((m.accuracy - 4.0 / 6.0).abs() < 1e-12);
         assert_eq!(m.confusion[0], vec![1, 0, 1]);
         assert_eq!(m.recall("pos"), Some(2.0 / 3.0));
+    }
+
+    #[test]
+    fn in_scope_accuracy_leaves_out_the_out_of_scope_rows() {
+        let labels: Vec<String> = ["a", "b", "oos"].iter().map(|s| s.to_string()).collect();
+        // In scope: 2 of 3 right (one read as oos); out of scope: 1 of 2 caught.
+        let m = evaluate(&labels, &[0, 1, 1, 2, 2], &[0, 1, 2, 2, 0]);
+        assert_eq!(m.in_scope_accuracy("oos"), Some(2.0 / 3.0));
+        assert_eq!(m.recall("oos"), Some(0.5));
+        assert_eq!(evaluate(&labels, &[2], &[2]).in_scope_accuracy("oos"), None);
     }
 }
