@@ -254,6 +254,7 @@ fn reopen_rule<'a>(topics: Option<&'a [Topic<'a>]>, settings: &'a Settings) -> R
             min_similarity: settings.config.reopen_min_similarity as f32,
             follow_up_intents: &settings.config.reopen_follow_up_intents,
             follow_up_below_confidence: settings.config.reopen_follow_up_below_confidence,
+            next_steps: &settings.config.reopen_next_steps,
         },
         None => ReopenRule::Any,
     }

@@ -15,13 +15,13 @@ use crate::encoder::Encoder;
 use crate::enrich::LanguageModel;
 use crate::error::{Error, Result};
 use crate::heads::corpus::{Corpus, CorpusConversation};
-use crate::heads::intent::{pooled_intent_vector, reads_intent, Taxonomy};
+use crate::heads::intent::{reads_intent, IntentPooling, Taxonomy};
 use crate::heads::metrics::{evaluate, Metrics};
 use crate::heads::resolution::{
     closing_exchange, deciding_slot, input_vector as resolution_input, ClosingExchange, LABELS as RESOLUTION_LABELS,
 };
 use crate::heads::sentiment::{embed_cached, public_sets, PublicSets, LABELS};
-use crate::heads::train::{train_best, EmbeddedSet, Recipe};
+use crate::heads::train::{logits, train_best, train_epochs, EmbeddedSet, Recipe};
 use crate::heads::{argmax, Head, HeadCard, OutOfScope};
 
 /// What one conversation's intent is read from: the embeddings of the customer messages the
@@ -33,19 +33,12 @@ pub struct IntentParts {
     pub subject: Option<Vec<f32>>,
 }
 
-/// The weights the parts of a conversation are pooled with (stored in the intent head's card).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PoolWeights {
-    pub menu_choice: f64,
-    pub subject: f64,
-}
-
 impl IntentParts {
-    /// The pooled intent vector at these weights (None: nothing to read, so `other`).
-    pub fn vector(&self, w: PoolWeights) -> Option<Vec<f32>> {
+    /// The pooled intent vector (None: nothing to read, so `other`).
+    pub fn vector(&self, pooling: IntentPooling) -> Option<Vec<f32>> {
         let messages: Vec<&[f32]> = self.messages.iter().map(Vec::as_slice).collect();
         let menu_choices: Vec<&[f32]> = self.menu_choices.iter().map(Vec::as_slice).collect();
-        pooled_intent_vector(&messages, &menu_choices, w.menu_choice, self.subject.as_deref(), w.subject)
+        pooling.pool(&messages, &menu_choices, self.subject.as_deref())
     }
 }
 
@@ -95,15 +88,21 @@ pub fn conversation_intent_parts(
         .collect())
 }
 
-/// Each conversation's pooled intent vector at these weights, and its label.
-fn pooled(parts: &[(IntentParts, String)], w: PoolWeights) -> Vec<(Option<Vec<f32>>, String)> {
-    parts.iter().map(|(p, l)| (p.vector(w), l.clone())).collect()
+/// Each conversation's pooled intent vector, and its label.
+fn pooled(parts: &[(IntentParts, String)], pooling: IntentPooling) -> Vec<(Option<Vec<f32>>, String)> {
+    parts.iter().map(|(p, l)| (p.vector(pooling), l.clone())).collect()
 }
 
-/// Menu-choice and subject weights the default intent trainer tries (chosen on dev with
-/// everything else).
-const MENU_CHOICE_WEIGHTS: [f64; 4] = [0.0, 0.25, 0.5, 1.0];
-const SUBJECT_WEIGHTS: [f64; 3] = [0.0, 0.5, 1.0];
+/// The pooling the default intent trainer tries: message decays x menu-choice weights x
+/// subject weights (chosen by cross-validation with everything else). Weight 0 for menus and
+/// subjects, and decays above 2, lost on every earlier selection.
+const MESSAGE_DECAYS: [f64; 3] = [0.5, 1.0, 2.0];
+const MENU_CHOICE_WEIGHTS: [f64; 3] = [0.0, 0.25, 0.5];
+const SUBJECT_WEIGHTS: [f64; 2] = [0.5, 1.0];
+
+/// Folds of the intent head's selection. Each fold holds out whole businesses, so every
+/// selection score measures businesses, templates and writers the fold's head never saw.
+const INTENT_FOLDS: usize = 6;
 
 fn label_of(labels: &[String], name: &str, what: &str) -> Result<usize> {
     labels
@@ -114,65 +113,58 @@ fn label_of(labels: &[String], name: &str, what: &str) -> Result<usize> {
 
 /// Temperature minimising the negative log-likelihood on a development set (grid 0.3..5).
 pub fn fit_temperature(head: &Head, x: &[Vec<f32>], y: &[usize]) -> Result<f64> {
-    let mut probe = Head::new(head.card.clone(), head.layers.clone());
+    Ok(temperature_for(&logits(&head.layers, x)?, y))
+}
+
+/// Temperature minimising the negative log-likelihood of these logits (grid 0.3..5).
+fn temperature_for(logits: &[Vec<f32>], y: &[usize]) -> f64 {
     let mut best = (f64::INFINITY, 1.0);
     for step in 3..=50 {
         let t = step as f64 / 10.0;
-        probe.card.temperature = t;
-        let p = probe.predict_proba(x)?;
         let nll: f64 =
-            p.iter().zip(y).map(|(p, &y)| -(p[y].max(1e-9) as f64).ln()).sum::<f64>() / y.len().max(1) as f64;
+            logits.iter().zip(y).map(|(l, &y)| -log_softmax_at(l, t, y)).sum::<f64>() / y.len().max(1) as f64;
         if nll < best.0 {
             best = (nll, t);
         }
     }
-    Ok(best.1)
+    best.1
 }
 
-/// Predicted intents: below `min_confidence`, or nothing substantive, is `other`.
-fn predict_intents(
-    head: &Head,
-    inputs: &[(Option<Vec<f32>>, String)],
-    other: usize,
-    min_confidence: f64,
-) -> Result<Vec<usize>> {
-    let present: Vec<Vec<f32>> = inputs.iter().filter_map(|(v, _)| v.clone()).collect();
-    let mut probs = head.predict_proba(&present)?.into_iter();
-    Ok(inputs
+fn log_softmax_at(logits: &[f32], temperature: f64, at: usize) -> f64 {
+    let scaled: Vec<f64> = logits.iter().map(|&l| l as f64 / temperature).collect();
+    let max = scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let log_sum = scaled.iter().map(|v| (v - max).exp()).sum::<f64>().ln() + max;
+    scaled[at] - log_sum
+}
+
+fn softmax(logits: &[f32], temperature: f64) -> Vec<f32> {
+    (0..logits.len()).map(|i| log_softmax_at(logits, temperature, i).exp() as f32).collect()
+}
+
+/// Predicted intents from each conversation's probabilities (None: nothing substantive to
+/// read): below `min_confidence`, or nothing to read, is `other`.
+fn predict_intents(probs: &[Option<Vec<f32>>], other: usize, min_confidence: f64) -> Vec<usize> {
+    probs
         .iter()
-        .map(|(v, _)| match v {
-            Some(_) => {
-                let p = probs.next().expect("one per present input");
-                let best = argmax(&p);
-                if (p[best] as f64) < min_confidence {
-                    other
-                } else {
-                    best
-                }
-            }
-            None => other,
+        .map(|p| match p {
+            Some(p) if p[argmax(p)] as f64 >= min_confidence => argmax(p),
+            _ => other,
         })
-        .collect())
+        .collect()
 }
 
-/// The `other` threshold: the best dev accuracy among thresholds whose predicted `other` share
-/// is within 5 points of the true share (the target); the closest share if none is.
-pub fn pick_other_threshold(
-    head: &Head,
-    inputs: &[(Option<Vec<f32>>, String)],
-    other: usize,
-) -> Result<(f64, Vec<serde_json::Value>)> {
-    let labels = &head.card.labels;
-    let truth: Vec<usize> = inputs.iter().map(|(_, l)| label_of(labels, l, "dev")).collect::<Result<_>>()?;
+/// The `other` threshold: the best accuracy among thresholds whose predicted `other` share is
+/// within 5 points of the true share (the target); the closest share if none is.
+fn pick_other_threshold(probs: &[Option<Vec<f32>>], truth: &[usize], other: usize) -> (f64, Vec<serde_json::Value>) {
     let n = truth.len().max(1) as f64;
     let true_share = truth.iter().filter(|&&t| t == other).count() as f64 / n;
     let mut tried = Vec::new();
     let mut best: Option<(bool, f64, f64)> = None; // (share ok, accuracy or -gap, threshold)
     for step in 0..=18 {
         let t = step as f64 * 0.05;
-        let pred = predict_intents(head, inputs, other, t)?;
+        let pred = predict_intents(probs, other, t);
         let share = pred.iter().filter(|&&p| p == other).count() as f64 / n;
-        let acc = pred.iter().zip(&truth).filter(|(p, t)| p == t).count() as f64 / n;
+        let acc = pred.iter().zip(truth).filter(|(p, t)| p == t).count() as f64 / n;
         let ok = (share - true_share).abs() <= 0.05;
         tried.push(json!({"min_confidence": t, "other_share": share, "accuracy": acc}));
         let key = (ok, if ok { acc } else { -(share - true_share).abs() }, t);
@@ -180,10 +172,85 @@ pub fn pick_other_threshold(
             best = Some(key);
         }
     }
-    Ok((best.map_or(0.0, |b| b.2), tried))
+    (best.map_or(0.0, |b| b.2), tried)
 }
 
-/// Trains the default conversation-intent head and saves it with its card.
+/// Each conversation's fold: its business's, businesses dealt round-robin in a seeded shuffle.
+fn business_folds(conversations: &[&CorpusConversation], folds: usize, seed: u64) -> Vec<usize> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut names: Vec<&str> = conversations
+        .iter()
+        .map(|c| c.business.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    names.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    let fold_of: BTreeMap<&str, usize> = names.iter().enumerate().map(|(i, &b)| (b, i % folds)).collect();
+    conversations.iter().map(|c| fold_of[c.business.as_str()]).collect()
+}
+
+/// Out-of-fold readings of one pooling and recipe: the epoch whose out-of-fold macro-F1 (over
+/// the conversations the model reads) is best, that score, and each conversation's
+/// out-of-fold logits at that epoch (None where there is nothing to read).
+struct CrossValidated {
+    best_epoch: usize,
+    macro_f1: f64,
+    logits: Vec<Option<Vec<f32>>>,
+}
+
+/// Trains one head per fold on the other folds (plus `always`, rows every fold trains on) and
+/// reads the held-out fold after every epoch.
+fn cross_validate(
+    labels: &[String],
+    inputs: &[Option<Vec<f32>>],
+    truth: &[usize],
+    folds: &[usize],
+    always: &EmbeddedSet,
+    recipe: Recipe,
+) -> Result<CrossValidated> {
+    let n = inputs.len();
+    let mut per_epoch: Vec<Vec<Option<Vec<f32>>>> = vec![vec![None; n]; recipe.epochs];
+    for fold in 0..=folds.iter().copied().max().unwrap_or(0) {
+        let mut train_set = EmbeddedSet { name: "train".into(), x: always.x.clone(), y: always.y.clone() };
+        let mut held = Vec::new();
+        for (i, v) in inputs.iter().enumerate() {
+            match v {
+                Some(v) if folds[i] == fold => held.push((i, v.clone())),
+                Some(v) => {
+                    train_set.x.push(v.clone());
+                    train_set.y.push(truth[i]);
+                }
+                None => {}
+            }
+        }
+        let held_x: Vec<Vec<f32>> = held.iter().map(|(_, v)| v.clone()).collect();
+        train_epochs(labels, &train_set, recipe, |epoch, layers| {
+            for ((i, _), row) in held.iter().zip(logits(layers, &held_x)?) {
+                per_epoch[epoch - 1][*i] = Some(row);
+            }
+            Ok(())
+        })?;
+    }
+    let read: Vec<usize> = (0..n).filter(|&i| inputs[i].is_some()).collect();
+    let read_truth: Vec<usize> = read.iter().map(|&i| truth[i]).collect();
+    let mut best: Option<(usize, f64)> = None;
+    for (e, epoch_logits) in per_epoch.iter().enumerate() {
+        let pred: Vec<usize> = read.iter().map(|&i| argmax(epoch_logits[i].as_deref().expect("read"))).collect();
+        let f1 = evaluate(labels, &read_truth, &pred).macro_f1;
+        if best.is_none_or(|(_, b)| f1 > b) {
+            best = Some((e + 1, f1));
+        }
+    }
+    let (best_epoch, macro_f1) = best.ok_or_else(|| Error::internal("no epoch trained"))?;
+    Ok(CrossValidated { best_epoch, macro_f1, logits: per_epoch.swap_remove(best_epoch - 1) })
+}
+
+/// Trains the default conversation-intent head and saves it with its card. Selection is by
+/// cross-validation over businesses on the corpus's train and dev splits (INTENT_FOLDS folds,
+/// each holding out whole businesses): the pooling with a linear head first, then the recipe
+/// and epoch; temperature and the `other` threshold are fitted on the out-of-fold readings;
+/// the shipped head is trained on every train and dev conversation.
 pub fn train_conversation_intent(
     encoder: &Encoder,
     model_name: &str,
@@ -196,14 +263,18 @@ pub fn train_conversation_intent(
     let mut labels: Vec<String> = taxonomy.intent.iter().map(|i| i.name.clone()).collect();
     labels.sort();
     let other = label_of(&labels, "other", "taxonomy")?;
-    let train_convs: Vec<&CorpusConversation> = corpus.split("train").collect();
-    let dev_convs: Vec<&CorpusConversation> = corpus.split("dev").collect();
-    let train_parts = conversation_intent_parts(encoder, &train_convs, max_tokens, cache)?;
-    let dev_parts = conversation_intent_parts(encoder, &dev_convs, max_tokens, cache)?;
+    let convs: Vec<&CorpusConversation> = corpus.conversations.iter().filter(|c| c.split != "test").collect();
+    let parts = conversation_intent_parts(encoder, &convs, max_tokens, cache)?;
+    let truth: Vec<usize> = parts.iter().map(|(_, l)| label_of(&labels, l, "corpus")).collect::<Result<_>>()?;
+    let folds = business_folds(&convs, INTENT_FOLDS, 7);
     let examples = taxonomy.labelled();
     let example_texts: Vec<&str> = examples.iter().map(|r| r.text.as_str()).collect();
-    let example_x = embed_cached(encoder, &example_texts, max_tokens, cache)?;
-    let base = Recipe {
+    let example_set = EmbeddedSet {
+        name: "taxonomy".into(),
+        x: embed_cached(encoder, &example_texts, max_tokens, cache)?,
+        y: examples.iter().map(|r| label_of(&labels, &r.label, "taxonomy")).collect::<Result<_>>()?,
+    };
+    let linear = Recipe {
         hidden: 0,
         epochs: 80,
         learning_rate: 1e-2,
@@ -212,115 +283,103 @@ pub fn train_conversation_intent(
         input_dropout: 0.0,
         seed: 7,
     };
-    let candidates = [
-        base,
-        Recipe { learning_rate: 3e-2, ..base },
-        Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.1, ..base },
-        Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.3, ..base },
+    let recipes = [
+        linear,
+        Recipe { learning_rate: 3e-2, ..linear },
+        Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.1, epochs: 60, ..linear },
+        Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.3, epochs: 60, ..linear },
     ];
-    // Each pair of pool weights gets the whole recipe: head, temperature, `other` threshold; the
-    // pair whose shipped path scores the best dev macro-F1 is kept.
-    struct Candidate {
-        weights: PoolWeights,
-        head: Head,
-        recipe: Recipe,
-        best_epoch: usize,
-        tried: Vec<serde_json::Value>,
-        thresholds: Vec<serde_json::Value>,
-        min_confidence: f64,
-        dev_metrics: Metrics,
-        corpus_rows: usize,
-    }
-    let mut best: Option<Candidate> = None;
-    let mut weights_tried = Vec::new();
-    let grid = MENU_CHOICE_WEIGHTS
-        .iter()
-        .flat_map(|&menu_choice| SUBJECT_WEIGHTS.iter().map(move |&subject| PoolWeights { menu_choice, subject }));
-    for weights in grid {
-        let train_inputs = pooled(&train_parts, weights);
-        let dev_inputs = pooled(&dev_parts, weights);
-        let mut train_set = EmbeddedSet { name: "train".into(), x: vec![], y: vec![] };
-        for (v, l) in &train_inputs {
-            if let Some(v) = v {
-                train_set.x.push(v.clone());
-                train_set.y.push(label_of(&labels, l, "corpus train")?);
+    let inputs_at = |pooling: IntentPooling| -> Vec<Option<Vec<f32>>> {
+        pooled(&parts, pooling).into_iter().map(|(v, _)| v).collect()
+    };
+
+    // 1. The pooling, read by the linear head.
+    let mut pooling_tried = Vec::new();
+    let mut best_pooling: Option<(IntentPooling, f64)> = None;
+    for &message_decay in &MESSAGE_DECAYS {
+        for &menu_choice in &MENU_CHOICE_WEIGHTS {
+            for &subject in &SUBJECT_WEIGHTS {
+                let pooling = IntentPooling { message_decay, menu_choice, subject };
+                let cv = cross_validate(&labels, &inputs_at(pooling), &truth, &folds, &example_set, linear)?;
+                tracing::info!(message_decay, menu_choice, subject, macro_f1 = cv.macro_f1, "pooling tried");
+                pooling_tried
+                    .push(json!({"pooling": pooling, "cv_macro_f1": cv.macro_f1, "best_epoch": cv.best_epoch}));
+                if best_pooling.is_none_or(|(_, f1)| cv.macro_f1 > f1) {
+                    best_pooling = Some((pooling, cv.macro_f1));
+                }
             }
         }
-        let corpus_rows = train_set.y.len();
-        for (x, r) in example_x.iter().zip(&examples) {
-            train_set.x.push(x.clone());
-            train_set.y.push(label_of(&labels, &r.label, "taxonomy")?);
-        }
-        // Selection sees the dev conversations the model reads (the others are `other` by rule).
-        let mut dev_set = EmbeddedSet { name: "corpus_dev_model_read".into(), x: vec![], y: vec![] };
-        for (v, l) in &dev_inputs {
-            if let Some(v) = v {
-                dev_set.x.push(v.clone());
-                dev_set.y.push(label_of(&labels, l, "corpus dev")?);
-            }
-        }
-        let (recipe, trained, tried) = train_best(&labels, &train_set, std::slice::from_ref(&dev_set), &candidates)?;
-        let mut head = Head::new(HeadCard::bare(&labels), trained.layers);
-        head.card.temperature = fit_temperature(&head, &dev_set.x, &dev_set.y)?;
-        let (min_confidence, thresholds) = pick_other_threshold(&head, &dev_inputs, other)?;
-        let truth: Vec<usize> = dev_inputs.iter().map(|(_, l)| label_of(&labels, l, "dev")).collect::<Result<_>>()?;
-        let dev_metrics = evaluate(&labels, &truth, &predict_intents(&head, &dev_inputs, other, min_confidence)?);
-        tracing::info!(
-            menu_choice_weight = weights.menu_choice,
-            subject_weight = weights.subject,
-            macro_f1 = dev_metrics.macro_f1,
-            accuracy = dev_metrics.accuracy,
-            "pool weights tried"
-        );
-        weights_tried.push(json!({"menu_choice_weight": weights.menu_choice, "subject_weight": weights.subject, "dev_macro_f1": dev_metrics.macro_f1, "dev_accuracy": dev_metrics.accuracy}));
-        if best.as_ref().is_none_or(|b| dev_metrics.macro_f1 > b.dev_metrics.macro_f1) {
-            let best_epoch = trained.best_epoch;
-            best = Some(Candidate {
-                weights,
-                head,
-                recipe,
-                best_epoch,
-                tried,
-                thresholds,
-                min_confidence,
-                dev_metrics,
-                corpus_rows,
-            });
+    }
+    let (pooling, _) = best_pooling.expect("a pooling tried");
+    let inputs = inputs_at(pooling);
+
+    // 2. The recipe and epoch at that pooling.
+    let mut recipes_tried = Vec::new();
+    let mut best: Option<(Recipe, CrossValidated)> = None;
+    for &recipe in &recipes {
+        let cv = cross_validate(&labels, &inputs, &truth, &folds, &example_set, recipe)?;
+        tracing::info!(hidden = recipe.hidden, macro_f1 = cv.macro_f1, epoch = cv.best_epoch, "recipe tried");
+        recipes_tried.push(json!({"recipe": recipe, "cv_macro_f1": cv.macro_f1, "best_epoch": cv.best_epoch}));
+        if best.as_ref().is_none_or(|(_, b)| cv.macro_f1 > b.macro_f1) {
+            best = Some((recipe, cv));
         }
     }
-    let chosen = best.expect("weights tried");
-    let mut head = chosen.head;
+    let (recipe, cv) = best.expect("a recipe tried");
+
+    // 3. Temperature and `other` threshold on the out-of-fold readings.
+    let (read_logits, read_truth): (Vec<Vec<f32>>, Vec<usize>) =
+        cv.logits.iter().zip(&truth).filter_map(|(l, &t)| Some((l.clone()?, t))).unzip();
+    let temperature = temperature_for(&read_logits, &read_truth);
+    let probs: Vec<Option<Vec<f32>>> =
+        cv.logits.iter().map(|l| l.as_deref().map(|l| softmax(l, temperature))).collect();
+    let (min_confidence, thresholds) = pick_other_threshold(&probs, &truth, other);
+    let cv_metrics = evaluate(&labels, &truth, &predict_intents(&probs, other, min_confidence));
+
+    // 4. The shipped head: every train and dev conversation, the chosen epoch count.
+    let mut all = EmbeddedSet { name: "train".into(), x: example_set.x.clone(), y: example_set.y.clone() };
+    for (v, &t) in inputs.iter().zip(&truth) {
+        if let Some(v) = v {
+            all.x.push(v.clone());
+            all.y.push(t);
+        }
+    }
+    let chosen = Recipe { epochs: cv.best_epoch, ..recipe };
+    let layers = train_epochs(&labels, &all, chosen, |_, _| Ok(()))?;
     let mut validation = std::collections::HashMap::new();
-    validation.insert("corpus_dev".to_string(), chosen.dev_metrics);
-    head.card = HeadCard {
+    validation.insert("corpus_cv".to_string(), cv_metrics);
+    let splits: std::collections::BTreeSet<&str> = convs.iter().map(|c| c.split.as_str()).collect();
+    let card = HeadCard {
         task: "intent".into(),
         labels,
         encoder: model_name.to_string(),
         max_tokens,
         recipe: json!({
-            "input": "per conversation: the L2-normalised 1/(i+1)^2-weighted mean of the embeddings of its substantive customer messages that no context rule decided, plus menu_choice_weight times the normalised mean of the menu options the customer picked, plus subject_weight times the e-mail subject's embedding (heads::intent::pooled_intent_vector)",
-            "chosen": chosen.recipe,
-            "best_epoch": chosen.best_epoch,
-            "selection": "menu-choice and subject weights, recipe and epoch by macro-F1 on the corpus dev split (businesses unseen in training); temperature by dev NLL; `other` threshold: best dev accuracy with the predicted other share within 5 points of the true share",
-            "tried": chosen.tried,
-            "pool_weights_tried": weights_tried,
-            "other_thresholds_tried": chosen.thresholds,
+            "input": "per conversation: the L2-normalised 1/(i+1)^message_decay-weighted mean of the embeddings of its substantive customer messages that no context rule decided, plus menu_choice_weight times the normalised mean of the menu options the customer picked, plus subject_weight times the e-mail subject's embedding (heads::intent::IntentPooling)",
+            "chosen": chosen,
+            "best_epoch": cv.best_epoch,
+            "selection": format!("{INTENT_FOLDS}-fold cross-validation over businesses (each fold holds out whole businesses) on the corpus's {splits:?} splits: the pooling by the linear head's out-of-fold macro-F1, then recipe and epoch by out-of-fold macro-F1; temperature by out-of-fold NLL; `other` threshold: best out-of-fold accuracy with the predicted other share within 5 points of the true share; the shipped head trains on every one of those conversations for the chosen epochs"),
+            "tried": recipes_tried,
+            "pooling_tried": pooling_tried,
+            "other_thresholds_tried": thresholds,
         }),
         training_data: vec![
             format!(
-                "data/corpus train split: {} conversations ({} businesses)",
-                chosen.corpus_rows,
-                businesses(&train_convs)
+                "data/corpus {}: {} conversations read by the model ({} businesses)",
+                splits.into_iter().collect::<Vec<_>>().join(" + "),
+                all.y.len() - example_set.y.len(),
+                businesses(&convs)
             ),
             format!("data/taxonomy/intents.toml: {} examples", examples.len()),
         ],
         validation,
         command: format!("convoqa train intent --corpus {} --out {}", corpus.dir.display(), out.display()),
-        out_of_scope: Some(OutOfScope { label: "other".into(), min_confidence: chosen.min_confidence }),
-        temperature: head.card.temperature,
-        menu_choice_weight: chosen.weights.menu_choice,
-        subject_weight: chosen.weights.subject,
+        out_of_scope: Some(OutOfScope { label: "other".into(), min_confidence }),
+        temperature,
+        menu_choice_weight: pooling.menu_choice,
+        subject_weight: pooling.subject,
+        message_decay: pooling.message_decay,
     };
+    let head = Head::new(card, layers);
     head.save(out)?;
     Ok(head)
 }
@@ -412,6 +471,7 @@ pub fn train_sentiment_with_corpus(
         temperature: 1.0,
         menu_choice_weight: 0.0,
         subject_weight: 0.0,
+        message_decay: crate::heads::intent::DEFAULT_MESSAGE_DECAY,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
@@ -835,6 +895,7 @@ pub fn train_resolution(
         temperature: head.card.temperature,
         menu_choice_weight: 0.0,
         subject_weight: 0.0,
+        message_decay: crate::heads::intent::DEFAULT_MESSAGE_DECAY,
     };
     head.save(out)?;
     Ok(head)

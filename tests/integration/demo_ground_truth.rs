@@ -36,6 +36,7 @@ fn every_planted_fact_is_found() {
     let read_as_answered =
         |row: usize| matches!(conv.get("resolution_state", row), Value::Str(s) if s == "solved" || s == "nothing");
     let (mut read_away, mut same_issue_returns, mut vague_returns, mut vague_after_answered) = (0, 0, 0, 0);
+    let mut vague_placed = 0;
     for t in 0..truth.len() {
         let id = truth.get("conversation_id", t).str().unwrap().to_string();
         let r = by_id[&id];
@@ -82,6 +83,12 @@ fn every_planted_fact_is_found() {
                     vague_after_answered += 1;
                     expected_reopen = false;
                 }
+            } else if vague && conv.get("reopen_of", rr) == Value::Null {
+                // After an open close a vague return links as a follow-up when the model cannot
+                // place it; the model reading "the issue from before still isn't fixed" as some
+                // intent with confidence is model-dependent, so these are counted.
+                vague_placed += 1;
+                expected_reopen = false;
             }
         }
         match resolved {
@@ -122,6 +129,8 @@ fn every_planted_fact_is_found() {
     // "oke makasih") are deferrals; the head reads about half of them as solved (generator text,
     // not evidence either way), and the vague return after those is not linked.
     eprintln!("vague returns unlinked after a close read as answered: {vague_after_answered}/{vague_returns}");
+    eprintln!("vague returns unlinked after an open close (the model placed them): {vague_placed}/{vague_returns}");
+    assert!(vague_placed * 4 <= vague_returns, "vague returns placed: {vague_placed}/{vague_returns}");
     assert!(vague_returns >= 5, "the demo plants vague returns ({vague_returns})");
     assert!(
         vague_after_answered * 3 <= vague_returns * 2,

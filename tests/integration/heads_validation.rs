@@ -66,9 +66,12 @@ fn shipped_readings_keep_their_card_claims_on_the_corpus_dev_split() {
     let model = convoqa::enrich::LanguageModel::load(&cfg).expect("the shipped model");
     let corpus = Corpus::load(&root.join("data/corpus")).unwrap();
     let report = convoqa::readings::evaluate_corpus(&model, &corpus, "dev").unwrap();
-    let claimed = &model.intent.card.validation["corpus_dev"];
+    // The intent head trains on the dev businesses too (its card's figure is out-of-fold over
+    // businesses), so this checks that the shipped path (pooling, temperature, threshold) reads
+    // as the trainer did, not how well it generalises.
+    let claimed = &model.intent.card.validation["corpus_cv"];
     eprintln!(
-        "intent dev: accuracy {:.4} macro-F1 {:.4} (card {:.4})",
+        "intent dev: accuracy {:.4} macro-F1 {:.4} (card, cross-validated: {:.4})",
         report.intent.accuracy, report.intent.macro_f1, claimed.macro_f1
     );
     assert!(report.intent.macro_f1 >= claimed.macro_f1 - 0.02);

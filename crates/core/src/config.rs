@@ -36,6 +36,10 @@ pub struct Config {
     /// same_intent: a return whose intent the model reads with less confidence than this is read
     /// as a follow-up too ("kak masalah yg kemarin belum beres" names no topic; the model guesses).
     pub reopen_follow_up_below_confidence: f64,
+    /// same_intent: [earlier intent, return intent] pairs where the return is the next step of
+    /// an earlier problem left open (a refund asked for after a double charge the agent only
+    /// promised to check); they match when the earlier close was read as deferred or unsolved.
+    pub reopen_next_steps: Vec<[String; 2]>,
     /// Without a conversations table, a conversation is resolved at its last message once this
     /// many hours have passed by as_of.
     pub inactivity_close_hours: f64,
@@ -281,6 +285,15 @@ impl Default for Config {
             reopen_min_similarity: 0.92,
             reopen_follow_up_intents: vec!["other".into(), "complaint_service".into()],
             reopen_follow_up_below_confidence: 0.5,
+            reopen_next_steps: [
+                ["payment_billing", "refund_return"],
+                ["cancellation", "refund_return"],
+                ["delivery_problem", "refund_return"],
+                ["order_status", "refund_return"],
+                ["order_status", "delivery_problem"],
+            ]
+            .map(|pair| pair.map(String::from))
+            .to_vec(),
             inactivity_close_hours: 24.0,
             session_gap_hours: 0.0,
             roles: roles.iter().map(|(k, v)| (k.to_string(), *v)).collect(),

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::config::ModelConfig;
 use crate::encoder::{Embed, Encoder};
 use crate::error::Result;
-use crate::heads::intent::{intent_subject, intent_text, pooled_intent_vector, reads_intent, Taxonomy};
+use crate::heads::intent::{intent_subject, intent_text, reads_intent, Taxonomy};
 use crate::heads::resolution::{
     closing_exchange, deciding_slot, input_vector as resolution_input, slot_text, ClosingExchange, Resolution,
 };
@@ -216,20 +216,19 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
         .collect();
     // Intent heads trained with subjects read an e-mail's subject line (one short text per
     // e-mail conversation; `subject` in the conversations table).
-    let subject_weight = model.intent.card.subject_weight;
+    let pooling = model.intent.card.intent_pooling();
     let subject_slots: Vec<Option<usize>> = conversations
         .iter()
         .map(|c| {
             let subject = c.record.as_ref().and_then(|r| r.subject.as_deref()).and_then(intent_subject);
-            subject.filter(|_| subject_weight > 0.0).map(|s| texts.slot(s))
+            subject.filter(|_| pooling.subject > 0.0).map(|s| texts.slot(s))
         })
         .collect();
     // Intent heads trained with menu choices read the options the customer picked; options
     // repeat across a business's conversations, so they deduplicate well.
-    let menu_weight = model.intent.card.menu_choice_weight;
     let menu_slots: Vec<Vec<usize>> = menu_choices
         .iter()
-        .map(|picked| picked.iter().flatten().filter(|_| menu_weight > 0.0).map(|o| texts.slot(o)).collect())
+        .map(|picked| picked.iter().flatten().filter(|_| pooling.menu_choice > 0.0).map(|o| texts.slot(o)).collect())
         .collect();
     // The resolution head also reads the business's last two messages (customer ones are
     // embedded already); templates repeat, so they deduplicate well.
@@ -308,7 +307,7 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
                 .collect();
             let picked: Vec<&[f32]> = menus.iter().map(|&i| embedded.vectors[i].as_slice()).collect();
             let subject = subject.map(|i| embedded.vectors[i].as_slice());
-            pooled_intent_vector(&vectors, &picked, menu_weight, subject, subject_weight)
+            pooling.pool(&vectors, &picked, subject)
         })
         .collect();
     let intent = conversation_intents(&intent_inputs, &intent_slots, model)?;

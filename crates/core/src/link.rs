@@ -71,6 +71,7 @@ pub enum ReopenRule<'a> {
         min_similarity: f32,
         follow_up_intents: &'a [String],
         follow_up_below_confidence: f64,
+        next_steps: &'a [[String; 2]],
     },
 }
 
@@ -82,15 +83,17 @@ pub enum ReopenReason {
     SameReference,
     SameIntent,
     SimilarText,
+    NextStep,
     FollowUp,
 }
 
 impl ReopenReason {
-    pub const ALL: [ReopenReason; 5] = [
+    pub const ALL: [ReopenReason; 6] = [
         ReopenReason::AnyReturn,
         ReopenReason::SameReference,
         ReopenReason::SameIntent,
         ReopenReason::SimilarText,
+        ReopenReason::NextStep,
         ReopenReason::FollowUp,
     ];
 
@@ -104,6 +107,7 @@ impl ReopenReason {
             ReopenReason::SameReference => "same_reference",
             ReopenReason::SameIntent => "same_intent",
             ReopenReason::SimilarText => "similar_text",
+            ReopenReason::NextStep => "next_step",
             ReopenReason::FollowUp => "follow_up",
         }
     }
@@ -112,7 +116,13 @@ impl ReopenReason {
 impl ReopenRule<'_> {
     /// Whether return `b` is about what `a` was about; strongest evidence first.
     fn matches(&self, a: usize, b: usize) -> Option<ReopenReason> {
-        let ReopenRule::SameIntent { topics, min_similarity, follow_up_intents, follow_up_below_confidence } = self
+        let ReopenRule::SameIntent {
+            topics,
+            min_similarity,
+            follow_up_intents,
+            follow_up_below_confidence,
+            next_steps,
+        } = self
         else {
             return Some(ReopenReason::AnyReturn);
         };
@@ -147,6 +157,15 @@ impl ReopenRule<'_> {
         // the 5 wrong ones after an answered one.
         if answered(ta) {
             return None;
+        }
+        // The problem moved on to its next step while left open: a refund asked for after a
+        // double charge the agent only promised to check. On the corpus's train and dev splits
+        // (the retired test splits included), unlinked returns after an open close with these
+        // intent pairs were the same issue 7 times of 7; after an answered close, 1 of 4.
+        if let (Some(ia), Some(ib)) = (ta.intent, tb.intent) {
+            if next_steps.iter().any(|[a, b]| a == ia && b == ib) {
+                return Some(ReopenReason::NextStep);
+            }
         }
         match tb.intent {
             None => Some(ReopenReason::FollowUp),
@@ -367,6 +386,7 @@ mod tests {
             min_similarity: 0.92,
             follow_up_intents: &follow_up,
             follow_up_below_confidence: 0.0,
+            next_steps: &[],
         };
         let reason = |a, b| rule.matches(a, b).map(ReopenReason::as_str);
         assert_eq!(reason(0, 1), Some("same_reference"));
@@ -381,6 +401,7 @@ mod tests {
             min_similarity: 0.92,
             follow_up_intents: &[],
             follow_up_below_confidence: 0.0,
+            next_steps: &[],
         };
         assert_eq!(no_follow_up.matches(5, 7), None);
         assert_eq!(ReopenRule::Any.matches(0, 4), Some(ReopenReason::AnyReturn));
@@ -409,6 +430,7 @@ mod tests {
             min_similarity: 0.92,
             follow_up_intents: &follow_up,
             follow_up_below_confidence: 0.0,
+            next_steps: &[],
         };
         assert_eq!(rule.matches(0, 1), None);
         assert_eq!(rule.matches(0, 2), None);
@@ -444,12 +466,57 @@ mod tests {
             min_similarity: 0.92,
             follow_up_intents: &follow_up,
             follow_up_below_confidence: 0.0,
+            next_steps: &[],
         };
         assert_eq!(rule.matches(0, 5), Some(ReopenReason::FollowUp));
         assert_eq!(rule.matches(1, 5), Some(ReopenReason::FollowUp));
         assert_eq!(rule.matches(2, 5), None, "after a solved close it is a new question");
         assert_eq!(rule.matches(3, 5), None, "after an answered question too");
         assert_eq!(rule.matches(4, 5), Some(ReopenReason::FollowUp));
+    }
+
+    #[test]
+    fn the_next_step_of_a_problem_left_open_is_a_reopen() {
+        use ResolutionState::{Deferred, Solved, Unsolved};
+        let with = |state: Option<ResolutionState>, intent| {
+            let mut t = topic(Some(intent), None, &[]);
+            t.resolution = state;
+            t
+        };
+        let topics = vec![
+            with(Some(Deferred), "payment_billing"), // "double charge, we'll check it"
+            with(Some(Solved), "payment_billing"),   // the double charge was refunded on the spot
+            with(Some(Unsolved), "order_status"),
+            with(None, "order_status"), // no resolution head: read as open
+            with(Some(Unsolved), "refund_return"),
+            with(Some(Unsolved), "delivery_problem"),
+            with(Some(Deferred), "refund_return"), // the return: "refund belum masuk"
+            with(Some(Deferred), "delivery_problem"),
+        ];
+        let next_steps = Config::default().reopen_next_steps;
+        let rule = ReopenRule::SameIntent {
+            topics: &topics,
+            min_similarity: 0.92,
+            follow_up_intents: &[],
+            follow_up_below_confidence: 0.0,
+            next_steps: &next_steps,
+        };
+        assert_eq!(rule.matches(0, 6), Some(ReopenReason::NextStep));
+        assert_eq!(rule.matches(1, 6), None, "after a solved close a refund request is a new issue");
+        assert_eq!(rule.matches(2, 7), Some(ReopenReason::NextStep));
+        assert_eq!(rule.matches(3, 6), Some(ReopenReason::NextStep));
+        assert_eq!(rule.matches(4, 6), Some(ReopenReason::SameIntent), "the same intent comes first");
+        assert_eq!(rule.matches(5, 6), Some(ReopenReason::NextStep));
+        // Pairs are ordered: a status question after an open refund is not its next step.
+        assert_eq!(rule.matches(4, 2), None);
+        let off = ReopenRule::SameIntent {
+            topics: &topics,
+            min_similarity: 0.92,
+            follow_up_intents: &[],
+            follow_up_below_confidence: 0.0,
+            next_steps: &[],
+        };
+        assert_eq!(off.matches(0, 6), None);
     }
 
     #[test]
@@ -464,6 +531,7 @@ mod tests {
             min_similarity: 0.92,
             follow_up_intents: &[],
             follow_up_below_confidence: below,
+            next_steps: &[],
         };
         assert_eq!(rule(0.5).matches(0, 1), Some(ReopenReason::FollowUp));
         assert_eq!(rule(0.5).matches(0, 2), None, "a confident new topic is not a return");
@@ -484,6 +552,7 @@ mod tests {
             min_similarity: 0.92,
             follow_up_intents: &follow_up,
             follow_up_below_confidence: 0.0,
+            next_steps: &[],
         };
         let settings = Config::default().validate().unwrap();
         let outcomes = link_reopens(&rows, &rule, &settings, 1000 * H, &mut Warnings::default());

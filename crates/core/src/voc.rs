@@ -131,12 +131,20 @@ pub const TREND_SIMILARITY: f32 = 0.9;
 /// (relative) and either period has at least 5 conversations in it; otherwise "steady".
 pub fn apply_trend(items: &mut [VocItem], previous: &[PreviousTheme]) {
     for item in items {
+        // Two themes of a run can share a centroid (the same words read under two intents), so
+        // cosines within 1e-4 are ties, settled by the same intent, then the closer share.
         let best = previous
             .iter()
             .filter(|p| p.centroid.len() == item.centroid.len())
             .map(|p| (cosine(&p.centroid, &item.centroid), p))
             .filter(|(c, _)| *c >= TREND_SIMILARITY)
-            .max_by(|a, b| a.0.total_cmp(&b.0));
+            .max_by(|a, b| {
+                let tie = |(c, p): &(f32, &PreviousTheme)| {
+                    ((*c as f64 * 1e4).round() as i64, p.intent == item.intent, -(p.share - item.share).abs())
+                };
+                let (ka, kb) = (tie(a), tie(b));
+                ka.0.cmp(&kb.0).then(ka.1.cmp(&kb.1)).then(ka.2.total_cmp(&kb.2))
+            });
         item.trend = Some(match best {
             None => Trend { direction: "new", previous_conversations: None, previous_share: None },
             Some((_, p)) => {
@@ -1123,6 +1131,21 @@ mod tests {
             }],
         );
         assert_eq!(small[0].trend.as_ref().unwrap().direction, "steady");
+        // Two themes with one centroid (the same words under two intents) each find their own.
+        let twins = [("other", 10, 0.05), ("technical_issue", 3, 0.015)];
+        let previous: Vec<PreviousTheme> = twins
+            .iter()
+            .map(|&(intent, conversations, share)| PreviousTheme {
+                intent: intent.into(),
+                conversations,
+                share,
+                centroid: vec![0.6, 0.8],
+            })
+            .collect();
+        let mut again: Vec<VocItem> =
+            twins.iter().rev().map(|&(intent, n, share)| item(intent, n, share, vec![0.6, 0.8])).collect();
+        apply_trend(&mut again, &previous);
+        assert!(again.iter().all(|i| i.trend.as_ref().unwrap().direction == "steady"));
         assert!(voc_markdown(&items, 10).contains("trend: up (previous run 2.0% of conversations)"));
     }
 }

@@ -22,7 +22,7 @@ use serde_json::json;
 
 use super::corpus::{Corpus, CorpusConversation};
 use super::data::load;
-use super::intent::{intent_vector, reads_intent, Taxonomy};
+use super::intent::{message_pool, reads_intent, Taxonomy, DEFAULT_MESSAGE_DECAY};
 use super::metrics::evaluate;
 use super::sentiment::{SentimentData, LABELS};
 use crate::encoder::lora::{AdaptedStack, Adapter, AdapterSpec, TARGETS};
@@ -363,7 +363,7 @@ pub fn train_adapter(
             let vs: Vec<&[f32]> = e[at..at + slots.len()].iter().map(Vec::as_slice).collect();
             at += slots.len();
             n += 1;
-            let Some(v) = intent_vector(&vs) else { continue };
+            let Some(v) = message_pool(&vs, DEFAULT_MESSAGE_DECAY) else { continue };
             let x = Tensor::from_vec(v, (1, h), &Device::Cpu).map_err(ce)?;
             let p =
                 head_logits(&x, &iw, &ib).map_err(ce)?.argmax(D::Minus1).map_err(ce)?.to_vec1::<u32>().map_err(ce)?[0]

@@ -39,14 +39,26 @@ pub struct HeadCard {
     #[serde(default = "unit_temperature")]
     pub temperature: f64,
     /// Conversation-intent heads: how much the menu options the customer picked weigh against
-    /// their own messages (heads::intent::pooled_intent_vector); 0 for every other head and for
+    /// their own messages (heads::intent::IntentPooling); 0 for every other head and for
     /// intent heads trained before menu choices counted.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub menu_choice_weight: f64,
     /// Conversation-intent heads: how much an e-mail's subject line weighs against the
-    /// customer's messages (heads::intent::pooled_intent_vector); 0 reads no subject.
+    /// customer's messages (heads::intent::IntentPooling); 0 reads no subject.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub subject_weight: f64,
+    /// Conversation-intent heads: the message pool's decay (heads::intent::message_pool);
+    /// heads trained before it was chosen read 2.
+    #[serde(default = "default_message_decay", skip_serializing_if = "is_default_message_decay")]
+    pub message_decay: f64,
+}
+
+fn default_message_decay() -> f64 {
+    intent::DEFAULT_MESSAGE_DECAY
+}
+
+fn is_default_message_decay(x: &f64) -> bool {
+    *x == intent::DEFAULT_MESSAGE_DECAY
 }
 
 fn unit_temperature() -> f64 {
@@ -79,6 +91,16 @@ impl HeadCard {
             temperature: 1.0,
             menu_choice_weight: 0.0,
             subject_weight: 0.0,
+            message_decay: intent::DEFAULT_MESSAGE_DECAY,
+        }
+    }
+
+    /// How a conversation-intent head pools a conversation's parts into its input.
+    pub fn intent_pooling(&self) -> intent::IntentPooling {
+        intent::IntentPooling {
+            message_decay: self.message_decay,
+            menu_choice: self.menu_choice_weight,
+            subject: self.subject_weight,
         }
     }
 }

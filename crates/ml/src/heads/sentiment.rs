@@ -185,6 +185,7 @@ pub fn train_sentiment(
         temperature: 1.0,
         menu_choice_weight: 0.0,
         subject_weight: 0.0,
+        message_decay: super::intent::DEFAULT_MESSAGE_DECAY,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;

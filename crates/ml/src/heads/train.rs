@@ -64,7 +64,14 @@ fn dropout(x: &Tensor, p: f32, rng: &mut ChaCha8Rng) -> Result<Tensor> {
     x.mul(&mask).map_err(ce)
 }
 
-pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], recipe: Recipe) -> Result<Trained> {
+/// Trains for `recipe.epochs` epochs, handing each epoch's weights to `after_epoch` (1-based
+/// epoch), and returns the last epoch's weights.
+pub fn train_epochs(
+    labels: &[String],
+    train_set: &EmbeddedSet,
+    recipe: Recipe,
+    mut after_epoch: impl FnMut(usize, &[(Tensor, Tensor)]) -> Result<()>,
+) -> Result<Vec<(Tensor, Tensor)>> {
     let dev = Device::Cpu;
     let k = labels.len();
     let dim = train_set.x.first().map_or(0, |v| v.len());
@@ -105,7 +112,7 @@ pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], 
     let y_all = Tensor::from_vec(train_set.y.iter().map(|&y| y as u32).collect::<Vec<_>>(), train_set.y.len(), &dev)
         .map_err(ce)?;
     let mut order: Vec<u32> = (0..train_set.y.len() as u32).collect();
-    let mut best: Option<Trained> = None;
+    let mut last = None;
     for epoch in 1..=recipe.epochs {
         order.shuffle(&mut rng);
         for chunk in order.chunks(recipe.batch_size) {
@@ -133,17 +140,35 @@ pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], 
             .map(|l| Ok((l.weight().copy()?, l.bias().expect("linear has a bias").copy()?)))
             .collect::<candle_core::Result<_>>()
             .map_err(ce)?;
+        after_epoch(epoch, &snapshot)?;
+        last = Some(snapshot);
+    }
+    last.ok_or_else(|| Error::internal("no epoch trained"))
+}
+
+/// Trains and keeps the epoch that scores best on the validation sets (mean macro-F1).
+pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], recipe: Recipe) -> Result<Trained> {
+    let mut best: Option<Trained> = None;
+    train_epochs(labels, train_set, recipe, |epoch, snapshot| {
         let mut validation = Vec::new();
         for set in valid {
-            let pred = predict(&snapshot, &set.x).map_err(ce)?;
+            let pred = predict(snapshot, &set.x).map_err(ce)?;
             validation.push((set.name.clone(), evaluate(labels, &set.y, &pred)));
         }
         let score = validation.iter().map(|(_, m)| m.macro_f1).sum::<f64>() / validation.len().max(1) as f64;
         if best.as_ref().is_none_or(|b| score > b.score) {
-            best = Some(Trained { layers: snapshot, best_epoch: epoch, validation, score });
+            best = Some(Trained { layers: snapshot.to_vec(), best_epoch: epoch, validation, score });
         }
-    }
+        Ok(())
+    })?;
     best.ok_or_else(|| Error::internal("no epoch trained"))
+}
+
+/// Logits of a head's layers (as `train_epochs` hands them) for these inputs, before any
+/// temperature.
+pub fn logits(layers: &[(Tensor, Tensor)], x: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+    let head = Head::new(HeadCard::bare(&[]), layers.to_vec());
+    head.logits(&to_tensor(x, &Device::Cpu).map_err(ce)?).map_err(ce)?.to_vec2::<f32>().map_err(ce)
 }
 
 /// Trains every candidate recipe and keeps the one with the best validation score; also returns
