@@ -1,7 +1,8 @@
 //! The default heads trained and measured on chats: sentiment on SmSA + NusaX + the corpus's
-//! train split, conversation intent on the corpus's train conversations + the taxonomy's
-//! examples; recipes, mixing weights, temperature and the `other` threshold chosen on the
-//! corpus's dev split only. `evaluate_corpus` measures the shipped path (context rules, then
+//! train split (chosen on the corpus's dev split), conversation intent on the corpus's train
+//! and dev conversations + the taxonomy's examples (pooling, recipe, temperature and the `other`
+//! threshold chosen by cross-validation over businesses), resolution on the train split (chosen
+//! on dev). `evaluate_corpus` measures the shipped path (context rules, then
 //! the model through `enrich`) on any split; `export_split` writes a split as analyze's input.
 //! Above `enrich` in the data flow (it runs the whole readings path), so not part of `heads`.
 
@@ -899,4 +900,66 @@ pub fn train_resolution(
     };
     head.save(out)?;
     Ok(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conversation(business: &str, n: usize) -> CorpusConversation {
+        serde_json::from_value(json!({
+            "conversation_id": format!("{business}-{n:04}"), "business": business, "channel": "whatsapp",
+            "language": "id", "customer_id": format!("{business}-c{n:04}"), "created_at": "2026-10-01T09:00:00+07:00",
+            "status": "resolved", "intent": "other", "solved": true, "reopens": null, "expect_low_csat": false,
+            "csat_score": null, "messages": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn folds_hold_out_whole_businesses_and_deal_them_evenly() {
+        let convs: Vec<CorpusConversation> =
+            (0..12).flat_map(|b| (0..3 + b % 4).map(move |n| conversation(&format!("biz{b}"), n))).collect();
+        let refs: Vec<&CorpusConversation> = convs.iter().collect();
+        let folds = business_folds(&refs, 6, 7);
+        let mut fold_of: BTreeMap<&str, usize> = BTreeMap::new();
+        for (c, &f) in refs.iter().zip(&folds) {
+            assert_eq!(*fold_of.entry(c.business.as_str()).or_insert(f), f, "{} split across folds", c.business);
+        }
+        let mut per_fold = [0usize; 6];
+        fold_of.values().for_each(|&f| per_fold[f] += 1);
+        assert_eq!(per_fold, [2; 6], "12 businesses, 2 per fold");
+        assert_eq!(folds, business_folds(&refs, 6, 7), "seeded");
+    }
+
+    #[test]
+    fn cross_validation_reads_every_held_out_conversation_and_picks_an_epoch() {
+        let labels = vec!["a".to_string(), "b".to_string()];
+        // Two separable classes across four "businesses"; one conversation has nothing to read.
+        let inputs: Vec<Option<Vec<f32>>> = (0..40)
+            .map(|i| (i != 5).then(|| if i % 2 == 0 { vec![1.0, 0.1 * (i % 3) as f32] } else { vec![0.1, 1.0] }))
+            .collect();
+        let truth: Vec<usize> = (0..40).map(|i| i % 2).collect();
+        let folds: Vec<usize> = (0..40).map(|i| i / 10).collect();
+        let none = EmbeddedSet { name: "none".into(), x: vec![], y: vec![] };
+        let recipe = Recipe {
+            hidden: 0,
+            epochs: 5,
+            learning_rate: 5e-2,
+            weight_decay: 0.0,
+            batch_size: 8,
+            input_dropout: 0.0,
+            seed: 1,
+        };
+        let cv = cross_validate(&labels, &inputs, &truth, &folds, &none, recipe).unwrap();
+        assert!((1..=5).contains(&cv.best_epoch));
+        assert!(cv.macro_f1 > 0.9, "{}", cv.macro_f1);
+        for (i, l) in cv.logits.iter().enumerate() {
+            assert_eq!(l.is_some(), i != 5, "row {i}");
+        }
+        let probs: Vec<Option<Vec<f32>>> = cv.logits.iter().map(|l| l.as_deref().map(|l| softmax(l, 1.0))).collect();
+        assert!(probs.iter().flatten().all(|p| (p.iter().sum::<f32>() - 1.0).abs() < 1e-5));
+        // Nothing to read is the out-of-scope label, whatever the threshold.
+        assert_eq!(predict_intents(&probs, 0, 0.0)[5], 0);
+    }
 }
