@@ -49,11 +49,8 @@ fn to_tensor(x: &[Vec<f32>], dev: &Device) -> candle_core::Result<Tensor> {
     Tensor::from_vec(x.iter().flatten().copied().collect::<Vec<_>>(), (x.len(), dim), dev)
 }
 
-fn predict(layers: &[(Tensor, Tensor)], x: &[Vec<f32>]) -> candle_core::Result<Vec<usize>> {
-    let card = HeadCard::bare(&[]);
-    let head = Head::new(card, layers.to_vec());
-    let logits = head.logits(&to_tensor(x, &Device::Cpu)?)?.to_vec2::<f32>()?;
-    Ok(logits.iter().map(|r| argmax(r)).collect())
+fn predict(layers: &[(Tensor, Tensor)], x: &[Vec<f32>]) -> Result<Vec<usize>> {
+    Ok(logits(layers, x)?.iter().map(|r| argmax(r)).collect())
 }
 
 /// Inverted dropout with a mask drawn from the training's own seeded generator.
@@ -152,7 +149,7 @@ pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], 
     train_epochs(labels, train_set, recipe, |epoch, snapshot| {
         let mut validation = Vec::new();
         for set in valid {
-            let pred = predict(snapshot, &set.x).map_err(ce)?;
+            let pred = predict(snapshot, &set.x)?;
             validation.push((set.name.clone(), evaluate(labels, &set.y, &pred)));
         }
         let score = validation.iter().map(|(_, m)| m.macro_f1).sum::<f64>() / validation.len().max(1) as f64;
@@ -167,6 +164,9 @@ pub fn train(labels: &[String], train_set: &EmbeddedSet, valid: &[EmbeddedSet], 
 /// Logits of a head's layers (as `train_epochs` hands them) for these inputs, before any
 /// temperature.
 pub fn logits(layers: &[(Tensor, Tensor)], x: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+    if x.is_empty() {
+        return Ok(Vec::new());
+    }
     let head = Head::new(HeadCard::bare(&[]), layers.to_vec());
     head.logits(&to_tensor(x, &Device::Cpu).map_err(ce)?).map_err(ce)?.to_vec2::<f32>().map_err(ce)
 }
