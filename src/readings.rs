@@ -16,7 +16,7 @@ use crate::encoder::Encoder;
 use crate::enrich::LanguageModel;
 use crate::error::{Error, Result};
 use crate::heads::corpus::{Corpus, CorpusConversation};
-use crate::heads::intent::{reads_intent, IntentPooling, Taxonomy};
+use crate::heads::intent::{label_with_threshold, reads_intent, IntentPooling, Taxonomy};
 use crate::heads::metrics::{evaluate, Metrics};
 use crate::heads::resolution::{
     closing_exchange, deciding_slot, input_vector as resolution_input, ClosingExchange, LABELS as RESOLUTION_LABELS,
@@ -89,9 +89,9 @@ pub fn conversation_intent_parts(
         .collect())
 }
 
-/// Each conversation's pooled intent vector, and its label.
-fn pooled(parts: &[(IntentParts, String)], pooling: IntentPooling) -> Vec<(Option<Vec<f32>>, String)> {
-    parts.iter().map(|(p, l)| (p.vector(pooling), l.clone())).collect()
+/// Each conversation's pooled intent vector.
+fn pooled(parts: &[(IntentParts, String)], pooling: IntentPooling) -> Vec<Option<Vec<f32>>> {
+    parts.iter().map(|(p, _)| p.vector(pooling)).collect()
 }
 
 /// The pooling the default intent trainer tries: message decays x menu-choice weights x
@@ -145,13 +145,7 @@ fn softmax(logits: &[f32], temperature: f64) -> Vec<f32> {
 /// Predicted intents from each conversation's probabilities (None: nothing substantive to
 /// read): below `min_confidence`, or nothing to read, is `other`.
 fn predict_intents(probs: &[Option<Vec<f32>>], other: usize, min_confidence: f64) -> Vec<usize> {
-    probs
-        .iter()
-        .map(|p| match p {
-            Some(p) if p[argmax(p)] as f64 >= min_confidence => argmax(p),
-            _ => other,
-        })
-        .collect()
+    probs.iter().map(|p| p.as_deref().map_or(other, |p| label_with_threshold(p, other, min_confidence))).collect()
 }
 
 /// The `other` threshold: the best accuracy among thresholds whose predicted `other` share is
@@ -214,21 +208,20 @@ fn cross_validate(
     let mut per_epoch: Vec<Vec<Option<Vec<f32>>>> = vec![vec![None; n]; recipe.epochs];
     for fold in 0..=folds.iter().copied().max().unwrap_or(0) {
         let mut train_set = EmbeddedSet { name: "train".into(), x: always.x.clone(), y: always.y.clone() };
-        let mut held = Vec::new();
+        let (mut held, mut held_x) = (Vec::new(), Vec::new());
         for (i, v) in inputs.iter().enumerate() {
-            match v {
-                Some(v) if folds[i] == fold => held.push((i, v.clone())),
-                Some(v) => {
-                    train_set.x.push(v.clone());
-                    train_set.y.push(truth[i]);
-                }
-                None => {}
+            let Some(v) = v else { continue };
+            if folds[i] == fold {
+                held.push(i);
+                held_x.push(v.clone());
+            } else {
+                train_set.x.push(v.clone());
+                train_set.y.push(truth[i]);
             }
         }
-        let held_x: Vec<Vec<f32>> = held.iter().map(|(_, v)| v.clone()).collect();
         train_epochs(labels, &train_set, recipe, |epoch, layers| {
-            for ((i, _), row) in held.iter().zip(logits(layers, &held_x)?) {
-                per_epoch[epoch - 1][*i] = Some(row);
+            for (&i, row) in held.iter().zip(logits(layers, &held_x)?) {
+                per_epoch[epoch - 1][i] = Some(row);
             }
             Ok(())
         })?;
@@ -290,9 +283,6 @@ pub fn train_conversation_intent(
         Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.1, epochs: 60, ..linear },
         Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.3, epochs: 60, ..linear },
     ];
-    let inputs_at = |pooling: IntentPooling| -> Vec<Option<Vec<f32>>> {
-        pooled(&parts, pooling).into_iter().map(|(v, _)| v).collect()
-    };
 
     // 1. The pooling, read by the linear head.
     let mut pooling_tried = Vec::new();
@@ -301,7 +291,7 @@ pub fn train_conversation_intent(
         for &menu_choice in &MENU_CHOICE_WEIGHTS {
             for &subject in &SUBJECT_WEIGHTS {
                 let pooling = IntentPooling { message_decay, menu_choice, subject };
-                let cv = cross_validate(&labels, &inputs_at(pooling), &truth, &folds, &example_set, linear)?;
+                let cv = cross_validate(&labels, &pooled(&parts, pooling), &truth, &folds, &example_set, linear)?;
                 tracing::info!(message_decay, menu_choice, subject, macro_f1 = cv.macro_f1, "pooling tried");
                 pooling_tried
                     .push(json!({"pooling": pooling, "cv_macro_f1": cv.macro_f1, "best_epoch": cv.best_epoch}));
@@ -312,7 +302,7 @@ pub fn train_conversation_intent(
         }
     }
     let (pooling, _) = best_pooling.expect("a pooling tried");
-    let inputs = inputs_at(pooling);
+    let inputs = pooled(&parts, pooling);
 
     // 2. The recipe and epoch at that pooling.
     let mut recipes_tried = Vec::new();

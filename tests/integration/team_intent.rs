@@ -88,36 +88,18 @@ fn the_conversations_subject_column_is_read_for_intent() {
     let without = tmp.path().join("without");
     std::fs::create_dir_all(&without).unwrap();
     std::fs::copy(with.join("messages.parquet"), without.join("messages.parquet")).unwrap();
-    let file = std::fs::File::open(with.join("conversations.parquet")).unwrap();
-    let batches: Vec<arrow::record_batch::RecordBatch> =
-        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-    let schema = batches[0].schema();
+    let batch = crate::common::read_parquet(&with.join("conversations.parquet"));
+    let schema = batch.schema();
     let keep: Vec<usize> = (0..schema.fields().len()).filter(|&i| schema.field(i).name() != "subject").collect();
     assert_eq!(keep.len() + 1, schema.fields().len(), "corpus-export writes a subject column");
     let out = std::fs::File::create(without.join("conversations.parquet")).unwrap();
     let mut writer = parquet::arrow::ArrowWriter::try_new(out, Arc::new(schema.project(&keep).unwrap()), None).unwrap();
-    for b in &batches {
-        writer.write(&b.project(&keep).unwrap()).unwrap();
-    }
+    writer.write(&batch.project(&keep).unwrap()).unwrap();
     writer.close().unwrap();
 
     let analyze = |dir: &std::path::Path| {
         let out = dir.join("out");
-        run_ok(&[
-            "analyze",
-            "--messages",
-            dir.join("messages.parquet").to_str().unwrap(),
-            "--conversations",
-            dir.join("conversations.parquet").to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ]);
+        crate::common::analyze_tables(&dir.join("messages.parquet"), &dir.join("conversations.parquet"), &out);
         let manifest: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
         (Table::open(&out.join("conversations.parquet")), manifest["model"]["distinct_texts"].as_u64().unwrap())

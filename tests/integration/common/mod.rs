@@ -50,12 +50,17 @@ pub fn demo(dir: &Path, conversations: usize, seed: u64) -> PathBuf {
 
 /// Analyses a demo set (messages directory + conversations table) into `out`, quietly.
 pub fn analyze_demo(data: &Path, out: &Path) {
+    analyze_tables(&data.join("messages"), &data.join("conversations.parquet"), out);
+}
+
+/// Analyses a messages input and a conversations table into `out`, quietly.
+pub fn analyze_tables(messages: &Path, conversations: &Path, out: &Path) {
     run_ok(&[
         "analyze",
         "--messages",
-        data.join("messages").to_str().unwrap(),
+        messages.to_str().unwrap(),
         "--conversations",
-        data.join("conversations.parquet").to_str().unwrap(),
+        conversations.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
         "--quiet",

@@ -120,17 +120,17 @@ pub fn predict_labels(head: &Head, probs: &[Vec<f32>]) -> Vec<usize> {
 
 /// Top probabilities below `min_confidence` become `oos`.
 pub fn predict_with_threshold(probs: &[Vec<f32>], oos: usize, min_confidence: f64) -> Vec<usize> {
-    probs
-        .iter()
-        .map(|p| {
-            let best = crate::heads::argmax(p);
-            if (p[best] as f64) < min_confidence {
-                oos
-            } else {
-                best
-            }
-        })
-        .collect()
+    probs.iter().map(|p| label_with_threshold(p, oos, min_confidence)).collect()
+}
+
+/// One row's label: the most probable, or `oos` when its probability is below `min_confidence`.
+pub fn label_with_threshold(probs: &[f32], oos: usize, min_confidence: f64) -> usize {
+    let best = crate::heads::argmax(probs);
+    if (probs[best] as f64) < min_confidence {
+        oos
+    } else {
+        best
+    }
 }
 
 /// The threshold (0.00 to 0.95 in steps of 0.05) with the best macro-F1 on calibration rows;
