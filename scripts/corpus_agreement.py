@@ -12,10 +12,12 @@
                                      agreement/sample_test4.jsonl
   corpus_agreement.py sample test5   the same for the fifth test split ->
                                      agreement/sample_test5.jsonl
-  corpus_agreement.py sample test6   the same for the sixth (current) test split ->
+  corpus_agreement.py sample test6   the same for the sixth test split ->
                                      agreement/sample_test6.jsonl
+  corpus_agreement.py sample test7   the same for the seventh (current) test split ->
+                                     agreement/sample_test7.jsonl
   corpus_agreement.py report         compares agreement/second_labels.jsonl (and
-                                     second_labels_test2.jsonl, _test3 ... _test6) with the corpus labels and writes
+                                     second_labels_test2.jsonl, _test3 ... _test7) with the corpus labels and writes
                                      agreement/REPORT.md (raw agreement and Cohen's kappa)
 """
 
@@ -52,10 +54,12 @@ THIRD_TEST = ["tiketria", "gasskredit", "sehatin", "anabul"]
 FOURTH_TEST = ["kosnyaman", "tukarkoin", "rodaempat", "bersihin"]
 # The fifth test split (scored once at stop 20, then retired into train).
 FIFTH_TEST = ["gymfit", "bengkelpro", "airjernih", "busnusa"]
+# The sixth test split (scored once at stop 21, then retired into train).
+SIXTH_TEST = ["kopikita", "emaskita", "cetakin", "umrahku"]
 
 
 def test_businesses():
-    """The current (sixth) test split: the businesses data/corpus/businesses.toml marks as test."""
+    """The current (seventh) test split: the businesses data/corpus/businesses.toml marks as test."""
     with open(os.path.join(root, "businesses.toml"), "rb") as f:
         return [b["id"] for b in tomllib.load(f)["business"] if b["split"] == "test"]
 
@@ -65,8 +69,9 @@ def ranked(convs):
 
 
 def sample_ids(name):
-    if name in ("test2", "test3", "test4", "test5", "test6"):
-        retired = {"test2": SECOND_TEST, "test3": THIRD_TEST, "test4": FOURTH_TEST, "test5": FIFTH_TEST}
+    if name in ("test2", "test3", "test4", "test5", "test6", "test7"):
+        retired = {"test2": SECOND_TEST, "test3": THIRD_TEST, "test4": FOURTH_TEST, "test5": FIFTH_TEST,
+                   "test6": SIXTH_TEST}
         businesses = retired.get(name) or test_businesses()
         return {c["conversation_id"] for b in businesses for c in ranked(c for c in corpus() if c["business"] == b)[:10]}
     return {c["conversation_id"] for c in ranked(c for c in corpus() if c["business"] in FIRST_GENERATION)[:50]}
@@ -105,6 +110,7 @@ def main():
         ("_test4", "40 conversations of the fourth test split", "the 10 conversations of each fourth-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test4`)"),
         ("_test5", "40 conversations of the fifth test split", "the 10 conversations of each fifth-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test5`)"),
         ("_test6", "40 conversations of the sixth test split", "the 10 conversations of each sixth-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test6`)"),
+        ("_test7", "40 conversations of the seventh test split", "the 10 conversations of each seventh-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test7`)"),
     ]:
         path = os.path.join(agree, f"second_labels{name}.jsonl")
         if os.path.exists(path):

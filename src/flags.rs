@@ -208,7 +208,23 @@ pub struct FlagsReport {
     /// recall over the returns to conversations closed as resolved.
     pub reopen_links: usize,
     pub reopen_precision: Option<f64>,
+    /// Precision counting a link to an earlier conversation of the same issue as right: the
+    /// corpus labels a return to its immediate predecessor, which may be pending or open, while
+    /// convoqa links only to conversations closed as resolved (a return after A resolved, then B
+    /// pending, reopens A: A's resolution did not hold).
+    pub reopen_precision_same_issue: Option<f64>,
     pub reopen_recall_resolved: Option<f64>,
+}
+
+/// The conversations `c` returns to about the same issue: the one it reopens, the one that one
+/// reopens, and so on (the labels form chains; a cycle would be a labelling error, so the walk is
+/// bounded by the corpus size).
+fn same_issue_chain<'a>(
+    c: &'a CorpusConversation,
+    by_id: &'a HashMap<&str, &'a CorpusConversation>,
+) -> impl Iterator<Item = &'a str> + 'a {
+    std::iter::successors(c.reopens.as_deref(), move |id| by_id.get(id).and_then(|e| e.reopens.as_deref()))
+        .take(by_id.len())
 }
 
 /// One group's predicted 1-3 star share beside its surveyed share.
@@ -317,6 +333,7 @@ pub fn evaluate_flags(corpus: &Corpus, settings: &Settings, split: &str) -> Resu
     let links: Vec<(&CorpusConversation, &str)> =
         pairs.iter().filter_map(|(c, r)| Some((*c, r.link.reopen_of.as_deref()?))).collect();
     let correct = links.iter().filter(|(c, to)| c.reopens.as_deref() == Some(*to)).count();
+    let same_issue = links.iter().filter(|(c, to)| same_issue_chain(c, &by_id).any(|e| e == *to)).count();
     let resolved_returns: Vec<&CorpusConversation> = pairs
         .iter()
         .map(|(c, _)| *c)
@@ -335,6 +352,7 @@ pub fn evaluate_flags(corpus: &Corpus, settings: &Settings, split: &str) -> Resu
         qa_precision_at_10: share(&flagged[..flagged.len().min(10)]),
         reopen_links: links.len(),
         reopen_precision: (!links.is_empty()).then(|| correct as f64 / links.len() as f64),
+        reopen_precision_same_issue: (!links.is_empty()).then(|| same_issue as f64 / links.len() as f64),
         reopen_recall_resolved: (!resolved_returns.is_empty()).then(|| found as f64 / resolved_returns.len() as f64),
         split: split.to_string(),
         conversations: pairs.len(),
