@@ -366,3 +366,30 @@ pub fn evaluate_flags(corpus: &Corpus, settings: &Settings, split: &str) -> Resu
         predicted_vs_surveyed,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(id: &str, reopens: Option<&str>) -> CorpusConversation {
+        serde_json::from_value(serde_json::json!({
+            "conversation_id": id, "business": "b", "channel": "whatsapp", "language": "id",
+            "customer_id": "c1", "created_at": "2026-10-01T10:00:00+07:00", "status": "resolved",
+            "intent": "refund_return", "solved": false, "reopens": reopens, "expect_low_csat": true,
+            "csat_score": null, "messages": []
+        }))
+        .expect("a corpus conversation")
+    }
+
+    #[test]
+    fn a_return_chains_back_through_every_earlier_conversation_of_its_issue() {
+        let convs = [conv("a", None), conv("b", Some("a")), conv("c", Some("b")), conv("d", None)];
+        let by_id: HashMap<&str, &CorpusConversation> = convs.iter().map(|c| (c.conversation_id.as_str(), c)).collect();
+        assert_eq!(same_issue_chain(&convs[2], &by_id).collect::<Vec<_>>(), vec!["b", "a"]);
+        assert_eq!(same_issue_chain(&convs[3], &by_id).count(), 0);
+        // A labelling cycle ends the walk instead of looping.
+        let cycle = [conv("x", Some("y")), conv("y", Some("x"))];
+        let by_id: HashMap<&str, &CorpusConversation> = cycle.iter().map(|c| (c.conversation_id.as_str(), c)).collect();
+        assert_eq!(same_issue_chain(&cycle[0], &by_id).count(), 2);
+    }
+}
