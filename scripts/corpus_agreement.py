@@ -14,10 +14,12 @@
                                      agreement/sample_test5.jsonl
   corpus_agreement.py sample test6   the same for the sixth test split ->
                                      agreement/sample_test6.jsonl
-  corpus_agreement.py sample test7   the same for the seventh (current) test split ->
+  corpus_agreement.py sample test7   the same for the seventh test split ->
                                      agreement/sample_test7.jsonl
+  corpus_agreement.py sample test8   the same for the eighth (current) test split ->
+                                     agreement/sample_test8.jsonl
   corpus_agreement.py report         compares agreement/second_labels.jsonl (and
-                                     second_labels_test2.jsonl, _test3 ... _test7) with the corpus labels and writes
+                                     second_labels_test2.jsonl, _test3 ... _test8) with the corpus labels and writes
                                      agreement/REPORT.md (raw agreement and Cohen's kappa)
 """
 
@@ -56,10 +58,12 @@ FOURTH_TEST = ["kosnyaman", "tukarkoin", "rodaempat", "bersihin"]
 FIFTH_TEST = ["gymfit", "bengkelpro", "airjernih", "busnusa"]
 # The sixth test split (scored once at stop 21, then retired into train).
 SIXTH_TEST = ["kopikita", "emaskita", "cetakin", "umrahku"]
+# The seventh test split (scored once at stop 22, then retired into train).
+SEVENTH_TEST = ["bioskopku", "kamerapintar", "kapalnusa", "danakita"]
 
 
 def test_businesses():
-    """The current (seventh) test split: the businesses data/corpus/businesses.toml marks as test."""
+    """The current (eighth) test split: the businesses data/corpus/businesses.toml marks as test."""
     with open(os.path.join(root, "businesses.toml"), "rb") as f:
         return [b["id"] for b in tomllib.load(f)["business"] if b["split"] == "test"]
 
@@ -68,7 +72,8 @@ def ranked(convs):
     return sorted(convs, key=lambda c: hashlib.sha256(c["conversation_id"].encode()).hexdigest())
 
 
-RETIRED = {"test2": SECOND_TEST, "test3": THIRD_TEST, "test4": FOURTH_TEST, "test5": FIFTH_TEST, "test6": SIXTH_TEST}
+RETIRED = {"test2": SECOND_TEST, "test3": THIRD_TEST, "test4": FOURTH_TEST, "test5": FIFTH_TEST, "test6": SIXTH_TEST,
+           "test7": SEVENTH_TEST}
 
 
 def sample_ids(name):
@@ -113,6 +118,7 @@ def main():
         ("_test5", "40 conversations of the fifth test split", "the 10 conversations of each fifth-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test5`)"),
         ("_test6", "40 conversations of the sixth test split", "the 10 conversations of each sixth-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test6`)"),
         ("_test7", "40 conversations of the seventh test split", "the 10 conversations of each seventh-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test7`)"),
+        ("_test8", "40 conversations of the eighth test split", "the 10 conversations of each eighth-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test8`)"),
     ]:
         path = os.path.join(agree, f"second_labels{name}.jsonl")
         if os.path.exists(path):
