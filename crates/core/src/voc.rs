@@ -452,6 +452,76 @@ const STOPWORDS: &[&str] = &[
     "hour",
     "time",
     "already",
+    // Chat fillers and words every complaint has, which stop 22's titles still carried ("force
+    // close, tiap, samsung", "reply, third, another")
+    "tiap",
+    "setiap",
+    "mulu",
+    "melulu",
+    "terus",
+    "trs",
+    "ternyata",
+    "nah",
+    "yaa",
+    "yuk",
+    "ohh",
+    "oh",
+    "mksh",
+    "makasi",
+    "salam",
+    "tetep",
+    "tetap",
+    "liat",
+    "lihat",
+    "baik",
+    "bilang",
+    "katanya",
+    "paham",
+    "bentar",
+    "disini",
+    "sini",
+    "situ",
+    "cuman",
+    "emang",
+    "memang",
+    "semua",
+    "lain",
+    "think",
+    "thought",
+    "told",
+    "tell",
+    "know",
+    "that's",
+    "because",
+    "anything",
+    "something",
+    "before",
+    "after",
+    "comes",
+    "come",
+    "another",
+    "third",
+    "first",
+    "second",
+    "need",
+    "needs",
+    "quick",
+    "great",
+    "longer",
+    "person",
+    "finally",
+    "anyone",
+    "someone",
+    "thing",
+    "things",
+    "even",
+    "going",
+    "able",
+    "like",
+    "want",
+    "wanted",
+    "tried",
+    "try",
 ];
 
 fn words(text: &str) -> Vec<String> {
@@ -974,6 +1044,20 @@ mod tests {
             stats: Default::default(),
         };
         (rows, conversations, enrichment)
+    }
+
+    #[test]
+    fn title_terms_leave_out_chat_fillers_but_keep_the_problem() {
+        assert_eq!(
+            terms("force close terus tiap buka di samsung"),
+            ["force", "close", "buka", "samsung", "force close", "close buka", "buka samsung"]
+        );
+        assert_eq!(words("I think the third reply told me another thing"), ["reply"]);
+        // Words that carry the problem stay: items missing, too many attempts.
+        assert_eq!(
+            words("pesanan kurang, terlalu banyak percobaan"),
+            ["pesanan", "kurang", "terlalu", "banyak", "percobaan"]
+        );
     }
 
     #[test]
