@@ -3,23 +3,12 @@
   corpus_agreement.py sample         writes agreement/sample.jsonl: 50 conversations (a fixed hash
                                      sample over the first 16 businesses) with every label removed,
                                      for the second annotator
-  corpus_agreement.py sample test2   the same for the second test split (written later by other
-                                     writers): 40 conversations, 10 per business ->
-                                     agreement/sample_test2.jsonl
-  corpus_agreement.py sample test3   the same for the third test split ->
-                                     agreement/sample_test3.jsonl
-  corpus_agreement.py sample test4   the same for the fourth test split ->
-                                     agreement/sample_test4.jsonl
-  corpus_agreement.py sample test5   the same for the fifth test split ->
-                                     agreement/sample_test5.jsonl
-  corpus_agreement.py sample test6   the same for the sixth test split ->
-                                     agreement/sample_test6.jsonl
-  corpus_agreement.py sample test7   the same for the seventh test split ->
-                                     agreement/sample_test7.jsonl
-  corpus_agreement.py sample test8   the same for the eighth (current) test split ->
-                                     agreement/sample_test8.jsonl
+  corpus_agreement.py sample testN   the same for the N-th test split (N >= 2; written later by
+                                     other writers): 40 conversations, 10 per business ->
+                                     agreement/sample_testN.jsonl. A retired split is named in
+                                     RETIRED; the current one is what businesses.toml marks test
   corpus_agreement.py report         compares agreement/second_labels.jsonl (and
-                                     second_labels_test2.jsonl, _test3 ... _test8) with the corpus labels and writes
+                                     every second_labels_testN.jsonl) with the corpus labels and writes
                                      agreement/REPORT.md (raw agreement and Cohen's kappa)
 """
 
@@ -48,22 +37,21 @@ FIRST_GENERATION = {"belanjain", "kainara", "sayurkilat", "cicilaja", "dompetku"
                     "apotekku", "jalanjalan"}
 
 
-# The second test split (scored once at stop 18, then retired into train).
-SECOND_TEST = ["lindungi", "tontonplus", "rumahkayu", "belajarpintar"]
-# The third test split (scored once at stop 19, then retired into train).
-THIRD_TEST = ["tiketria", "gasskredit", "sehatin", "anabul"]
-# The fourth test split (scored once at stop 20, then retired into train).
-FOURTH_TEST = ["kosnyaman", "tukarkoin", "rodaempat", "bersihin"]
-# The fifth test split (scored once at stop 20, then retired into train).
-FIFTH_TEST = ["gymfit", "bengkelpro", "airjernih", "busnusa"]
-# The sixth test split (scored once at stop 21, then retired into train).
-SIXTH_TEST = ["kopikita", "emaskita", "cetakin", "umrahku"]
-# The seventh test split (scored once at stop 22, then retired into train).
-SEVENTH_TEST = ["bioskopku", "kamerapintar", "kapalnusa", "danakita"]
+# The test splits scored once and then retired into train, by number (stop that scored them).
+RETIRED = {
+    2: ["lindungi", "tontonplus", "rumahkayu", "belajarpintar"],  # stop 18
+    3: ["tiketria", "gasskredit", "sehatin", "anabul"],  # stop 19
+    4: ["kosnyaman", "tukarkoin", "rodaempat", "bersihin"],  # stop 20
+    5: ["gymfit", "bengkelpro", "airjernih", "busnusa"],  # stop 20
+    6: ["kopikita", "emaskita", "cetakin", "umrahku"],  # stop 21
+    7: ["bioskopku", "kamerapintar", "kapalnusa", "danakita"],  # stop 22
+}
+ORDINAL = {2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh", 8: "eighth", 9: "ninth",
+           10: "tenth", 11: "eleventh", 12: "twelfth"}
 
 
 def test_businesses():
-    """The current (eighth) test split: the businesses data/corpus/businesses.toml marks as test."""
+    """The current test split: the businesses data/corpus/businesses.toml marks as test."""
     with open(os.path.join(root, "businesses.toml"), "rb") as f:
         return [b["id"] for b in tomllib.load(f)["business"] if b["split"] == "test"]
 
@@ -72,14 +60,10 @@ def ranked(convs):
     return sorted(convs, key=lambda c: hashlib.sha256(c["conversation_id"].encode()).hexdigest())
 
 
-RETIRED = {"test2": SECOND_TEST, "test3": THIRD_TEST, "test4": FOURTH_TEST, "test5": FIFTH_TEST, "test6": SIXTH_TEST,
-           "test7": SEVENTH_TEST}
-
-
 def sample_ids(name):
-    # A retired split by its name; any other "testN" is the current one (businesses.toml).
+    # "testN": a retired split by its number, else the current one (businesses.toml).
     if name.startswith("test"):
-        businesses = RETIRED.get(name) or test_businesses()
+        businesses = RETIRED.get(int(name[4:])) or test_businesses()
         return {c["conversation_id"] for b in businesses for c in ranked(c for c in corpus() if c["business"] == b)[:10]}
     return {c["conversation_id"] for c in ranked(c for c in corpus() if c["business"] in FIRST_GENERATION)[:50]}
 
@@ -110,16 +94,10 @@ def main():
         return
     first = {c["conversation_id"]: c for c in corpus()}
     lines = []
-    for name, title, how in [
-        ("", "50 corpus conversations", "the 50 conversations of the first 16 businesses whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample`)"),
-        ("_test2", "40 conversations of the second test split", "the 10 conversations of each second-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test2`)"),
-        ("_test3", "40 conversations of the third test split", "the 10 conversations of each third-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test3`)"),
-        ("_test4", "40 conversations of the fourth test split", "the 10 conversations of each fourth-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test4`)"),
-        ("_test5", "40 conversations of the fifth test split", "the 10 conversations of each fifth-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test5`)"),
-        ("_test6", "40 conversations of the sixth test split", "the 10 conversations of each sixth-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test6`)"),
-        ("_test7", "40 conversations of the seventh test split", "the 10 conversations of each seventh-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test7`)"),
-        ("_test8", "40 conversations of the eighth test split", "the 10 conversations of each eighth-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test8`)"),
-    ]:
+    splits = [("", "50 corpus conversations", "the 50 conversations of the first 16 businesses whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample`)")]
+    for n, word in ORDINAL.items():
+        splits.append((f"_test{n}", f"40 conversations of the {word} test split", f"the 10 conversations of each {word}-test-split business whose sha256(conversation_id) sorts first (`scripts/corpus_agreement.py sample test{n}`)"))
+    for name, title, how in splits:
         path = os.path.join(agree, f"second_labels{name}.jsonl")
         if os.path.exists(path):
             lines += section(first, path, title, how)
