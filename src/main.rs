@@ -847,8 +847,9 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             println!("saved {}", out.display());
             Ok(())
         }
-        Command::Eval { head, data, model, adapter } => {
-            let head = convoqa::heads::Head::load(&head)?;
+        Command::Eval { head: head_dir, data, model, adapter } => {
+            let head = convoqa::heads::Head::load(&head_dir)?;
+            let lexical = convoqa::heads::lexical::load_for(&head, &head_dir)?;
             let (encoder, _) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
             let set = convoqa::heads::sentiment::embedded_set(
                 &encoder,
@@ -858,7 +859,10 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 head.card.max_tokens,
                 None,
             )?;
-            let pred = convoqa::heads::intent::predict_labels(&head, &head.predict_proba(&set.x)?);
+            let rows = convoqa::heads::data::load(&data)?;
+            let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+            let probs = convoqa::heads::lexical::intent_proba(&head, lexical.as_ref(), &set.x, &texts)?;
+            let pred = convoqa::heads::intent::predict_labels(&head, &probs);
             let m = convoqa::heads::metrics::evaluate(&head.card.labels, &set.y, &pred);
             print!("{m}");
             if let Some(o) = &head.card.out_of_scope {

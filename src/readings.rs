@@ -17,6 +17,7 @@ use crate::enrich::LanguageModel;
 use crate::error::{Error, Result};
 use crate::heads::corpus::{Corpus, CorpusConversation};
 use crate::heads::intent::{label_with_threshold, reads_intent, IntentPooling, Taxonomy};
+use crate::heads::lexical::{self, term_counts, train_sparse, Idf, LexicalHead, Sparse, SparseRecipe, LEXICAL_WEIGHTS};
 use crate::heads::metrics::{evaluate, Metrics};
 use crate::heads::resolution::{
     closing_exchange, deciding_slot, input_vector as resolution_input, ClosingExchange, LABELS as RESOLUTION_LABELS,
@@ -32,6 +33,8 @@ pub struct IntentParts {
     pub messages: Vec<Vec<f32>>,
     pub menu_choices: Vec<Vec<f32>>,
     pub subject: Option<Vec<f32>>,
+    /// The same texts, as the lexical reader reads them (heads::intent::intent_document).
+    pub document: String,
 }
 
 impl IntentParts {
@@ -52,12 +55,15 @@ pub fn conversation_intent_parts(
 ) -> Result<Vec<(IntentParts, String)>> {
     let mut texts: Vec<String> = Vec::new();
     let mut per_conv: Vec<(Vec<usize>, Vec<usize>, Option<usize>)> = Vec::new();
+    let mut documents: Vec<String> = Vec::new();
     for c in conversations {
         let conv = c.to_conversation()?;
-        let subject = c.subject.as_deref().and_then(crate::heads::intent::intent_subject).map(|s| {
+        let subject_text = c.subject.as_deref().and_then(crate::heads::intent::intent_subject);
+        let subject = subject_text.map(|s| {
             texts.push(crate::text::inference_key(s));
             texts.len() - 1
         });
+        let mut read: Vec<String> = Vec::new();
         let (rules, picked) = crate::context::readings_with_menu_choices(&conv.messages);
         let (mut said, mut menus) = (Vec::new(), Vec::new());
         for ((m, rule), option) in conv.messages.iter().zip(rules).zip(picked) {
@@ -65,11 +71,15 @@ pub fn conversation_intent_parts(
             if m.role == crate::model::Role::Customer && reads_intent(text, rule) {
                 said.push(texts.len());
                 texts.push(crate::text::inference_key(text));
+                read.push(text.to_string());
             } else if let Some(option) = option {
                 menus.push(texts.len());
                 texts.push(crate::text::inference_key(&option));
+                read.push(option);
             }
         }
+        read.extend(subject_text.map(str::to_string));
+        documents.push(crate::heads::intent::intent_document(read.iter().map(String::as_str)));
         per_conv.push((said, menus, subject));
     }
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -77,12 +87,14 @@ pub fn conversation_intent_parts(
     let take = |idx: &[usize]| idx.iter().map(|&i| vectors[i].clone()).collect::<Vec<_>>();
     Ok(per_conv
         .iter()
+        .zip(documents)
         .zip(conversations)
-        .map(|((said, menus, subject), c)| {
+        .map(|(((said, menus, subject), document), c)| {
             let parts = IntentParts {
                 messages: take(said),
                 menu_choices: take(menus),
                 subject: subject.map(|i| vectors[i].clone()),
+                document,
             };
             (parts, c.intent.clone())
         })
@@ -226,7 +238,50 @@ fn cross_validate(
             Ok(())
         })?;
     }
-    let read: Vec<usize> = (0..n).filter(|&i| inputs[i].is_some()).collect();
+    best_epoch(labels, inputs.iter().map(Option::is_some).collect(), truth, per_epoch)
+}
+
+/// `cross_validate` for the lexical reader (sparse rows, heads::lexical::train_sparse).
+fn cross_validate_lexical(
+    labels: &[String],
+    inputs: &[Option<Sparse>],
+    truth: &[usize],
+    folds: &[usize],
+    always: (&[Sparse], &[usize]),
+    recipe: SparseRecipe,
+) -> Result<CrossValidated> {
+    let n = inputs.len();
+    let mut per_epoch: Vec<Vec<Option<Vec<f32>>>> = vec![vec![None; n]; recipe.epochs];
+    for fold in 0..=folds.iter().copied().max().unwrap_or(0) {
+        let (mut x, mut y) = (always.0.to_vec(), always.1.to_vec());
+        let mut held = Vec::new();
+        for (i, v) in inputs.iter().enumerate() {
+            let Some(v) = v else { continue };
+            if folds[i] == fold {
+                held.push(i);
+            } else {
+                x.push(v.clone());
+                y.push(truth[i]);
+            }
+        }
+        train_sparse(labels.len(), &x, &y, recipe, |epoch, layer| {
+            for &i in &held {
+                per_epoch[epoch - 1][i] = Some(layer.logits(inputs[i].as_ref().expect("held rows are read")));
+            }
+            Ok(())
+        })?;
+    }
+    best_epoch(labels, inputs.iter().map(Option::is_some).collect(), truth, per_epoch)
+}
+
+/// The epoch whose out-of-fold macro-F1 over the read conversations is best.
+fn best_epoch(
+    labels: &[String],
+    read: Vec<bool>,
+    truth: &[usize],
+    mut per_epoch: Vec<Vec<Option<Vec<f32>>>>,
+) -> Result<CrossValidated> {
+    let read: Vec<usize> = (0..truth.len()).filter(|&i| read[i]).collect();
     let read_truth: Vec<usize> = read.iter().map(|&i| truth[i]).collect();
     let mut best: Option<(usize, f64)> = None;
     for (e, epoch_logits) in per_epoch.iter().enumerate() {
@@ -317,16 +372,63 @@ pub fn train_conversation_intent(
     }
     let (recipe, cv) = best.expect("a recipe tried");
 
-    // 3. Temperature and `other` threshold on the out-of-fold readings.
+    // 3. The lexical reader: hashed n-grams of the same texts, a linear layer on the same
+    // folds, then its weight in the blend. Idf is fitted on every document (it reads no label).
+    let documents: Vec<Option<Sparse>> =
+        parts.iter().zip(&inputs).map(|((p, _), v)| v.as_ref().map(|_| term_counts(&p.document))).collect();
+    let example_documents: Vec<Sparse> = example_texts.iter().map(|t| term_counts(t)).collect();
+    let idf = Idf::fit(&documents.iter().flatten().chain(&example_documents).cloned().collect::<Vec<_>>());
+    let lexical_inputs: Vec<Option<Sparse>> = documents.iter().map(|d| d.as_ref().map(|d| idf.weigh(d))).collect();
+    let lexical_examples: Vec<Sparse> = example_documents.iter().map(|d| idf.weigh(d)).collect();
+    let lexical_base = SparseRecipe { epochs: 30, learning_rate: 0.2, l2: 1e-5, seed: 7 };
+    let lexical_recipes =
+        [lexical_base, SparseRecipe { l2: 1e-4, ..lexical_base }, SparseRecipe { l2: 3e-4, ..lexical_base }];
+    let mut lexical_tried = Vec::new();
+    let mut lexical_best: Option<(SparseRecipe, CrossValidated)> = None;
+    for &r in &lexical_recipes {
+        let lcv =
+            cross_validate_lexical(&labels, &lexical_inputs, &truth, &folds, (&lexical_examples, &example_set.y), r)?;
+        tracing::info!(l2 = r.l2, macro_f1 = lcv.macro_f1, epoch = lcv.best_epoch, "lexical recipe tried");
+        lexical_tried.push(json!({"recipe": r, "cv_macro_f1": lcv.macro_f1, "best_epoch": lcv.best_epoch}));
+        if lexical_best.as_ref().is_none_or(|(_, b)| lcv.macro_f1 > b.macro_f1) {
+            lexical_best = Some((r, lcv));
+        }
+    }
+    let (lexical_recipe, lexical_cv) = lexical_best.expect("a lexical recipe tried");
+    let blended = |w: f64| -> Vec<Option<Vec<f32>>> {
+        cv.logits
+            .iter()
+            .zip(&lexical_cv.logits)
+            .map(|(e, l)| Some(lexical::blend(e.as_deref()?, l.as_deref()?, w)))
+            .collect()
+    };
+    let read: Vec<usize> = (0..truth.len()).filter(|&i| cv.logits[i].is_some()).collect();
+    let read_truth: Vec<usize> = read.iter().map(|&i| truth[i]).collect();
+    let mut blends_tried = Vec::new();
+    let mut best_blend: Option<(f64, f64)> = None;
+    for &w in &LEXICAL_WEIGHTS {
+        let logits = blended(w);
+        let pred: Vec<usize> = read.iter().map(|&i| argmax(logits[i].as_deref().expect("read"))).collect();
+        let f1 = evaluate(&labels, &read_truth, &pred).macro_f1;
+        tracing::info!(lexical_weight = w, macro_f1 = f1, "blend tried");
+        blends_tried.push(json!({"lexical_weight": w, "cv_macro_f1": f1}));
+        if best_blend.is_none_or(|(_, b)| f1 > b) {
+            best_blend = Some((w, f1));
+        }
+    }
+    let (lexical_weight, _) = best_blend.expect("a blend tried");
+    let cv_logits = blended(lexical_weight);
+
+    // 4. Temperature and `other` threshold on the out-of-fold readings.
     let (read_logits, read_truth): (Vec<Vec<f32>>, Vec<usize>) =
-        cv.logits.iter().zip(&truth).filter_map(|(l, &t)| Some((l.clone()?, t))).unzip();
+        cv_logits.iter().zip(&truth).filter_map(|(l, &t)| Some((l.clone()?, t))).unzip();
     let temperature = temperature_for(&read_logits, &read_truth);
     let probs: Vec<Option<Vec<f32>>> =
-        cv.logits.iter().map(|l| l.as_deref().map(|l| softmax(l, temperature))).collect();
+        cv_logits.iter().map(|l| l.as_deref().map(|l| softmax(l, temperature))).collect();
     let (min_confidence, thresholds) = pick_other_threshold(&probs, &truth, other);
     let cv_metrics = evaluate(&labels, &truth, &predict_intents(&probs, other, min_confidence));
 
-    // 4. The shipped head: every train and dev conversation, the chosen epoch count.
+    // 5. The shipped heads: every train and dev conversation, the chosen epoch counts.
     let mut all = EmbeddedSet { name: "train".into(), x: example_set.x.clone(), y: example_set.y.clone() };
     for (v, &t) in inputs.iter().zip(&truth) {
         if let Some(v) = v {
@@ -336,6 +438,19 @@ pub fn train_conversation_intent(
     }
     let chosen = Recipe { epochs: cv.best_epoch, ..recipe };
     let layers = train_epochs(&labels, &all, chosen, |_, _| Ok(()))?;
+    let lexical_chosen = SparseRecipe { epochs: lexical_cv.best_epoch, ..lexical_recipe };
+    let lexical_head = if lexical_weight > 0.0 {
+        let (mut x, mut y) = (lexical_examples, example_set.y.clone());
+        for (v, &t) in lexical_inputs.into_iter().zip(&truth) {
+            if let Some(v) = v {
+                x.push(v);
+                y.push(t);
+            }
+        }
+        Some(LexicalHead::new(idf, train_sparse(labels.len(), &x, &y, lexical_chosen, |_, _| Ok(()))?))
+    } else {
+        None
+    };
     let mut validation = std::collections::HashMap::new();
     validation.insert("corpus_cv".to_string(), cv_metrics);
     let splits: std::collections::BTreeSet<&str> = convs.iter().map(|c| c.split.as_str()).collect();
@@ -352,6 +467,13 @@ pub fn train_conversation_intent(
             "tried": recipes_tried,
             "pooling_tried": pooling_tried,
             "other_thresholds_tried": thresholds,
+            "lexical": {
+                "input": "the same texts as one document: hashed (2^16) character 2-5-grams inside words plus words and word pairs, sublinear TF-IDF, L2-normalised (heads::lexical); idf over every train and dev document",
+                "chosen": lexical_chosen,
+                "tried": lexical_tried,
+                "blend": "softmax(((1 - w) log p_embedding + w log p_lexical) / temperature)",
+                "blends_tried": blends_tried,
+            },
         }),
         training_data: vec![
             format!(
@@ -369,9 +491,19 @@ pub fn train_conversation_intent(
         menu_choice_weight: pooling.menu_choice,
         subject_weight: pooling.subject,
         message_decay: pooling.message_decay,
+        lexical_weight,
     };
     let head = Head::new(card, layers);
     head.save(out)?;
+    let lexical_path = out.join(lexical::FILE);
+    match lexical_head {
+        Some(l) => l.save(out)?,
+        // A stale reader from an earlier training must not be read beside this head.
+        None if lexical_path.exists() => {
+            std::fs::remove_file(&lexical_path).map_err(|e| Error::write(&lexical_path, e))?
+        }
+        None => {}
+    }
     Ok(head)
 }
 
@@ -463,6 +595,7 @@ pub fn train_sentiment_with_corpus(
         menu_choice_weight: 0.0,
         subject_weight: 0.0,
         message_decay: crate::heads::intent::DEFAULT_MESSAGE_DECAY,
+        lexical_weight: 0.0,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
@@ -887,6 +1020,7 @@ pub fn train_resolution(
         menu_choice_weight: 0.0,
         subject_weight: 0.0,
         message_decay: crate::heads::intent::DEFAULT_MESSAGE_DECAY,
+        lexical_weight: 0.0,
     };
     head.save(out)?;
     Ok(head)

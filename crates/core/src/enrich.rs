@@ -12,7 +12,8 @@ use serde::Serialize;
 use crate::config::ModelConfig;
 use crate::encoder::{Embed, Encoder};
 use crate::error::Result;
-use crate::heads::intent::{intent_subject, intent_text, reads_intent, Taxonomy};
+use crate::heads::intent::{intent_document, intent_subject, intent_text, reads_intent, Taxonomy};
+use crate::heads::lexical::{intent_proba, LexicalHead};
 use crate::heads::resolution::{
     closing_exchange, deciding_slot, input_vector as resolution_input, slot_text, ClosingExchange, Resolution,
 };
@@ -25,6 +26,8 @@ pub struct LanguageModel {
     pub encoder: Box<dyn Embed>,
     pub sentiment: Head,
     pub intent: Head,
+    /// The intent head's lexical reader, when its card blends one (`lexical_weight` > 0).
+    pub intent_lexical: Option<LexicalHead>,
     /// Reads how each conversation ended; None when [model] resolution_head is "".
     pub resolution: Option<Head>,
     pub taxonomy: Taxonomy,
@@ -55,6 +58,7 @@ impl LanguageModel {
         let (encoder, _) = Encoder::load_adapted(Path::new(&cfg.encoder), Some(Path::new(&cfg.adapter)))?;
         let sentiment = Head::load(Path::new(&cfg.sentiment_head))?;
         let intent = Head::load(Path::new(&cfg.intent_head))?;
+        let intent_lexical = crate::heads::lexical::load_for(&intent, Path::new(&cfg.intent_head))?;
         let resolution =
             if cfg.resolution_head.is_empty() { None } else { Some(Head::load(Path::new(&cfg.resolution_head))?) };
         for (head, dir) in [(&sentiment, &cfg.sentiment_head), (&intent, &cfg.intent_head)]
@@ -67,6 +71,7 @@ impl LanguageModel {
             encoder: Box::new(encoder),
             sentiment,
             intent,
+            intent_lexical,
             resolution,
             taxonomy,
             encoder_path: PathBuf::from(&cfg.encoder),
@@ -217,13 +222,12 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
     // Intent heads trained with subjects read an e-mail's subject line (one short text per
     // e-mail conversation; `subject` in the conversations table).
     let pooling = model.intent.card.intent_pooling();
-    let subject_slots: Vec<Option<usize>> = conversations
+    let subject_texts: Vec<Option<&str>> = conversations
         .iter()
-        .map(|c| {
-            let subject = c.record.as_ref().and_then(|r| r.subject.as_deref()).and_then(intent_subject);
-            subject.filter(|_| pooling.subject > 0.0).map(|s| texts.slot(s))
-        })
+        .map(|c| c.record.as_ref().and_then(|r| r.subject.as_deref()).and_then(intent_subject))
         .collect();
+    let subject_slots: Vec<Option<usize>> =
+        subject_texts.iter().map(|subject| subject.filter(|_| pooling.subject > 0.0).map(|s| texts.slot(s))).collect();
     // Intent heads trained with menu choices read the options the customer picked; options
     // repeat across a business's conversations, so they deduplicate well.
     let menu_slots: Vec<Vec<usize>> = menu_choices
@@ -310,7 +314,28 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
             pooling.pool(&vectors, &picked, subject)
         })
         .collect();
-    let intent = conversation_intents(&intent_inputs, &intent_slots, model)?;
+    // The lexical reader's documents: the same texts, raw (messages, options picked, subject).
+    let intent_documents: Vec<Option<String>> = match &model.intent_lexical {
+        None => vec![None; conversations.len()],
+        Some(_) => conversations
+            .iter()
+            .zip(&slots)
+            .zip(&rules)
+            .zip(&menu_choices)
+            .zip(&subject_texts)
+            .map(|((((conv, row), conv_rules), picked), subject)| {
+                // In message order, as the trainer reads them (word pairs span lines).
+                let read = conv.messages.iter().zip(row).zip(conv_rules).zip(picked).filter_map(
+                    |(((m, slot), rule), option)| match m.text.as_deref() {
+                        Some(t) if slot.is_some() && reads_intent(t, *rule) => Some(t),
+                        _ => option.as_deref(),
+                    },
+                );
+                Some(intent_document(read.chain(*subject)))
+            })
+            .collect(),
+    };
+    let intent = conversation_intents(&intent_inputs, &intent_documents, &intent_slots, model)?;
     let resolution = match &model.resolution {
         Some(head) => conversation_resolutions(head, &exchanges, &embedded.vectors)?,
         None => vec![None; conversations.len()],
@@ -394,11 +419,15 @@ impl TextIndex {
 /// `text_slots` (the opening's embedding) travel along for same-topic reopen matching.
 fn conversation_intents(
     inputs: &[Option<Vec<f32>>],
+    documents: &[Option<String>],
     text_slots: &[Option<usize>],
     model: &LanguageModel,
 ) -> Result<Vec<ConversationIntent>> {
     let present: Vec<Vec<f32>> = inputs.iter().flatten().cloned().collect();
-    let mut probs = model.intent.predict_proba(&present)?.into_iter();
+    let present_documents: Vec<&str> =
+        inputs.iter().zip(documents).filter(|(i, _)| i.is_some()).map(|(_, d)| d.as_deref().unwrap_or("")).collect();
+    let mut probs =
+        intent_proba(&model.intent, model.intent_lexical.as_ref(), &present, &present_documents)?.into_iter();
     let labels = &model.intent.card.labels;
     // A head trained with an out-of-scope label carries its own calibrated threshold.
     let (fallback, min_confidence) = match &model.intent.card.out_of_scope {
@@ -521,6 +550,7 @@ mod tests {
                 vec![10., 0., 0., 0., 0., 10., 0., 0., 0., 0., 10., 0.],
             ),
             intent: head(&["delivery_problem", "order_status"], vec![0., 0., 0., 10., 0., 1., 0., 0.]),
+            intent_lexical: None,
             resolution: None,
             taxonomy: Taxonomy::default_taxonomy(),
             encoder_path: "fake".into(),
@@ -561,6 +591,38 @@ mod tests {
         assert_eq!(calls.iter().filter(|t| t.contains("kecewa")).count(), 1, "{calls:?}");
         assert!(!calls.iter().any(|t| t == "1" || t.contains("mohon maaf")), "{calls:?}");
         assert_eq!(e.stats.customer_texts, 3);
+    }
+
+    #[test]
+    fn the_lexical_reader_blends_in_and_reads_the_menu_option_picked() {
+        use crate::heads::lexical::{term_counts, Idf, LexicalHead, SparseLinear, BUCKETS};
+        let said = [
+            (0, Role::Customer, "kak paket saya belum sampai"),
+            (60, Role::Bot, "Pilih menu: 1. Lacak pesanan 2. Komplain"),
+            (70, Role::Customer, "1"),
+        ];
+        let messages = said
+            .iter()
+            .map(|&(t_s, role, text)| crate::model::Message::for_test("c1", t_s * 1_000_000, role, text))
+            .collect();
+        let c = Conversation { conversation_id: "c1".into(), thread_id: "c1".into(), messages, record: None };
+        // The lexical reader knows only "lacak" (in the option picked, never typed): order_status.
+        let mut weights = vec![0f32; 2 * BUCKETS];
+        for (s, _) in term_counts("lacak") {
+            weights[BUCKETS + s as usize] = 20.0;
+        }
+        let lexical = LexicalHead::new(Idf::fit(&[]), SparseLinear { weights, bias: vec![0.0; 2] });
+        let read = |weight: f64| {
+            let mut model = fake_model(Default::default());
+            model.intent.card.lexical_weight = weight;
+            model.intent_lexical = Some(lexical.clone());
+            enrich(std::slice::from_ref(&c), &model).unwrap().intent.remove(0)
+        };
+        assert_eq!(read(0.0).intent, "delivery_problem");
+        let blended = read(0.7);
+        assert_eq!(blended.intent, "order_status");
+        let p = blended.confidence.unwrap();
+        assert!(p > 0.5 && p < 1.0, "{p}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::data::Labelled;
+use super::lexical::{self, term_counts, train_sparse, Idf, LexicalHead, SparseLinear, SparseRecipe, LEXICAL_WEIGHTS};
 use super::metrics::Metrics;
 use super::sentiment::embed_cached;
 use super::train::{train_best, EmbeddedSet, Recipe};
@@ -192,14 +193,54 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
         Recipe { hidden: 1024, learning_rate: 1e-3, input_dropout: 0.3, ..base },
     ];
     let (recipe, trained, tried) = train_best(&labels, &train_set, &valid, &candidates)?;
+
+    // The lexical reader (heads::lexical) on the same training rows; its epoch and its weight in
+    // the blend are picked on the hold-out too.
+    let documents =
+        |rows: &[Labelled], idf: &Idf| rows.iter().map(|r| idf.weigh(&term_counts(&r.text))).collect::<Vec<_>>();
+    let idf = Idf::fit(&train_rows.iter().map(|r| term_counts(&r.text)).collect::<Vec<_>>());
+    let (train_x, held_x) = (documents(&train_rows, &idf), documents(&held, &idf));
+    let lexical_recipe = SparseRecipe { epochs: 20, learning_rate: 0.2, l2: 1e-5, seed: 7 };
+    let mut lexical_best: Option<(usize, f64, SparseLinear)> = None;
+    train_sparse(labels.len(), &train_x, &train_set.y, lexical_recipe, |epoch, layer| {
+        let pred: Vec<usize> = held_x.iter().map(|x| super::argmax(&layer.logits(x))).collect();
+        let f1 = super::metrics::evaluate(&labels, &valid[0].y, &pred).macro_f1;
+        if lexical_best.as_ref().is_none_or(|(_, b, _)| f1 > *b) {
+            lexical_best = Some((epoch, f1, layer.clone()));
+        }
+        Ok(())
+    })?;
+    let (lexical_epoch, _, lexical_layer) = lexical_best.expect("an epoch trained");
+    let lexical_head = LexicalHead::new(idf, lexical_layer);
+    let held_texts: Vec<&str> = held.iter().map(|r| r.text.as_str()).collect();
+    let mut card = HeadCard::bare(&labels);
+    let mut blends_tried = Vec::new();
+    let mut best_blend: Option<(f64, Metrics)> = None;
+    for &w in &LEXICAL_WEIGHTS {
+        card.lexical_weight = w;
+        let head = Head::new(card.clone(), trained.layers.clone());
+        let probs = lexical::intent_proba(&head, Some(&lexical_head), &valid[0].x, &held_texts)?;
+        let m =
+            super::metrics::evaluate(&labels, &valid[0].y, &probs.iter().map(|p| super::argmax(p)).collect::<Vec<_>>());
+        tracing::info!(lexical_weight = w, macro_f1 = m.macro_f1, "blend tried");
+        blends_tried.push(json!({"lexical_weight": w, "holdout_macro_f1": m.macro_f1}));
+        if best_blend.as_ref().is_none_or(|(_, b)| m.macro_f1 > b.macro_f1) {
+            best_blend = Some((w, m));
+        }
+    }
+    let (lexical_weight, blended_metrics) = best_blend.expect("a blend tried");
+    card.lexical_weight = lexical_weight;
+    let lexical = (lexical_weight > 0.0).then_some(&lexical_head);
     let mut validation: HashMap<String, Metrics> = trained.validation.into_iter().collect();
+    validation.insert("holdout_blended".into(), blended_metrics);
     let out_of_scope = match oos {
         Some(oos) => {
-            let head = Head::new(HeadCard::bare(&labels), trained.layers.clone());
+            let head = Head::new(card.clone(), trained.layers.clone());
             let calibration_set = embed("calibration", &calibration)?;
-            let min_confidence =
-                pick_min_confidence(&labels, &head.predict_proba(&calibration_set.x)?, &calibration_set.y, oos);
-            let held_probs = head.predict_proba(&valid[0].x)?;
+            let calibration_texts: Vec<&str> = calibration.iter().map(|r| r.text.as_str()).collect();
+            let calibration_probs = lexical::intent_proba(&head, lexical, &calibration_set.x, &calibration_texts)?;
+            let min_confidence = pick_min_confidence(&labels, &calibration_probs, &calibration_set.y, oos);
+            let held_probs = lexical::intent_proba(&head, lexical, &valid[0].x, &held_texts)?;
             let with_threshold = super::metrics::evaluate(
                 &labels,
                 &valid[0].y,
@@ -220,6 +261,11 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
             "best_epoch": trained.best_epoch,
             "selection": format!("stratified hold-out of {:.0}% per label (seed 17) picks recipe and epoch and gives the metrics", holdout * 100.0),
             "tried": tried,
+            "lexical": {
+                "chosen": SparseRecipe { epochs: lexical_epoch, ..lexical_recipe },
+                "blend": "softmax((1 - w) log p_embedding + w log p_lexical); w picked on the hold-out",
+                "blends_tried": blends_tried,
+            },
         }),
         training_data: vec![format!(
             "{source}: {} rows ({} train, {} calibration, {} hold-out)",
@@ -235,9 +281,19 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
         menu_choice_weight: 0.0,
         subject_weight: 0.0,
         message_decay: DEFAULT_MESSAGE_DECAY,
+        lexical_weight,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
+    let lexical_path = out.join(lexical::FILE);
+    match lexical {
+        Some(l) => l.save(out)?,
+        // A stale reader from an earlier training must not be read beside this head.
+        None if lexical_path.exists() => {
+            std::fs::remove_file(&lexical_path).map_err(|e| crate::error::Error::write(&lexical_path, e))?
+        }
+        None => {}
+    }
     Ok(head)
 }
 
@@ -283,6 +339,12 @@ pub fn intent_subject(subject: &str) -> Option<&str> {
         }
     }
     (!s.is_empty()).then_some(s)
+}
+
+/// The lexical reader's document: the texts the pooled vector is made of (messages that speak
+/// to the need, menu options picked, the subject), one per line.
+pub fn intent_document<'a>(texts: impl Iterator<Item = &'a str>) -> String {
+    texts.collect::<Vec<_>>().join("\n")
 }
 
 /// How a conversation's parts are pooled into the intent head's input; an intent head's card

@@ -6,6 +6,7 @@ pub mod adapt;
 pub mod corpus;
 pub mod data;
 pub mod intent;
+pub mod lexical;
 pub mod metrics;
 pub mod resolution;
 pub mod sentiment;
@@ -51,6 +52,10 @@ pub struct HeadCard {
     /// heads trained before it was chosen read 2.
     #[serde(default = "default_message_decay", skip_serializing_if = "is_default_message_decay")]
     pub message_decay: f64,
+    /// Conversation-intent heads: the weight of the lexical reader (heads::lexical, saved
+    /// beside the head as lexical.safetensors) in the blend with this head; 0 reads none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lexical_weight: f64,
 }
 
 fn default_message_decay() -> f64 {
@@ -92,6 +97,7 @@ impl HeadCard {
             menu_choice_weight: 0.0,
             subject_weight: 0.0,
             message_decay: intent::DEFAULT_MESSAGE_DECAY,
+            lexical_weight: 0.0,
         }
     }
 
@@ -190,16 +196,26 @@ impl Head {
         }
     }
 
-    /// Class probabilities for each embedding.
-    pub fn predict_proba(&self, embeddings: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
-        if embeddings.is_empty() {
-            return Ok(Vec::new());
-        }
-        let dim = embeddings[0].len();
+    /// Logits for each embedding [n, dim] as a tensor; None for no embeddings.
+    fn logits_of(&self, embeddings: &[Vec<f32>]) -> Result<Option<Tensor>> {
+        let Some(dim) = embeddings.first().map(Vec::len) else { return Ok(None) };
         let flat: Vec<f32> = embeddings.iter().flatten().copied().collect();
         let x = Tensor::from_vec(flat, (embeddings.len(), dim), &Device::Cpu).map_err(ce)?;
-        let logits = (self.logits(&x).map_err(ce)? / self.card.temperature).map_err(ce)?;
-        let p = candle_nn::ops::softmax_last_dim(&logits).map_err(ce)?;
+        self.logits(&x).map(Some).map_err(ce)
+    }
+
+    /// Logits for each embedding, before the temperature.
+    pub fn raw_logits(&self, embeddings: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        match self.logits_of(embeddings)? {
+            None => Ok(Vec::new()),
+            Some(logits) => logits.to_vec2::<f32>().map_err(ce),
+        }
+    }
+
+    /// Class probabilities for each embedding.
+    pub fn predict_proba(&self, embeddings: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        let Some(logits) = self.logits_of(embeddings)? else { return Ok(Vec::new()) };
+        let p = candle_nn::ops::softmax_last_dim(&(logits / self.card.temperature).map_err(ce)?).map_err(ce)?;
         p.to_vec2::<f32>().map_err(ce)
     }
 }

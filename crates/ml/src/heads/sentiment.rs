@@ -186,6 +186,7 @@ pub fn train_sentiment(
         menu_choice_weight: 0.0,
         subject_weight: 0.0,
         message_decay: super::intent::DEFAULT_MESSAGE_DECAY,
+        lexical_weight: 0.0,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
