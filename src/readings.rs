@@ -495,15 +495,7 @@ pub fn train_conversation_intent(
     };
     let head = Head::new(card, layers);
     head.save(out)?;
-    let lexical_path = out.join(lexical::FILE);
-    match lexical_head {
-        Some(l) => l.save(out)?,
-        // A stale reader from an earlier training must not be read beside this head.
-        None if lexical_path.exists() => {
-            std::fs::remove_file(&lexical_path).map_err(|e| Error::write(&lexical_path, e))?
-        }
-        None => {}
-    }
+    lexical::save_beside(lexical_head.as_ref(), out)?;
     Ok(head)
 }
 

@@ -291,50 +291,34 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
         })
         .collect();
     // Intent from every customer message that speaks to it and the menu options picked (pooled
-    // embeddings; the messages are embedded for sentiment anyway).
-    let intent_inputs: Vec<Option<Vec<f32>>> = conversations
+    // embeddings; the messages are embedded for sentiment anyway), and, for a head that blends
+    // a lexical reader, the same texts raw in message order (as the trainer reads them: word
+    // pairs span lines), with the subject last.
+    let (intent_inputs, intent_documents): (Vec<Option<Vec<f32>>>, Vec<Option<String>>) = conversations
         .iter()
         .zip(&slots)
         .zip(&rules)
-        .zip(&menu_slots)
-        .zip(&subject_slots)
-        .map(|((((conv, row), conv_rules), menus), subject)| {
-            let vectors: Vec<&[f32]> = conv
-                .messages
-                .iter()
-                .zip(row)
-                .zip(conv_rules)
-                .filter(|((m, slot), rule)| {
-                    slot.is_some() && m.text.as_deref().is_some_and(|t| reads_intent(t, **rule))
-                })
-                .map(|((_, slot), _)| embedded.vectors[slot.expect("filtered")].as_slice())
-                .collect();
+        .zip(&menu_choices)
+        .zip(menu_slots.iter().zip(&subject_slots).zip(&subject_texts))
+        .map(|((((conv, row), conv_rules), picked_options), ((menus, subject), subject_text))| {
+            let mut vectors: Vec<&[f32]> = Vec::new();
+            let mut read: Vec<&str> = Vec::new();
+            for (((m, slot), rule), option) in conv.messages.iter().zip(row).zip(conv_rules).zip(picked_options) {
+                match (m.text.as_deref(), slot) {
+                    (Some(t), Some(slot)) if reads_intent(t, *rule) => {
+                        vectors.push(embedded.vectors[*slot].as_slice());
+                        read.push(t);
+                    }
+                    _ => read.extend(option.as_deref()),
+                }
+            }
             let picked: Vec<&[f32]> = menus.iter().map(|&i| embedded.vectors[i].as_slice()).collect();
             let subject = subject.map(|i| embedded.vectors[i].as_slice());
-            pooling.pool(&vectors, &picked, subject)
+            let document =
+                model.intent_lexical.as_ref().map(|_| intent_document(read.into_iter().chain(*subject_text)));
+            (pooling.pool(&vectors, &picked, subject), document)
         })
-        .collect();
-    // The lexical reader's documents: the same texts, raw (messages, options picked, subject).
-    let intent_documents: Vec<Option<String>> = match &model.intent_lexical {
-        None => vec![None; conversations.len()],
-        Some(_) => conversations
-            .iter()
-            .zip(&slots)
-            .zip(&rules)
-            .zip(&menu_choices)
-            .zip(&subject_texts)
-            .map(|((((conv, row), conv_rules), picked), subject)| {
-                // In message order, as the trainer reads them (word pairs span lines).
-                let read = conv.messages.iter().zip(row).zip(conv_rules).zip(picked).filter_map(
-                    |(((m, slot), rule), option)| match m.text.as_deref() {
-                        Some(t) if slot.is_some() && reads_intent(t, *rule) => Some(t),
-                        _ => option.as_deref(),
-                    },
-                );
-                Some(intent_document(read.chain(*subject)))
-            })
-            .collect(),
-    };
+        .unzip();
     let intent = conversation_intents(&intent_inputs, &intent_documents, &intent_slots, model)?;
     let resolution = match &model.resolution {
         Some(head) => conversation_resolutions(head, &exchanges, &embedded.vectors)?,

@@ -285,15 +285,7 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
-    let lexical_path = out.join(lexical::FILE);
-    match lexical {
-        Some(l) => l.save(out)?,
-        // A stale reader from an earlier training must not be read beside this head.
-        None if lexical_path.exists() => {
-            std::fs::remove_file(&lexical_path).map_err(|e| crate::error::Error::write(&lexical_path, e))?
-        }
-        None => {}
-    }
+    lexical::save_beside(lexical, out)?;
     Ok(head)
 }
 

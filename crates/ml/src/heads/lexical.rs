@@ -271,6 +271,17 @@ pub fn intent_proba(
         .collect())
 }
 
+/// Saves an intent head's lexical reader beside it, or removes a stale one (from an earlier
+/// training into the same directory) when the head blends none.
+pub fn save_beside(lexical: Option<&LexicalHead>, dir: &Path) -> Result<()> {
+    let path = dir.join(FILE);
+    match lexical {
+        Some(l) => l.save(dir),
+        None if path.exists() => std::fs::remove_file(&path).map_err(|e| Error::write(&path, e)),
+        None => Ok(()),
+    }
+}
+
 /// The lexical reader an intent head blends, loaded from beside it; None when it blends none.
 pub fn load_for(head: &super::Head, dir: &Path) -> Result<Option<LexicalHead>> {
     if head.card.lexical_weight > 0.0 {
