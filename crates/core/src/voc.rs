@@ -353,6 +353,25 @@ const STOPWORDS: &[&str] = &[
     "seperti",
     "kayak",
     "kyk",
+    // E-mail letter formulae ("Kepada Yth. Bapak/Ibu", "Dengan hormat", "To whom it may concern",
+    // "I am writing to", "Dear support team", "Best regards"): every e-mail complaint has them,
+    // so without these an e-mail theme is titled by its greeting.
+    "kepada",
+    "yth",
+    "bapak",
+    "ibu",
+    "hormat",
+    "dear",
+    "sir",
+    "madam",
+    "whom",
+    "concern",
+    "writing",
+    "team",
+    "best",
+    "regards",
+    "sincerely",
+    "may",
     // English
     "the",
     "and",
@@ -1057,6 +1076,12 @@ mod tests {
         assert_eq!(
             words("pesanan kurang, terlalu banyak percobaan"),
             ["pesanan", "kurang", "terlalu", "banyak", "percobaan"]
+        );
+        // An e-mail's letter formulae are not its problem.
+        assert_eq!(words("Kepada Yth. Bapak/Ibu, dengan hormat, paket rusak"), ["paket", "rusak"]);
+        assert_eq!(
+            words("To whom it may concern, I am writing about a damaged parcel. Best regards"),
+            ["damaged", "parcel"]
         );
     }
 
