@@ -45,6 +45,7 @@ RETIRED = {
     5: ["gymfit", "bengkelpro", "airjernih", "busnusa"],  # stop 20
     6: ["kopikita", "emaskita", "cetakin", "umrahku"],  # stop 21
     7: ["bioskopku", "kamerapintar", "kapalnusa", "danakita"],  # stop 22
+    8: ["kacamataku", "kasirpintar", "galonku", "kerjain"],  # stops 23 and 24
 }
 ORDINAL = {2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh", 8: "eighth", 9: "ninth",
            10: "tenth", 11: "eleventh", 12: "twelfth"}

@@ -134,3 +134,24 @@ fn test_businesses_come_from_writers_seen_nowhere_else() {
         assert!(shared.is_empty(), "test writers {shared:?} also wrote {split} businesses");
     }
 }
+
+/// The per-message intent labels (README "Message intents") cover the dev and test splits, one
+/// entry per customer message (the loader checks the count), each a taxonomy intent or null.
+#[test]
+fn message_intent_labels_cover_dev_and_test_with_taxonomy_intents() {
+    let c = corpus();
+    let taxonomy = Taxonomy::default_taxonomy();
+    let intents: BTreeSet<&str> = taxonomy.intent.iter().map(|i| i.name.as_str()).collect();
+    let mut with_need = 0;
+    for conv in c.conversations.iter().filter(|c| c.split != "train") {
+        let labels = conv
+            .message_intents
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: no message intent labels", conv.conversation_id));
+        for label in labels.iter().flatten() {
+            assert!(intents.contains(label.as_str()), "{}: {label:?} is no taxonomy intent", conv.conversation_id);
+            with_need += 1;
+        }
+    }
+    assert!(with_need >= 300, "{with_need} messages labelled with a need");
+}

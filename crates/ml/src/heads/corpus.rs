@@ -45,6 +45,10 @@ pub struct CorpusConversation {
     /// From labels/resolution/<business>.jsonl where present, filled at load.
     #[serde(skip)]
     pub resolution: Option<ResolutionLabel>,
+    /// From labels/message_intent/<business>.jsonl where present, filled at load: one entry per
+    /// customer message, in order (README "Message intents").
+    #[serde(skip)]
+    pub message_intents: Option<Vec<Option<String>>>,
 }
 
 /// The second label pass (README "Resolution state"): how the conversation ended and the message
@@ -54,6 +58,36 @@ pub struct ResolutionLabel {
     pub conversation_id: String,
     pub resolution_state: String,
     pub decided_by: usize,
+}
+
+/// The per-message intent label pass: each customer message's need, or null.
+#[derive(Debug, Clone, Deserialize)]
+struct MessageIntentLabel {
+    conversation_id: String,
+    intents: Vec<Option<String>>,
+}
+
+/// A label pass (`labels/<name>/*.jsonl`, one object per line) keyed by conversation_id; empty
+/// when the directory is absent.
+fn read_label_pass<T: serde::de::DeserializeOwned>(dir: &Path, id: impl Fn(&T) -> &str) -> Result<BTreeMap<String, T>> {
+    let mut labels = BTreeMap::new();
+    if !dir.is_dir() {
+        return Ok(labels);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| bad(dir, format!("cannot list ({e})")))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(&path, format!("cannot read ({e})")))?;
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let label: T = serde_json::from_str(line).map_err(|e| bad(&path, format!("line {}: {e}", i + 1)))?;
+            labels.insert(id(&label).to_string(), label);
+        }
+    }
+    Ok(labels)
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,28 +142,34 @@ impl Corpus {
             }
         }
         let labels_dir = dir.join("labels").join("resolution");
-        let mut labels: BTreeMap<String, ResolutionLabel> = BTreeMap::new();
-        if labels_dir.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&labels_dir)
-                .map_err(|e| bad(&labels_dir, format!("cannot list ({e})")))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-                .collect();
-            files.sort();
-            for path in files {
-                let text = std::fs::read_to_string(&path).map_err(|e| bad(&path, format!("cannot read ({e})")))?;
-                for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                    let label: ResolutionLabel =
-                        serde_json::from_str(line).map_err(|e| bad(&path, format!("line {}: {e}", i + 1)))?;
-                    labels.insert(label.conversation_id.clone(), label);
-                }
-            }
-        }
+        let mut labels = read_label_pass(&labels_dir, |l: &ResolutionLabel| &l.conversation_id)?;
+        let intents_dir = dir.join("labels").join("message_intent");
+        let mut intents = read_label_pass(&intents_dir, |l: &MessageIntentLabel| &l.conversation_id)?;
         for c in &mut conversations {
             c.resolution = labels.remove(&c.conversation_id);
+            if let Some(label) = intents.remove(&c.conversation_id) {
+                let customer = c.messages.iter().filter(|m| m.role == "customer").count();
+                if label.intents.len() != customer {
+                    return Err(bad(
+                        &intents_dir,
+                        format!(
+                            "{:?} has {} message intents for {customer} customer messages",
+                            c.conversation_id,
+                            label.intents.len()
+                        ),
+                    ));
+                }
+                c.message_intents = Some(label.intents);
+            }
         }
         if let Some(id) = labels.keys().next() {
             return Err(bad(&labels_dir, format!("a resolution label for {id:?}, which is no corpus conversation")));
+        }
+        if let Some(id) = intents.keys().next() {
+            return Err(bad(
+                &intents_dir,
+                format!("a message intent label for {id:?}, which is no corpus conversation"),
+            ));
         }
         Ok(Corpus { dir: dir.to_path_buf(), conversations })
     }
