@@ -12,7 +12,9 @@ use serde::Serialize;
 use crate::config::ModelConfig;
 use crate::encoder::{Embed, Encoder};
 use crate::error::Result;
-use crate::heads::intent::{intent_document, intent_subject, intent_text, reads_intent, Taxonomy};
+use crate::heads::intent::{
+    intent_document, intent_subject, intent_text, message_intent_proba, reads_intent, Taxonomy,
+};
 use crate::heads::lexical::{intent_proba, LexicalHead};
 use crate::heads::resolution::{
     closing_exchange, deciding_slot, input_vector as resolution_input, slot_text, ClosingExchange, Resolution,
@@ -104,8 +106,18 @@ fn check_head_fits(head: &Head, dir: &Path, encoder: &Encoder) -> Result<()> {
 pub struct ConversationIntent {
     pub intent: String,
     pub confidence: Option<f64>,
+    /// Every label's probability, in the head's label order (None: nothing substantive said).
+    pub probabilities: Option<Vec<f32>>,
     /// Index into `Enrichment::intent_embeddings` of the text the intent was read from.
     pub text_slot: Option<usize>,
+}
+
+/// A customer message's intent (`message_intents`). A conversation can move between needs
+/// ("mau cancel" then "refundnya kapan masuk?").
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageIntent {
+    pub intent: String,
+    pub confidence: f64,
 }
 
 /// Sentiment of one message: probabilities in the head's label order (negative, neutral,
@@ -399,8 +411,9 @@ impl TextIndex {
     }
 }
 
-/// Each conversation's intent from its pooled intent vector (None: nothing substantive said).
-/// `text_slots` (the opening's embedding) travel along for same-topic reopen matching.
+/// Each conversation's intent from its pooled intent vector and lexical document (None: nothing
+/// substantive said). `text_slots` (the opening's embedding) travel along for same-topic reopen
+/// matching.
 fn conversation_intents(
     inputs: &[Option<Vec<f32>>],
     documents: &[Option<String>],
@@ -412,24 +425,92 @@ fn conversation_intents(
         inputs.iter().zip(documents).filter(|(i, _)| i.is_some()).map(|(_, d)| d.as_deref().unwrap_or("")).collect();
     let mut probs =
         intent_proba(&model.intent, model.intent_lexical.as_ref(), &present, &present_documents)?.into_iter();
-    let labels = &model.intent.card.labels;
-    // A head trained with an out-of-scope label carries its own calibrated threshold.
-    let (fallback, min_confidence) = match &model.intent.card.out_of_scope {
-        Some(o) => (o.label.as_str(), o.min_confidence),
-        None => ("other", model.taxonomy.min_confidence),
-    };
     Ok(inputs
         .iter()
         .zip(text_slots)
         .map(|(input, &text_slot)| match input {
             Some(_) => {
                 let p = probs.next().expect("one prediction per present input");
-                let best = crate::heads::argmax(&p);
-                let confidence = p[best] as f64;
-                let intent = if confidence >= min_confidence { labels[best].clone() } else { fallback.to_string() };
-                ConversationIntent { intent, confidence: Some(confidence), text_slot }
+                let (intent, confidence) = intent_label(&p, model);
+                ConversationIntent { intent, confidence: Some(confidence), probabilities: Some(p), text_slot }
             }
-            None => ConversationIntent { intent: "other".into(), confidence: None, text_slot },
+            None => ConversationIntent { intent: "other".into(), confidence: None, probabilities: None, text_slot },
+        })
+        .collect())
+}
+
+/// The most probable intent and its probability; below the threshold, the fallback label (a head
+/// trained with an out-of-scope label carries its own calibrated threshold).
+fn intent_label(probs: &[f32], model: &LanguageModel) -> (String, f64) {
+    let (fallback, min_confidence) = match &model.intent.card.out_of_scope {
+        Some(o) => (o.label.as_str(), o.min_confidence),
+        None => ("other", model.taxonomy.min_confidence),
+    };
+    let best = crate::heads::argmax(probs);
+    let confidence = probs[best] as f64;
+    let intent =
+        if confidence >= min_confidence { model.intent.card.labels[best].clone() } else { fallback.to_string() };
+    (intent, confidence)
+}
+
+/// Each customer message's intent, read after enrichment (aligned like `Enrichment::sentiment`;
+/// None for messages not read for intent): the message's own reading (its embedding and, for a
+/// head that blends a lexical reader, its inference key, so one distinct text always reads the
+/// same) blended with its conversation's probabilities by `conversation_weight`
+/// (heads::intent::message_intent_proba; 0 reads the message alone, 1 copies the conversation).
+///
+/// `convoqa eval-readings` measures it against the corpus's per-message labels; analyze does not
+/// write it, because it has not measured better than the conversation's intent (intent CARD).
+pub fn message_intents(
+    conversations: &[Conversation],
+    enrichment: &Enrichment,
+    model: &LanguageModel,
+    conversation_weight: f64,
+) -> Result<Vec<Vec<Option<MessageIntent>>>> {
+    // Slotted customer messages are the ones no context rule decided; of those, the substantive
+    // ones are read for intent, as `enrich` reads them for the conversation's.
+    let reads: Vec<Vec<Option<(usize, String)>>> = conversations
+        .iter()
+        .zip(&enrichment.message_slots)
+        .map(|(c, slots)| {
+            c.messages
+                .iter()
+                .zip(slots)
+                .map(|(m, slot)| match (m.text.as_deref(), slot) {
+                    (Some(t), Some(slot)) if reads_intent(t, None) => Some((*slot, inference_key(t))),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    let mut position: HashMap<usize, usize> = HashMap::new();
+    let mut inputs: Vec<Vec<f32>> = Vec::new();
+    let mut documents: Vec<&str> = Vec::new();
+    for (slot, key) in reads.iter().flatten().flatten() {
+        position.entry(*slot).or_insert_with(|| {
+            inputs.push(enrichment.intent_embeddings[*slot].clone());
+            documents.push(key);
+            inputs.len() - 1
+        });
+    }
+    let own = intent_proba(&model.intent, model.intent_lexical.as_ref(), &inputs, &documents)?;
+    Ok(reads
+        .iter()
+        .zip(&enrichment.intent)
+        .map(|(row, conversation)| {
+            row.iter()
+                .map(|read| {
+                    read.as_ref().map(|(slot, _)| {
+                        let own = &own[position[slot]];
+                        let p = match &conversation.probabilities {
+                            Some(c) => message_intent_proba(own, c, conversation_weight),
+                            None => own.clone(),
+                        };
+                        let (intent, confidence) = intent_label(&p, model);
+                        MessageIntent { intent, confidence }
+                    })
+                })
+                .collect()
         })
         .collect())
 }
