@@ -610,7 +610,7 @@ pub struct CorpusReport {
     pub intent_by_channel: BTreeMap<String, Metrics>,
     pub other_share_true: f64,
     pub other_share_predicted: f64,
-    /// The per-message `intent` against labels/message_intent, where the split has them.
+    /// Per-message intent readings against labels/message_intent, where the split has them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_intent: Option<MessageIntentReport>,
 }
@@ -657,6 +657,9 @@ fn message_intent_report(
     enrichment: &crate::enrich::Enrichment,
     model: &LanguageModel,
 ) -> Result<Option<MessageIntentReport>> {
+    if convs.iter().all(|c| c.message_intents.is_none()) {
+        return Ok(None);
+    }
     let i_labels = &model.intent.card.labels;
     let own_reading = crate::enrich::message_intents(assembled, enrichment, model, 0.0)?;
     let blended = crate::enrich::message_intents(assembled, enrichment, model, MESSAGE_CONVERSATION_WEIGHT)?;

@@ -606,6 +606,15 @@ mod tests {
         Head::new(crate::heads::HeadCard::bare(&labels.iter().map(|l| l.to_string()).collect::<Vec<_>>()), vec![(w, b)])
     }
 
+    /// Conversation "c1" of (seconds, role, text) messages.
+    fn conversation(said: &[(i64, Role, &str)]) -> Conversation {
+        let messages = said
+            .iter()
+            .map(|&(t_s, role, text)| crate::model::Message::for_test("c1", t_s * 1_000_000, role, text))
+            .collect();
+        Conversation { conversation_id: "c1".into(), thread_id: "c1".into(), messages, record: None }
+    }
+
     fn fake_model(calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> LanguageModel {
         LanguageModel {
             encoder: Box::new(FakeEncoder { calls }),
@@ -639,11 +648,7 @@ mod tests {
             (180, Role::Customer, "oke makasih"),
             (200, Role::Customer, "kak paket saya belum sampai, kecewa"),
         ];
-        let messages = said
-            .iter()
-            .map(|&(t_s, role, text)| crate::model::Message::for_test("c1", t_s * 1_000_000, role, text))
-            .collect();
-        let c = Conversation { conversation_id: "c1".into(), thread_id: "c1".into(), messages, record: None };
+        let c = conversation(&said);
         let e = enrich(std::slice::from_ref(&c), &model).unwrap();
         let labels: Vec<Option<&str>> = e.sentiment[0].iter().map(|s| s.as_ref().map(|m| m.label)).collect();
         assert_eq!(labels, vec![Some("negative"), None, Some("neutral"), None, Some("positive"), Some("negative")]);
@@ -666,11 +671,7 @@ mod tests {
             (60, Role::Bot, "Pilih menu: 1. Lacak pesanan 2. Komplain"),
             (70, Role::Customer, "1"),
         ];
-        let messages = said
-            .iter()
-            .map(|&(t_s, role, text)| crate::model::Message::for_test("c1", t_s * 1_000_000, role, text))
-            .collect();
-        let c = Conversation { conversation_id: "c1".into(), thread_id: "c1".into(), messages, record: None };
+        let c = conversation(&said);
         // The lexical reader knows only "lacak" (in the option picked, never typed): order_status.
         let mut weights = vec![0f32; 2 * BUCKETS];
         for (s, _) in term_counts("lacak") {
@@ -688,6 +689,32 @@ mod tests {
         assert_eq!(blended.intent, "order_status");
         let p = blended.confidence.unwrap();
         assert!(p > 0.5 && p < 1.0, "{p}");
+    }
+
+    #[test]
+    fn a_messages_intent_is_its_own_reading_leaning_on_its_conversation_by_the_weight() {
+        let model = fake_model(Default::default());
+        let said = [
+            (0, Role::Customer, "kak paket saya hilang di jalan"),
+            (60, Role::Bot, "Pilih menu: 1. Lacak paket 2. Komplain"),
+            (70, Role::Customer, "1"),
+            (120, Role::Customer, "kapan dikirim ulang?"),
+        ];
+        let c = conversation(&said);
+        let e = enrich(std::slice::from_ref(&c), &model).unwrap();
+        assert_eq!(e.intent[0].intent, "delivery_problem");
+        let read = |weight: f64| -> Vec<Option<String>> {
+            message_intents(std::slice::from_ref(&c), &e, &model, weight).unwrap()[0]
+                .iter()
+                .map(|m| m.as_ref().map(|m| m.intent.clone()))
+                .collect()
+        };
+        // Alone, the follow-up reads as order_status; the bot message and the menu choice (a
+        // rule decides it) are not read.
+        let alone = read(0.0);
+        assert_eq!(alone, [Some("delivery_problem".to_string()), None, None, Some("order_status".to_string())]);
+        // Copying the conversation's reading makes it delivery_problem.
+        assert_eq!(read(1.0)[3].as_deref(), Some("delivery_problem"));
     }
 
     #[test]

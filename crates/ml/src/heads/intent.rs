@@ -264,15 +264,13 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
     let lexical = (lexical_weight > 0.0).then_some(&lexical_head);
     let mut validation: HashMap<String, Metrics> = trained.validation.into_iter().collect();
     validation.insert("holdout_blended".into(), blended_metrics);
-    let mut thresholds = Vec::new();
-    let out_of_scope = match oos {
+    let (out_of_scope, thresholds) = match oos {
         Some(oos) => {
             let head = Head::new(card.clone(), trained.layers.clone());
             let calibration_set = embed("calibration", &calibration)?;
             let calibration_texts: Vec<&str> = calibration.iter().map(|r| r.text.as_str()).collect();
             let calibration_probs = lexical::intent_proba(&head, lexical, &calibration_set.x, &calibration_texts)?;
-            let (min_confidence, thresholds_tried) = pick_min_confidence(&calibration_probs, &calibration_set.y, oos);
-            thresholds = thresholds_tried;
+            let (min_confidence, tried) = pick_min_confidence(&calibration_probs, &calibration_set.y, oos);
             let held_probs = lexical::intent_proba(&head, lexical, &valid[0].x, &held_texts)?;
             let with_threshold = super::metrics::evaluate(
                 &labels,
@@ -280,9 +278,9 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
                 &predict_with_threshold(&held_probs, oos, min_confidence),
             );
             validation.insert("holdout_with_threshold".into(), with_threshold);
-            Some(OutOfScope { label: labels[oos].clone(), min_confidence })
+            (Some(OutOfScope { label: labels[oos].clone(), min_confidence }), tried)
         }
-        None => None,
+        None => (None, Vec::new()),
     };
     let mut how_trained = json!({
             "chosen": recipe,
@@ -295,7 +293,7 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
                 "blends_tried": blends_tried,
             },
     });
-    if oos.is_some() {
+    if out_of_scope.is_some() {
         how_trained["out_of_scope_thresholds"] = json!({
             "selection": "on the calibration rows: the threshold with the best mean of in-scope accuracy and out-of-scope recall",
             "tried": thresholds,
