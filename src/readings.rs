@@ -24,7 +24,7 @@ use crate::heads::resolution::{
 };
 use crate::heads::sentiment::{embed_cached, public_sets, PublicSets, LABELS};
 use crate::heads::train::{logits, train_best, train_epochs, EmbeddedSet, Recipe};
-use crate::heads::{argmax, Head, HeadCard, OutOfScope};
+use crate::heads::{argmax, softmax, Head, HeadCard, OutOfScope};
 
 /// What one conversation's intent is read from: the embeddings of the customer messages the
 /// model reads and of the menu options the customer picked, each in message order, and of the
@@ -148,10 +148,6 @@ fn log_softmax_at(logits: &[f32], temperature: f64, at: usize) -> f64 {
     let max = scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let log_sum = scaled.iter().map(|v| (v - max).exp()).sum::<f64>().ln() + max;
     scaled[at] - log_sum
-}
-
-fn softmax(logits: &[f32], temperature: f64) -> Vec<f32> {
-    (0..logits.len()).map(|i| log_softmax_at(logits, temperature, i).exp() as f32).collect()
 }
 
 /// Predicted intents from each conversation's probabilities (None: nothing substantive to

@@ -334,11 +334,7 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
 /// masuk?" in a cancellation).
 pub fn message_intent_proba(message: &[f32], conversation: &[f32], conversation_weight: f64) -> Vec<f32> {
     let ln = |p: &[f32]| p.iter().map(|x| x.max(1e-12).ln()).collect::<Vec<f32>>();
-    let z = super::lexical::blend(&ln(message), &ln(conversation), conversation_weight);
-    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exp: Vec<f32> = z.iter().map(|x| (x - max).exp()).collect();
-    let sum: f32 = exp.iter().sum();
-    exp.into_iter().map(|x| x / sum).collect()
+    super::softmax(&super::lexical::blend(&ln(message), &ln(conversation), conversation_weight), 1.0)
 }
 
 /// Whether a customer message is read for the conversation's intent: it has something to say

@@ -94,9 +94,7 @@ impl Idf {
 #[derive(Debug, Clone)]
 pub struct LexicalHead {
     pub idf: Idf,
-    /// Row-major [classes, BUCKETS].
-    pub weights: Vec<f32>,
-    pub bias: Vec<f32>,
+    pub layer: SparseLinear,
 }
 
 /// The file beside an intent head's head.safetensors.
@@ -108,23 +106,24 @@ fn ce(source: candle_core::Error) -> Error {
 
 impl LexicalHead {
     pub fn new(idf: Idf, layer: SparseLinear) -> LexicalHead {
-        LexicalHead { idf, weights: layer.weights, bias: layer.bias }
+        LexicalHead { idf, layer }
     }
 
     /// Logits for one document (before any temperature).
     pub fn logits(&self, doc: &str) -> Vec<f32> {
-        linear_logits(&self.weights, &self.bias, &self.idf.weigh(&term_counts(doc)))
+        self.layer.logits(&self.idf.weigh(&term_counts(doc)))
     }
 
     /// Saved in f16 (half the bytes in git; logits move by under 1e-3).
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let classes = self.bias.len();
+        let SparseLinear { weights, bias } = &self.layer;
+        let classes = bias.len();
         let half = |v: &[f32], shape: &[usize]| {
             Tensor::from_vec(v.to_vec(), shape, &Device::Cpu).and_then(|t| t.to_dtype(DType::F16))
         };
         let map: HashMap<String, Tensor> = [
-            ("w", half(&self.weights, &[classes, BUCKETS])),
-            ("b", Tensor::from_vec(self.bias.clone(), classes, &Device::Cpu)),
+            ("w", half(weights, &[classes, BUCKETS])),
+            ("b", Tensor::from_vec(bias.clone(), classes, &Device::Cpu)),
             ("idf", half(&self.idf.0, &[BUCKETS])),
         ]
         .into_iter()
@@ -151,18 +150,8 @@ impl LexicalHead {
                 weights.len()
             )));
         }
-        Ok(LexicalHead { idf: Idf(idf), weights, bias })
+        Ok(LexicalHead { idf: Idf(idf), layer: SparseLinear { weights, bias } })
     }
-}
-
-fn linear_logits(weights: &[f32], bias: &[f32], x: &Sparse) -> Vec<f32> {
-    bias.iter()
-        .enumerate()
-        .map(|(c, b)| {
-            let row = &weights[c * BUCKETS..(c + 1) * BUCKETS];
-            b + x.iter().map(|&(s, v)| row[s as usize] * v).sum::<f32>()
-        })
-        .collect()
 }
 
 /// A linear layer over sparse rows: weights [classes, BUCKETS] row-major, bias [classes].
@@ -174,7 +163,14 @@ pub struct SparseLinear {
 
 impl SparseLinear {
     pub fn logits(&self, x: &Sparse) -> Vec<f32> {
-        linear_logits(&self.weights, &self.bias, x)
+        self.bias
+            .iter()
+            .enumerate()
+            .map(|(c, b)| {
+                let row = &self.weights[c * BUCKETS..(c + 1) * BUCKETS];
+                b + x.iter().map(|&(s, v)| row[s as usize] * v).sum::<f32>()
+            })
+            .collect()
     }
 }
 
@@ -256,18 +252,11 @@ pub fn intent_proba(
     documents: &[&str],
 ) -> Result<Vec<Vec<f32>>> {
     let Some(lexical) = lexical else { return head.predict_proba(embeddings) };
-    let temperature = head.card.temperature as f32;
     Ok(head
         .raw_logits(embeddings)?
         .iter()
         .zip(documents)
-        .map(|(e, d)| {
-            let z = blend(e, &lexical.logits(d), head.card.lexical_weight);
-            let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let exp: Vec<f32> = z.iter().map(|x| ((x - max) / temperature).exp()).collect();
-            let sum: f32 = exp.iter().sum();
-            exp.into_iter().map(|x| x / sum).collect()
-        })
+        .map(|(e, d)| super::softmax(&blend(e, &lexical.logits(d), head.card.lexical_weight), head.card.temperature))
         .collect())
 }
 

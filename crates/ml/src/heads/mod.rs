@@ -220,6 +220,15 @@ impl Head {
     }
 }
 
+/// Probabilities from logits at a temperature, computed in f64 (the corpus trainer fits the
+/// temperature with this and analyze applies it with this, so both read the same numbers).
+pub fn softmax(logits: &[f32], temperature: f64) -> Vec<f32> {
+    let scaled: Vec<f64> = logits.iter().map(|&l| l as f64 / temperature).collect();
+    let max = scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let log_sum = scaled.iter().map(|v| (v - max).exp()).sum::<f64>().ln() + max;
+    scaled.iter().map(|v| (v - log_sum).exp() as f32).collect()
+}
+
 /// Index of the largest value.
 pub fn argmax(v: &[f32]) -> usize {
     v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i)
