@@ -324,6 +324,10 @@ enum TrainCommand {
         /// Also train on this chat corpus's train split and select on its dev split (data/corpus).
         #[arg(long)]
         corpus: Option<PathBuf>,
+        /// Keep the head in --out and train only its lexical reader (hashed n-grams) and the
+        /// blend weight, selected like the head on SmSA and NusaX valid and the corpus dev split.
+        #[arg(long, requires = "corpus")]
+        lexical_only: bool,
         /// Adapter merged into the encoder (`train adapter`); "" for the plain encoder.
         #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH)]
         adapter: PathBuf,
@@ -721,10 +725,14 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Train {
-            what: TrainCommand::Sentiment { data_dir, out, model, max_tokens, cache, corpus, adapter },
+            what: TrainCommand::Sentiment { data_dir, out, model, max_tokens, cache, corpus, lexical_only, adapter },
         } => {
             let (encoder, name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
             let head = match corpus {
+                Some(dir) if lexical_only => {
+                    let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
+                    convoqa::readings::train_sentiment_lexical(&encoder, &data_dir, &corpus, &out, cache.as_deref())?
+                }
                 Some(dir) => {
                     let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
                     convoqa::readings::train_sentiment_with_corpus(
@@ -861,7 +869,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             )?;
             let rows = convoqa::heads::data::load(&data)?;
             let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
-            let probs = convoqa::heads::lexical::intent_proba(&head, lexical.as_ref(), &set.x, &texts)?;
+            let probs = convoqa::heads::lexical::blended_proba(&head, lexical.as_ref(), &set.x, &texts)?;
             let pred = convoqa::heads::intent::predict_labels(&head, &probs);
             let m = convoqa::heads::metrics::evaluate(&head.card.labels, &set.y, &pred);
             print!("{m}");

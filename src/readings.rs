@@ -17,7 +17,9 @@ use crate::enrich::LanguageModel;
 use crate::error::{Error, Result};
 use crate::heads::corpus::{Corpus, CorpusConversation};
 use crate::heads::intent::{label_with_threshold, reads_intent, IntentPooling, Taxonomy};
-use crate::heads::lexical::{self, term_counts, train_sparse, Idf, LexicalHead, Sparse, SparseRecipe, LEXICAL_WEIGHTS};
+use crate::heads::lexical::{
+    self, term_counts, train_sparse, Idf, LexicalHead, Sparse, SparseLinear, SparseRecipe, LEXICAL_WEIGHTS,
+};
 use crate::heads::metrics::{evaluate, Metrics};
 use crate::heads::resolution::{
     closing_exchange, deciding_slot, input_vector as resolution_input, ClosingExchange, LABELS as RESOLUTION_LABELS,
@@ -499,7 +501,7 @@ fn businesses(convs: &[&CorpusConversation]) -> usize {
     convs.iter().map(|c| c.business.as_str()).collect::<std::collections::BTreeSet<_>>().len()
 }
 
-/// (text, label) rows of a split's customer messages that the model reads.
+/// A split's customer messages that the model reads, embedded, with their labels.
 pub fn corpus_sentiment_set(
     encoder: &Encoder,
     corpus: &Corpus,
@@ -508,14 +510,13 @@ pub fn corpus_sentiment_set(
     max_tokens: usize,
     cache: Option<&Path>,
 ) -> Result<EmbeddedSet> {
-    let mut rows = Vec::new();
-    for c in corpus.split(split) {
-        rows.extend(c.model_sentiment_rows()?);
-    }
-    let texts: Vec<String> = rows.iter().map(|(t, _)| crate::text::inference_key(t)).collect();
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let x = embed_cached(encoder, &refs, max_tokens, cache)?;
-    let y = rows.iter().map(|(_, l)| label_of(labels, l, "corpus")).collect::<Result<_>>()?;
+    let ReadSet { x, y, .. } = ReadSet::embedded(
+        &format!("corpus_{split}"),
+        corpus_sentiment_rows(corpus, split, labels)?,
+        encoder,
+        max_tokens,
+        cache,
+    )?;
     Ok(EmbeddedSet { name: format!("corpus_{split}"), x, y })
 }
 
@@ -587,6 +588,193 @@ pub fn train_sentiment_with_corpus(
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
+    Ok(head)
+}
+
+/// How many times the corpus's train messages repeat among the lexical reader's rows (their
+/// weight against SmSA and NusaX), as for the embedding head.
+const LEXICAL_CORPUS_REPEATS: [usize; 3] = [1, 4, 8];
+
+/// A labelled text set read both ways: embedded for the head, raw for the lexical reader.
+pub struct ReadSet {
+    pub name: String,
+    pub texts: Vec<String>,
+    pub x: Vec<Vec<f32>>,
+    pub y: Vec<usize>,
+}
+
+impl ReadSet {
+    fn embedded(
+        name: &str,
+        rows: Vec<(String, usize)>,
+        encoder: &Encoder,
+        max_tokens: usize,
+        cache: Option<&Path>,
+    ) -> Result<ReadSet> {
+        let (texts, y): (Vec<String>, Vec<usize>) = rows.into_iter().unzip();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let x = embed_cached(encoder, &refs, max_tokens, cache)?;
+        Ok(ReadSet { name: name.to_string(), texts, x, y })
+    }
+
+    /// Macro-F1 of a head's embedding logits blended with lexical logits at `weight`.
+    fn blended_macro_f1(&self, labels: &[String], head_logits: &[Vec<f32>], lexical: &[Vec<f32>], weight: f64) -> f64 {
+        let pred: Vec<usize> =
+            head_logits.iter().zip(lexical).map(|(e, l)| argmax(&lexical::blend(e, l, weight))).collect();
+        evaluate(labels, &self.y, &pred).macro_f1
+    }
+}
+
+/// Labelled rows of a SmSA / NusaX file, labels as indices.
+fn labelled_rows(path: &Path, labels: &[String]) -> Result<Vec<(String, usize)>> {
+    crate::heads::data::load(path)?
+        .into_iter()
+        .map(|r| {
+            let at = labels.iter().position(|l| *l == r.label).ok_or_else(|| {
+                Error::input(path, format!("label {:?} is not one of {labels:?}", r.label), "use a sentiment file")
+            })?;
+            Ok((r.text, at))
+        })
+        .collect()
+}
+
+/// The customer messages of a corpus split that the sentiment head reads, as inference keys.
+pub fn corpus_sentiment_rows(corpus: &Corpus, split: &str, labels: &[String]) -> Result<Vec<(String, usize)>> {
+    let mut rows = Vec::new();
+    for c in corpus.split(split) {
+        for (text, label) in c.model_sentiment_rows()? {
+            rows.push((crate::text::inference_key(&text), label_of(labels, &label, "corpus")?));
+        }
+    }
+    Ok(rows)
+}
+
+/// Trains a lexical reader (hashed n-grams under a linear layer, as the intent head's) for the
+/// sentiment head in `head_dir` and picks its blend weight; the embedding head is kept as it
+/// is (it lost on dev at every retrain since stop 20). Rows: SmSA train, NusaX id/en train and
+/// the corpus's train messages (repeated 1, 4 or 8 times). Recipe, epoch, repeats and weight
+/// (0 = the head alone, which wins ties) are chosen by the rule that chose the head: the mean
+/// macro-F1 over SmSA valid, NusaX id/en valid and the corpus dev split. The card's validation
+/// figures become the blend's.
+pub fn train_sentiment_lexical(
+    encoder: &Encoder,
+    data_dir: &Path,
+    corpus: &Corpus,
+    head_dir: &Path,
+    cache: Option<&Path>,
+) -> Result<Head> {
+    let mut head = Head::load(head_dir)?;
+    let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
+    if head.card.labels != labels {
+        return Err(Error::input(
+            head_dir,
+            format!("a sentiment head has the labels {labels:?}; this one has {:?}", head.card.labels),
+            "point --out at a sentiment head",
+        ));
+    }
+    let max_tokens = head.card.max_tokens;
+    let data = crate::heads::sentiment::SentimentData::under(data_dir);
+    let (mut public_train, mut training_data) = (Vec::new(), Vec::new());
+    for (name, path) in &data.train {
+        let rows = labelled_rows(path, &labels)?;
+        training_data.push(format!("{name}: {} ({} rows)", path.display(), rows.len()));
+        public_train.extend(rows);
+    }
+    let corpus_train = corpus_sentiment_rows(corpus, "train", &labels)?;
+    training_data.push(format!("data/corpus train split: {} customer messages the model reads", corpus_train.len()));
+    // Selected by the rule that chose the head: SmSA valid, NusaX id/en valid, corpus dev.
+    let mut selection = Vec::new();
+    for (name, path) in &data.valid {
+        selection.push(ReadSet::embedded(name, labelled_rows(path, &labels)?, encoder, max_tokens, cache)?);
+    }
+    selection.push(ReadSet::embedded(
+        "corpus_dev",
+        corpus_sentiment_rows(corpus, "dev", &labels)?,
+        encoder,
+        max_tokens,
+        cache,
+    )?);
+    let head_logits: Vec<Vec<Vec<f32>>> =
+        selection.iter().map(|s| Ok(head.raw_logits(&s.x)?)).collect::<Result<_>>()?;
+
+    let idf = Idf::fit(&public_train.iter().chain(&corpus_train).map(|(t, _)| term_counts(t)).collect::<Vec<_>>());
+    let weigh =
+        |rows: &[(String, usize)]| -> Vec<Sparse> { rows.iter().map(|(t, _)| idf.weigh(&term_counts(t))).collect() };
+    let (public_x, corpus_x) = (weigh(&public_train), weigh(&corpus_train));
+    let selection_x: Vec<Vec<Sparse>> =
+        selection.iter().map(|s| s.texts.iter().map(|t| idf.weigh(&term_counts(t))).collect()).collect();
+    let score = |lexical: &[Vec<Vec<f32>>], weight: f64| -> f64 {
+        selection
+            .iter()
+            .zip(&head_logits)
+            .zip(lexical)
+            .map(|((s, h), l)| s.blended_macro_f1(&labels, h, l, weight))
+            .sum::<f64>()
+            / selection.len() as f64
+    };
+    let head_alone = score(&head_logits, 0.0);
+    tracing::info!(score = head_alone, "the head alone");
+
+    let base = SparseRecipe { epochs: 20, learning_rate: 0.2, l2: 1e-5, seed: 7 };
+    let recipes = [base, SparseRecipe { l2: 1e-4, ..base }];
+    let mut tried = Vec::new();
+    let mut best_by_weight = [f64::NEG_INFINITY; LEXICAL_WEIGHTS.len()];
+    let mut best_here: Option<(f64, usize, f64)> = None;
+    // (score, weight, repeats, recipe at its epoch, layer)
+    let mut best: Option<(f64, f64, usize, SparseRecipe, SparseLinear)> = None;
+    for &repeats in &LEXICAL_CORPUS_REPEATS {
+        let mut x = public_x.clone();
+        let mut y: Vec<usize> = public_train.iter().map(|(_, l)| *l).collect();
+        for _ in 0..repeats {
+            x.extend(corpus_x.iter().cloned());
+            y.extend(corpus_train.iter().map(|(_, l)| *l));
+        }
+        for &recipe in &recipes {
+            train_sparse(labels.len(), &x, &y, recipe, |epoch, layer| {
+                let lexical: Vec<Vec<Vec<f32>>> =
+                    selection_x.iter().map(|xs| xs.iter().map(|v| layer.logits(v)).collect()).collect();
+                for (k, &weight) in LEXICAL_WEIGHTS.iter().enumerate() {
+                    let s = score(&lexical, weight);
+                    best_by_weight[k] = best_by_weight[k].max(s);
+                    if best_here.is_none_or(|(b, _, _)| s > b) {
+                        best_here = Some((s, epoch, weight));
+                    }
+                    if best.as_ref().is_none_or(|b| s > b.0) {
+                        best = Some((s, weight, repeats, SparseRecipe { epochs: epoch, ..recipe }, layer.clone()));
+                    }
+                }
+                Ok(())
+            })?;
+            let (s, epoch, weight) = best_here.take().expect("an epoch scored");
+            tracing::info!(repeats, l2 = recipe.l2, epoch, weight, score = s, "lexical recipe tried");
+            tried.push(json!({"corpus_repeats": repeats, "l2": recipe.l2, "best_epoch": epoch, "lexical_weight": weight, "selection_score": s}));
+        }
+    }
+    let (selection_score, weight, repeats, recipe, layer) = best.expect("a blend tried");
+    tracing::info!(selection_score, head_alone, weight, repeats, "lexical reader chosen");
+    let reader = (weight > 0.0).then(|| LexicalHead::new(idf, layer));
+    lexical::save_beside(reader.as_ref(), head_dir)?;
+    head.card.lexical_weight = weight;
+    head.card.recipe["lexical"] = json!({
+        "chosen": recipe,
+        "corpus_repeats": repeats,
+        "lexical_weight": weight,
+        "selection_score": selection_score,
+        "head_alone_selection_score": head_alone,
+        "selection": "mean macro-F1 over SmSA valid, NusaX id/en valid and the corpus dev split (the head's own rule); the head alone (weight 0) wins ties",
+        "training_data": training_data,
+        "command": format!("convoqa train sentiment --lexical-only --data-dir {} --corpus {} --out {}", data_dir.display(), corpus.dir.display(), head_dir.display()),
+        "tried": tried,
+        "best_score_by_weight": LEXICAL_WEIGHTS.iter().zip(best_by_weight).map(|(w, s)| json!({"lexical_weight": w, "selection_score": s})).collect::<Vec<_>>(),
+    });
+    // The card reports what analyze runs: the blend, on the same splits.
+    for set in &selection {
+        let documents: Vec<&str> = set.texts.iter().map(String::as_str).collect();
+        let probs = lexical::blended_proba(&head, reader.as_ref(), &set.x, &documents)?;
+        let pred: Vec<usize> = probs.iter().map(|p| argmax(p)).collect();
+        head.card.validation.insert(set.name.clone(), evaluate(&labels, &set.y, &pred));
+    }
+    head.save(head_dir)?;
     Ok(head)
 }
 

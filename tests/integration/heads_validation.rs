@@ -9,7 +9,7 @@ use convoqa::heads::corpus::Corpus;
 use convoqa::heads::metrics::evaluate;
 use convoqa::heads::sentiment::{embedded_set, SentimentData};
 use convoqa::heads::{argmax, Head};
-use convoqa::readings::corpus_sentiment_set;
+use convoqa::readings::{corpus_sentiment_rows, corpus_sentiment_set};
 
 #[test]
 fn shipped_sentiment_head_keeps_its_card_claims() {
@@ -21,13 +21,23 @@ fn shipped_sentiment_head_keeps_its_card_claims() {
     let (encoder, _) = Encoder::load_adapted(&Encoder::default_path(&root), Some(&adapter))
         .expect("the model: run scripts/fetch-model.sh");
     assert!(encoder.name.ends_with("+e5-small-chat"), "{}", encoder.name);
-    // The corpus's dev split (in the project) and, where present, the public validation splits.
+    // The corpus's dev split (in the project) and, where present, the public validation splits,
+    // read as analyze reads them: the head blended with its lexical reader, if it has one.
+    let lexical = convoqa::heads::lexical::load_for(&head, &root.join("models/heads/sentiment")).unwrap();
     let corpus = Corpus::load(&root.join("data/corpus")).unwrap();
-    let mut sets =
-        vec![corpus_sentiment_set(&encoder, &corpus, "dev", &head.card.labels, head.card.max_tokens, None).unwrap()];
+    let dev_texts: Vec<String> =
+        corpus_sentiment_rows(&corpus, "dev", &head.card.labels).unwrap().into_iter().map(|(t, _)| t).collect();
+    let mut sets = vec![(
+        corpus_sentiment_set(&encoder, &corpus, "dev", &head.card.labels, head.card.max_tokens, None).unwrap(),
+        dev_texts,
+    )];
     if data.join("sentiment").exists() {
         for (name, path) in SentimentData::under(&data).valid {
-            sets.push(embedded_set(&encoder, &name, &path, &head.card.labels, head.card.max_tokens, None).unwrap());
+            let texts = convoqa::heads::data::load(&path).unwrap().into_iter().map(|r| r.text).collect();
+            sets.push((
+                embedded_set(&encoder, &name, &path, &head.card.labels, head.card.max_tokens, None).unwrap(),
+                texts,
+            ));
         }
     } else {
         eprintln!(
@@ -36,9 +46,11 @@ fn shipped_sentiment_head_keeps_its_card_claims() {
         );
     }
     assert_eq!(head.card.validation.len(), 4, "the card reports SmSA, NusaX id/en and the corpus dev split");
-    for set in sets {
+    for (set, texts) in sets {
         let claimed = &head.card.validation[&set.name];
-        let pred: Vec<usize> = head.predict_proba(&set.x).unwrap().iter().map(|p| argmax(p)).collect();
+        let documents: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let probs = convoqa::heads::lexical::blended_proba(&head, lexical.as_ref(), &set.x, &documents).unwrap();
+        let pred: Vec<usize> = probs.iter().map(|p| argmax(p)).collect();
         let got = evaluate(&head.card.labels, &set.y, &pred);
         eprintln!("{}: macro-F1 {:.4} (card {:.4})", set.name, got.macro_f1, claimed.macro_f1);
         assert!(

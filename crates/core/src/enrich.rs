@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::heads::intent::{
     intent_document, intent_subject, intent_text, message_intent_proba, reads_intent, Taxonomy,
 };
-use crate::heads::lexical::{intent_proba, LexicalHead};
+use crate::heads::lexical::{blended_proba, LexicalHead};
 use crate::heads::resolution::{
     closing_exchange, deciding_slot, input_vector as resolution_input, slot_text, ClosingExchange, Resolution,
 };
@@ -27,6 +27,8 @@ use crate::text::inference_key;
 pub struct LanguageModel {
     pub encoder: Box<dyn Embed>,
     pub sentiment: Head,
+    /// The sentiment head's lexical reader, when its card blends one (`lexical_weight` > 0).
+    pub sentiment_lexical: Option<LexicalHead>,
     pub intent: Head,
     /// The intent head's lexical reader, when its card blends one (`lexical_weight` > 0).
     pub intent_lexical: Option<LexicalHead>,
@@ -59,6 +61,7 @@ impl LanguageModel {
         };
         let (encoder, _) = Encoder::load_adapted(Path::new(&cfg.encoder), Some(Path::new(&cfg.adapter)))?;
         let sentiment = Head::load(Path::new(&cfg.sentiment_head))?;
+        let sentiment_lexical = crate::heads::lexical::load_for(&sentiment, Path::new(&cfg.sentiment_head))?;
         let intent = Head::load(Path::new(&cfg.intent_head))?;
         let intent_lexical = crate::heads::lexical::load_for(&intent, Path::new(&cfg.intent_head))?;
         let resolution =
@@ -72,6 +75,7 @@ impl LanguageModel {
         Ok(LanguageModel {
             encoder: Box::new(encoder),
             sentiment,
+            sentiment_lexical,
             intent,
             intent_lexical,
             resolution,
@@ -277,7 +281,7 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
     };
     let refs: Vec<&str> = texts.distinct.iter().map(String::as_str).collect();
     let embedded = model.encoder.embed_texts(&refs, model.max_tokens)?;
-    let probs = model.sentiment.predict_proba(&embedded.vectors)?;
+    let probs = sentiment_proba(model, &embedded.vectors, &refs, &slots)?;
     let results: Vec<MessageSentiment> = probs
         .iter()
         .map(|p| {
@@ -411,6 +415,30 @@ impl TextIndex {
     }
 }
 
+/// The sentiment head's probabilities for each distinct text. A head that blends a lexical
+/// reader blends it only on the texts read for sentiment (`slots`); the rest (intent
+/// documents, subjects, closing messages) share the embedding pass but never read sentiment.
+fn sentiment_proba(
+    model: &LanguageModel,
+    vectors: &[Vec<f32>],
+    texts: &[&str],
+    slots: &[Vec<Option<usize>>],
+) -> Result<Vec<Vec<f32>>> {
+    let mut probs = model.sentiment.predict_proba(vectors)?;
+    if let Some(lexical) = &model.sentiment_lexical {
+        let mut read: Vec<usize> = slots.iter().flatten().flatten().copied().collect();
+        read.sort_unstable();
+        read.dedup();
+        let read_vectors: Vec<Vec<f32>> = read.iter().map(|&i| vectors[i].clone()).collect();
+        let read_texts: Vec<&str> = read.iter().map(|&i| texts[i]).collect();
+        let blended = blended_proba(&model.sentiment, Some(lexical), &read_vectors, &read_texts)?;
+        for (i, p) in read.into_iter().zip(blended) {
+            probs[i] = p;
+        }
+    }
+    Ok(probs)
+}
+
 /// Each conversation's intent from its pooled intent vector and lexical document (None: nothing
 /// substantive said). `text_slots` (the opening's embedding) travel along for same-topic reopen
 /// matching.
@@ -424,7 +452,7 @@ fn conversation_intents(
     let present_documents: Vec<&str> =
         inputs.iter().zip(documents).filter(|(i, _)| i.is_some()).map(|(_, d)| d.as_deref().unwrap_or("")).collect();
     let mut probs =
-        intent_proba(&model.intent, model.intent_lexical.as_ref(), &present, &present_documents)?.into_iter();
+        blended_proba(&model.intent, model.intent_lexical.as_ref(), &present, &present_documents)?.into_iter();
     Ok(inputs
         .iter()
         .zip(text_slots)
@@ -493,7 +521,7 @@ pub fn message_intents(
             inputs.len() - 1
         });
     }
-    let own = intent_proba(&model.intent, model.intent_lexical.as_ref(), &inputs, &documents)?;
+    let own = blended_proba(&model.intent, model.intent_lexical.as_ref(), &inputs, &documents)?;
     Ok(reads
         .iter()
         .zip(&enrichment.intent)
@@ -624,6 +652,7 @@ mod tests {
                 vec![10., 0., 0., 0., 0., 10., 0., 0., 0., 0., 10., 0.],
             ),
             intent: head(&["delivery_problem", "order_status"], vec![0., 0., 0., 10., 0., 1., 0., 0.]),
+            sentiment_lexical: None,
             intent_lexical: None,
             resolution: None,
             taxonomy: Taxonomy::default_taxonomy(),
@@ -663,9 +692,19 @@ mod tests {
         assert_eq!(e.stats.customer_texts, 3);
     }
 
+    /// A lexical reader over `classes` labels that knows only `words`, each pointing to `class`
+    /// with weight `weight` per n-gram.
+    fn lexical_reader(classes: usize, class: usize, words: &[&str], weight: f32) -> LexicalHead {
+        use crate::heads::lexical::{term_counts, Idf, SparseLinear, BUCKETS};
+        let mut weights = vec![0f32; classes * BUCKETS];
+        for (s, _) in words.iter().flat_map(|w| term_counts(w)) {
+            weights[class * BUCKETS + s as usize] = weight;
+        }
+        LexicalHead::new(Idf::fit(&[]), SparseLinear { weights, bias: vec![0.0; classes] })
+    }
+
     #[test]
     fn the_lexical_reader_blends_in_and_reads_the_menu_option_picked() {
-        use crate::heads::lexical::{term_counts, Idf, LexicalHead, SparseLinear, BUCKETS};
         let said = [
             (0, Role::Customer, "kak paket saya belum sampai"),
             (60, Role::Bot, "Pilih menu: 1. Lacak pesanan 2. Komplain"),
@@ -673,11 +712,7 @@ mod tests {
         ];
         let c = conversation(&said);
         // The lexical reader knows only "lacak" (in the option picked, never typed): order_status.
-        let mut weights = vec![0f32; 2 * BUCKETS];
-        for (s, _) in term_counts("lacak") {
-            weights[BUCKETS + s as usize] = 20.0;
-        }
-        let lexical = LexicalHead::new(Idf::fit(&[]), SparseLinear { weights, bias: vec![0.0; 2] });
+        let lexical = lexical_reader(2, 1, &["lacak"], 20.0);
         let read = |weight: f64| {
             let mut model = fake_model(Default::default());
             model.intent.card.lexical_weight = weight;
@@ -689,6 +724,31 @@ mod tests {
         assert_eq!(blended.intent, "order_status");
         let p = blended.confidence.unwrap();
         assert!(p > 0.5 && p < 1.0, "{p}");
+    }
+
+    #[test]
+    fn the_sentiment_lexical_reader_blends_into_model_read_messages_only() {
+        // The embedding head reads "udah telat 3 hari" as neutral; the lexical reader knows
+        // "telat" is negative. A bare menu choice "2" is the rule's, whatever the reader says.
+        let said = [
+            (0, Role::Customer, "udah telat 3 hari"),
+            (60, Role::Bot, "Pilih menu: 1. Lacak 2. Telat"),
+            (70, Role::Customer, "2"),
+            (80, Role::Customer, "oke makasih"),
+        ];
+        let c = conversation(&said);
+        let lexical = lexical_reader(3, 0, &["telat", "2"], 40.0);
+        let read = |weight: f64| {
+            let mut model = fake_model(Default::default());
+            model.sentiment.card.lexical_weight = weight;
+            model.sentiment_lexical = Some(lexical.clone());
+            let e = enrich(std::slice::from_ref(&c), &model).unwrap();
+            e.sentiment[0].iter().map(|s| s.as_ref().map(|m| m.label)).collect::<Vec<_>>()
+        };
+        assert_eq!(read(0.0), [Some("neutral"), None, Some("neutral"), Some("positive")]);
+        // Blended, the typed complaint turns negative; the rule-decided choice and the thanks
+        // (no n-gram the reader knows: it is unsure, the head is sure) keep their readings.
+        assert_eq!(read(0.6), [Some("negative"), None, Some("neutral"), Some("positive")]);
     }
 
     #[test]

@@ -250,7 +250,7 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
     for &w in &LEXICAL_WEIGHTS {
         card.lexical_weight = w;
         let head = Head::new(card.clone(), trained.layers.clone());
-        let probs = lexical::intent_proba(&head, Some(&lexical_head), &valid[0].x, &held_texts)?;
+        let probs = lexical::blended_proba(&head, Some(&lexical_head), &valid[0].x, &held_texts)?;
         let m =
             super::metrics::evaluate(&labels, &valid[0].y, &probs.iter().map(|p| super::argmax(p)).collect::<Vec<_>>());
         tracing::info!(lexical_weight = w, macro_f1 = m.macro_f1, "blend tried");
@@ -269,9 +269,9 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
             let head = Head::new(card.clone(), trained.layers.clone());
             let calibration_set = embed("calibration", &calibration)?;
             let calibration_texts: Vec<&str> = calibration.iter().map(|r| r.text.as_str()).collect();
-            let calibration_probs = lexical::intent_proba(&head, lexical, &calibration_set.x, &calibration_texts)?;
+            let calibration_probs = lexical::blended_proba(&head, lexical, &calibration_set.x, &calibration_texts)?;
             let (min_confidence, tried) = pick_min_confidence(&calibration_probs, &calibration_set.y, oos);
-            let held_probs = lexical::intent_proba(&head, lexical, &valid[0].x, &held_texts)?;
+            let held_probs = lexical::blended_proba(&head, lexical, &valid[0].x, &held_texts)?;
             let with_threshold = super::metrics::evaluate(
                 &labels,
                 &valid[0].y,

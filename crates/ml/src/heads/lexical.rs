@@ -97,7 +97,7 @@ pub struct LexicalHead {
     pub layer: SparseLinear,
 }
 
-/// The file beside an intent head's head.safetensors.
+/// The file beside a head's head.safetensors (intent heads; the sentiment head since stop 26).
 pub const FILE: &str = "lexical.safetensors";
 
 fn ce(source: candle_core::Error) -> Error {
@@ -135,7 +135,8 @@ impl LexicalHead {
 
     pub fn load(dir: &Path) -> Result<LexicalHead> {
         let path = dir.join(FILE);
-        let bad = |what: String| Error::input(&path, what, "re-create it with `convoqa train intent`");
+        let bad =
+            |what: String| Error::input(&path, what, "re-create it with the `convoqa train` command in card.json");
         let tensors = candle_core::safetensors::load(&path, &Device::Cpu)
             .map_err(|e| bad(format!("cannot read the lexical head: {e}")))?;
         let get = |k: &str| -> Result<Vec<f32>> {
@@ -243,24 +244,26 @@ pub fn blend(embedding_logits: &[f32], lexical_logits: &[f32], lexical_weight: f
     a.iter().zip(&b).map(|(x, y)| (1.0 - w) * x + w * y).collect()
 }
 
-/// An intent head's class probabilities for each input: the head alone, or blended with its
-/// lexical reader (each input's document, the same texts raw) and then its temperature.
-pub fn intent_proba(
+/// A head's class probabilities for each input: the head alone, or blended with its lexical
+/// reader (each input's document, the same texts raw) and then its temperature. Documents are
+/// read in parallel: a sentiment head reads every customer message.
+pub fn blended_proba(
     head: &super::Head,
     lexical: Option<&LexicalHead>,
     embeddings: &[Vec<f32>],
     documents: &[&str],
 ) -> Result<Vec<Vec<f32>>> {
+    use rayon::prelude::*;
     let Some(lexical) = lexical else { return head.predict_proba(embeddings) };
-    Ok(head
-        .raw_logits(embeddings)?
-        .iter()
+    let embedding_logits = head.raw_logits(embeddings)?;
+    Ok(embedding_logits
+        .par_iter()
         .zip(documents)
         .map(|(e, d)| super::softmax(&blend(e, &lexical.logits(d), head.card.lexical_weight), head.card.temperature))
         .collect())
 }
 
-/// Saves an intent head's lexical reader beside it, or removes a stale one (from an earlier
+/// Saves a head's lexical reader beside it, or removes a stale one (from an earlier
 /// training into the same directory) when the head blends none.
 pub fn save_beside(lexical: Option<&LexicalHead>, dir: &Path) -> Result<()> {
     let path = dir.join(FILE);
@@ -271,7 +274,7 @@ pub fn save_beside(lexical: Option<&LexicalHead>, dir: &Path) -> Result<()> {
     }
 }
 
-/// The lexical reader an intent head blends, loaded from beside it; None when it blends none.
+/// The lexical reader a head blends, loaded from beside it; None when it blends none.
 pub fn load_for(head: &super::Head, dir: &Path) -> Result<Option<LexicalHead>> {
     if head.card.lexical_weight > 0.0 {
         Ok(Some(LexicalHead::load(dir)?))
