@@ -1,5 +1,5 @@
 //! The default heads trained and measured on chats: sentiment on SmSA + NusaX + the corpus's
-//! train split (chosen on the corpus's dev split), conversation intent on the corpus's train
+//! train split (chosen on the corpus's dev split) and its lexical reader, conversation intent on the corpus's train
 //! and dev conversations + the taxonomy's examples (pooling, recipe, temperature and the `other`
 //! threshold chosen by cross-validation over businesses), resolution on the train split (chosen
 //! on dev). `evaluate_corpus` measures the shipped path (context rules, then

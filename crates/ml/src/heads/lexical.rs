@@ -1,12 +1,13 @@
-//! The intent head's second reader: a bag of hashed n-grams (character 2- to 5-grams inside
-//! each word, plus words and word pairs), TF-IDF weighted, under a linear layer. It reads the
-//! same texts as the embedding head (the customer's messages that speak to the need, the menu
-//! options picked, the e-mail subject) and the two are blended in log-probability space.
+//! A head's second reader: a bag of hashed n-grams (character 2- to 5-grams inside each word,
+//! plus words and word pairs), TF-IDF weighted, under a linear layer. It reads the same texts as
+//! the embedding head (for intent the customer's messages that speak to the need, the menu
+//! options picked, the e-mail subject; for sentiment each customer message) and the two are
+//! blended in log-probability space.
 //!
-//! Why: a small multilingual encoder blurs the words that separate neighbouring needs in
-//! informal Indonesian ("blm nyampe" against "nyampe tp rusak", "tagihan dobel"); character
-//! n-grams keep them, typos and abbreviations included. Out of fold over businesses the blend
-//! beat either reader alone (models/heads/intent/CARD.md).
+//! Why: a small multilingual encoder blurs the words that separate neighbouring needs, or a
+//! complaint from a calm report, in informal Indonesian ("blm nyampe" against "nyampe tp
+//! rusak", "tagihan dobel", "telat lg"); character n-grams keep them, typos and abbreviations
+//! included. The blend beat either reader alone for both heads (models/heads/*/CARD.md).
 //!
 //! Features hash into `BUCKETS` slots (no vocabulary to ship or to miss); collisions cost
 //! little at this size (2^16 against 2^18 moved out-of-fold macro-F1 by 0.002).
