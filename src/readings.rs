@@ -1,8 +1,8 @@
 //! The default heads trained and measured on chats: sentiment on SmSA + NusaX + the corpus's
-//! train split (chosen on the corpus's dev split) and its lexical reader, conversation intent on the corpus's train
-//! and dev conversations + the taxonomy's examples (pooling, recipe, temperature and the `other`
-//! threshold chosen by cross-validation over businesses), resolution on the train split (chosen
-//! on dev). `evaluate_corpus` measures the shipped path (context rules, then
+//! train split (chosen on the corpus's dev split) and its lexical reader, conversation intent on
+//! the corpus's train and dev conversations + the taxonomy's examples (pooling, recipe,
+//! temperature and the `other` threshold chosen by cross-validation over businesses),
+//! resolution on the train split (chosen on dev). `evaluate_corpus` measures the shipped path (context rules, then
 //! the model through `enrich`) on any split; `export_split` writes a split as analyze's input.
 //! Above `enrich` in the data flow (it runs the whole readings path), so not part of `heads`.
 
@@ -588,6 +588,8 @@ pub fn train_sentiment_with_corpus(
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
+    // A new head voids a lexical reader blended with the old one (`--lexical-only` trains one).
+    lexical::save_beside(None, out)?;
     Ok(head)
 }
 
@@ -596,11 +598,11 @@ pub fn train_sentiment_with_corpus(
 const LEXICAL_CORPUS_REPEATS: [usize; 3] = [1, 4, 8];
 
 /// A labelled text set read both ways: embedded for the head, raw for the lexical reader.
-pub struct ReadSet {
-    pub name: String,
-    pub texts: Vec<String>,
-    pub x: Vec<Vec<f32>>,
-    pub y: Vec<usize>,
+struct ReadSet {
+    name: String,
+    texts: Vec<String>,
+    x: Vec<Vec<f32>>,
+    y: Vec<usize>,
 }
 
 impl ReadSet {
@@ -627,15 +629,9 @@ impl ReadSet {
 
 /// Labelled rows of a SmSA / NusaX file, labels as indices.
 fn labelled_rows(path: &Path, labels: &[String]) -> Result<Vec<(String, usize)>> {
-    crate::heads::data::load(path)?
-        .into_iter()
-        .map(|r| {
-            let at = labels.iter().position(|l| *l == r.label).ok_or_else(|| {
-                Error::input(path, format!("label {:?} is not one of {labels:?}", r.label), "use a sentiment file")
-            })?;
-            Ok((r.text, at))
-        })
-        .collect()
+    let rows = crate::heads::data::load(path)?;
+    let y = crate::heads::sentiment::label_index(labels, &rows, path)?;
+    Ok(rows.into_iter().map(|r| r.text).zip(y).collect())
 }
 
 /// The customer messages of a corpus split that the sentiment head reads, as inference keys.
@@ -752,9 +748,10 @@ pub fn train_sentiment_lexical(
     }
     let (selection_score, weight, repeats, recipe, layer) = best.expect("a blend tried");
     tracing::info!(selection_score, head_alone, weight, repeats, "lexical reader chosen");
-    let reader = (weight > 0.0).then(|| LexicalHead::new(idf, layer));
-    lexical::save_beside(reader.as_ref(), head_dir)?;
+    lexical::save_beside((weight > 0.0).then(|| LexicalHead::new(idf, layer)).as_ref(), head_dir)?;
     head.card.lexical_weight = weight;
+    // Read back as analyze will (the file holds f16 weights), so the card's figures are the file's.
+    let reader = lexical::load_for(&head, head_dir)?;
     head.card.recipe["lexical"] = json!({
         "chosen": recipe,
         "corpus_repeats": repeats,

@@ -21,6 +21,7 @@ mod properties;
 mod redaction_real;
 mod report;
 mod risk_training;
+mod sentiment_lexical;
 mod sentiment_pipeline;
 mod shards;
 mod stream;

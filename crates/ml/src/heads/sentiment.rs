@@ -75,7 +75,8 @@ pub fn embed_cached(
     Ok(vectors)
 }
 
-fn label_index(labels: &[String], rows: &[Labelled], path: &Path) -> Result<Vec<usize>> {
+/// Each row's label as an index into `labels`; a label outside them is an input error.
+pub fn label_index(labels: &[String], rows: &[Labelled], path: &Path) -> Result<Vec<usize>> {
     rows.iter()
         .map(|r| {
             labels.iter().position(|l| l == &r.label).ok_or_else(|| {
@@ -190,5 +191,7 @@ pub fn train_sentiment(
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
+    // A new head voids a lexical reader blended with the old one.
+    super::lexical::save_beside(None, out)?;
     Ok(head)
 }
