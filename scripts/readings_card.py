@@ -35,7 +35,7 @@ def main():
         c = r["corpus"]
         print(f"### corpus {c['split']} split ({c['conversations']} conversations; `{path.split('/')[-1]}`)\n")
         if task == "sentiment":
-            print("\n".join(table("customer-message sentiment (context rules + head)", c["sentiment"])))
+            print("\n".join(table("customer-message sentiment (context rules, then the head and its lexical reader)", c["sentiment"])))
             print(f"Decided by context rules: {c['rule_decided']} messages, {c['rule_agreeing']} as labelled.\n")
             print("\n".join(groups("language", c["sentiment_by_language"], "macro_f1")))
             print("\n".join(groups("channel", c["sentiment_by_channel"], "macro_f1")))

@@ -165,7 +165,7 @@ enum Command {
         #[arg(long, default_value = convoqa::encoder::DEFAULT_MODEL_PATH)]
         model: PathBuf,
         /// Adapter merged into the encoder; "" for the plain encoder.
-        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH)]
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH, value_parser = adapter_path)]
         adapter: PathBuf,
     },
     /// The shipped readings (context rules + sentiment and intent heads, as analyze runs them)
@@ -304,7 +304,7 @@ enum TrainCommand {
         #[arg(long, conflicts_with = "data")]
         corpus: Option<PathBuf>,
         /// Adapter merged into the encoder (`train adapter`); "" for the plain encoder.
-        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH)]
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH, value_parser = adapter_path)]
         adapter: PathBuf,
     },
     /// Sentiment (negative, neutral, positive) on SmSA and NusaX, selected on their validation splits.
@@ -325,11 +325,12 @@ enum TrainCommand {
         #[arg(long)]
         corpus: Option<PathBuf>,
         /// Keep the head in --out and train only its lexical reader (hashed n-grams) and the
-        /// blend weight, selected like the head on SmSA and NusaX valid and the corpus dev split.
+        /// blend weight, selected like the head on SmSA and NusaX valid and the corpus dev split
+        /// (reads the head's encoder and token limit).
         #[arg(long, requires = "corpus")]
         lexical_only: bool,
         /// Adapter merged into the encoder (`train adapter`); "" for the plain encoder.
-        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH)]
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH, value_parser = adapter_path)]
         adapter: PathBuf,
     },
     /// How conversations ended (solved, deferred, unsolved, nothing), read from the closing
@@ -342,7 +343,7 @@ enum TrainCommand {
         #[arg(long, default_value = convoqa::encoder::DEFAULT_MODEL_PATH)]
         model: PathBuf,
         /// Adapter merged into the encoder (`train adapter`); "" for the plain encoder.
-        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH)]
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH, value_parser = adapter_path)]
         adapter: PathBuf,
         #[arg(long, default_value_t = 128)]
         max_tokens: usize,
@@ -358,7 +359,7 @@ enum TrainCommand {
         data_dir: PathBuf,
         #[arg(long, default_value = "data/corpus")]
         corpus: PathBuf,
-        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH)]
+        #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH, value_parser = adapter_path)]
         out: PathBuf,
         #[arg(long, default_value = convoqa::encoder::DEFAULT_MODEL_PATH)]
         model: PathBuf,
@@ -372,6 +373,11 @@ enum TrainCommand {
         #[arg(long, default_value_t = 3000)]
         smsa_rows: usize,
     },
+}
+
+/// `--adapter`'s parser: unlike clap's path parser it takes "" (the plain encoder, as documented).
+fn adapter_path(value: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(PathBuf::from(value))
 }
 
 fn main() -> ExitCode {

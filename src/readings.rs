@@ -668,6 +668,9 @@ pub fn train_sentiment_lexical(
             "point --out at a sentiment head",
         ));
     }
+    // The reader is chosen on the head's readings, so they must be the ones analyze computes.
+    crate::enrich::check_head_fits(&head, head_dir, encoder)?;
+    // The head's own token limit, whatever --max-tokens says: it reads texts as analyze will.
     let max_tokens = head.card.max_tokens;
     let data = crate::heads::sentiment::SentimentData::under(data_dir);
     let (mut public_train, mut training_data) = (Vec::new(), Vec::new());
@@ -752,9 +755,11 @@ pub fn train_sentiment_lexical(
     head.card.lexical_weight = weight;
     // Read back as analyze will (the file holds f16 weights), so the card's figures are the file's.
     let reader = lexical::load_for(&head, head_dir)?;
+    // At weight 0 no reader ships, so none is described.
+    let shipped = weight > 0.0;
     head.card.recipe["lexical"] = json!({
-        "chosen": recipe,
-        "corpus_repeats": repeats,
+        "chosen": shipped.then_some(recipe),
+        "corpus_repeats": shipped.then_some(repeats),
         "lexical_weight": weight,
         "selection_score": selection_score,
         "head_alone_selection_score": head_alone,

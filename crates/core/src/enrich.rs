@@ -92,7 +92,7 @@ impl LanguageModel {
 
 /// A head reads the embeddings of the encoder it was trained on and no other: the same width
 /// is not enough (MiniLM and e5-small both give 384 floats that mean different things).
-fn check_head_fits(head: &Head, dir: &Path, encoder: &Encoder) -> Result<()> {
+pub fn check_head_fits(head: &Head, dir: &Path, encoder: &Encoder) -> Result<()> {
     let trained_on = crate::encoder::encoder_name(Path::new(&head.card.encoder));
     if trained_on != encoder.name {
         return Err(crate::error::Error::config(
@@ -727,7 +727,7 @@ mod tests {
     }
 
     #[test]
-    fn the_sentiment_lexical_reader_blends_into_model_read_messages_only() {
+    fn the_sentiment_lexical_reader_turns_a_typed_complaint_negative() {
         // The embedding head reads "udah telat 3 hari" as neutral; the lexical reader knows
         // "telat" is negative. A bare menu choice "2" is the rule's, whatever the reader says.
         let said = [
@@ -749,6 +749,21 @@ mod tests {
         // Blended, the typed complaint turns negative; the rule-decided choice and the thanks
         // (no n-gram the reader knows: it is unsure, the head is sure) keep their readings.
         assert_eq!(read(0.6), [Some("negative"), None, Some("neutral"), Some("positive")]);
+    }
+
+    #[test]
+    fn sentiment_blends_only_the_texts_read_for_sentiment() {
+        // Two distinct texts embedded alike; only the first is a message's slot (the second
+        // stands for an intent document or a closing message sharing the embedding pass).
+        let mut model = fake_model(Default::default());
+        model.sentiment.card.lexical_weight = 0.6;
+        model.sentiment_lexical = Some(lexical_reader(3, 0, &["telat"], 40.0));
+        let vectors = vec![vec![0.0, 1.0, 0.0, 0.0]; 2];
+        let texts = ["udah telat", "udah telat lg"];
+        let probs = sentiment_proba(&model, &vectors, &texts, &[vec![Some(0), None]]).unwrap();
+        let alone = model.sentiment.predict_proba(&vectors).unwrap();
+        assert!(probs[0][0] > 0.5, "blended: {:?}", probs[0]);
+        assert_eq!(probs[1], alone[1], "not read for sentiment: the head alone");
     }
 
     #[test]

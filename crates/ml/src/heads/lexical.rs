@@ -1,8 +1,8 @@
 //! A head's second reader: a bag of hashed n-grams (character 2- to 5-grams inside each word,
 //! plus words and word pairs), TF-IDF weighted, under a linear layer. It reads the same texts as
 //! the embedding head (for intent the customer's messages that speak to the need, the menu
-//! options picked, the e-mail subject; for sentiment each customer message) and the two are
-//! blended in log-probability space.
+//! options picked, the e-mail subject; for sentiment each customer message no context rule
+//! decides) and the two are blended in log-probability space.
 //!
 //! Why: a small multilingual encoder blurs the words that separate neighbouring needs, or a
 //! complaint from a calm report, in informal Indonesian ("blm nyampe" against "nyampe tp
@@ -10,7 +10,7 @@
 //! included. The blend beat either reader alone for both heads (models/heads/*/CARD.md).
 //!
 //! Features hash into `BUCKETS` slots (no vocabulary to ship or to miss); collisions cost
-//! little at this size (2^16 against 2^18 moved out-of-fold macro-F1 by 0.002).
+//! little at this size (for intent, 2^16 against 2^18 moved out-of-fold macro-F1 by 0.002).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -136,8 +136,13 @@ impl LexicalHead {
 
     pub fn load(dir: &Path) -> Result<LexicalHead> {
         let path = dir.join(FILE);
-        let bad =
-            |what: String| Error::input(&path, what, "re-create it with the `convoqa train` command in card.json");
+        let bad = |what: String| {
+            Error::input(
+                &path,
+                what,
+                "re-create it: card.json's `recipe.lexical.command` (sentiment) or `command` (intent)",
+            )
+        };
         let tensors = candle_core::safetensors::load(&path, &Device::Cpu)
             .map_err(|e| bad(format!("cannot read the lexical head: {e}")))?;
         let get = |k: &str| -> Result<Vec<f32>> {
@@ -247,7 +252,7 @@ pub fn blend(embedding_logits: &[f32], lexical_logits: &[f32], lexical_weight: f
 
 /// A head's class probabilities for each input: the head alone, or blended with its lexical
 /// reader (each input's document, the same texts raw) and then its temperature. Documents are
-/// read in parallel: a sentiment head reads every customer message.
+/// read in parallel: a sentiment head reads every customer message the rules leave to it.
 pub fn blended_proba(
     head: &super::Head,
     lexical: Option<&LexicalHead>,

@@ -52,7 +52,7 @@ pub struct HeadCard {
     /// heads trained before it was chosen read 2.
     #[serde(default = "default_message_decay", skip_serializing_if = "is_default_message_decay")]
     pub message_decay: f64,
-    /// Conversation-intent heads: the weight of the lexical reader (heads::lexical, saved
+    /// Intent and sentiment heads: the weight of the lexical reader (heads::lexical, saved
     /// beside the head as lexical.safetensors) in the blend with this head; 0 reads none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lexical_weight: f64,
