@@ -176,7 +176,8 @@ enum Command {
         /// train, dev or test. Select on dev; score test once, for the card.
         #[arg(long, default_value = "dev")]
         split: String,
-        /// IBM's Twitter customer-care dev.json: also score the real-data test (data/eval labels).
+        /// IBM's Twitter customer-care dev.json: also score the real tweets of the split's role
+        /// (test: dialogs 0-359, data/eval labels; dev: dialogs 360-524, data/tweets labels).
         #[arg(long)]
         twitter: Option<PathBuf>,
         /// Config whose [model] section names the encoder and heads (default: the shipped ones).
@@ -329,6 +330,10 @@ enum TrainCommand {
         /// (reads the head's encoder and token limit).
         #[arg(long, requires = "corpus")]
         lexical_only: bool,
+        /// Also train on the tweets written for convoqa and select on the real tweets' dev
+        /// split (data/tweets; reads dialogs from --data-dir's twitter-customer-care/dev.json).
+        #[arg(long, requires = "corpus")]
+        tweets: Option<PathBuf>,
         /// Adapter merged into the encoder (`train adapter`); "" for the plain encoder.
         #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH, value_parser = adapter_path)]
         adapter: PathBuf,
@@ -731,13 +736,21 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Train {
-            what: TrainCommand::Sentiment { data_dir, out, model, max_tokens, cache, corpus, lexical_only, adapter },
+            what:
+                TrainCommand::Sentiment { data_dir, out, model, max_tokens, cache, corpus, lexical_only, tweets, adapter },
         } => {
             let (encoder, name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
             let head = match corpus {
                 Some(dir) if lexical_only => {
                     let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
-                    convoqa::readings::train_sentiment_lexical(&encoder, &data_dir, &corpus, &out, cache.as_deref())?
+                    convoqa::readings::train_sentiment_lexical(
+                        &encoder,
+                        &data_dir,
+                        &corpus,
+                        tweets.as_deref(),
+                        &out,
+                        cache.as_deref(),
+                    )?
                 }
                 Some(dir) => {
                     let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
@@ -746,6 +759,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                         &name,
                         &data_dir,
                         &corpus,
+                        tweets.as_deref(),
                         &out,
                         max_tokens,
                         cache.as_deref(),
@@ -931,18 +945,23 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 )
                 .into());
             }
+            let twitter_labels = match &twitter {
+                Some(_) => Some(convoqa::readings::twitter_labels(&split).ok_or_else(|| {
+                    convoqa::Error::config(
+                        "--twitter",
+                        format!("the real tweets have no {split} split"),
+                        "use --split dev or --split test with --twitter",
+                    )
+                })?),
+                None => None,
+            };
             let model_cfg = settings_from(config.as_deref())?.model_config()?;
             let model = convoqa::enrich::LanguageModel::load(&model_cfg)?;
             let corpus = convoqa::heads::corpus::Corpus::load(&corpus)?;
             let report = convoqa::readings::evaluate_corpus(&model, &corpus, &split)?;
             let mut out = serde_json::json!({"corpus": report});
-            if let Some(dev_json) = twitter {
-                let t = convoqa::readings::evaluate_twitter(
-                    &model,
-                    &dev_json,
-                    std::path::Path::new("data/eval/twitter_care_messages.tsv"),
-                    std::path::Path::new("data/eval/twitter_care_intents.tsv"),
-                )?;
+            if let (Some(dev_json), Some((messages, intents))) = (twitter, twitter_labels) {
+                let t = convoqa::readings::evaluate_twitter(&model, &dev_json, &messages, intents.as_deref())?;
                 out["twitter"] = serde_json::to_value(t)?;
             }
             if json {
@@ -950,11 +969,20 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             } else {
                 print!("{}", convoqa::readings::summary(&report));
                 if let Some(t) = out.get("twitter") {
-                    println!(
-                        "real Twitter test ({} dialogs): message sentiment macro-F1 {:.3} (accuracy {:.3}); intent accuracy {:.3}, macro-F1 {:.3}",
-                        t["dialogs"], t["sentiment"]["macro_f1"].as_f64().unwrap_or(0.0), t["sentiment"]["accuracy"].as_f64().unwrap_or(0.0),
-                        t["intent"]["accuracy"].as_f64().unwrap_or(0.0), t["intent"]["macro_f1"].as_f64().unwrap_or(0.0)
+                    print!(
+                        "real Twitter {split} ({} dialogs): message sentiment macro-F1 {:.3} (accuracy {:.3})",
+                        t["dialogs"],
+                        t["sentiment"]["macro_f1"].as_f64().unwrap_or(0.0),
+                        t["sentiment"]["accuracy"].as_f64().unwrap_or(0.0),
                     );
+                    match t.get("intent") {
+                        Some(i) => println!(
+                            "; intent accuracy {:.3}, macro-F1 {:.3}",
+                            i["accuracy"].as_f64().unwrap_or(0.0),
+                            i["macro_f1"].as_f64().unwrap_or(0.0)
+                        ),
+                        None => println!(),
+                    }
                 }
             }
             Ok(())

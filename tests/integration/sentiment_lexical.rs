@@ -107,3 +107,123 @@ fn a_lexical_reader_trains_beside_the_head_and_keeps_its_weights() {
     let claimed = card["validation"]["smsa_valid"]["macro_f1"].as_f64().unwrap();
     assert!(out.contains(&format!("macro-F1 = {claimed:.4}")), "card {claimed:.4}, eval said:\n{out}");
 }
+
+/// A tweets folder like data/tweets (written tweets, dev labels) and a dev.json like IBM's
+/// under `data`: 12 negative, 12 neutral and 1 positive labelled customer tweets, each in its
+/// own dialog after nothing or an agent's reply.
+fn tiny_tweets(tweets: &Path, data: &Path) {
+    let negative = [
+        "@Acme third time asking, nobody answers. great service",
+        "@Acme been on hold 2 hours, this is a joke",
+        "@Acme paid for premium and still no access, ridiculous",
+        "@Acme worst support ever, cancelling tomorrow",
+        "@Acme my order is a week late AGAIN. unacceptable",
+        "@Acme still waiting on that refund, so fed up",
+        "@Acme you charged me twice and nobody cares",
+        "@Acme app crashed again and lost my work, thanks for nothing",
+        "@Acme how is this still broken after a month??",
+        "@Acme terrible experience, never buying from you again",
+        "@Acme I am beyond frustrated with your billing team",
+        "@Acme 5 days without internet and you keep sending bots",
+    ];
+    let neutral = [
+        "@Acme my order 1123 shows delivered, can you check?",
+        "@Acme app crashes when I open settings on iOS 13, any fix?",
+        "@Acme how do I change the email on my account?",
+        "@Acme is there an outage in Austin right now?",
+        "DM sent",
+        "@Acme can I move my booking to Friday?",
+        "@Acme what time does the store open on Sunday?",
+        "@Acme do you ship to Canada?",
+        "@Acme the reset link goes to my old address, how do I update it?",
+        "@Acme which plan includes international roaming?",
+        "@Acme is the sale on in stores too?",
+        "@Acme my card was declined at checkout, what should I try?",
+    ];
+    let mut dialogs = Vec::new();
+    let mut labels = String::from("dialog\tturn\tsentiment\n");
+    let labelled = negative.iter().map(|t| (*t, "negative")).chain(neutral.iter().map(|t| (*t, "neutral")));
+    for (i, (text, label)) in
+        labelled.chain(std::iter::once(("@Acme thank you, that fixed it!", "positive"))).enumerate()
+    {
+        // Odd dialogs open with the company's message: the customer's tweet is turn 1.
+        let mut content = Vec::new();
+        if i % 2 == 1 {
+            content.push(serde_json::json!({"agent": "Acme", "message": "@you Hi, how can we help?"}));
+        }
+        content.push(serde_json::json!({"client": "you", "message": text}));
+        labels.push_str(&format!("{i}\t{}\t{label}\n", content.len() - 1));
+        dialogs.push(serde_json::json!({"dialogContent": content}));
+    }
+    write(&data.join("conversations/twitter-customer-care/dev.json"), &serde_json::Value::Array(dialogs).to_string());
+    write(&tweets.join("twitter_dev_messages.tsv"), &format!("# test labels\n{labels}"));
+    let written = "text\tlabel\tkind\n\
+        @Shop two weeks and my parcel is still missing, awful\tnegative\tfirst\n\
+        @Shop can you tell me where parcel 7781 is?\tneutral\tfirst\n\
+        thanks, all sorted now!\tpositive\treply\n\
+        @Shop still broken. this is a joke\tnegative\treply\n";
+    write(&tweets.join("written.tsv"), written);
+}
+
+#[test]
+fn with_tweets_the_reader_trains_on_written_tweets_and_selects_on_real_ones() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    tiny_sentiment_data(&data);
+    let tweets = tmp.path().join("tweets");
+    tiny_tweets(&tweets, &data);
+    let head = tmp.path().join("head");
+    std::fs::create_dir_all(&head).unwrap();
+    let shipped = root.join("models/heads/sentiment");
+    for file in ["head.safetensors", "card.json"] {
+        std::fs::copy(shipped.join(file), head.join(file)).unwrap();
+    }
+    let corpus = root.join("data/corpus");
+    let args = |tweets: &Path| {
+        [
+            "train",
+            "sentiment",
+            "--lexical-only",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--tweets",
+            tweets.to_str().unwrap(),
+            "--out",
+            head.to_str().unwrap(),
+        ]
+        .map(str::to_string)
+    };
+    let (code, _, stderr) = run(&args(&tweets).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{stderr}");
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(head.join("card.json")).unwrap()).unwrap();
+    let lexical = &card["recipe"]["lexical"];
+    let tried = lexical["tried"].as_array().unwrap();
+    assert_eq!(tried.len(), 18, "3 corpus weights x 3 tweet weights x 2 recipes");
+    let mut tweet_repeats: Vec<u64> = tried.iter().map(|t| t["tweet_repeats"].as_u64().unwrap()).collect();
+    tweet_repeats.dedup();
+    assert_eq!(tweet_repeats.len(), 9, "{tweet_repeats:?}");
+    assert!(lexical["command"].as_str().unwrap().contains("--tweets"), "{lexical}");
+    let described = lexical["training_data"].to_string();
+    assert!(described.contains("4 tweets written for convoqa"), "{described}");
+    // The one positive tweet is too few to score its class: the dev split keeps 24 rows.
+    assert!(described.contains("24 of the 25 customer tweets"), "{described}");
+    assert_eq!(card["validation"]["twitter_dev"]["n"].as_u64(), Some(24), "{}", card["validation"]);
+
+    // A written tweet without its label is refused with where it is.
+    std::fs::write(tweets.join("written.tsv"), "text\tlabel\tkind\nno label here\n").unwrap();
+    let (code, _, stderr) = run(&args(&tweets).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("written.tsv") && stderr.contains("row 1"), "{stderr}");
+}
+
+#[test]
+fn the_real_tweets_are_scored_only_for_their_dev_and_test_splits() {
+    // Refused before the model loads: the real tweets have dev (360-524) and test (0-359) labels only.
+    let (code, _, stderr) = run(&["eval-readings", "--split", "train", "--twitter", "dev.json"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no train split") && stderr.contains("--split dev"), "{stderr}");
+}
