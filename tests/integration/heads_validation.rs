@@ -39,13 +39,23 @@ fn shipped_sentiment_head_keeps_its_card_claims() {
                 texts,
             ));
         }
+        // The real tweets' dev split (data/tweets labels, dialogs in the shared data).
+        let tweets = convoqa::readings::tweet_sets(&root.join("data/tweets"), &data, &head.card.labels).unwrap();
+        let (texts, y): (Vec<String>, Vec<usize>) = tweets.twitter_dev.into_iter().unzip();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let x = convoqa::heads::sentiment::embed_cached(&encoder, &refs, head.card.max_tokens, None).unwrap();
+        sets.push((convoqa::heads::train::EmbeddedSet { name: "twitter_dev".into(), x, y }, texts));
     } else {
         eprintln!(
             "public splits skipped: {} not found (the shared data lives beside the project in CI)",
             data.display()
         );
     }
-    assert_eq!(head.card.validation.len(), 4, "the card reports SmSA, NusaX id/en and the corpus dev split");
+    assert_eq!(
+        head.card.validation.len(),
+        5,
+        "the card reports SmSA, NusaX id/en, the corpus dev split and the real tweets' dev split"
+    );
     for (set, texts) in sets {
         let claimed = &head.card.validation[&set.name];
         let documents: Vec<&str> = texts.iter().map(String::as_str).collect();
