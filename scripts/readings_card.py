@@ -44,9 +44,12 @@ def main():
             print(f"`other` share: predicted {c['other_share_predicted']:.3f}, true {c['other_share_true']:.3f}.\n")
             print("\n".join(groups("language", c["intent_by_language"], "accuracy")))
             print("\n".join(groups("channel", c["intent_by_channel"], "accuracy")))
-        if "twitter" in r:
-            t = r["twitter"]
-            print(f"### real Twitter customer-care test ({t['dialogs']} dialogs, data/eval labels)\n")
+        t = r.get("twitter")
+        # The real tweets' dev dialogs (data/tweets) carry sentiment labels only.
+        if t and (task == "sentiment" or "intent" in t):
+            which = ("test (dialogs 0-359, data/eval labels)" if c["split"] == "test"
+                     else "dev split (dialogs 360-524, data/tweets labels)")
+            print(f"### real Twitter customer-care {which}: {t['dialogs']} dialogs\n")
             print("\n".join(table("message sentiment" if task == "sentiment" else "dialog intent (dialogs whose need fits the taxonomy)",
                                   t["sentiment"] if task == "sentiment" else t["intent"])))
 
