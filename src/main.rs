@@ -308,7 +308,8 @@ enum TrainCommand {
         #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH, value_parser = adapter_path)]
         adapter: PathBuf,
     },
-    /// Sentiment (negative, neutral, positive) on SmSA and NusaX, selected on their validation splits.
+    /// Sentiment (negative, neutral, positive) on SmSA and NusaX (+ the chat corpus, + tweets),
+    /// selected on their validation splits.
     Sentiment {
         /// The shared data folder (holds sentiment/smsa and sentiment/nusax).
         #[arg(long, default_value = "../shared/data")]
@@ -327,7 +328,7 @@ enum TrainCommand {
         corpus: Option<PathBuf>,
         /// Keep the head in --out and train only its lexical reader (hashed n-grams) and the
         /// blend weight, selected like the head on SmSA and NusaX valid and the corpus dev split
-        /// (reads the head's encoder and token limit).
+        /// (+ the real dev tweets with --tweets; reads the head's encoder and token limit).
         #[arg(long, requires = "corpus")]
         lexical_only: bool,
         /// Also train on the tweets written for convoqa and select on the real tweets' dev

@@ -520,8 +520,10 @@ pub fn corpus_sentiment_set(
     Ok(EmbeddedSet { name: format!("corpus_{split}"), x, y })
 }
 
-/// Trains the sentiment head on SmSA + NusaX + the corpus's train messages; the corpus rows'
-/// weight (repetitions) and the recipe are chosen on the dev splits.
+/// Trains the sentiment head on SmSA + NusaX + the corpus's train messages (+ the written
+/// tweets of `tweets_dir`); the corpus rows' and the tweets' weights (repetitions) and the recipe
+/// are chosen on the validation splits: SmSA and NusaX valid, the corpus dev split (+ the real
+/// tweets' dev split).
 pub fn train_sentiment_with_corpus(
     encoder: &Encoder,
     model_name: &str,
@@ -582,7 +584,10 @@ pub fn train_sentiment_with_corpus(
             "corpus_repeats": repeats,
             "tweet_repeats": tweets_dir.is_some().then_some(tweet_repeat),
             "best_epoch": trained.best_epoch,
-            "selection": "mean macro-F1 over SmSA valid, NusaX id/en valid and the corpus dev split (unseen businesses), and with --tweets the real tweets' dev split; class-weighted cross-entropy; AdamW on frozen `query: ` embeddings; menu choices, ratings, media, ids and lone emoji are decided by context rules and neither train nor score the head",
+            "selection": format!(
+                "mean macro-F1 over SmSA valid, NusaX id/en valid and the corpus dev split (unseen businesses){}; class-weighted cross-entropy; AdamW on frozen `query: ` embeddings; menu choices, ratings, media, ids and lone emoji are decided by context rules and neither train nor score the head",
+                if tweets_dir.is_some() { " and the real tweets' dev split" } else { "" }
+            ),
             "tried": tried,
             "corpus_weights_tried": weights_tried,
         }),
@@ -667,11 +672,12 @@ pub fn corpus_sentiment_rows(corpus: &Corpus, split: &str, labels: &[String]) ->
 
 /// Trains a lexical reader (hashed n-grams under a linear layer, as the intent head's) for the
 /// sentiment head in `head_dir` and picks its blend weight; the embedding head is kept as it
-/// is (it lost on dev at every retrain since stop 20). Rows: SmSA train, NusaX id/en train and
-/// the corpus's train messages (repeated 1, 4 or 8 times). Recipe, epoch, repeats and weight
-/// (0 = the head alone, which wins ties) are chosen by the rule that chose the head: the mean
-/// macro-F1 over SmSA valid, NusaX id/en valid and the corpus dev split. The card's validation
-/// figures become the blend's.
+/// is (it lost on dev at every retrain since stop 20). Rows: SmSA train, NusaX id/en train, the
+/// corpus's train messages (repeated 1, 4 or 8 times) and, with `tweets_dir`, the written tweets
+/// (repeated 1, 4 or 8 times). Recipe, epoch, repeats and weight (0 = the head alone, which wins
+/// ties) are chosen by the rule that chose the head: the mean macro-F1 over SmSA valid, NusaX
+/// id/en valid and the corpus dev split, and with `tweets_dir` the real tweets' dev split. The
+/// card's validation figures become the blend's, on exactly those splits.
 pub fn train_sentiment_lexical(
     encoder: &Encoder,
     data_dir: &Path,
@@ -788,7 +794,7 @@ pub fn train_sentiment_lexical(
         }
     }
     let (selection_score, weight, repeats, tweet_repeat, recipe, layer) = best.expect("a blend tried");
-    tracing::info!(selection_score, head_alone, weight, repeats, "lexical reader chosen");
+    tracing::info!(selection_score, head_alone, weight, repeats, tweet_repeat, "lexical reader chosen");
     lexical::save_beside((weight > 0.0).then(|| LexicalHead::new(idf, layer)).as_ref(), head_dir)?;
     head.card.lexical_weight = weight;
     // Read back as analyze will (the file holds f16 weights), so the card's figures are the file's.
@@ -818,7 +824,9 @@ pub fn train_sentiment_lexical(
         "tried": tried,
         "best_score_by_weight": LEXICAL_WEIGHTS.iter().zip(best_by_weight).map(|(w, s)| json!({"lexical_weight": w, "selection_score": s})).collect::<Vec<_>>(),
     });
-    // The card reports what analyze runs: the blend, on the same splits.
+    // The card reports what analyze runs: the blend, on the same splits (and only those: a
+    // figure of a split this selection did not read would describe another reader).
+    head.card.validation.retain(|name, _| selection.iter().any(|s| s.name == *name));
     for set in &selection {
         let documents: Vec<&str> = set.texts.iter().map(String::as_str).collect();
         let probs = lexical::blended_proba(&head, reader.as_ref(), &set.x, &documents)?;
@@ -1001,30 +1009,60 @@ pub fn twitter_labels(split: &str) -> Option<(std::path::PathBuf, Option<std::pa
 }
 
 fn read_tsv(path: &Path) -> Result<Vec<Vec<String>>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::input(path, format!("cannot read ({e})"), "give the labels file from data/eval"))?;
+    Ok(read_tsv_lines(path)?.into_iter().map(|(_, row)| row).collect())
+}
+
+/// The rows of a labels TSV (comment lines and the header skipped) with their 1-based line
+/// numbers, for errors that say where.
+fn read_tsv_lines(path: &Path) -> Result<Vec<(usize, Vec<String>)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::input(path, format!("cannot read ({e})"), "give a labels file from data/eval or data/tweets")
+    })?;
     Ok(text
         .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .enumerate()
+        .filter(|(_, l)| !l.starts_with('#') && !l.trim().is_empty())
         .skip(1)
-        .map(|l| l.split('\t').map(str::to_string).collect())
+        .map(|(i, l)| (i + 1, l.split('\t').map(str::to_string).collect()))
         .collect())
 }
+
+/// A sentiment label of a labels file, as an index; a label outside `labels` is the file's error.
+fn file_label(labels: &[String], name: &str, path: &Path, at: &str) -> Result<usize> {
+    labels.iter().position(|l| l == name).ok_or_else(|| {
+        Error::input(
+            path,
+            format!("{at}: label {name:?} is not one of {labels:?}"),
+            "write negative, neutral or positive",
+        )
+    })
+}
+
+const TWITTER_DEV_JSON_FIX: &str = "give IBM's twitter-customer-care/dev.json (eval-readings --twitter), or a \
+     --data-dir holding conversations/twitter-customer-care/dev.json (train sentiment --tweets)";
 
 /// Reads IBM's Twitter customer-care `dev.json`: its list of dialogs.
 fn read_twitter_dialogs(dev_json: &Path) -> Result<Vec<serde_json::Value>> {
     let text = std::fs::read_to_string(dev_json)
-        .map_err(|e| Error::input(dev_json, format!("cannot read ({e})"), "point at twitter-customer-care/dev.json"))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::input(dev_json, format!("not JSON: {e}"), "point at twitter-customer-care/dev.json"))
+        .map_err(|e| Error::input(dev_json, format!("cannot read ({e})"), TWITTER_DEV_JSON_FIX))?;
+    serde_json::from_str(&text).map_err(|e| Error::input(dev_json, format!("not JSON: {e}"), TWITTER_DEV_JSON_FIX))
 }
 
 /// Message labels of a Twitter labels file (dialog TAB turn TAB sentiment).
 fn twitter_message_labels(messages_tsv: &Path) -> Result<BTreeMap<(usize, usize), String>> {
-    Ok(read_tsv(messages_tsv)?
+    read_tsv_lines(messages_tsv)?
         .into_iter()
-        .filter_map(|r| Some(((r.first()?.parse().ok()?, r.get(1)?.parse().ok()?), r.get(2)?.clone())))
-        .collect())
+        .map(|(line, r)| {
+            let parsed = (|| Some(((r.first()?.parse().ok()?, r.get(1)?.parse().ok()?), r.get(2)?.clone())))();
+            parsed.ok_or_else(|| {
+                Error::input(
+                    messages_tsv,
+                    format!("line {line} is not dialog TAB turn TAB sentiment"),
+                    "write the dialog's and the turn's index (numbers) and the label",
+                )
+            })
+        })
+        .collect()
 }
 
 /// Dialog `d` of `dialogs` as a corpus conversation: customer tweets as customer messages
@@ -1045,6 +1083,16 @@ fn twitter_conversation(
         )
     })?;
     let content = dialog["dialogContent"].as_array().cloned().unwrap_or_default();
+    // A label must name a customer tweet of the dialog: one that names anything else is lost.
+    for &(_, turn) in message_labels.range((d, 0)..=(d, usize::MAX)).map(|(k, _)| k) {
+        if content.get(turn).is_none_or(|m| m.get("agent").is_some()) {
+            return Err(Error::input(
+                labels_file,
+                format!("dialog {d} turn {turn} is not a customer tweet of {}", dev_json.display()),
+                "label the customer turns (dialogContent entries without an \"agent\" key) of this file's dialogs",
+            ));
+        }
+    }
     let messages: Vec<crate::heads::corpus::CorpusMessage> = content
         .iter()
         .enumerate()
@@ -1150,17 +1198,17 @@ pub struct TweetSets {
 
 pub fn tweet_sets(tweets_dir: &Path, data_dir: &Path, labels: &[String]) -> Result<TweetSets> {
     let written_tsv = tweets_dir.join("written.tsv");
-    let written: Vec<(String, usize)> = read_tsv(&written_tsv)?
+    let written: Vec<(String, usize)> = read_tsv_lines(&written_tsv)?
         .into_iter()
-        .enumerate()
-        .map(|(i, r)| match (r.first(), r.get(1)) {
-            (Some(text), Some(label)) => {
-                Ok((crate::text::inference_key(text), label_of(labels, label, "data/tweets/written.tsv")?))
-            }
+        .map(|(line, r)| match (r.first(), r.get(1)) {
+            (Some(text), Some(label)) => Ok((
+                crate::text::inference_key(text),
+                file_label(labels, label, &written_tsv, &format!("line {line}"))?,
+            )),
             _ => Err(Error::input(
                 &written_tsv,
-                format!("row {} has {} columns", i + 1, r.len()),
-                "write text TAB label TAB kind",
+                format!("line {line} has {} column(s)", r.len()),
+                "write text TAB label TAB kind TAB writer",
             )),
         })
         .collect::<Result<_>>()?;
@@ -1172,7 +1220,8 @@ pub fn tweet_sets(tweets_dir: &Path, data_dir: &Path, labels: &[String]) -> Resu
     for d in message_labels.keys().map(|(d, _)| *d).collect::<std::collections::BTreeSet<_>>() {
         let c = twitter_conversation(&dialogs, d, "none", &message_labels, &labels_tsv, &dev_json)?;
         for (text, label) in c.model_sentiment_rows()? {
-            twitter_dev.push((crate::text::inference_key(&text), label_of(labels, &label, "twitter dev labels")?));
+            let index = file_label(labels, &label, &labels_tsv, &format!("dialog {d}"))?;
+            twitter_dev.push((crate::text::inference_key(&text), index));
         }
     }
     let kept: Vec<usize> = (0..labels.len())

@@ -31,7 +31,8 @@ fn shipped_sentiment_head_keeps_its_card_claims() {
         corpus_sentiment_set(&encoder, &corpus, "dev", &head.card.labels, head.card.max_tokens, None).unwrap(),
         dev_texts,
     )];
-    if data.join("sentiment").exists() {
+    let twitter = convoqa::readings::twitter_dev_json(&data);
+    if data.join("sentiment").exists() && twitter.exists() {
         for (name, path) in SentimentData::under(&data).valid {
             let texts = convoqa::heads::data::load(&path).unwrap().into_iter().map(|r| r.text).collect();
             sets.push((
@@ -47,8 +48,9 @@ fn shipped_sentiment_head_keeps_its_card_claims() {
         sets.push((convoqa::heads::train::EmbeddedSet { name: "twitter_dev".into(), x, y }, texts));
     } else {
         eprintln!(
-            "public splits skipped: {} not found (the shared data lives beside the project in CI)",
-            data.display()
+            "public splits skipped: {} or {} not found (the shared data lives beside the project in CI)",
+            data.join("sentiment").display(),
+            twitter.display()
         );
     }
     assert_eq!(

@@ -203,9 +203,12 @@ fn with_tweets_the_reader_trains_on_written_tweets_and_selects_on_real_ones() {
     let lexical = &card["recipe"]["lexical"];
     let tried = lexical["tried"].as_array().unwrap();
     assert_eq!(tried.len(), 18, "3 corpus weights x 3 tweet weights x 2 recipes");
-    let mut tweet_repeats: Vec<u64> = tried.iter().map(|t| t["tweet_repeats"].as_u64().unwrap()).collect();
-    tweet_repeats.dedup();
-    assert_eq!(tweet_repeats.len(), 9, "{tweet_repeats:?}");
+    // Each corpus weight with each tweet weight, both recipes: (1, 1), (1, 1), (1, 4), ...
+    let weights: Vec<(u64, u64)> =
+        tried.iter().map(|t| (t["corpus_repeats"].as_u64().unwrap(), t["tweet_repeats"].as_u64().unwrap())).collect();
+    let expected: Vec<(u64, u64)> =
+        [1, 4, 8].iter().flat_map(|&c| [1, 4, 8].iter().flat_map(move |&t| [(c, t), (c, t)])).collect();
+    assert_eq!(weights, expected);
     assert!(lexical["command"].as_str().unwrap().contains("--tweets"), "{lexical}");
     let described = lexical["training_data"].to_string();
     assert!(described.contains("4 tweets written for convoqa"), "{described}");
@@ -213,11 +216,31 @@ fn with_tweets_the_reader_trains_on_written_tweets_and_selects_on_real_ones() {
     assert!(described.contains("24 of the 25 customer tweets"), "{described}");
     assert_eq!(card["validation"]["twitter_dev"]["n"].as_u64(), Some(24), "{}", card["validation"]);
 
-    // A written tweet without its label is refused with where it is.
-    std::fs::write(tweets.join("written.tsv"), "text\tlabel\tkind\nno label here\n").unwrap();
-    let (code, _, stderr) = run(&args(&tweets).iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("written.tsv") && stderr.contains("row 1"), "{stderr}");
+    // Without --tweets the reader is chosen on four splits again, and the card says only those.
+    let without: Vec<String> = args(&tweets).into_iter().filter(|a| !a.contains("tweets")).collect();
+    let (code, _, stderr) = run(&without.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{stderr}");
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(head.join("card.json")).unwrap()).unwrap();
+    let splits: Vec<&str> = card["validation"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(splits, ["corpus_dev", "nusax_en_valid", "nusax_id_valid", "smsa_valid"]);
+
+    // Bad labels are the input's errors (exit 2), saying which file and line.
+    let refused = |file: &str, body: &str, says: &[&str]| {
+        let kept = std::fs::read_to_string(tweets.join(file)).unwrap();
+        std::fs::write(tweets.join(file), body).unwrap();
+        let (code, _, stderr) = run(&args(&tweets).iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 2, "{stderr}");
+        for s in says {
+            assert!(stderr.contains(s), "{s:?} not in {stderr}");
+        }
+        std::fs::write(tweets.join(file), kept).unwrap();
+    };
+    refused("written.tsv", "text\tlabel\tkind\nno label here\n", &["written.tsv", "line 2", "column"]);
+    refused("written.tsv", "text\tlabel\tkind\n@Acme meh\tnegatif\tfirst\n", &["line 2", "\"negatif\"", "neutral"]);
+    // Dialog 1's turn 0 is the company's message.
+    refused("twitter_dev_messages.tsv", "dialog\tturn\tsentiment\n1\t0\tneutral\n", &["dialog 1 turn 0", "customer"]);
+    refused("twitter_dev_messages.tsv", "dialog\tturn\tsentiment\none\t0\tneutral\n", &["line 2", "dialog TAB turn"]);
 }
 
 #[test]
