@@ -555,17 +555,12 @@ pub fn train_sentiment_with_corpus(
     ];
     let mut best: Option<(f64, (usize, usize), Recipe, crate::heads::train::Trained, Vec<serde_json::Value>)> = None;
     let mut weights_tried = Vec::new();
-    let tweet_repeats: &[usize] = if written.y.is_empty() { &[0] } else { &TWEET_REPEATS };
-    for (repeats, &tweet_repeat) in [1usize, 4, 8].into_iter().flat_map(|r| tweet_repeats.iter().map(move |t| (r, t))) {
-        let mut train_set = EmbeddedSet { name: "train".into(), x: public.x.clone(), y: public.y.clone() };
-        for _ in 0..repeats {
-            train_set.x.extend(corpus_train.x.iter().cloned());
-            train_set.y.extend(corpus_train.y.iter().copied());
-        }
-        for _ in 0..tweet_repeat {
-            train_set.x.extend(written.x.iter().cloned());
-            train_set.y.extend(written.y.iter().copied());
-        }
+    for (repeats, tweet_repeat) in weightings(tweets_dir.is_some()) {
+        let (x, y) = weighted_rows(
+            (&public.x, &public.y),
+            &[(&corpus_train.x, &corpus_train.y, repeats), (&written.x, &written.y, tweet_repeat)],
+        );
+        let train_set = EmbeddedSet { name: "train".into(), x, y };
         let (recipe, trained, tried) = train_best(&labels, &train_set, &valid, &candidates)?;
         tracing::info!(repeats, tweet_repeat, score = trained.score, "corpus weight tried");
         weights_tried.push(json!({"corpus_repeats": repeats, "tweet_repeats": tweets_dir.is_some().then_some(tweet_repeat), "validation_score": trained.score}));
@@ -614,13 +609,32 @@ pub fn train_sentiment_with_corpus(
     Ok(head)
 }
 
-/// How many times the corpus's train messages repeat among the lexical reader's rows (their
-/// weight against SmSA and NusaX), as for the embedding head.
-const LEXICAL_CORPUS_REPEATS: [usize; 3] = [1, 4, 8];
+/// How many times the corpus's train messages repeat among the sentiment head's and its lexical
+/// reader's training rows (their weight against SmSA and NusaX).
+const CORPUS_REPEATS: [usize; 3] = [1, 4, 8];
 
 /// How many times the written tweets (data/tweets/written.tsv) repeat among the training rows,
 /// for the head and its lexical reader.
 const TWEET_REPEATS: [usize; 3] = [1, 4, 8];
+
+/// The (corpus, written tweets) repetitions a sentiment trainer tries, corpus-major; without
+/// tweets, the corpus's alone.
+fn weightings(with_tweets: bool) -> Vec<(usize, usize)> {
+    let tweets: &[usize] = if with_tweets { &TWEET_REPEATS } else { &[0] };
+    CORPUS_REPEATS.iter().flat_map(|&c| tweets.iter().map(move |&t| (c, t))).collect()
+}
+
+/// Training rows: `base`, then each part's rows repeated its number of times.
+fn weighted_rows<X: Clone>(base: (&[X], &[usize]), parts: &[(&[X], &[usize], usize)]) -> (Vec<X>, Vec<usize>) {
+    let (mut x, mut y) = (base.0.to_vec(), base.1.to_vec());
+    for &(part_x, part_y, times) in parts {
+        for _ in 0..times {
+            x.extend_from_slice(part_x);
+            y.extend_from_slice(part_y);
+        }
+    }
+    (x, y)
+}
 
 /// A labelled text set read both ways: embedded for the head, raw for the lexical reader.
 struct ReadSet {
@@ -736,6 +750,8 @@ pub fn train_sentiment_lexical(
     let weigh =
         |rows: &[(String, usize)]| -> Vec<Sparse> { rows.iter().map(|(t, _)| idf.weigh(&term_counts(t))).collect() };
     let (public_x, corpus_x, written_x) = (weigh(&public_train), weigh(&corpus_train), weigh(&written));
+    let labels_of = |rows: &[(String, usize)]| -> Vec<usize> { rows.iter().map(|(_, l)| *l).collect() };
+    let (public_y, corpus_y, written_y) = (labels_of(&public_train), labels_of(&corpus_train), labels_of(&written));
     let selection_x: Vec<Vec<Sparse>> =
         selection.iter().map(|s| s.texts.iter().map(|t| idf.weigh(&term_counts(t))).collect()).collect();
     let score = |lexical: &[Vec<Vec<f32>>], weight: f64| -> f64 {
@@ -757,20 +773,11 @@ pub fn train_sentiment_lexical(
     let mut best_here: Option<(f64, usize, f64)> = None;
     // (score, weight, corpus repeats, tweet repeats, recipe at its epoch, layer)
     let mut best: Option<(f64, f64, usize, usize, SparseRecipe, SparseLinear)> = None;
-    let tweet_repeats: &[usize] = if written.is_empty() { &[0] } else { &TWEET_REPEATS };
-    for (&repeats, &tweet_repeat) in
-        LEXICAL_CORPUS_REPEATS.iter().flat_map(|r| tweet_repeats.iter().map(move |t| (r, t)))
-    {
-        let mut x = public_x.clone();
-        let mut y: Vec<usize> = public_train.iter().map(|(_, l)| *l).collect();
-        for _ in 0..repeats {
-            x.extend(corpus_x.iter().cloned());
-            y.extend(corpus_train.iter().map(|(_, l)| *l));
-        }
-        for _ in 0..tweet_repeat {
-            x.extend(written_x.iter().cloned());
-            y.extend(written.iter().map(|(_, l)| *l));
-        }
+    for (repeats, tweet_repeat) in weightings(tweets.is_some()) {
+        let (x, y) = weighted_rows(
+            (&public_x, &public_y),
+            &[(&corpus_x, &corpus_y, repeats), (&written_x, &written_y, tweet_repeat)],
+        );
         for &recipe in &recipes {
             train_sparse(labels.len(), &x, &y, recipe, |epoch, layer| {
                 let lexical: Vec<Vec<Vec<f32>>> =
@@ -1497,6 +1504,15 @@ mod tests {
             "csat_score": null, "messages": []
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn weightings_repeat_each_part_its_number_of_times() {
+        assert_eq!(weightings(false), [(1, 0), (4, 0), (8, 0)]);
+        assert_eq!(weightings(true).len(), 9);
+        assert_eq!(weightings(true)[..3], [(1, 1), (1, 4), (1, 8)]);
+        let (x, y) = weighted_rows((&["s"], &[0]), &[(&["c"], &[1], 2), (&["t"], &[2], 0)]);
+        assert_eq!((x, y), (vec!["s", "c", "c"], vec![0, 1, 1]));
     }
 
     #[test]
