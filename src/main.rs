@@ -307,6 +307,14 @@ enum TrainCommand {
         /// Adapter merged into the encoder (`train adapter`); "" for the plain encoder.
         #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH, value_parser = adapter_path)]
         adapter: PathBuf,
+        /// Also fine-tune the encoder for this data: a low-rank adapter on its upper layers,
+        /// trained on the team's labels and saved in --out. Intent alone reads through it
+        /// (sentiment is untouched); analyze then embeds the texts read for intent twice.
+        #[arg(long, conflicts_with = "corpus")]
+        adapt_encoder: bool,
+        /// Epochs of encoder adaptation (the hold-out picks the best).
+        #[arg(long, default_value_t = 3, requires = "adapt_encoder")]
+        adapter_epochs: usize,
     },
     /// Sentiment (negative, neutral, positive) on SmSA and NusaX (+ the chat corpus, + tweets),
     /// selected on their validation splits.
@@ -826,6 +834,8 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                     out_of_scope,
                     corpus: None,
                     adapter,
+                    adapt_encoder,
+                    adapter_epochs,
                 },
         } => {
             if !(0.05..=0.5).contains(&holdout) {
@@ -847,6 +857,14 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                     "built-in taxonomy data/taxonomy/intents.toml".to_string(),
                 ),
             };
+            if adapt_encoder && adapter_epochs == 0 {
+                return Err(convoqa::Error::config("--adapter-epochs", "0", "at least 1, e.g. 3").into());
+            }
+            let adapt_recipe = adapt_encoder.then(|| convoqa::heads::adapt::AdaptRecipe {
+                epochs: adapter_epochs,
+                max_tokens,
+                ..Default::default()
+            });
             let (encoder, model_name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
             let how = convoqa::heads::intent::IntentTraining {
                 model_name: &model_name,
@@ -855,6 +873,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 max_tokens,
                 cache: cache.as_deref(),
                 out_of_scope: out_of_scope.as_deref(),
+                adapt_encoder: adapt_recipe.as_ref(),
             };
             let mut head = convoqa::heads::intent::train_intent(&encoder, &rows, &how, &out)?;
             head.card.command = std::env::args().collect::<Vec<_>>().join(" ");
@@ -873,6 +892,15 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                     o.min_confidence, o.label
                 );
             }
+            if let Some(report) = head.card.recipe.get("encoder_adapter") {
+                println!(
+                    "encoder adapter: epoch {} of {} kept (hold-out accuracy of its task head), {:.0} s; saved in {}",
+                    report["best_epoch"],
+                    report["epochs"].as_array().map_or(0, Vec::len),
+                    report["seconds"].as_f64().unwrap_or(0.0),
+                    out.join(convoqa::heads::intent::ENCODER_ADAPTER_DIR).display()
+                );
+            }
             println!("saved {}", out.display());
             Ok(())
         }
@@ -880,6 +908,10 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             let head = convoqa::heads::Head::load(&head_dir)?;
             let lexical = convoqa::heads::lexical::load_for(&head, &head_dir)?;
             let (encoder, _) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
+            let encoder = match &head.card.encoder_adapter {
+                Some(dir) => encoder.branch(&head_dir.join(dir))?,
+                None => encoder,
+            };
             let set = convoqa::heads::sentiment::embedded_set(
                 &encoder,
                 "eval",

@@ -490,6 +490,7 @@ pub fn train_conversation_intent(
         subject_weight: pooling.subject,
         message_decay: pooling.message_decay,
         lexical_weight,
+        encoder_adapter: None,
     };
     let head = Head::new(card, layers);
     head.save(out)?;
@@ -601,6 +602,7 @@ pub fn train_sentiment_with_corpus(
         subject_weight: 0.0,
         message_decay: crate::heads::intent::DEFAULT_MESSAGE_DECAY,
         lexical_weight: 0.0,
+        encoder_adapter: None,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
@@ -1487,6 +1489,7 @@ pub fn train_resolution(
         subject_weight: 0.0,
         message_decay: crate::heads::intent::DEFAULT_MESSAGE_DECAY,
         lexical_weight: 0.0,
+        encoder_adapter: None,
     };
     head.save(out)?;
     Ok(head)

@@ -8,17 +8,26 @@ fn write_tsv(path: &std::path::Path, rows: &[(&str, &str)]) {
     std::fs::write(path, body).unwrap();
 }
 
+/// Three intents of a shop's customers, one row each per item.
+fn team_rows(items: &[&str]) -> Vec<(String, &'static str)> {
+    items
+        .iter()
+        .flat_map(|item| {
+            [
+                (format!("refund {item} saya belum masuk ke rekening"), "refund"),
+                (format!("paket {item} saya belum sampai, resinya di mana"), "tracking"),
+                (format!("voucher diskon buat {item} ga bisa dipakai"), "voucher"),
+            ]
+        })
+        .collect()
+}
+
 #[test]
 fn a_team_head_with_an_out_of_scope_label_is_evaluated_with_its_threshold() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut rows = Vec::new();
-    let items =
-        ["sepatu", "tas", "jaket", "kaos", "celana", "topi", "dompet", "jam", "kacamata", "sandal", "rok", "kemeja"];
-    for item in items {
-        rows.push((format!("refund {item} saya belum masuk ke rekening"), "refund"));
-        rows.push((format!("paket {item} saya belum sampai, resinya di mana"), "tracking"));
-        rows.push((format!("voucher diskon buat {item} ga bisa dipakai"), "voucher"));
-    }
+    let mut rows = team_rows(&[
+        "sepatu", "tas", "jaket", "kaos", "celana", "topi", "dompet", "jam", "kacamata", "sandal", "rok", "kemeja",
+    ]);
     for odd in [
         "siapa presiden pertama",
         "resep rendang enak",
@@ -123,4 +132,136 @@ fn the_conversations_subject_column_is_read_for_intent() {
         }
     }
     assert!(email_changed > 0, "the e-mail conversations are read with their subjects");
+}
+
+/// `train intent --data FILE --adapt-encoder`: the team's labels also fine-tune the encoder (a
+/// low-rank adapter saved inside the head), `eval` and `analyze` read intent through it, the
+/// merged adapter gives what it gives beside the frozen weights, and sentiment, which never reads
+/// it, is unchanged.
+#[test]
+fn a_team_head_that_adapts_the_encoder_changes_intent_alone() {
+    use crate::common::Table;
+    use convoqa::encoder::bert::cosine;
+    use convoqa::encoder::lora::{AdaptedStack, Adapter};
+    use convoqa::encoder::Encoder;
+    let tmp = tempfile::tempdir().unwrap();
+    let rows = team_rows(&["sepatu", "tas", "jaket", "kaos", "celana", "topi", "dompet", "jam", "kacamata", "sandal"]);
+    let rows: Vec<(&str, &str)> = rows.iter().map(|(t, l)| (t.as_str(), *l)).collect();
+    let train = tmp.path().join("team.tsv");
+    write_tsv(&train, &rows);
+    let head = tmp.path().join("head");
+    let out = run_ok(&[
+        "train",
+        "intent",
+        "--data",
+        train.to_str().unwrap(),
+        "--holdout",
+        "0.2",
+        "--adapt-encoder",
+        "--adapter-epochs",
+        "2",
+        "--out",
+        head.to_str().unwrap(),
+    ]);
+    assert!(out.contains("encoder adapter:"), "{out}");
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(head.join("card.json")).unwrap()).unwrap();
+    assert_eq!(card["encoder_adapter"], "encoder-adapter");
+    assert_eq!(card["recipe"]["encoder_adapter"]["epochs"].as_array().unwrap().len(), 2, "{card}");
+    let adapter_dir = head.join("encoder-adapter");
+
+    // Merged into a copy of the run's encoder, the adapter gives the embeddings it gives beside
+    // the frozen weights, and the run's own encoder (what sentiment reads) is left as it was.
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let (encoder, _) =
+        Encoder::load_adapted(&Encoder::default_path(&root), Some(&root.join(convoqa::encoder::DEFAULT_ADAPTER_PATH)))
+            .unwrap();
+    let texts: Vec<&str> = rows.iter().map(|r| r.0).chain(["kak mau tanya ongkir ke medan berapa"]).collect();
+    let embed =
+        |e: &Encoder| e.embed(&texts, &e.query_prefix, 128, convoqa::encoder::DEFAULT_BATCH_TOKENS).unwrap().vectors;
+    let before = embed(&encoder);
+    let branch = encoder.branch(&adapter_dir).unwrap();
+    assert_eq!(embed(&encoder), before, "branching leaves the shared encoder alone");
+    let adapted = embed(&branch);
+    let adapter = Adapter::load(&adapter_dir).unwrap();
+    let stack = AdaptedStack {
+        model: &encoder.model,
+        first_layer: adapter.spec.first_layer,
+        scale: adapter.scale(),
+        weights: &adapter.weights,
+    };
+    let mut changed = 0;
+    for (i, t) in texts.iter().enumerate() {
+        let ids = encoder.tokenizer.encode(&format!("{}{t}", encoder.query_prefix), 128).unwrap().ids;
+        let (hidden, mask) = encoder
+            .model
+            .hidden_until(&[ids.as_slice()], encoder.tokenizer.pad_id(), adapter.spec.first_layer)
+            .unwrap();
+        let unmerged = stack.embed(&hidden, &mask).unwrap().to_vec2::<f32>().unwrap().remove(0);
+        let c = cosine(&unmerged, &adapted[i]);
+        assert!(c >= 0.9999, "text {i}: cosine {c}");
+        changed += usize::from(cosine(&before[i], &adapted[i]) < 0.9999);
+    }
+    assert!(changed > texts.len() / 2, "the adapter moves the embeddings: {changed} of {}", texts.len());
+
+    let eval = tmp.path().join("eval.tsv");
+    write_tsv(
+        &eval,
+        &[
+            ("refund kemeja belum balik dananya", "refund"),
+            ("kurir belum antar paket rok", "tracking"),
+            ("kode voucher kemeja ditolak", "voucher"),
+        ],
+    );
+    let report = run_ok(&["eval", "--head", head.to_str().unwrap(), "--data", eval.to_str().unwrap()]);
+    assert!(report.contains("n = 3"), "{report}");
+
+    // analyze with the team head: intent comes from its labels, read through its adapter (a
+    // second pass over the texts intent reads, counted in the manifest); sentiment is the same
+    // as a run with the built-in intent head.
+    let data = tmp.path().join("dev");
+    run_ok(&["corpus-export", "--split", "dev", "--out", data.to_str().unwrap()]);
+    let config = tmp.path().join("team.toml");
+    std::fs::write(&config, format!("[model]\nintent_head = {:?}\n", head.display().to_string())).unwrap();
+    let analyze = |name: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        crate::common::analyze_tables_with(
+            &data.join("messages.parquet"),
+            &data.join("conversations.parquet"),
+            &out,
+            extra,
+        );
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("run_manifest.json")).unwrap()).unwrap();
+        (out, manifest)
+    };
+    let (built_in, built_in_manifest) = analyze("built-in", &[]);
+    let (team, team_manifest) = analyze("team", &["--config", config.to_str().unwrap()]);
+    assert!(built_in_manifest["model"].get("intent_adapter_texts").is_none(), "{}", built_in_manifest["model"]);
+    let again = team_manifest["model"]["intent_adapter_texts"].as_u64().unwrap();
+    assert!(
+        again > 0 && again < team_manifest["model"]["distinct_texts"].as_u64().unwrap(),
+        "{}",
+        team_manifest["model"]
+    );
+    let (a, b) = (Table::open(&built_in.join("messages.parquet")), Table::open(&team.join("messages.parquet")));
+    assert_eq!(a.len(), b.len());
+    // The team head reads no menu options or subjects, so the shared pass holds fewer distinct
+    // texts and batches differently: probabilities may move in the last float digits.
+    for r in 0..a.len() {
+        for column in ["sentiment", "sentiment_source"] {
+            assert_eq!(a.get(column, r), b.get(column, r), "{column}, row {r}");
+        }
+        for column in ["sentiment_negative", "sentiment_neutral", "sentiment_positive"] {
+            let (x, y) = (a.get(column, r).f64(), b.get(column, r).f64());
+            assert_eq!(x.is_some(), y.is_some(), "{column}, row {r}");
+            assert!((x.unwrap_or(0.0) - y.unwrap_or(0.0)).abs() < 1e-4, "{column}, row {r}: {x:?} vs {y:?}");
+        }
+    }
+    let conversations = Table::open(&team.join("conversations.parquet"));
+    for r in 0..conversations.len() {
+        let intent = conversations.get("intent", r);
+        let intent = intent.str().unwrap_or("other");
+        assert!(["refund", "tracking", "voucher", "other"].contains(&intent), "{intent}");
+    }
 }

@@ -26,6 +26,10 @@ use crate::text::inference_key;
 /// The loaded model: encoder plus heads.
 pub struct LanguageModel {
     pub encoder: Box<dyn Embed>,
+    /// A team intent head's own encoder (the run's encoder with the head's adapter merged on
+    /// top, `train intent --adapt-encoder`): the texts intent reads are embedded again through
+    /// it. None for heads that read the shared embeddings, like the built-in one.
+    pub intent_encoder: Option<Box<dyn Embed>>,
     pub sentiment: Head,
     /// The sentiment head's lexical reader, when its card blends one (`lexical_weight` > 0).
     pub sentiment_lexical: Option<LexicalHead>,
@@ -72,8 +76,13 @@ impl LanguageModel {
         {
             check_head_fits(head, Path::new(dir), &encoder)?;
         }
+        let intent_encoder = match &intent.card.encoder_adapter {
+            Some(dir) => Some(Box::new(encoder.branch(&Path::new(&cfg.intent_head).join(dir))?) as Box<dyn Embed>),
+            None => None,
+        };
         Ok(LanguageModel {
             encoder: Box::new(encoder),
+            intent_encoder,
             sentiment,
             sentiment_lexical,
             intent,
@@ -166,6 +175,10 @@ pub struct Enrichment {
     pub intent_embeddings: Vec<Vec<f32>>,
     /// Per message (aligned like `sentiment`), its index into `intent_embeddings`.
     pub message_slots: Vec<Vec<Option<usize>>>,
+    /// With a team intent head's own encoder (`LanguageModel::intent_encoder`): the vectors the
+    /// intent head reads, indexed like `intent_embeddings` and filled only at the slots intent
+    /// reads (the rest empty). None when the intent head reads `intent_embeddings` itself.
+    pub intent_head_embeddings: Option<Vec<Vec<f32>>>,
     /// How each conversation ended (None without the resolution head, or with nothing said).
     pub resolution: Vec<Option<Resolution>>,
     pub stats: EnrichStats,
@@ -186,7 +199,14 @@ pub struct EnrichStats {
     pub tokens: u64,
     pub truncated: u64,
     pub max_tokens: usize,
+    /// Texts embedded a second time through a team intent head's encoder adapter.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub intent_adapter_texts: u64,
     pub seconds: f64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<Enrichment> {
@@ -281,6 +301,14 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
     };
     let refs: Vec<&str> = texts.distinct.iter().map(String::as_str).collect();
     let embedded = model.encoder.embed_texts(&refs, model.max_tokens)?;
+    let intent_head_embeddings = match &model.intent_encoder {
+        Some(encoder) => {
+            let read = intent_read_slots(conversations, &slots, &rules, &menu_slots, &subject_slots);
+            Some(embed_again(encoder.as_ref(), &refs, &read, model.max_tokens)?)
+        }
+        None => None,
+    };
+    let intent_vectors = intent_head_embeddings.as_ref().unwrap_or(&embedded.vectors);
     let probs = sentiment_proba(model, &embedded.vectors, &refs, &slots)?;
     let results: Vec<MessageSentiment> = probs
         .iter()
@@ -322,14 +350,14 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
             for (((m, slot), rule), option) in conv.messages.iter().zip(row).zip(conv_rules).zip(picked_options) {
                 match (m.text.as_deref(), slot) {
                     (Some(t), Some(slot)) if reads_intent(t, *rule) => {
-                        vectors.push(embedded.vectors[*slot].as_slice());
+                        vectors.push(intent_vectors[*slot].as_slice());
                         read.push(t);
                     }
                     _ => read.extend(option.as_deref()),
                 }
             }
-            let picked: Vec<&[f32]> = menus.iter().map(|&i| embedded.vectors[i].as_slice()).collect();
-            let subject = subject.map(|i| embedded.vectors[i].as_slice());
+            let picked: Vec<&[f32]> = menus.iter().map(|&i| intent_vectors[i].as_slice()).collect();
+            let subject = subject.map(|i| intent_vectors[i].as_slice());
             let document =
                 model.intent_lexical.as_ref().map(|_| intent_document(read.into_iter().chain(*subject_text)));
             (pooling.pool(&vectors, &picked, subject), document)
@@ -355,12 +383,53 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
             tokens: embedded.tokens as u64,
             truncated: embedded.truncated as u64,
             max_tokens: model.max_tokens,
+            intent_adapter_texts: intent_head_embeddings
+                .as_ref()
+                .map_or(0, |v| v.iter().filter(|e| !e.is_empty()).count() as u64),
             seconds: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
         },
         intent_embeddings: embedded.vectors,
+        intent_head_embeddings,
         message_slots: slots,
         resolution,
     })
+}
+
+/// The slots of the texts the intent head pools: substantive customer messages no rule decided,
+/// and the menu options and subjects its card reads (as `enrich` pools them).
+fn intent_read_slots(
+    conversations: &[Conversation],
+    slots: &[Vec<Option<usize>>],
+    rules: &[Vec<Option<crate::context::RuleReading>>],
+    menu_slots: &[Vec<usize>],
+    subject_slots: &[Option<usize>],
+) -> Vec<usize> {
+    let mut read = std::collections::BTreeSet::new();
+    for (((conv, row), conv_rules), (menus, subject)) in
+        conversations.iter().zip(slots).zip(rules).zip(menu_slots.iter().zip(subject_slots))
+    {
+        for ((m, slot), rule) in conv.messages.iter().zip(row).zip(conv_rules) {
+            if let (Some(t), Some(slot)) = (m.text.as_deref(), slot) {
+                if reads_intent(t, *rule) {
+                    read.insert(*slot);
+                }
+            }
+        }
+        read.extend(menus.iter().copied().chain(*subject));
+    }
+    read.into_iter().collect()
+}
+
+/// `texts[slot]` for each of `read` embedded through `encoder`, placed at their slots (the other
+/// slots stay empty).
+fn embed_again(encoder: &dyn Embed, texts: &[&str], read: &[usize], max_tokens: usize) -> Result<Vec<Vec<f32>>> {
+    let again: Vec<&str> = read.iter().map(|&i| texts[i]).collect();
+    let embedded = encoder.embed_texts(&again, max_tokens)?;
+    let mut vectors = vec![Vec::new(); texts.len()];
+    for (&slot, v) in read.iter().zip(embedded.vectors) {
+        vectors[slot] = v;
+    }
+    Ok(vectors)
 }
 
 /// Each conversation's resolution from its closing exchange's embeddings (text slots index
@@ -516,7 +585,8 @@ pub fn message_intents(
     let mut documents: Vec<&str> = Vec::new();
     for (slot, key) in reads.iter().flatten().flatten() {
         position.entry(*slot).or_insert_with(|| {
-            inputs.push(enrichment.intent_embeddings[*slot].clone());
+            let vectors = enrichment.intent_head_embeddings.as_ref().unwrap_or(&enrichment.intent_embeddings);
+            inputs.push(vectors[*slot].clone());
             documents.push(key);
             inputs.len() - 1
         });
@@ -646,6 +716,7 @@ mod tests {
     fn fake_model(calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> LanguageModel {
         LanguageModel {
             encoder: Box::new(FakeEncoder { calls }),
+            intent_encoder: None,
             // Each label reads its own direction, sharply.
             sentiment: head(
                 &["negative", "neutral", "positive"],

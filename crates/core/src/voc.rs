@@ -1058,6 +1058,7 @@ mod tests {
             sentiment: vec![vec![NEG]; said.len()],
             intent: vec![],
             intent_embeddings: said.iter().map(|(_, v, _)| normalised(v.to_vec())).collect(),
+            intent_head_embeddings: None,
             message_slots: (0..said.len()).map(|i| vec![Some(i)]).collect(),
             resolution: vec![None; said.len()],
             stats: Default::default(),

@@ -55,7 +55,12 @@ pub fn analyze_demo(data: &Path, out: &Path) {
 
 /// Analyses a messages input and a conversations table into `out`, quietly.
 pub fn analyze_tables(messages: &Path, conversations: &Path, out: &Path) {
-    run_ok(&[
+    analyze_tables_with(messages, conversations, out, &[]);
+}
+
+/// As `analyze_tables`, with more arguments (e.g. `--config FILE`).
+pub fn analyze_tables_with(messages: &Path, conversations: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec![
         "analyze",
         "--messages",
         messages.to_str().unwrap(),
@@ -64,7 +69,9 @@ pub fn analyze_tables(messages: &Path, conversations: &Path, out: &Path) {
         "--out",
         out.to_str().unwrap(),
         "--quiet",
-    ]);
+    ];
+    args.extend(extra);
+    run_ok(&args);
 }
 
 pub fn read_parquet(path: &Path) -> RecordBatch {

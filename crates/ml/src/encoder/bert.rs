@@ -8,6 +8,8 @@
 //! 250k-row word table stays in Q4_0, dequantised only for the rows a batch looks up, which keeps
 //! the loaded model near 140 MB instead of 470 MB.
 
+use std::sync::Arc;
+
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::ops::{layer_norm, softmax_last_dim};
 
@@ -21,6 +23,8 @@ fn ce(source: candle_core::Error) -> Error {
 
 /// y = x W^T + b, W stored [out, in] as in the file; the GEMM reads it transposed in place,
 /// so no second copy of the weights is ever made (storing it transposed measured no faster).
+/// Cloning shares the tensors (candle's storage is reference-counted).
+#[derive(Clone)]
 pub(crate) struct Linear {
     pub(crate) weight: Tensor,
     pub(crate) bias: Tensor,
@@ -41,6 +45,7 @@ impl Module for Linear {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Norm {
     pub(crate) weight: Tensor,
     pub(crate) bias: Tensor,
@@ -74,6 +79,7 @@ pub(crate) struct LayerWeights {
     pub out_norm: (Vec<f32>, Vec<f32>),
 }
 
+#[derive(Clone)]
 pub(crate) struct Layer {
     pub(crate) qkv: Linear,
     pub(crate) attn_out: Linear,
@@ -126,12 +132,15 @@ pub(crate) struct EmbeddingWeights {
     pub norm: (Vec<f32>, Vec<f32>),
 }
 
+/// Cloning is cheap: the word table and the layers' tensors are shared, so a copy that gets
+/// an adapter merged (`Encoder::branch`) holds only the matrices the adapter changes.
+#[derive(Clone)]
 pub struct BertModel {
     pub shape: EncoderShape,
     pub pooling: Pooling,
     device: Device,
-    words: WordTable,
-    positions: Vec<f32>,
+    words: Arc<WordTable>,
+    positions: Arc<Vec<f32>>,
     position_offset: usize,
     token_type0: Vec<f32>,
     emb_norm: Norm,
@@ -162,8 +171,8 @@ impl BertModel {
             layers,
             shape,
             pooling,
-            words: emb.words,
-            positions: emb.positions,
+            words: Arc::new(emb.words),
+            positions: Arc::new(emb.positions),
             position_offset: emb.position_offset,
             token_type0: emb.token_type0,
             device: dev,
@@ -217,7 +226,7 @@ impl BertModel {
                     return Err(Error::internal(format!("token id {id} outside the vocabulary")));
                 }
                 let dst = &mut x[(b * len + t) * h..(b * len + t + 1) * h];
-                match &self.words {
+                match self.words.as_ref() {
                     WordTable::Q4(q4) => dequantise_q4_0(&q4[id * row_bytes..(id + 1) * row_bytes], dst),
                     WordTable::F32(table) => dst.copy_from_slice(&table[id * h..(id + 1) * h]),
                 }

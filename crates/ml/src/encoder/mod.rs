@@ -12,6 +12,7 @@ pub mod lora;
 pub mod tokenizer;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -60,8 +61,10 @@ impl TextTokenizer {
     }
 }
 
+#[derive(Clone)]
 pub struct Encoder {
-    pub tokenizer: TextTokenizer,
+    /// Shared with branches (`Encoder::branch`), which differ only in upper-layer weights.
+    pub tokenizer: Arc<TextTokenizer>,
     pub model: BertModel,
     /// What the model expects before each text: "query: " for E5, a sentence-transformers
     /// prompt if its config names one, else nothing.
@@ -117,7 +120,7 @@ impl Encoder {
             let hf = hf::load(path)?;
             release_freed_memory();
             return Ok(Encoder {
-                tokenizer: TextTokenizer::Hf(hf.tokenizer),
+                tokenizer: Arc::new(TextTokenizer::Hf(hf.tokenizer)),
                 model: hf.model,
                 query_prefix: hf.query_prefix,
                 name,
@@ -130,7 +133,7 @@ impl Encoder {
         drop(file);
         release_freed_memory();
         Ok(Encoder {
-            tokenizer: TextTokenizer::SentencePiece(tokenizer),
+            tokenizer: Arc::new(TextTokenizer::SentencePiece(tokenizer)),
             model,
             query_prefix: QUERY_PREFIX.into(),
             name,
@@ -158,10 +161,33 @@ impl Encoder {
         }
         adapter.merge_into(&mut self.model)?;
         self.name = format!("{}+{}", self.name, encoder_name(dir));
-        let weights = dir.join("adapter.safetensors");
-        let bytes = std::fs::read(&weights).map_err(|e| Error::read(&weights, "reading", e))?;
-        self.weights_id = format!("{:016x}", convoqa_domain::text::stable_hash_bytes(&bytes));
+        self.weights_id = adapter_weights_id(dir)?;
         Ok(self)
+    }
+
+    /// This encoder with a second adapter merged on top, as a copy that shares every tensor the
+    /// adapter leaves alone (`BertModel` clones share storage): a team intent head trained with
+    /// `train intent --adapt-encoder` reads its texts through it while sentiment keeps reading
+    /// this encoder. The adapter must have been trained on this encoder (its name and weights).
+    pub fn branch(&self, dir: &Path) -> Result<Encoder> {
+        let adapter = lora::Adapter::load(dir)?;
+        if adapter.spec.base != self.name {
+            return Err(Error::config(
+                "model",
+                format!(
+                    "the encoder adapter in {} was trained on {}, but the run's encoder is {}",
+                    dir.display(),
+                    adapter.spec.base,
+                    self.name
+                ),
+                "retrain the intent head with `convoqa train intent --data FILE --adapt-encoder` against the [model] encoder and adapter you run with",
+            ));
+        }
+        let mut branch = self.clone();
+        adapter.merge_into(&mut branch.model)?;
+        branch.name = format!("{}+{}", self.name, encoder_name(dir));
+        branch.weights_id = format!("{}+{}", self.weights_id, adapter_weights_id(dir)?);
+        Ok(branch)
     }
 
     /// The encoder with the adapter merged when one is given (None or "": the plain encoder),
@@ -234,6 +260,14 @@ impl Encoder {
             truncated: tokens.iter().filter(|t| t.truncated).count(),
         })
     }
+}
+
+/// A hash of an adapter's weights file: embedding caches key on it, so vectors of an adapter
+/// since retrained under the same name are never served.
+fn adapter_weights_id(dir: &Path) -> Result<String> {
+    let weights = dir.join("adapter.safetensors");
+    let bytes = std::fs::read(&weights).map_err(|e| Error::read(&weights, "reading", e))?;
+    Ok(format!("{:016x}", convoqa_domain::text::stable_hash_bytes(&bytes)))
 }
 
 /// Loading frees the file image and every temporary f32 copy; glibc keeps such memory mapped

@@ -182,9 +182,118 @@ fn loss(logits: &Tensor, y: &[usize]) -> candle_core::Result<Tensor> {
     candle_nn::loss::cross_entropy(logits, &y)
 }
 
+/// The adapter's variables for every target of the upper layers: A small random, B zero, so
+/// training starts at the encoder it adapts.
+fn adapter_vars(
+    model: &crate::encoder::bert::BertModel,
+    recipe: &AdaptRecipe,
+    rng: &mut ChaCha8Rng,
+) -> Result<BTreeMap<String, (Var, Var)>> {
+    let mut vars = BTreeMap::new();
+    for l in recipe.first_layer..model.layers.len() {
+        for name in TARGETS {
+            let (out_dim, in_dim) = crate::encoder::lora::target(&model.layers[l], name).weight.dims2().map_err(ce)?;
+            let bound = 1.0 / (in_dim as f32).sqrt();
+            let a: Vec<f32> = (0..recipe.rank * in_dim).map(|_| rng.random_range(-bound..bound)).collect();
+            let a =
+                Var::from_tensor(&Tensor::from_vec(a, (recipe.rank, in_dim), &Device::Cpu).map_err(ce)?).map_err(ce)?;
+            let b = Var::zeros((out_dim, recipe.rank), DType::F32, &Device::Cpu).map_err(ce)?;
+            vars.insert(format!("l{l}.{name}"), (a, b));
+        }
+    }
+    Ok(vars)
+}
+
+/// A task's classifier weights (for `head_logits`): W small random, b zero.
+fn task_head(k: usize, h: usize, rng: &mut ChaCha8Rng) -> Result<(Var, Var)> {
+    let bound = 1.0 / (h as f32).sqrt();
+    let w: Vec<f32> = (0..k * h).map(|_| rng.random_range(-bound..bound)).collect();
+    Ok((
+        Var::from_tensor(&Tensor::from_vec(w, (k, h), &Device::Cpu).map_err(ce)?).map_err(ce)?,
+        Var::zeros(k, DType::F32, &Device::Cpu).map_err(ce)?,
+    ))
+}
+
+/// The adapter's current weights, copied out of the variables.
+fn snapshot(vars: &BTreeMap<String, (Var, Var)>) -> Result<BTreeMap<String, (Tensor, Tensor)>> {
+    vars.iter()
+        .map(|(k, (a, b))| Ok((k.clone(), (a.as_tensor().copy().map_err(ce)?, b.as_tensor().copy().map_err(ce)?))))
+        .collect()
+}
+
+/// Adapted embeddings of cached texts (by slot), in the order given.
+fn embed_cached_slots(
+    model: &crate::encoder::bert::BertModel,
+    cache: &TextCache,
+    first_layer: usize,
+    scale: f64,
+    weights: &BTreeMap<String, (Tensor, Tensor)>,
+    slots: &[usize],
+) -> Result<Vec<Vec<f32>>> {
+    let h = model.shape.hidden;
+    let stack = AdaptedStack { model, first_layer, scale, weights };
+    let mut order: Vec<usize> = (0..slots.len()).collect();
+    order.sort_by_key(|&i| cache.lens[slots[i]]);
+    let mut out = vec![Vec::new(); slots.len()];
+    for chunk in order.chunks(64) {
+        let ss: Vec<usize> = chunk.iter().map(|&i| slots[i]).collect();
+        let (x, mask) = cache.batch(&ss, h).map_err(ce)?;
+        let e = stack.embed(&x, &mask).map_err(ce)?.to_vec2::<f32>().map_err(ce)?;
+        for (&i, v) in chunk.iter().zip(e) {
+            out[i] = v;
+        }
+    }
+    Ok(out)
+}
+
+/// Predicted classes of a task head on embeddings.
+fn head_predictions(e: Vec<Vec<f32>>, w: &Var, b: &Var, h: usize) -> Result<Vec<usize>> {
+    let n = e.len();
+    let x = Tensor::from_vec(e.into_iter().flatten().collect::<Vec<_>>(), (n, h), &Device::Cpu).map_err(ce)?;
+    Ok(head_logits(&x, w, b)
+        .map_err(ce)?
+        .argmax(D::Minus1)
+        .map_err(ce)?
+        .to_vec1::<u32>()
+        .map_err(ce)?
+        .into_iter()
+        .map(|v| v as usize)
+        .collect())
+}
+
 pub struct AdaptOutcome {
     pub adapter: Adapter,
     pub report: serde_json::Value,
+}
+
+/// The adapted layers must exist: `first_layer` below the encoder's layer count.
+fn check_first_layer(model: &crate::encoder::bert::BertModel, recipe: &AdaptRecipe) -> Result<()> {
+    if recipe.first_layer >= model.layers.len() {
+        return Err(Error::config(
+            "--first-layer",
+            format!("{} is not below the encoder's {} layers", recipe.first_layer, model.layers.len()),
+            "e.g. --first-layer 6",
+        ));
+    }
+    Ok(())
+}
+
+/// The trained weights described for the adapter file: the encoder they fit, shape and training.
+fn outcome(
+    encoder: &Encoder,
+    recipe: &AdaptRecipe,
+    weights: BTreeMap<String, (Tensor, Tensor)>,
+    report: serde_json::Value,
+) -> AdaptOutcome {
+    let spec = AdapterSpec {
+        base: encoder.name.clone(),
+        rank: recipe.rank,
+        alpha: recipe.alpha,
+        first_layer: recipe.first_layer,
+        targets: TARGETS.iter().map(|s| s.to_string()).collect(),
+        training: report.clone(),
+    };
+    AdaptOutcome { adapter: Adapter { spec, weights }, report }
 }
 
 /// Trains the adapter; returns the epoch that scored best on the dev split.
@@ -198,13 +307,7 @@ pub fn train_adapter(
     let started = Instant::now();
     let model = &encoder.model;
     let h = model.shape.hidden;
-    if recipe.first_layer >= model.layers.len() {
-        return Err(Error::config(
-            "--first-layer",
-            format!("{} is not below the encoder's {} layers", recipe.first_layer, model.layers.len()),
-            "e.g. --first-layer 6",
-        ));
-    }
+    check_first_layer(model, recipe)?;
     let mut rng = ChaCha8Rng::seed_from_u64(recipe.seed);
     let mut cache = TextCache::new();
     let s_labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
@@ -287,30 +390,9 @@ pub fn train_adapter(
     let cache_s = t0.elapsed().as_secs_f64();
     tracing::info!(texts = cache.texts.len(), seconds = cache_s, "lower layers cached");
 
-    // The adapter's variables: A small random, B zero, so training starts at the base encoder.
-    let mut vars: BTreeMap<String, (Var, Var)> = BTreeMap::new();
-    for l in recipe.first_layer..model.layers.len() {
-        for name in TARGETS {
-            let w = crate::encoder::lora::target(&model.layers[l], name).weight.dims2().map_err(ce)?;
-            let (out_dim, in_dim) = w;
-            let bound = 1.0 / (in_dim as f32).sqrt();
-            let a: Vec<f32> = (0..recipe.rank * in_dim).map(|_| rng.random_range(-bound..bound)).collect();
-            let a =
-                Var::from_tensor(&Tensor::from_vec(a, (recipe.rank, in_dim), &Device::Cpu).map_err(ce)?).map_err(ce)?;
-            let b = Var::zeros((out_dim, recipe.rank), DType::F32, &Device::Cpu).map_err(ce)?;
-            vars.insert(format!("l{l}.{name}"), (a, b));
-        }
-    }
-    let head = |k: usize, rng: &mut ChaCha8Rng| -> Result<(Var, Var)> {
-        let bound = 1.0 / (h as f32).sqrt();
-        let w: Vec<f32> = (0..k * h).map(|_| rng.random_range(-bound..bound)).collect();
-        Ok((
-            Var::from_tensor(&Tensor::from_vec(w, (k, h), &Device::Cpu).map_err(ce)?).map_err(ce)?,
-            Var::zeros(k, DType::F32, &Device::Cpu).map_err(ce)?,
-        ))
-    };
-    let (sw, sb) = head(s_labels.len(), &mut rng)?;
-    let (iw, ib) = head(i_labels.len(), &mut rng)?;
+    let vars = adapter_vars(model, recipe, &mut rng)?;
+    let (sw, sb) = task_head(s_labels.len(), h, &mut rng)?;
+    let (iw, ib) = task_head(i_labels.len(), h, &mut rng)?;
     let mut all_vars: Vec<Var> = vars.values().flat_map(|(a, b)| [a.clone(), b.clone()]).collect();
     all_vars.extend([sw.clone(), sb.clone(), iw.clone(), ib.clone()]);
     let mut opt =
@@ -318,42 +400,15 @@ pub fn train_adapter(
             .map_err(ce)?;
     let scale = recipe.alpha / recipe.rank as f64;
 
-    let snapshot = |vars: &BTreeMap<String, (Var, Var)>| -> Result<BTreeMap<String, (Tensor, Tensor)>> {
-        vars.iter()
-            .map(|(k, (a, b))| Ok((k.clone(), (a.as_tensor().copy().map_err(ce)?, b.as_tensor().copy().map_err(ce)?))))
-            .collect()
-    };
-    let embed_slots = |weights: &BTreeMap<String, (Tensor, Tensor)>, slots: &[usize]| -> Result<Vec<Vec<f32>>> {
-        let stack = AdaptedStack { model, first_layer: recipe.first_layer, scale, weights };
-        let mut order: Vec<usize> = (0..slots.len()).collect();
-        order.sort_by_key(|&i| cache.lens[slots[i]]);
-        let mut out = vec![Vec::new(); slots.len()];
-        for chunk in order.chunks(64) {
-            let ss: Vec<usize> = chunk.iter().map(|&i| slots[i]).collect();
-            let (x, mask) = cache.batch(&ss, h).map_err(ce)?;
-            let e = stack.embed(&x, &mask).map_err(ce)?.to_vec2::<f32>().map_err(ce)?;
-            for (&i, v) in chunk.iter().zip(e) {
-                out[i] = v;
-            }
-        }
-        Ok(out)
+    let embed_slots = |weights: &BTreeMap<String, (Tensor, Tensor)>, slots: &[usize]| {
+        embed_cached_slots(model, &cache, recipe.first_layer, scale, weights, slots)
     };
     // Dev: sentiment macro-F1 of the task head on the corpus dev messages, and conversation
     // intent accuracy from pooled embeddings (as analyze pools them).
     let dev_score = |weights: &BTreeMap<String, (Tensor, Tensor)>| -> Result<(f64, f64)> {
         let s_slots: Vec<usize> = sentiment_dev.iter().map(|r| r.0).collect();
         let e = embed_slots(weights, &s_slots)?;
-        let x = Tensor::from_vec(e.into_iter().flatten().collect::<Vec<_>>(), (s_slots.len(), h), &Device::Cpu)
-            .map_err(ce)?;
-        let pred: Vec<usize> = head_logits(&x, &sw, &sb)
-            .map_err(ce)?
-            .argmax(D::Minus1)
-            .map_err(ce)?
-            .to_vec1::<u32>()
-            .map_err(ce)?
-            .into_iter()
-            .map(|v| v as usize)
-            .collect();
+        let pred = head_predictions(e, &sw, &sb, h)?;
         let sent_f1 = evaluate(&s_labels, &sentiment_dev.iter().map(|r| r.1).collect::<Vec<_>>(), &pred).macro_f1;
         let all_slots: Vec<usize> = dev_convs.iter().flat_map(|(s, _)| s.iter().copied()).collect();
         let e = embed_slots(weights, &all_slots)?;
@@ -387,18 +442,8 @@ pub fn train_adapter(
         steps.shuffle(&mut rng);
         let mut total_loss = 0.0;
         for (i, (is_sentiment, batch)) in steps.iter().enumerate() {
-            let weights: BTreeMap<String, (Tensor, Tensor)> =
-                vars.iter().map(|(k, (a, b))| (k.clone(), (a.as_tensor().clone(), b.as_tensor().clone()))).collect();
-            let stack = AdaptedStack { model, first_layer: recipe.first_layer, scale, weights: &weights };
-            let slots: Vec<usize> = batch.iter().map(|r| r.0).collect();
-            let y: Vec<usize> = batch.iter().map(|r| r.1).collect();
-            let (x, mask) = cache.batch(&slots, h).map_err(ce)?;
-            let emb = stack.embed(&x, &mask).map_err(ce)?;
-            let logits =
-                if *is_sentiment { head_logits(&emb, &sw, &sb) } else { head_logits(&emb, &iw, &ib) }.map_err(ce)?;
-            let l = loss(&logits, &y).map_err(ce)?;
-            total_loss += l.to_scalar::<f32>().map_err(ce)? as f64;
-            opt.backward_step(&l).map_err(ce)?;
+            let head = if *is_sentiment { (&sw, &sb) } else { (&iw, &ib) };
+            total_loss += train_step(model, &cache, &vars, recipe.first_layer, scale, head, batch, &mut opt)?;
             if (i + 1) % 25 == 0 {
                 tracing::info!(
                     epoch,
@@ -432,13 +477,125 @@ pub fn train_adapter(
         "seconds": started.elapsed().as_secs_f64(),
         "threads": rayon::current_num_threads(),
     });
-    let spec = AdapterSpec {
-        base: encoder.name.clone(),
-        rank: recipe.rank,
-        alpha: recipe.alpha,
-        first_layer: recipe.first_layer,
-        targets: TARGETS.iter().map(|s| s.to_string()).collect(),
-        training: report.clone(),
-    };
-    Ok(AdaptOutcome { adapter: Adapter { spec, weights }, report })
+    Ok(outcome(encoder, recipe, weights, report))
+}
+
+/// One optimiser step on a batch of (text slot, class) rows through the adapted upper layers and
+/// a task head; returns the batch's loss.
+#[allow(clippy::too_many_arguments)]
+fn train_step(
+    model: &crate::encoder::bert::BertModel,
+    cache: &TextCache,
+    vars: &BTreeMap<String, (Var, Var)>,
+    first_layer: usize,
+    scale: f64,
+    head: (&Var, &Var),
+    batch: &[(usize, usize)],
+    opt: &mut AdamW,
+) -> Result<f64> {
+    let weights: BTreeMap<String, (Tensor, Tensor)> =
+        vars.iter().map(|(k, (a, b))| (k.clone(), (a.as_tensor().clone(), b.as_tensor().clone()))).collect();
+    let stack = AdaptedStack { model, first_layer, scale, weights: &weights };
+    let slots: Vec<usize> = batch.iter().map(|r| r.0).collect();
+    let y: Vec<usize> = batch.iter().map(|r| r.1).collect();
+    let (x, mask) = cache.batch(&slots, model.shape.hidden).map_err(ce)?;
+    let emb = stack.embed(&x, &mask).map_err(ce)?;
+    let l = loss(&head_logits(&emb, head.0, head.1).map_err(ce)?, &y).map_err(ce)?;
+    let value = l.to_scalar::<f32>().map_err(ce)? as f64;
+    opt.backward_step(&l).map_err(ce)?;
+    Ok(value)
+}
+
+/// A team's own intent data adapts the encoder for its intent head alone (`convoqa train intent
+/// --data FILE --adapt-encoder`): low-rank adapters on the upper layers of the encoder the run
+/// uses (the chat adapter already merged), trained on one task, the team's labels, with a
+/// cosine task head. The epoch is the one whose task head is most accurate on `select` (the
+/// hold-out, which also picks the intent head's recipe). Sentiment never reads this adapter:
+/// `analyze` embeds the texts read for intent a second time through it.
+pub fn train_team_adapter(
+    encoder: &Encoder,
+    train: &[(&str, usize)],
+    select: &[(&str, usize)],
+    labels: usize,
+    recipe: &AdaptRecipe,
+) -> Result<AdaptOutcome> {
+    let started = Instant::now();
+    let model = &encoder.model;
+    let h = model.shape.hidden;
+    check_first_layer(model, recipe)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(recipe.seed);
+    let mut cache = TextCache::new();
+    let train_rows: Vec<(usize, usize)> = train.iter().map(|&(t, y)| (cache.slot(t), y)).collect();
+    let select_rows: Vec<(usize, usize)> = select.iter().map(|&(t, y)| (cache.slot(t), y)).collect();
+    let t0 = Instant::now();
+    cache.fill(encoder, recipe.first_layer, recipe.max_tokens)?;
+    let cache_s = t0.elapsed().as_secs_f64();
+    tracing::info!(texts = cache.texts.len(), seconds = cache_s, "lower layers cached");
+
+    let vars = adapter_vars(model, recipe, &mut rng)?;
+    let (w, b) = task_head(labels, h, &mut rng)?;
+    let mut all_vars: Vec<Var> = vars.values().flat_map(|(a, b)| [a.clone(), b.clone()]).collect();
+    all_vars.extend([w.clone(), b.clone()]);
+    let mut opt =
+        AdamW::new(all_vars, ParamsAdamW { lr: recipe.learning_rate, weight_decay: 0.0, ..Default::default() })
+            .map_err(ce)?;
+    let scale = recipe.alpha / recipe.rank as f64;
+    let select_slots: Vec<usize> = select_rows.iter().map(|r| r.0).collect();
+    let select_y: Vec<usize> = select_rows.iter().map(|r| r.1).collect();
+
+    // As in train_adapter: a training step is one batch, so its matmuls take every thread.
+    let threads = rayon::current_num_threads().to_string();
+    std::env::set_var("RAYON_NUM_THREADS", &threads);
+    let mut epochs_report = Vec::new();
+    let mut best: Option<(f64, usize, BTreeMap<String, (Tensor, Tensor)>)> = None;
+    for epoch in 1..=recipe.epochs {
+        let t = Instant::now();
+        let steps = batches(&train_rows, &cache, recipe.batch_tokens, &mut rng);
+        let mut total_loss = 0.0;
+        for (i, batch) in steps.iter().enumerate() {
+            total_loss += train_step(model, &cache, &vars, recipe.first_layer, scale, (&w, &b), batch, &mut opt)?;
+            if (i + 1) % 50 == 0 {
+                tracing::info!(
+                    epoch,
+                    step = i + 1,
+                    of = steps.len(),
+                    mean_loss = total_loss / (i + 1) as f64,
+                    seconds = t.elapsed().as_secs_f64(),
+                    "encoder adapter training"
+                );
+            }
+        }
+        let weights = snapshot(&vars)?;
+        let e = embed_cached_slots(model, &cache, recipe.first_layer, scale, &weights, &select_slots)?;
+        let pred = head_predictions(e, &w, &b, h)?;
+        let accuracy = pred.iter().zip(&select_y).filter(|(p, y)| p == y).count() as f64 / select_y.len().max(1) as f64;
+        tracing::info!(
+            epoch,
+            holdout_accuracy = accuracy,
+            seconds = t.elapsed().as_secs_f64(),
+            "encoder adapter epoch"
+        );
+        epochs_report.push(json!({"epoch": epoch, "mean_loss": total_loss / steps.len().max(1) as f64, "holdout_task_head_accuracy": accuracy, "seconds": t.elapsed().as_secs_f64()}));
+        if best.as_ref().is_none_or(|b| accuracy > b.0) {
+            best = Some((accuracy, epoch, weights));
+        }
+    }
+    std::env::set_var("RAYON_NUM_THREADS", "1");
+    let (_, best_epoch, weights) = best.ok_or_else(|| Error::internal("no epoch trained"))?;
+    let report = json!({
+        "recipe": {
+            "rank": recipe.rank, "alpha": recipe.alpha, "first_layer": recipe.first_layer,
+            "epochs": recipe.epochs, "learning_rate": recipe.learning_rate,
+            "max_tokens": recipe.max_tokens, "batch_tokens": recipe.batch_tokens, "seed": recipe.seed,
+        },
+        "rows": train_rows.len(),
+        "texts_cached": cache.texts.len(),
+        "cache_seconds": cache_s,
+        "epochs": epochs_report,
+        "best_epoch": best_epoch,
+        "selection": "epoch by the task head's accuracy on the hold-out",
+        "seconds": started.elapsed().as_secs_f64(),
+        "threads": rayon::current_num_threads(),
+    });
+    Ok(outcome(encoder, recipe, weights, report))
 }

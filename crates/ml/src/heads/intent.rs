@@ -103,7 +103,13 @@ pub struct IntentTraining<'a> {
     /// With an out-of-scope label ("oos" in CLINC150), 15% of the training part is set aside to
     /// pick the confidence below which a prediction becomes that label.
     pub out_of_scope: Option<&'a str>,
+    /// Adapt the encoder to the team's data first (`--adapt-encoder`): a low-rank adapter for
+    /// intent alone, saved in the head's directory (`ENCODER_ADAPTER_DIR`).
+    pub adapt_encoder: Option<&'a super::adapt::AdaptRecipe>,
 }
+
+/// Where a team intent head keeps the encoder adapter it reads through, inside its directory.
+pub const ENCODER_ADAPTER_DIR: &str = "encoder-adapter";
 
 /// A head's predictions as analyze reads them: a head trained with an out-of-scope label applies
 /// its own threshold (a plain argmax would never predict out-of-scope for a thin spread).
@@ -182,7 +188,7 @@ pub fn pick_min_confidence(probs: &[Vec<f32>], y: &[usize], oos: usize) -> (f64,
 /// Trains an intent head on labelled rows: a stratified hold-out picks the recipe and epoch and
 /// gives the reported metrics.
 pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, out: &Path) -> Result<Head> {
-    let IntentTraining { model_name, source, holdout, max_tokens, cache, out_of_scope } = *how;
+    let IntentTraining { model_name, source, holdout, max_tokens, cache, out_of_scope, adapt_encoder } = *how;
     let mut labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
     labels.sort();
     labels.dedup();
@@ -200,9 +206,39 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
     // The calibration rows never train the head and never score it.
     let (train_rows, calibration) =
         if oos.is_some() { stratified_split(&train_rows, 0.15, 23) } else { (train_rows, Vec::new()) };
+    fn index<'r>(rows: &'r [Labelled], labels: &[String]) -> Vec<(&'r str, usize)> {
+        rows.iter()
+            .map(|r| (r.text.as_str(), labels.iter().position(|l| l == &r.label).expect("label listed")))
+            .collect()
+    }
+    // With --adapt-encoder the head and its thresholds are fitted on the adapted embeddings,
+    // exactly as analyze will compute them: through the adapter as saved (f16).
+    let (branch, adapter_report) = match adapt_encoder {
+        Some(recipe) => {
+            let outcome = super::adapt::train_team_adapter(
+                encoder,
+                &index(&train_rows, &labels),
+                &index(&held, &labels),
+                labels.len(),
+                recipe,
+            )?;
+            let dir = out.join(ENCODER_ADAPTER_DIR);
+            outcome.adapter.save(&dir)?;
+            (Some(encoder.branch(&dir)?), Some(outcome.report))
+        }
+        None => {
+            // A retrain without the flag must not leave an earlier adapter looking current.
+            let stale = out.join(ENCODER_ADAPTER_DIR);
+            if stale.exists() {
+                std::fs::remove_dir_all(&stale).map_err(|e| crate::error::Error::write(&stale, e))?;
+            }
+            (None, None)
+        }
+    };
+    let reading_encoder = branch.as_ref().unwrap_or(encoder);
     let embed = |name: &str, rows: &[Labelled]| -> Result<EmbeddedSet> {
         let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
-        let x = embed_cached(encoder, &texts, max_tokens, cache)?;
+        let x = embed_cached(reading_encoder, &texts, max_tokens, cache)?;
         let y = rows.iter().map(|r| labels.iter().position(|l| l == &r.label).expect("label listed")).collect();
         Ok(EmbeddedSet { name: name.to_string(), x, y })
     };
@@ -293,6 +329,9 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
                 "blends_tried": blends_tried,
             },
     });
+    if let Some(report) = adapter_report {
+        how_trained["encoder_adapter"] = report;
+    }
     if out_of_scope.is_some() {
         how_trained["out_of_scope_thresholds"] = json!({
             "selection": "on the calibration rows: the threshold with the best mean of in-scope accuracy and out-of-scope recall",
@@ -320,6 +359,7 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
         subject_weight: 0.0,
         message_decay: DEFAULT_MESSAGE_DECAY,
         lexical_weight,
+        encoder_adapter: adapt_encoder.map(|_| ENCODER_ADAPTER_DIR.to_string()),
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;

@@ -56,6 +56,11 @@ pub struct HeadCard {
     /// beside the head as lexical.safetensors) in the blend with this head; 0 reads none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lexical_weight: f64,
+    /// A team intent head trained with `--adapt-encoder`: the directory, inside the head's, of
+    /// the low-rank adapter it reads its texts through (merged on top of the run's encoder and
+    /// chat adapter, for intent alone; `Encoder::branch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder_adapter: Option<String>,
 }
 
 fn default_message_decay() -> f64 {
@@ -98,6 +103,7 @@ impl HeadCard {
             subject_weight: 0.0,
             message_decay: intent::DEFAULT_MESSAGE_DECAY,
             lexical_weight: 0.0,
+            encoder_adapter: None,
         }
     }
 

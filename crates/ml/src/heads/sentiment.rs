@@ -188,6 +188,7 @@ pub fn train_sentiment(
         subject_weight: 0.0,
         message_decay: super::intent::DEFAULT_MESSAGE_DECAY,
         lexical_weight: 0.0,
+        encoder_adapter: None,
     };
     let head = Head::new(card, trained.layers);
     head.save(out)?;
