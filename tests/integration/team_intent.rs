@@ -203,6 +203,21 @@ fn a_team_head_that_adapts_the_encoder_changes_intent_alone() {
         changed += usize::from(cosine(&before[i], &adapted[i]) < 0.9999);
     }
     assert!(changed > texts.len() / 2, "the adapter moves the embeddings: {changed} of {}", texts.len());
+    // analyze's one pass: the layers below the adapter run once for both readings, and give
+    // what the two encoders give apart.
+    use convoqa::encoder::Embed;
+    let again: Vec<usize> = (0..texts.len()).step_by(2).collect();
+    let both = convoqa::encoder::BranchedEncoder::new(encoder, &adapter_dir).unwrap();
+    let (own, branched) = both.embed_texts_and_branch(&texts, 128, &again).unwrap();
+    let branched = branched.expect("a branch");
+    for i in 0..texts.len() {
+        assert!(cosine(&own.vectors[i], &before[i]) >= 0.9999, "text {i}");
+        if again.contains(&i) {
+            assert!(cosine(&branched[i], &adapted[i]) >= 0.9999, "text {i}");
+        } else {
+            assert!(branched[i].is_empty(), "text {i} was not asked for");
+        }
+    }
 
     let eval = tmp.path().join("eval.tsv");
     write_tsv(

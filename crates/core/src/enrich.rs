@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::config::ModelConfig;
-use crate::encoder::{Embed, Encoder};
+use crate::encoder::{BranchedEncoder, Embed, Encoder};
 use crate::error::Result;
 use crate::heads::intent::{
     intent_document, intent_subject, intent_text, message_intent_proba, reads_intent, Taxonomy,
@@ -25,11 +25,9 @@ use crate::text::inference_key;
 
 /// The loaded model: encoder plus heads.
 pub struct LanguageModel {
+    /// The run's encoder; with a team intent head trained with `--adapt-encoder`, a
+    /// `BranchedEncoder` that also reads the texts intent reads through the head's adapter.
     pub encoder: Box<dyn Embed>,
-    /// A team intent head's own encoder (the run's encoder with the head's adapter merged on
-    /// top, `train intent --adapt-encoder`): the texts intent reads are embedded again through
-    /// it. None for heads that read the shared embeddings, like the built-in one.
-    pub intent_encoder: Option<Box<dyn Embed>>,
     pub sentiment: Head,
     /// The sentiment head's lexical reader, when its card blends one (`lexical_weight` > 0).
     pub sentiment_lexical: Option<LexicalHead>,
@@ -76,13 +74,12 @@ impl LanguageModel {
         {
             check_head_fits(head, Path::new(dir), &encoder)?;
         }
-        let intent_encoder = match &intent.card.encoder_adapter {
-            Some(dir) => Some(Box::new(encoder.branch(&Path::new(&cfg.intent_head).join(dir))?) as Box<dyn Embed>),
-            None => None,
+        let encoder: Box<dyn Embed> = match &intent.card.encoder_adapter {
+            Some(dir) => Box::new(BranchedEncoder::new(encoder, &Path::new(&cfg.intent_head).join(dir))?),
+            None => Box::new(encoder),
         };
         Ok(LanguageModel {
-            encoder: Box::new(encoder),
-            intent_encoder,
+            encoder,
             sentiment,
             sentiment_lexical,
             intent,
@@ -300,14 +297,9 @@ pub fn enrich(conversations: &[Conversation], model: &LanguageModel) -> Result<E
             .collect(),
     };
     let refs: Vec<&str> = texts.distinct.iter().map(String::as_str).collect();
-    let embedded = model.encoder.embed_texts(&refs, model.max_tokens)?;
-    let intent_head_embeddings = match &model.intent_encoder {
-        Some(encoder) => {
-            let read = intent_read_slots(conversations, &slots, &rules, &menu_slots, &subject_slots);
-            Some(embed_again(encoder.as_ref(), &refs, &read, model.max_tokens)?)
-        }
-        None => None,
-    };
+    let read_for_intent = intent_read_slots(conversations, &slots, &rules, &menu_slots, &subject_slots);
+    let (embedded, intent_head_embeddings) =
+        model.encoder.embed_texts_and_branch(&refs, model.max_tokens, &read_for_intent)?;
     let intent_vectors = intent_head_embeddings.as_ref().unwrap_or(&embedded.vectors);
     let probs = sentiment_proba(model, &embedded.vectors, &refs, &slots)?;
     let results: Vec<MessageSentiment> = probs
@@ -418,18 +410,6 @@ fn intent_read_slots(
         read.extend(menus.iter().copied().chain(*subject));
     }
     read.into_iter().collect()
-}
-
-/// `texts[slot]` for each of `read` embedded through `encoder`, placed at their slots (the other
-/// slots stay empty).
-fn embed_again(encoder: &dyn Embed, texts: &[&str], read: &[usize], max_tokens: usize) -> Result<Vec<Vec<f32>>> {
-    let again: Vec<&str> = read.iter().map(|&i| texts[i]).collect();
-    let embedded = encoder.embed_texts(&again, max_tokens)?;
-    let mut vectors = vec![Vec::new(); texts.len()];
-    for (&slot, v) in read.iter().zip(embedded.vectors) {
-        vectors[slot] = v;
-    }
-    Ok(vectors)
 }
 
 /// Each conversation's resolution from its closing exchange's embeddings (text slots index
@@ -716,7 +696,6 @@ mod tests {
     fn fake_model(calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> LanguageModel {
         LanguageModel {
             encoder: Box::new(FakeEncoder { calls }),
-            intent_encoder: None,
             // Each label reads its own direction, sharply.
             sentiment: head(
                 &["negative", "neutral", "positive"],

@@ -290,7 +290,56 @@ impl BertModel {
         for layer in &self.layers {
             x = layer_forward(layer, &x, &bias, b, len, nh, h)?;
         }
-        let x = x.reshape((b, len, h))?;
+        self.pool(&x, &mask, b, len)
+    }
+
+    /// Sentence embeddings of a batch, and of its rows `branch_rows` through `branch` too: a copy
+    /// of this model that differs only from layer `first_layer` up (`Encoder::branch`), so the
+    /// layers below run once for both.
+    pub fn embed_branched(
+        &self,
+        batch: &[&[u32]],
+        pad_id: u32,
+        branch: &BertModel,
+        first_layer: usize,
+        branch_rows: &[usize],
+    ) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+        if batch.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let len = batch.iter().map(|b| b.len()).max().unwrap_or(0);
+        if len > self.max_tokens() {
+            return Err(Error::internal(format!("sequence of {len} tokens exceeds {} positions", self.max_tokens())));
+        }
+        let run = || -> candle_core::Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+            let (b, h, nh) = (batch.len(), self.shape.hidden, self.shape.heads);
+            let (mask, bias, mut x) = self.embedded_input(batch, len, pad_id)?;
+            for layer in &self.layers[..first_layer] {
+                x = layer_forward(layer, &x, &bias, b, len, nh, h)?;
+            }
+            let mut branched = Vec::new();
+            if !branch_rows.is_empty() {
+                let nb = branch_rows.len();
+                let rows =
+                    Tensor::from_vec(branch_rows.iter().map(|&r| r as u32).collect::<Vec<_>>(), nb, &self.device)?;
+                let mut xb = x.reshape((b, len, h))?.index_select(&rows, 0)?.reshape((nb * len, h))?;
+                let (bias_b, mask_b) = (bias.index_select(&rows, 0)?, mask.index_select(&rows, 0)?);
+                for layer in &branch.layers[first_layer..] {
+                    xb = layer_forward(layer, &xb, &bias_b, nb, len, nh, h)?;
+                }
+                branched = self.pool(&xb, &mask_b, nb, len)?;
+            }
+            for layer in &self.layers[first_layer..] {
+                x = layer_forward(layer, &x, &bias, b, len, nh, h)?;
+            }
+            Ok((self.pool(&x, &mask, b, len)?, branched))
+        };
+        run().map_err(ce)
+    }
+
+    /// [b * len, h] last hidden states -> one L2-normalised sentence vector per row.
+    fn pool(&self, x: &Tensor, mask: &Tensor, b: usize, len: usize) -> candle_core::Result<Vec<Vec<f32>>> {
+        let x = x.reshape((b, len, self.shape.hidden))?;
         let pooled = match self.pooling {
             Pooling::Mean => {
                 let summed = x.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?;

@@ -84,6 +84,78 @@ pub trait Embed: Send + Sync {
     fn name(&self) -> &str;
     /// Embeddings of `texts`, in order, each cut at `max_tokens` (specials included).
     fn embed_texts(&self, texts: &[&str], max_tokens: usize) -> Result<Embedded>;
+    /// As `embed_texts`, plus the texts at `again` (indices into `texts`) read through a team
+    /// intent head's branch of the encoder, placed at their indices (the rest empty). None: this
+    /// encoder has no branch, and intent reads the same vectors as everything else.
+    fn embed_texts_and_branch(
+        &self,
+        texts: &[&str],
+        max_tokens: usize,
+        again: &[usize],
+    ) -> Result<(Embedded, Option<Vec<Vec<f32>>>)> {
+        let _ = again;
+        Ok((self.embed_texts(texts, max_tokens)?, None))
+    }
+}
+
+/// The run's encoder and a team intent head's branch of it (`Encoder::branch`): the texts intent
+/// reads go through both, sharing the layers below the branch's adapter, so the second reading
+/// costs only the upper layers.
+pub struct BranchedEncoder {
+    pub shared: Encoder,
+    pub branch: Encoder,
+    /// The first layer the branch's adapter changes; below it the two are the same weights.
+    pub first_layer: usize,
+}
+
+impl BranchedEncoder {
+    /// `shared` with the adapter in `dir` (inside a team intent head) as its branch.
+    pub fn new(shared: Encoder, dir: &Path) -> Result<BranchedEncoder> {
+        let (branch, first_layer) = shared.branch_at(dir)?;
+        Ok(BranchedEncoder { shared, branch, first_layer })
+    }
+}
+
+impl Embed for BranchedEncoder {
+    fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    fn embed_texts(&self, texts: &[&str], max_tokens: usize) -> Result<Embedded> {
+        self.shared.embed_texts(texts, max_tokens)
+    }
+
+    fn embed_texts_and_branch(
+        &self,
+        texts: &[&str],
+        max_tokens: usize,
+        again: &[usize],
+    ) -> Result<(Embedded, Option<Vec<Vec<f32>>>)> {
+        let mut wanted = vec![false; texts.len()];
+        for &i in again {
+            wanted[i] = true;
+        }
+        let pad = self.shared.tokenizer.pad_id();
+        let (pairs, tokens, truncated) = self.shared.run_batched(
+            texts,
+            &self.shared.query_prefix,
+            max_tokens,
+            DEFAULT_BATCH_TOKENS,
+            |items, ids| {
+                let rows: Vec<usize> = (0..items.len()).filter(|&k| wanted[items[k]]).collect();
+                let (own, branched) =
+                    self.shared.model.embed_branched(ids, pad, &self.branch.model, self.first_layer, &rows)?;
+                let mut branched = branched.into_iter();
+                Ok(own
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, v)| (v, if wanted[items[k]] { branched.next().unwrap_or_default() } else { Vec::new() }))
+                    .collect())
+            },
+        )?;
+        let (vectors, branched): (Vec<Vec<f32>>, Vec<Vec<f32>>) = pairs.into_iter().unzip();
+        Ok((Embedded { vectors, tokens, truncated }, Some(branched)))
+    }
 }
 
 impl Embed for Encoder {
@@ -170,6 +242,11 @@ impl Encoder {
     /// `train intent --adapt-encoder` reads its texts through it while sentiment keeps reading
     /// this encoder. The adapter must have been trained on this encoder (its name and weights).
     pub fn branch(&self, dir: &Path) -> Result<Encoder> {
+        self.branch_at(dir).map(|(branch, _)| branch)
+    }
+
+    /// The branch and the first layer its adapter changes.
+    fn branch_at(&self, dir: &Path) -> Result<(Encoder, usize)> {
         let adapter = lora::Adapter::load(dir)?;
         if adapter.spec.base != self.name {
             return Err(Error::config(
@@ -187,7 +264,7 @@ impl Encoder {
         adapter.merge_into(&mut branch.model)?;
         branch.name = format!("{}+{}", self.name, encoder_name(dir));
         branch.weights_id = format!("{}+{}", self.weights_id, adapter_weights_id(dir)?);
-        Ok(branch)
+        Ok((branch, adapter.spec.first_layer))
     }
 
     /// The encoder with the adapter merged when one is given (None or "": the plain encoder),
@@ -216,6 +293,24 @@ impl Encoder {
     /// Embeds `texts` with `prefix` prepended, cutting each at `max_tokens` (specials included).
     /// Batches hold texts of similar length up to `batch_tokens` padded tokens.
     pub fn embed(&self, texts: &[&str], prefix: &str, max_tokens: usize, batch_tokens: usize) -> Result<Embedded> {
+        let pad = self.tokenizer.pad_id();
+        let (vectors, tokens, truncated) =
+            self.run_batched(texts, prefix, max_tokens, batch_tokens, |_, ids| self.model.embed(ids, pad))?;
+        Ok(Embedded { vectors, tokens, truncated })
+    }
+
+    /// Tokenises `texts`, batches them by length (up to `batch_tokens` padded tokens) and runs
+    /// `run` on each batch in parallel: it gets the batch's indices into `texts` and their token
+    /// ids and returns one result per item. Results come back in input order, with the tokens
+    /// counted and the texts cut at `max_tokens`.
+    fn run_batched<T: Send + Default + Clone>(
+        &self,
+        texts: &[&str],
+        prefix: &str,
+        max_tokens: usize,
+        batch_tokens: usize,
+        run: impl Fn(&[usize], &[&[u32]]) -> Result<Vec<T>> + Sync,
+    ) -> Result<(Vec<T>, usize, usize)> {
         let max_tokens = max_tokens.clamp(2, self.model.max_tokens());
         let tokens: Vec<tokenizer::Tokens> = texts
             .par_iter()
@@ -240,25 +335,20 @@ impl Encoder {
         if !current.is_empty() {
             batches.push(current);
         }
-        let pad = self.tokenizer.pad_id();
-        let results: Vec<Vec<Vec<f32>>> = batches
+        let results: Vec<Vec<T>> = batches
             .par_iter()
             .map(|batch| {
                 let ids: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].ids.as_slice()).collect();
-                self.model.embed(&ids, pad)
+                run(batch, &ids)
             })
             .collect::<Result<_>>()?;
-        let mut vectors = vec![Vec::new(); texts.len()];
-        for (batch, vecs) in batches.iter().zip(results) {
-            for (&i, v) in batch.iter().zip(vecs) {
-                vectors[i] = v;
+        let mut out = vec![T::default(); texts.len()];
+        for (batch, items) in batches.iter().zip(results) {
+            for (&i, v) in batch.iter().zip(items) {
+                out[i] = v;
             }
         }
-        Ok(Embedded {
-            vectors,
-            tokens: tokens.iter().map(|t| t.ids.len()).sum(),
-            truncated: tokens.iter().filter(|t| t.truncated).count(),
-        })
+        Ok((out, tokens.iter().map(|t| t.ids.len()).sum(), tokens.iter().filter(|t| t.truncated).count()))
     }
 }
 
