@@ -2,12 +2,15 @@
 # The whole analyze run with the model, on real-looking text: the 4,000 lines of the bench corpus
 # become the customer messages of 1,000 WhatsApp conversations (4 customer turns each, every one
 # answered by an agent: 8,000 rows). Prints wall seconds and peak RSS of RUNS runs, the median,
-# and the run manifest's stage timings. Usage: scripts/bench-analyze.sh [CORPUS] [RUNS]
+# and the run manifest's stage timings. Usage: scripts/bench-analyze.sh [CORPUS] [RUNS] [CONFIG]
+# (CONFIG: a config file analyze runs with, e.g. one naming a team intent head; default: none.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir=$(bash scripts/target-dir.sh)  # where cargo puts the binaries
 corpus=${1:-../shared/bench/corpus.txt}
 runs=${2:-3}
+config_args=()
+[ -n "${3:-}" ] && config_args=(--config "$3")
 bash scripts/fetch-model.sh >/dev/null
 cargo build --release --quiet --bin convoqa
 venv=.venv
@@ -34,7 +37,7 @@ PY
 times=()
 for _ in $(seq "$runs"); do
   rm -rf "$work/out"
-  line=$( { /usr/bin/time -f "%e %M" "$target_dir"/release/convoqa analyze --messages "$work/messages.parquet" --out "$work/out" -q; } 2>&1 | tail -1)
+  line=$( { /usr/bin/time -f "%e %M" "$target_dir"/release/convoqa analyze --messages "$work/messages.parquet" --out "$work/out" "${config_args[@]}" -q; } 2>&1 | tail -1)
   echo "run: ${line%% *} s wall, peak RSS $(( ${line##* } / 1024 )) MB"
   times+=("${line%% *}")
 done

@@ -860,12 +860,14 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             if adapt_encoder && adapter_epochs == 0 {
                 return Err(convoqa::Error::config("--adapter-epochs", "0", "at least 1, e.g. 3").into());
             }
+            let (encoder, model_name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
+            // The upper half of the layers is adapted (6-11 of e5-small's 12, as the chat adapter).
             let adapt_recipe = adapt_encoder.then(|| convoqa::heads::adapt::AdaptRecipe {
                 epochs: adapter_epochs,
                 max_tokens,
+                first_layer: encoder.model.shape.layers / 2,
                 ..Default::default()
             });
-            let (encoder, model_name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
             let how = convoqa::heads::intent::IntentTraining {
                 model_name: &model_name,
                 source: &source,

@@ -280,3 +280,24 @@ fn a_team_head_that_adapts_the_encoder_changes_intent_alone() {
         assert!(["refund", "tracking", "voucher", "other"].contains(&intent), "{intent}");
     }
 }
+
+/// `--adapter-epochs 0` would train nothing: refused as bad config (exit 2) before the model loads.
+#[test]
+fn zero_adapter_epochs_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = tmp.path().join("team.tsv");
+    write_tsv(&train, &[("refund belum masuk", "refund"), ("paket belum sampai", "tracking")]);
+    let (code, _, err) = crate::common::run(&[
+        "train",
+        "intent",
+        "--data",
+        train.to_str().unwrap(),
+        "--adapt-encoder",
+        "--adapter-epochs",
+        "0",
+        "--model",
+        "nowhere/model.bin",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--adapter-epochs"), "{err}");
+}
