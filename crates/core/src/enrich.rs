@@ -172,7 +172,7 @@ pub struct Enrichment {
     pub intent_embeddings: Vec<Vec<f32>>,
     /// Per message (aligned like `sentiment`), its index into `intent_embeddings`.
     pub message_slots: Vec<Vec<Option<usize>>>,
-    /// With a team intent head's own encoder (`LanguageModel::intent_encoder`): the vectors the
+    /// With a team intent head that reads through its own adapter (`BranchedEncoder`): the vectors the
     /// intent head reads, indexed like `intent_embeddings` and filled only at the slots intent
     /// reads (the rest empty). None when the intent head reads `intent_embeddings` itself.
     pub intent_head_embeddings: Option<Vec<Vec<f32>>>,

@@ -260,6 +260,21 @@ impl Encoder {
                 "retrain the intent head with `convoqa train intent --data FILE --adapt-encoder` against the [model] encoder and adapter you run with",
             ));
         }
+        // analyze runs the layers below first_layer once for both encoders: an adapter that
+        // touched them would be read wrong, so it is refused.
+        let below = adapter.weights.keys().find(|key| {
+            key.strip_prefix('l')
+                .and_then(|k| k.split_once('.'))
+                .and_then(|(layer, _)| layer.parse::<usize>().ok())
+                .is_none_or(|layer| layer < adapter.spec.first_layer)
+        });
+        if let Some(key) = below {
+            return Err(Error::input(
+                &dir.join("adapter.safetensors"),
+                format!("adapter weights {key:?} lie below the adapter's first layer {}", adapter.spec.first_layer),
+                "retrain the intent head with `convoqa train intent --data FILE --adapt-encoder`",
+            ));
+        }
         let mut branch = self.clone();
         adapter.merge_into(&mut branch.model)?;
         branch.name = format!("{}+{}", self.name, encoder_name(dir));
