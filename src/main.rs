@@ -300,6 +300,11 @@ enum TrainCommand {
         /// is picked on 15% of the training part and stored in the card.
         #[arg(long)]
         out_of_scope: Option<String>,
+        /// The out-of-scope recall you need (0-1): the threshold becomes the best in-scope
+        /// accuracy among those reaching it on the calibration rows. Default: recall and
+        /// in-scope accuracy weigh equally.
+        #[arg(long, requires = "out_of_scope", value_parser = unit_share)]
+        out_of_scope_recall: Option<f64>,
         /// The default conversation-intent head: train on this chat corpus's train split plus
         /// the taxonomy's examples, select and calibrate on its dev split (data/corpus).
         #[arg(long, conflicts_with = "data")]
@@ -308,10 +313,12 @@ enum TrainCommand {
         #[arg(long, default_value = convoqa::encoder::DEFAULT_ADAPTER_PATH, value_parser = adapter_path)]
         adapter: PathBuf,
         /// Also fine-tune the encoder for this data: a low-rank adapter on its upper layers,
-        /// trained on the team's labels and saved in --out. Intent alone reads through it
-        /// (sentiment is untouched); analyze then embeds the texts read for intent twice.
-        #[arg(long, conflicts_with = "corpus")]
-        adapt_encoder: bool,
+        /// trained on the team's labels. A head is fitted with and without it and the adapter is
+        /// kept (saved in --out) only if it wins on the hold-out by 0.01 accuracy (`always`:
+        /// kept regardless). Intent alone reads through it (sentiment is untouched); analyze
+        /// then runs the upper layers twice for the texts read for intent.
+        #[arg(long, conflicts_with = "corpus", num_args = 0..=1, default_missing_value = "if-better", value_name = "WHEN")]
+        adapt_encoder: Option<AdapterChoiceArg>,
         /// Epochs of encoder adaptation (the hold-out picks the best).
         #[arg(long, default_value_t = 3, requires = "adapt_encoder")]
         adapter_epochs: usize,
@@ -392,6 +399,23 @@ enum TrainCommand {
 /// `--adapter`'s parser: unlike clap's path parser it takes "" (the plain encoder, as documented).
 fn adapter_path(value: &str) -> Result<PathBuf, std::convert::Infallible> {
     Ok(PathBuf::from(value))
+}
+
+/// When `train intent --adapt-encoder` keeps the adapter it trains.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum AdapterChoiceArg {
+    /// Only if the head read through it wins on the hold-out by 0.01 accuracy.
+    IfBetter,
+    /// Always.
+    Always,
+}
+
+/// A share between 0 and 1, as clap parses it (a bad value exits 2 with clap's message).
+fn unit_share(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("{value:?} is not a share between 0 and 1, e.g. 0.8")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -832,6 +856,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                     max_tokens,
                     cache,
                     out_of_scope,
+                    out_of_scope_recall,
                     corpus: None,
                     adapter,
                     adapt_encoder,
@@ -857,16 +882,23 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                     "built-in taxonomy data/taxonomy/intents.toml".to_string(),
                 ),
             };
-            if adapt_encoder && adapter_epochs == 0 {
+            if adapt_encoder.is_some() && adapter_epochs == 0 {
                 return Err(convoqa::Error::config("--adapter-epochs", "0", "at least 1, e.g. 3").into());
             }
             let (encoder, model_name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
             // The upper half of the layers is adapted (6-11 of e5-small's 12, as the chat adapter).
-            let adapt_recipe = adapt_encoder.then(|| convoqa::heads::adapt::AdaptRecipe {
-                epochs: adapter_epochs,
-                max_tokens,
-                first_layer: encoder.model.shape.layers / 2,
-                ..Default::default()
+            let adapt_recipe = adapt_encoder.map(|when| {
+                let recipe = convoqa::heads::adapt::AdaptRecipe {
+                    epochs: adapter_epochs,
+                    max_tokens,
+                    first_layer: encoder.model.shape.layers / 2,
+                    ..Default::default()
+                };
+                let choice = match when {
+                    AdapterChoiceArg::IfBetter => convoqa::heads::intent::AdapterChoice::IfBetter,
+                    AdapterChoiceArg::Always => convoqa::heads::intent::AdapterChoice::Always,
+                };
+                (recipe, choice)
             });
             let how = convoqa::heads::intent::IntentTraining {
                 model_name: &model_name,
@@ -875,7 +907,8 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 max_tokens,
                 cache: cache.as_deref(),
                 out_of_scope: out_of_scope.as_deref(),
-                adapt_encoder: adapt_recipe.as_ref(),
+                out_of_scope_recall,
+                adapt_encoder: adapt_recipe.as_ref().map(|(recipe, choice)| (recipe, *choice)),
             };
             let mut head = convoqa::heads::intent::train_intent(&encoder, &rows, &how, &out)?;
             head.card.command = std::env::args().collect::<Vec<_>>().join(" ");
@@ -895,12 +928,21 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 );
             }
             if let Some(report) = head.card.recipe.get("encoder_adapter") {
+                let accuracy = |key: &str| report[key].as_f64().unwrap_or(f64::NAN);
+                let verdict = match &head.card.encoder_adapter {
+                    Some(dir) => format!("kept, saved in {}", out.join(dir).display()),
+                    None => format!(
+                        "not kept: it must win by {} to be worth its run-time cost; the head reads the shared encoder",
+                        convoqa::heads::intent::ADAPTER_MIN_GAIN
+                    ),
+                };
                 println!(
-                    "encoder adapter: epoch {} of {} kept (hold-out accuracy of its task head), {:.0} s; saved in {}",
+                    "encoder adapter: epoch {} of {} (hold-out accuracy of its task head), {:.0} s; head hold-out accuracy {:.4} with it, {:.4} without: {verdict}",
                     report["best_epoch"],
                     report["epochs"].as_array().map_or(0, Vec::len),
                     report["seconds"].as_f64().unwrap_or(0.0),
-                    out.join(convoqa::heads::intent::ENCODER_ADAPTER_DIR).display()
+                    accuracy("holdout_accuracy_with"),
+                    accuracy("holdout_accuracy_without"),
                 );
             }
             println!("saved {}", out.display());

@@ -134,6 +134,15 @@ fn the_conversations_subject_column_is_read_for_intent() {
     assert!(email_changed > 0, "the e-mail conversations are read with their subjects");
 }
 
+/// team.tsv in `dir`: the three intents over ten items (30 rows), and its rows.
+fn ten_items_team_file(dir: &std::path::Path) -> (std::path::PathBuf, Vec<(String, &'static str)>) {
+    let rows = team_rows(&["sepatu", "tas", "jaket", "kaos", "celana", "topi", "dompet", "jam", "kacamata", "sandal"]);
+    let borrowed: Vec<(&str, &str)> = rows.iter().map(|(t, l)| (t.as_str(), *l)).collect();
+    let train = dir.join("team.tsv");
+    write_tsv(&train, &borrowed);
+    (train, rows)
+}
+
 /// `train intent --data FILE --adapt-encoder`: the team's labels also fine-tune the encoder (a
 /// low-rank adapter saved inside the head), `eval` and `analyze` read intent through it, the
 /// merged adapter gives what it gives beside the frozen weights, and sentiment, which never reads
@@ -145,10 +154,7 @@ fn a_team_head_that_adapts_the_encoder_changes_intent_alone() {
     use convoqa::encoder::lora::{AdaptedStack, Adapter};
     use convoqa::encoder::Encoder;
     let tmp = tempfile::tempdir().unwrap();
-    let rows = team_rows(&["sepatu", "tas", "jaket", "kaos", "celana", "topi", "dompet", "jam", "kacamata", "sandal"]);
-    let rows: Vec<(&str, &str)> = rows.iter().map(|(t, l)| (t.as_str(), *l)).collect();
-    let train = tmp.path().join("team.tsv");
-    write_tsv(&train, &rows);
+    let (train, rows) = ten_items_team_file(tmp.path());
     let head = tmp.path().join("head");
     let out = run_ok(&[
         "train",
@@ -157,16 +163,17 @@ fn a_team_head_that_adapts_the_encoder_changes_intent_alone() {
         train.to_str().unwrap(),
         "--holdout",
         "0.2",
-        "--adapt-encoder",
+        "--adapt-encoder=always",
         "--adapter-epochs",
         "2",
         "--out",
         head.to_str().unwrap(),
     ]);
-    assert!(out.contains("encoder adapter:"), "{out}");
+    assert!(out.contains("encoder adapter:") && out.contains("kept, saved in"), "{out}");
     let card: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(head.join("card.json")).unwrap()).unwrap();
     assert_eq!(card["encoder_adapter"], "encoder-adapter");
+    assert_eq!(card["recipe"]["encoder_adapter"]["kept"], true, "{card}");
     assert_eq!(card["recipe"]["encoder_adapter"]["epochs"].as_array().unwrap().len(), 2, "{card}");
     let adapter_dir = head.join("encoder-adapter");
 
@@ -176,7 +183,7 @@ fn a_team_head_that_adapts_the_encoder_changes_intent_alone() {
     let (encoder, _) =
         Encoder::load_adapted(&Encoder::default_path(&root), Some(&root.join(convoqa::encoder::DEFAULT_ADAPTER_PATH)))
             .unwrap();
-    let texts: Vec<&str> = rows.iter().map(|r| r.0).chain(["kak mau tanya ongkir ke medan berapa"]).collect();
+    let texts: Vec<&str> = rows.iter().map(|r| r.0.as_str()).chain(["kak mau tanya ongkir ke medan berapa"]).collect();
     let embed =
         |e: &Encoder| e.embed(&texts, &e.query_prefix, 128, convoqa::encoder::DEFAULT_BATCH_TOKENS).unwrap().vectors;
     let before = embed(&encoder);
@@ -281,6 +288,36 @@ fn a_team_head_that_adapts_the_encoder_changes_intent_alone() {
     }
 }
 
+/// By default (`--adapt-encoder` alone) the adapter is kept only if it pays for its run-time
+/// cost on the hold-out. On these ten easy items per intent the head without it already gets
+/// every hold-out row right, so it is dropped: no adapter files, the card reads the shared
+/// encoder, and the report gives both accuracies.
+#[test]
+fn an_encoder_adapter_that_does_not_win_on_the_holdout_is_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (train, _) = ten_items_team_file(tmp.path());
+    let head = tmp.path().join("head");
+    // An adapter left by an earlier run must not survive a retrain that drops it.
+    std::fs::create_dir_all(head.join("encoder-adapter")).unwrap();
+    let args = |when: &'static str| {
+        vec!["train", "intent", "--data", train.to_str().unwrap(), "--holdout", "0.2", when, "--adapter-epochs", "1"]
+    };
+    let mut cmd = args("--adapt-encoder");
+    cmd.extend(["--out", head.to_str().unwrap()]);
+    let out = run_ok(&cmd);
+    assert!(out.contains("not kept"), "{out}");
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(head.join("card.json")).unwrap()).unwrap();
+    let report = &card["recipe"]["encoder_adapter"];
+    assert_eq!(report["holdout_accuracy_without"], 1.0, "{report}");
+    assert_eq!(report["kept"], false, "{report}");
+    assert!(card.get("encoder_adapter").is_none_or(|v| v.is_null()), "{card}");
+    assert!(!head.join("encoder-adapter").exists());
+    // The head still reads, through the shared encoder.
+    let report = run_ok(&["eval", "--head", head.to_str().unwrap(), "--data", train.to_str().unwrap()]);
+    assert!(report.contains("n = 30"), "{report}");
+}
+
 /// `--adapter-epochs 0` would train nothing: refused as bad config (exit 2) before the model loads.
 #[test]
 fn zero_adapter_epochs_are_refused() {
@@ -300,4 +337,23 @@ fn zero_adapter_epochs_are_refused() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--adapter-epochs"), "{err}");
+}
+
+/// A stated out-of-scope recall must be a share, and needs the out-of-scope label it is about.
+#[test]
+fn a_stated_out_of_scope_recall_is_checked_before_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = tmp.path().join("team.tsv");
+    write_tsv(&train, &[("refund belum masuk", "refund"), ("cuaca hari ini", "oos")]);
+    let data = train.to_str().unwrap();
+    for (extra, expected) in [
+        (vec!["--out-of-scope", "oos", "--out-of-scope-recall", "1.5"], "not a share between 0 and 1"),
+        (vec!["--out-of-scope-recall", "0.8"], "--out-of-scope"),
+    ] {
+        let mut args = vec!["train", "intent", "--data", data, "--model", "nowhere/model.bin"];
+        args.extend(extra);
+        let (code, _, err) = crate::common::run(&args);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(expected), "{err}");
+    }
 }

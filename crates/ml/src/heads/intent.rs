@@ -103,9 +103,32 @@ pub struct IntentTraining<'a> {
     /// With an out-of-scope label ("oos" in CLINC150), 15% of the training part is set aside to
     /// pick the confidence below which a prediction becomes that label.
     pub out_of_scope: Option<&'a str>,
-    /// Adapt the encoder to the team's data first (`--adapt-encoder`): a low-rank adapter for
-    /// intent alone, saved in the head's directory (`ENCODER_ADAPTER_DIR`).
-    pub adapt_encoder: Option<&'a super::adapt::AdaptRecipe>,
+    /// The out-of-scope recall the team needs (`--out-of-scope-recall`): the threshold is then
+    /// the best in-scope accuracy among those reaching it on the calibration rows. None weighs
+    /// recall and in-scope accuracy equally.
+    pub out_of_scope_recall: Option<f64>,
+    /// Adapt the encoder to the team's data too (`--adapt-encoder`): a low-rank adapter for
+    /// intent alone, saved in the head's directory (`ENCODER_ADAPTER_DIR`), and when to keep it.
+    pub adapt_encoder: Option<(&'a super::adapt::AdaptRecipe, AdapterChoice)>,
+}
+
+/// When a team encoder adapter, once trained, is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdapterChoice {
+    /// Only when the head read through it wins on the hold-out by `ADAPTER_MIN_GAIN`.
+    IfBetter,
+    /// Always (the team has measured it elsewhere, or wants it regardless).
+    Always,
+}
+
+impl AdapterChoice {
+    /// Whether to keep the adapter, given the head's hold-out accuracy with it and without it.
+    pub fn keeps(self, with_adapter: f64, without_adapter: f64) -> bool {
+        match self {
+            AdapterChoice::Always => true,
+            AdapterChoice::IfBetter => with_adapter >= without_adapter + ADAPTER_MIN_GAIN - 1e-9,
+        }
+    }
 }
 
 /// Where a team intent head keeps the encoder adapter it reads through, inside its directory.
@@ -165,30 +188,191 @@ pub fn threshold_scores(probs: &[Vec<f32>], y: &[usize], oos: usize, min_confide
 }
 
 /// The threshold (0.00 to 0.95 in steps of 0.05) that best serves the two things a team with an
-/// out-of-scope label asks of it (CLINC150's two measures), weighed equally: in-scope accuracy and
-/// out-of-scope recall. Macro-F1 gave out-of-scope one say in 151 labels and never moved the
-/// threshold off 0 (stop 24: CLINC150 val out-of-scope recall 0.55). Without out-of-scope rows
-/// in calibration, in-scope accuracy alone decides. Ties go to the lower threshold (fewer
-/// in-scope queries thrown away). Returns the threshold and every threshold tried.
-pub fn pick_min_confidence(probs: &[Vec<f32>], y: &[usize], oos: usize) -> (f64, Vec<ThresholdTried>) {
+/// out-of-scope label asks of it (CLINC150's two measures). By default they weigh equally:
+/// in-scope accuracy and out-of-scope recall. Macro-F1 gave out-of-scope one say in 151 labels
+/// and never moved the threshold off 0 (stop 24: CLINC150 val out-of-scope recall 0.55). A team
+/// that states the recall it needs (`min_recall`, `--out-of-scope-recall`) gets the best in-scope
+/// accuracy among the thresholds reaching it, or the highest recall when none does. Without
+/// out-of-scope rows in calibration, in-scope accuracy alone decides. Ties go to the lower
+/// threshold (fewer in-scope queries thrown away). Returns the threshold and every threshold tried.
+pub fn pick_min_confidence(
+    probs: &[Vec<f32>],
+    y: &[usize],
+    oos: usize,
+    min_recall: Option<f64>,
+) -> (f64, Vec<ThresholdTried>) {
     let tried: Vec<ThresholdTried> = (0..20).map(|step| threshold_scores(probs, y, oos, step as f64 / 20.0)).collect();
-    let score = |t: &ThresholdTried| match t.out_of_scope_recall {
-        Some(recall) => 0.5 * (t.in_scope_accuracy + recall),
-        None => t.in_scope_accuracy,
+    let reaches = |t: &ThresholdTried| match (min_recall, t.out_of_scope_recall) {
+        (Some(wanted), Some(recall)) => recall >= wanted - 1e-9,
+        _ => true,
     };
-    let mut best = (f64::NEG_INFINITY, 0.0);
+    let any_reaches = tried.iter().any(reaches);
+    // Lexicographic scores, compared in order.
+    let score = |t: &ThresholdTried| -> (f64, f64) {
+        match (min_recall, t.out_of_scope_recall) {
+            (None, Some(recall)) => (0.5 * (t.in_scope_accuracy + recall), 0.0),
+            (Some(_), Some(recall)) if !any_reaches => (recall, t.in_scope_accuracy),
+            (Some(_), Some(_)) if !reaches(t) => (f64::NEG_INFINITY, 0.0),
+            _ => (t.in_scope_accuracy, 0.0),
+        }
+    };
+    let mut best = ((f64::NEG_INFINITY, f64::NEG_INFINITY), 0.0);
     for t in &tried {
-        if score(t) > best.0 + 1e-12 {
-            best = (score(t), t.min_confidence);
+        let s = score(t);
+        let better = s.0 > best.0 .0 + 1e-12 || ((s.0 - best.0 .0).abs() <= 1e-12 && s.1 > best.0 .1 + 1e-12);
+        if better {
+            best = (s, t.min_confidence);
         }
     }
     (best.1, tried)
 }
 
+/// How much better on the hold-out (accuracy of the final predictions) a head read through its
+/// own encoder adapter must be before the adapter is kept: it costs analyze half an encoder pass
+/// over every text intent reads (1.5x wall on the bench input, BENCHMARKS.md), and it lost on
+/// small data (the taxonomy's 440 examples: 0.927 against 0.945 without).
+pub const ADAPTER_MIN_GAIN: f64 = 0.01;
+
+/// The rows an intent head is fitted and judged on, by role.
+struct IntentSplits<'r> {
+    labels: &'r [String],
+    train: &'r [Labelled],
+    held: &'r [Labelled],
+    calibration: &'r [Labelled],
+    oos: Option<usize>,
+    min_recall: Option<f64>,
+    max_tokens: usize,
+    cache: Option<&'r Path>,
+}
+
+/// A head fitted on one reading of the texts: the run's encoder, or its branch through a team
+/// encoder adapter.
+struct FittedHead {
+    card: HeadCard,
+    layers: Vec<(candle_core::Tensor, candle_core::Tensor)>,
+    lexical: Option<LexicalHead>,
+    how_trained: serde_json::Value,
+    validation: HashMap<String, Metrics>,
+    /// Hold-out accuracy of the predictions analyze would make (blend, then threshold).
+    holdout_accuracy: f64,
+}
+
+/// Fits the embedding head (recipe and epoch on the hold-out), its lexical reader and blend
+/// weight, and the out-of-scope threshold (on the calibration rows), reading through `encoder`.
+fn fit_head(encoder: &Encoder, splits: &IntentSplits) -> Result<FittedHead> {
+    let IntentSplits { labels, train, held, calibration, oos, min_recall, max_tokens, cache } = *splits;
+    let embed = |name: &str, rows: &[Labelled]| -> Result<EmbeddedSet> {
+        let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+        let x = embed_cached(encoder, &texts, max_tokens, cache)?;
+        let y = rows.iter().map(|r| labels.iter().position(|l| l == &r.label).expect("label listed")).collect();
+        Ok(EmbeddedSet { name: name.to_string(), x, y })
+    };
+    let train_set = embed("train", train)?;
+    let valid = vec![embed("holdout", held)?];
+    let base = Recipe {
+        hidden: 0,
+        epochs: 80,
+        learning_rate: 1e-2,
+        weight_decay: 1e-4,
+        batch_size: 32,
+        input_dropout: 0.0,
+        seed: 7,
+    };
+    let candidates = [
+        base,
+        Recipe { learning_rate: 3e-2, ..base },
+        Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.1, ..base },
+        Recipe { hidden: 1024, learning_rate: 1e-3, input_dropout: 0.3, ..base },
+    ];
+    let (recipe, trained, tried) = train_best(labels, &train_set, &valid, &candidates)?;
+
+    // The lexical reader (heads::lexical) on the same training rows; its epoch and its weight in
+    // the blend are picked on the hold-out too.
+    let documents =
+        |rows: &[Labelled], idf: &Idf| rows.iter().map(|r| idf.weigh(&term_counts(&r.text))).collect::<Vec<_>>();
+    let idf = Idf::fit(&train.iter().map(|r| term_counts(&r.text)).collect::<Vec<_>>());
+    let (train_x, held_x) = (documents(train, &idf), documents(held, &idf));
+    let lexical_recipe = SparseRecipe { epochs: 20, learning_rate: 0.2, l2: 1e-5, seed: 7 };
+    let mut lexical_best: Option<(usize, f64, SparseLinear)> = None;
+    train_sparse(labels.len(), &train_x, &train_set.y, lexical_recipe, |epoch, layer| {
+        let pred: Vec<usize> = held_x.iter().map(|x| super::argmax(&layer.logits(x))).collect();
+        let f1 = super::metrics::evaluate(labels, &valid[0].y, &pred).macro_f1;
+        if lexical_best.as_ref().is_none_or(|(_, b, _)| f1 > *b) {
+            lexical_best = Some((epoch, f1, layer.clone()));
+        }
+        Ok(())
+    })?;
+    let (lexical_epoch, _, lexical_layer) = lexical_best.expect("an epoch trained");
+    let lexical_head = LexicalHead::new(idf, lexical_layer);
+    let held_texts: Vec<&str> = held.iter().map(|r| r.text.as_str()).collect();
+    let mut card = HeadCard::bare(labels);
+    let mut blends_tried = Vec::new();
+    let mut best_blend: Option<(f64, Metrics)> = None;
+    for &w in &LEXICAL_WEIGHTS {
+        card.lexical_weight = w;
+        let head = Head::new(card.clone(), trained.layers.clone());
+        let probs = lexical::blended_proba(&head, Some(&lexical_head), &valid[0].x, &held_texts)?;
+        let m =
+            super::metrics::evaluate(labels, &valid[0].y, &probs.iter().map(|p| super::argmax(p)).collect::<Vec<_>>());
+        tracing::info!(lexical_weight = w, macro_f1 = m.macro_f1, "blend tried");
+        blends_tried.push(json!({"lexical_weight": w, "holdout_macro_f1": m.macro_f1}));
+        if best_blend.as_ref().is_none_or(|(_, b)| m.macro_f1 > b.macro_f1) {
+            best_blend = Some((w, m));
+        }
+    }
+    let (lexical_weight, blended_metrics) = best_blend.expect("a blend tried");
+    card.lexical_weight = lexical_weight;
+    let lexical = (lexical_weight > 0.0).then_some(lexical_head);
+    let mut holdout_accuracy = blended_metrics.accuracy;
+    let mut validation: HashMap<String, Metrics> = trained.validation.into_iter().collect();
+    validation.insert("holdout_blended".into(), blended_metrics);
+    let mut how_trained = json!({
+            "chosen": recipe,
+            "best_epoch": trained.best_epoch,
+            "tried": tried,
+            "lexical": {
+                "chosen": SparseRecipe { epochs: lexical_epoch, ..lexical_recipe },
+                "blend": "softmax((1 - w) log p_embedding + w log p_lexical); w picked on the hold-out",
+                "blends_tried": blends_tried,
+            },
+    });
+    if let Some(oos) = oos {
+        let head = Head::new(card.clone(), trained.layers.clone());
+        let calibration_set = embed("calibration", calibration)?;
+        let calibration_texts: Vec<&str> = calibration.iter().map(|r| r.text.as_str()).collect();
+        let calibration_probs =
+            lexical::blended_proba(&head, lexical.as_ref(), &calibration_set.x, &calibration_texts)?;
+        let (min_confidence, thresholds) = pick_min_confidence(&calibration_probs, &calibration_set.y, oos, min_recall);
+        let held_probs = lexical::blended_proba(&head, lexical.as_ref(), &valid[0].x, &held_texts)?;
+        let with_threshold =
+            super::metrics::evaluate(labels, &valid[0].y, &predict_with_threshold(&held_probs, oos, min_confidence));
+        holdout_accuracy = with_threshold.accuracy;
+        validation.insert("holdout_with_threshold".into(), with_threshold);
+        card.out_of_scope = Some(OutOfScope { label: labels[oos].clone(), min_confidence });
+        let selection = match min_recall {
+            None => "on the calibration rows: the threshold with the best mean of in-scope accuracy and out-of-scope recall".to_string(),
+            Some(r) => format!("on the calibration rows: the best in-scope accuracy among the thresholds with out-of-scope recall >= {r} (the highest recall if none reaches it)"),
+        };
+        how_trained["out_of_scope_thresholds"] = json!({ "selection": selection, "tried": thresholds });
+    }
+    Ok(FittedHead { card, layers: trained.layers, lexical, how_trained, validation, holdout_accuracy })
+}
+
 /// Trains an intent head on labelled rows: a stratified hold-out picks the recipe and epoch and
-/// gives the reported metrics.
+/// gives the reported metrics. With `adapt_encoder`, the head is fitted twice, on the run's
+/// encoder and through a team adapter trained on the same rows, and the adapter is kept only if
+/// it wins on the hold-out by `ADAPTER_MIN_GAIN`.
 pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, out: &Path) -> Result<Head> {
-    let IntentTraining { model_name, source, holdout, max_tokens, cache, out_of_scope, adapt_encoder } = *how;
+    let IntentTraining {
+        model_name,
+        source,
+        holdout,
+        max_tokens,
+        cache,
+        out_of_scope,
+        out_of_scope_recall,
+        adapt_encoder,
+    } = *how;
     let mut labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
     labels.sort();
     labels.dedup();
@@ -211,10 +395,31 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
             .map(|r| (r.text.as_str(), labels.iter().position(|l| l == &r.label).expect("label listed")))
             .collect()
     }
-    // With --adapt-encoder the head and its thresholds are fitted on the adapted embeddings,
-    // exactly as analyze will compute them: through the adapter as saved (f16).
-    let (branch, adapter_report) = match adapt_encoder {
-        Some(recipe) => {
+    let splits = IntentSplits {
+        labels: &labels,
+        train: &train_rows,
+        held: &held,
+        calibration: &calibration,
+        oos,
+        min_recall: out_of_scope_recall,
+        max_tokens,
+        cache,
+    };
+    let plain = fit_head(encoder, &splits)?;
+    let adapter_dir = out.join(ENCODER_ADAPTER_DIR);
+    // A head without an adapter must not leave an earlier one looking current.
+    let remove_adapter = || -> Result<()> {
+        if adapter_dir.exists() {
+            std::fs::remove_dir_all(&adapter_dir).map_err(|e| crate::error::Error::write(&adapter_dir, e))?;
+        }
+        Ok(())
+    };
+    let (fitted, adapter_report, adapter_kept) = match adapt_encoder {
+        None => {
+            remove_adapter()?;
+            (plain, None, false)
+        }
+        Some((recipe, choice)) => {
             let outcome = super::adapt::train_team_adapter(
                 encoder,
                 &index(&train_rows, &labels),
@@ -222,121 +427,41 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
                 labels.len(),
                 recipe,
             )?;
-            let dir = out.join(ENCODER_ADAPTER_DIR);
-            outcome.adapter.save(&dir)?;
-            (Some(encoder.branch(&dir)?), Some(outcome.report))
-        }
-        None => {
-            // A retrain without the flag must not leave an earlier adapter looking current.
-            let stale = out.join(ENCODER_ADAPTER_DIR);
-            if stale.exists() {
-                std::fs::remove_dir_all(&stale).map_err(|e| crate::error::Error::write(&stale, e))?;
-            }
-            (None, None)
-        }
-    };
-    let reading_encoder = branch.as_ref().unwrap_or(encoder);
-    let embed = |name: &str, rows: &[Labelled]| -> Result<EmbeddedSet> {
-        let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
-        let x = embed_cached(reading_encoder, &texts, max_tokens, cache)?;
-        let y = rows.iter().map(|r| labels.iter().position(|l| l == &r.label).expect("label listed")).collect();
-        Ok(EmbeddedSet { name: name.to_string(), x, y })
-    };
-    let train_set = embed("train", &train_rows)?;
-    let valid = vec![embed("holdout", &held)?];
-    let base = Recipe {
-        hidden: 0,
-        epochs: 80,
-        learning_rate: 1e-2,
-        weight_decay: 1e-4,
-        batch_size: 32,
-        input_dropout: 0.0,
-        seed: 7,
-    };
-    let candidates = [
-        base,
-        Recipe { learning_rate: 3e-2, ..base },
-        Recipe { hidden: 512, learning_rate: 1e-3, input_dropout: 0.1, ..base },
-        Recipe { hidden: 1024, learning_rate: 1e-3, input_dropout: 0.3, ..base },
-    ];
-    let (recipe, trained, tried) = train_best(&labels, &train_set, &valid, &candidates)?;
-
-    // The lexical reader (heads::lexical) on the same training rows; its epoch and its weight in
-    // the blend are picked on the hold-out too.
-    let documents =
-        |rows: &[Labelled], idf: &Idf| rows.iter().map(|r| idf.weigh(&term_counts(&r.text))).collect::<Vec<_>>();
-    let idf = Idf::fit(&train_rows.iter().map(|r| term_counts(&r.text)).collect::<Vec<_>>());
-    let (train_x, held_x) = (documents(&train_rows, &idf), documents(&held, &idf));
-    let lexical_recipe = SparseRecipe { epochs: 20, learning_rate: 0.2, l2: 1e-5, seed: 7 };
-    let mut lexical_best: Option<(usize, f64, SparseLinear)> = None;
-    train_sparse(labels.len(), &train_x, &train_set.y, lexical_recipe, |epoch, layer| {
-        let pred: Vec<usize> = held_x.iter().map(|x| super::argmax(&layer.logits(x))).collect();
-        let f1 = super::metrics::evaluate(&labels, &valid[0].y, &pred).macro_f1;
-        if lexical_best.as_ref().is_none_or(|(_, b, _)| f1 > *b) {
-            lexical_best = Some((epoch, f1, layer.clone()));
-        }
-        Ok(())
-    })?;
-    let (lexical_epoch, _, lexical_layer) = lexical_best.expect("an epoch trained");
-    let lexical_head = LexicalHead::new(idf, lexical_layer);
-    let held_texts: Vec<&str> = held.iter().map(|r| r.text.as_str()).collect();
-    let mut card = HeadCard::bare(&labels);
-    let mut blends_tried = Vec::new();
-    let mut best_blend: Option<(f64, Metrics)> = None;
-    for &w in &LEXICAL_WEIGHTS {
-        card.lexical_weight = w;
-        let head = Head::new(card.clone(), trained.layers.clone());
-        let probs = lexical::blended_proba(&head, Some(&lexical_head), &valid[0].x, &held_texts)?;
-        let m =
-            super::metrics::evaluate(&labels, &valid[0].y, &probs.iter().map(|p| super::argmax(p)).collect::<Vec<_>>());
-        tracing::info!(lexical_weight = w, macro_f1 = m.macro_f1, "blend tried");
-        blends_tried.push(json!({"lexical_weight": w, "holdout_macro_f1": m.macro_f1}));
-        if best_blend.as_ref().is_none_or(|(_, b)| m.macro_f1 > b.macro_f1) {
-            best_blend = Some((w, m));
-        }
-    }
-    let (lexical_weight, blended_metrics) = best_blend.expect("a blend tried");
-    card.lexical_weight = lexical_weight;
-    let lexical = (lexical_weight > 0.0).then_some(&lexical_head);
-    let mut validation: HashMap<String, Metrics> = trained.validation.into_iter().collect();
-    validation.insert("holdout_blended".into(), blended_metrics);
-    let (out_of_scope, thresholds) = match oos {
-        Some(oos) => {
-            let head = Head::new(card.clone(), trained.layers.clone());
-            let calibration_set = embed("calibration", &calibration)?;
-            let calibration_texts: Vec<&str> = calibration.iter().map(|r| r.text.as_str()).collect();
-            let calibration_probs = lexical::blended_proba(&head, lexical, &calibration_set.x, &calibration_texts)?;
-            let (min_confidence, tried) = pick_min_confidence(&calibration_probs, &calibration_set.y, oos);
-            let held_probs = lexical::blended_proba(&head, lexical, &valid[0].x, &held_texts)?;
-            let with_threshold = super::metrics::evaluate(
-                &labels,
-                &valid[0].y,
-                &predict_with_threshold(&held_probs, oos, min_confidence),
+            outcome.adapter.save(&adapter_dir)?;
+            // Fitted exactly as analyze will read: through the adapter as saved (f16).
+            let adapted = fit_head(&encoder.branch(&adapter_dir)?, &splits)?;
+            let kept = choice.keeps(adapted.holdout_accuracy, plain.holdout_accuracy);
+            tracing::info!(
+                without = plain.holdout_accuracy,
+                with = adapted.holdout_accuracy,
+                kept,
+                "hold-out accuracy without and with the encoder adapter"
             );
-            validation.insert("holdout_with_threshold".into(), with_threshold);
-            (Some(OutOfScope { label: labels[oos].clone(), min_confidence }), tried)
+            let mut report = outcome.report;
+            report["holdout_accuracy_without"] = json!(plain.holdout_accuracy);
+            report["holdout_accuracy_with"] = json!(adapted.holdout_accuracy);
+            report["kept"] = json!(kept);
+            report["rule"] = json!(match choice {
+                AdapterChoice::IfBetter => format!(
+                    "kept when the head read through it beats the head without on the hold-out by at least {ADAPTER_MIN_GAIN} accuracy"
+                ),
+                AdapterChoice::Always => "kept whatever the hold-out says (--adapt-encoder always)".to_string(),
+            });
+            if kept {
+                (adapted, Some(report), true)
+            } else {
+                remove_adapter()?;
+                (plain, Some(report), false)
+            }
         }
-        None => (None, Vec::new()),
     };
-    let mut how_trained = json!({
-            "chosen": recipe,
-            "best_epoch": trained.best_epoch,
-            "selection": format!("stratified hold-out of {:.0}% per label (seed 17) picks recipe and epoch and gives the metrics", holdout * 100.0),
-            "tried": tried,
-            "lexical": {
-                "chosen": SparseRecipe { epochs: lexical_epoch, ..lexical_recipe },
-                "blend": "softmax((1 - w) log p_embedding + w log p_lexical); w picked on the hold-out",
-                "blends_tried": blends_tried,
-            },
-    });
+    let FittedHead { card: fitted_card, layers, lexical, mut how_trained, validation, .. } = fitted;
+    how_trained["selection"] = json!(format!(
+        "stratified hold-out of {:.0}% per label (seed 17) picks recipe and epoch and gives the metrics",
+        holdout * 100.0
+    ));
     if let Some(report) = adapter_report {
         how_trained["encoder_adapter"] = report;
-    }
-    if out_of_scope.is_some() {
-        how_trained["out_of_scope_thresholds"] = json!({
-            "selection": "on the calibration rows: the threshold with the best mean of in-scope accuracy and out-of-scope recall",
-            "tried": thresholds,
-        });
     }
     let card = HeadCard {
         task: "intent".into(),
@@ -353,17 +478,17 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
         )],
         validation,
         command: String::new(),
-        out_of_scope,
+        out_of_scope: fitted_card.out_of_scope,
         temperature: 1.0,
         menu_choice_weight: 0.0,
         subject_weight: 0.0,
         message_decay: DEFAULT_MESSAGE_DECAY,
-        lexical_weight,
-        encoder_adapter: adapt_encoder.map(|_| ENCODER_ADAPTER_DIR.to_string()),
+        lexical_weight: fitted_card.lexical_weight,
+        encoder_adapter: adapter_kept.then(|| ENCODER_ADAPTER_DIR.to_string()),
     };
-    let head = Head::new(card, trained.layers);
+    let head = Head::new(card, layers);
     head.save(out)?;
-    lexical::save_beside(lexical, out)?;
+    lexical::save_beside(lexical.as_ref(), out)?;
     Ok(head)
 }
 
@@ -672,7 +797,7 @@ mod tests {
         let y = vec![0, 1, 2, 2];
         assert_eq!(predict_with_threshold(&probs, 2, 0.5), vec![0, 1, 2, 2]);
         assert_eq!(predict_with_threshold(&probs, 2, 0.0), vec![0, 1, 0, 1]);
-        let (t, tried) = pick_min_confidence(&probs, &y, 2);
+        let (t, tried) = pick_min_confidence(&probs, &y, 2, None);
         // The lowest grid threshold that separates them: above 0.47, at most 0.8.
         assert_eq!(t, 0.5);
         let at = |t: f64| *tried.iter().find(|x| (x.min_confidence - t).abs() < 1e-9).expect("on the grid");
@@ -716,12 +841,56 @@ mod tests {
         y.extend([38, 39]);
         probs.extend((0..4).map(|i| row(i, 0.3)));
         y.extend([oos; 4]);
-        let (t, _) = pick_min_confidence(&probs, &y, oos);
+        let (t, _) = pick_min_confidence(&probs, &y, oos, None);
         // 0.35 .. 0.40: in-scope 1.0, out-of-scope 1.0.
         assert_eq!(t, 0.35);
         // No out-of-scope rows to calibrate on: in-scope accuracy alone, so nothing is thrown away.
-        let (t, tried) = pick_min_confidence(&probs[..40], &y[..40], oos);
+        let (t, tried) = pick_min_confidence(&probs[..40], &y[..40], oos, None);
         assert_eq!(t, 0.0);
         assert!(tried.iter().all(|x| x.out_of_scope_recall.is_none()));
+    }
+
+    #[test]
+    fn an_encoder_adapter_is_kept_only_when_it_pays_for_its_run_time() {
+        assert!(AdapterChoice::IfBetter.keeps(0.956, 0.906));
+        assert!(AdapterChoice::IfBetter.keeps(0.92, 0.91));
+        assert!(!AdapterChoice::IfBetter.keeps(0.915, 0.91));
+        assert!(!AdapterChoice::IfBetter.keeps(0.927, 0.945));
+        assert!(AdapterChoice::Always.keeps(0.927, 0.945));
+    }
+
+    #[test]
+    fn a_stated_out_of_scope_recall_keeps_the_best_in_scope_accuracy_that_reaches_it() {
+        // 10 in-scope rows at confidences 0.47..0.92 (all right at threshold 0), 4 out-of-scope
+        // rows read as in-scope at 0.20, 0.30, 0.50 and 0.60.
+        // Six labels, the last out of scope, so the rest of a row's mass is spread thin.
+        let row = |label: usize, p: f32| {
+            let mut v = vec![(1.0 - p) / 5.0; 6];
+            v[label] = p;
+            v
+        };
+        let mut probs: Vec<Vec<f32>> = (0..10).map(|i| row(i % 2, 0.47 + 0.05 * i as f32)).collect();
+        let mut y: Vec<usize> = (0..10).map(|i| i % 2).collect();
+        probs.extend([0.2, 0.3, 0.5, 0.6].map(|p| row(0, p)));
+        y.extend([5; 4]);
+        let at =
+            |t: f64, tried: &[ThresholdTried]| *tried.iter().find(|x| (x.min_confidence - t).abs() < 1e-9).unwrap();
+        // Recall 0.5 is reached from 0.35 on, where every in-scope row is still kept.
+        let (t, tried) = pick_min_confidence(&probs, &y, 5, Some(0.5));
+        assert_eq!(t, 0.35);
+        assert_eq!((at(t, &tried).in_scope_accuracy, at(t, &tried).out_of_scope_recall), (1.0, Some(0.5)));
+        // Recall 0.75 needs 0.55, which throws away two in-scope rows (0.47, 0.52).
+        let (t, tried) = pick_min_confidence(&probs, &y, 5, Some(0.75));
+        assert_eq!(t, 0.55);
+        assert_eq!((at(t, &tried).in_scope_accuracy, at(t, &tried).out_of_scope_recall), (0.8, Some(0.75)));
+        // The balanced rule would pay more in-scope accuracy for full recall: (0.6 + 1) / 2 at
+        // 0.65 beats (0.8 + 0.75) / 2.
+        assert_eq!(pick_min_confidence(&probs, &y, 5, None).0, 0.65);
+        // A recall no threshold reaches: the highest recall, at the best in-scope accuracy.
+        let mut unreachable = probs.clone();
+        unreachable[13] = row(0, 0.99);
+        let (t, tried) = pick_min_confidence(&unreachable, &y, 5, Some(1.0));
+        assert_eq!(at(t, &tried).out_of_scope_recall, Some(0.75));
+        assert_eq!(t, 0.55);
     }
 }
