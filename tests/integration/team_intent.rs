@@ -188,6 +188,19 @@ fn a_team_head_that_adapts_the_encoder_changes_intent_alone() {
         |e: &Encoder| e.embed(&texts, &e.query_prefix, 128, convoqa::encoder::DEFAULT_BATCH_TOKENS).unwrap().vectors;
     let before = embed(&encoder);
     let branch = encoder.branch(&adapter_dir).unwrap();
+    // The adapter names the chat adapter it was trained over; another one under the same name
+    // is refused rather than read wrong.
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(adapter_dir.join("adapter.json")).unwrap()).unwrap();
+    assert_eq!(spec["base_weights_id"], encoder.weights_id.as_str(), "{spec}");
+    let other = tmp.path().join("other-adapter");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::copy(adapter_dir.join("adapter.safetensors"), other.join("adapter.safetensors")).unwrap();
+    let mut moved = spec.clone();
+    moved["base_weights_id"] = "0000000000000000".into();
+    std::fs::write(other.join("adapter.json"), moved.to_string()).unwrap();
+    let refused = encoder.branch(&other).err().expect("a different chat adapter is refused").to_string();
+    assert!(refused.contains("adapter weights 0000000000000000"), "{refused}");
     assert_eq!(embed(&encoder), before, "branching leaves the shared encoder alone");
     let adapted = embed(&branch);
     let adapter = Adapter::load(&adapter_dir).unwrap();

@@ -19,6 +19,11 @@ pub const TARGETS: [&str; 4] = ["qkv", "attn_out", "ffn_in", "ffn_out"];
 pub struct AdapterSpec {
     /// The encoder file it was trained on (Encoder::name); it fits no other.
     pub base: String,
+    /// For an adapter trained on top of another (a team's, over the chat adapter): the
+    /// weights id of the encoder it was trained on (Encoder::weights_id), so a base adapter
+    /// retrained under the same name is caught. Absent in adapters trained on the plain file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_weights_id: Option<String>,
     pub rank: usize,
     pub alpha: f64,
     /// Layers from this index up are adapted.

@@ -260,6 +260,18 @@ impl Encoder {
                 "retrain the intent head with `convoqa train intent --data FILE --adapt-encoder` against the [model] encoder and adapter you run with",
             ));
         }
+        if let Some(id) = adapter.spec.base_weights_id.as_ref().filter(|id| **id != self.weights_id) {
+            return Err(Error::config(
+                "model",
+                format!(
+                    "the encoder adapter in {} was trained on {} with adapter weights {id}, but the run's adapter weights are {}",
+                    dir.display(),
+                    adapter.spec.base,
+                    if self.weights_id.is_empty() { "none" } else { &self.weights_id }
+                ),
+                "the chat adapter changed since the head was trained: retrain the intent head with `convoqa train intent --data FILE --adapt-encoder`",
+            ));
+        }
         // analyze runs the layers below first_layer once for both encoders: an adapter that
         // touched them would be read wrong, so it is refused.
         let below = adapter.weights.keys().find(|key| {

@@ -287,6 +287,8 @@ fn outcome(
 ) -> AdaptOutcome {
     let spec = AdapterSpec {
         base: encoder.name.clone(),
+        // Empty for the plain file: only an adapter over another adapter records it.
+        base_weights_id: (!encoder.weights_id.is_empty()).then(|| encoder.weights_id.clone()),
         rank: recipe.rank,
         alpha: recipe.alpha,
         first_layer: recipe.first_layer,
