@@ -202,29 +202,37 @@ pub fn pick_min_confidence(
     min_recall: Option<f64>,
 ) -> (f64, Vec<ThresholdTried>) {
     let tried: Vec<ThresholdTried> = (0..20).map(|step| threshold_scores(probs, y, oos, step as f64 / 20.0)).collect();
-    let reaches = |t: &ThresholdTried| match (min_recall, t.out_of_scope_recall) {
-        (Some(wanted), Some(recall)) => recall >= wanted - 1e-9,
-        _ => true,
-    };
-    let any_reaches = tried.iter().any(reaches);
-    // Lexicographic scores, compared in order.
-    let score = |t: &ThresholdTried| -> (f64, f64) {
-        match (min_recall, t.out_of_scope_recall) {
-            (None, Some(recall)) => (0.5 * (t.in_scope_accuracy + recall), 0.0),
-            (Some(_), Some(recall)) if !any_reaches => (recall, t.in_scope_accuracy),
-            (Some(_), Some(_)) if !reaches(t) => (f64::NEG_INFINITY, 0.0),
-            _ => (t.in_scope_accuracy, 0.0),
+    // The lowest threshold with the highest key (keys compared in order, within float noise).
+    fn lowest_best<'t>(
+        candidates: impl Iterator<Item = &'t ThresholdTried>,
+        key: impl Fn(&ThresholdTried) -> [f64; 2],
+    ) -> f64 {
+        let mut best: Option<([f64; 2], f64)> = None;
+        for t in candidates {
+            let k = key(t);
+            let beats = |b: [f64; 2]| k[0] > b[0] + 1e-12 || ((k[0] - b[0]).abs() <= 1e-12 && k[1] > b[1] + 1e-12);
+            if best.is_none_or(|(b, _)| beats(b)) {
+                best = Some((k, t.min_confidence));
+            }
         }
-    };
-    let mut best = ((f64::NEG_INFINITY, f64::NEG_INFINITY), 0.0);
-    for t in &tried {
-        let s = score(t);
-        let better = s.0 > best.0 .0 + 1e-12 || ((s.0 - best.0 .0).abs() <= 1e-12 && s.1 > best.0 .1 + 1e-12);
-        if better {
-            best = (s, t.min_confidence);
-        }
+        best.map_or(0.0, |(_, threshold)| threshold)
     }
-    (best.1, tried)
+    let in_scope = |t: &ThresholdTried| [t.in_scope_accuracy, 0.0];
+    let recall = |t: &ThresholdTried| t.out_of_scope_recall.unwrap_or(0.0);
+    let has_out_of_scope = tried.iter().any(|t| t.out_of_scope_recall.is_some());
+    let threshold = match min_recall {
+        _ if !has_out_of_scope => lowest_best(tried.iter(), in_scope),
+        None => lowest_best(tried.iter(), |t| [0.5 * (t.in_scope_accuracy + recall(t)), 0.0]),
+        Some(wanted) => {
+            let mut reaching = tried.iter().filter(|t| recall(t) >= wanted - 1e-9).peekable();
+            if reaching.peek().is_some() {
+                lowest_best(reaching, in_scope)
+            } else {
+                lowest_best(tried.iter(), |t| [recall(t), t.in_scope_accuracy])
+            }
+        }
+    };
+    (threshold, tried)
 }
 
 /// How much better on the hold-out (accuracy of the final predictions) a head read through its
