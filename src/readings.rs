@@ -1499,6 +1499,48 @@ pub fn train_resolution(
 mod tests {
     use super::*;
 
+    /// The real tweets' dev split (data/tweets, which selects) and test split (data/eval, scored
+    /// once) share no dialog, and no tweet written for training copies a real test tweet (short
+    /// generic replies such as "DM sent" aside). The text check needs ../shared/data.
+    #[test]
+    fn the_real_tweet_splits_share_no_dialog_and_training_copies_no_test_tweet() {
+        use std::collections::BTreeSet;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let labels = |file: &str| twitter_message_labels(&root.join(file)).unwrap();
+        let dialogs = |m: &BTreeMap<(usize, usize), String>| m.keys().map(|k| k.0).collect::<BTreeSet<usize>>();
+        let dev = labels("data/tweets/twitter_dev_messages.tsv");
+        let test = labels("data/eval/twitter_care_messages.tsv");
+        let (dev_dialogs, test_dialogs) = (dialogs(&dev), dialogs(&test));
+        assert!(
+            dev_dialogs.len() >= 150 && test_dialogs.len() >= 300,
+            "{} / {}",
+            dev_dialogs.len(),
+            test_dialogs.len()
+        );
+        let shared: Vec<&usize> = dev_dialogs.intersection(&test_dialogs).collect();
+        assert!(shared.is_empty(), "dialogs in both the dev and the test split: {shared:?}");
+
+        let dev_json = twitter_dev_json(&root.join("../shared/data"));
+        if !dev_json.exists() {
+            eprintln!("skipping the text check: {} is absent", dev_json.display());
+            return;
+        }
+        let all = read_twitter_dialogs(&dev_json).unwrap();
+        let test_texts: BTreeSet<String> = test
+            .keys()
+            .map(|&(d, turn)| crate::text::inference_key(all[d]["dialogContent"][turn]["message"].as_str().unwrap()))
+            .collect();
+        let written = read_tsv_lines(&root.join("data/tweets/written.tsv")).unwrap();
+        assert!(written.len() > 1000, "{}", written.len());
+        let copies: Vec<&String> = written
+            .iter()
+            .filter_map(|(_, row)| row.first())
+            .filter(|text| text.split_whitespace().count() >= 4)
+            .filter(|text| test_texts.contains(&crate::text::inference_key(text)))
+            .collect();
+        assert!(copies.is_empty(), "written tweets that copy real test tweets: {copies:?}");
+    }
+
     fn conversation(business: &str, n: usize) -> CorpusConversation {
         serde_json::from_value(json!({
             "conversation_id": format!("{business}-{n:04}"), "business": business, "channel": "whatsapp",
