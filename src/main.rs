@@ -928,7 +928,6 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 );
             }
             if let Some(report) = head.card.recipe.get("encoder_adapter") {
-                let accuracy = |key: &str| report[key].as_f64().unwrap_or(f64::NAN);
                 let verdict = match &head.card.encoder_adapter {
                     Some(dir) => format!("kept, saved in {}", out.join(dir).display()),
                     None => format!(
@@ -936,13 +935,17 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                         convoqa::heads::intent::ADAPTER_MIN_GAIN
                     ),
                 };
+                let accuracies: Vec<String> =
+                    [("holdout_accuracy_with", "with it"), ("holdout_accuracy_without", "without")]
+                        .iter()
+                        .filter_map(|(key, side)| report[key].as_f64().map(|a| format!("{a:.4} {side}")))
+                        .collect();
                 println!(
-                    "encoder adapter: epoch {} of {} (hold-out accuracy of its task head), {:.0} s; head hold-out accuracy {:.4} with it, {:.4} without: {verdict}",
+                    "encoder adapter: epoch {} of {} (hold-out accuracy of its task head), {:.0} s; head hold-out accuracy {}: {verdict}",
                     report["best_epoch"],
                     report["epochs"].as_array().map_or(0, Vec::len),
                     report["seconds"].as_f64().unwrap_or(0.0),
-                    accuracy("holdout_accuracy_with"),
-                    accuracy("holdout_accuracy_without"),
+                    accuracies.join(", "),
                 );
             }
             println!("saved {}", out.display());

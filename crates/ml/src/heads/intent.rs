@@ -367,9 +367,9 @@ fn fit_head(encoder: &Encoder, splits: &IntentSplits) -> Result<FittedHead> {
 }
 
 /// Trains an intent head on labelled rows: a stratified hold-out picks the recipe and epoch and
-/// gives the reported metrics. With `adapt_encoder`, the head is fitted twice, on the run's
-/// encoder and through a team adapter trained on the same rows, and the adapter is kept only if
-/// it wins on the hold-out by `ADAPTER_MIN_GAIN`.
+/// gives the reported metrics. With `adapt_encoder`, the head is fitted through a team adapter
+/// trained on the same rows and (unless the adapter is kept regardless) on the run's encoder,
+/// and the adapter is kept only if it wins on the hold-out by `ADAPTER_MIN_GAIN`.
 pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, out: &Path) -> Result<Head> {
     let IntentTraining {
         model_name,
@@ -413,7 +413,6 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
         max_tokens,
         cache,
     };
-    let plain = fit_head(encoder, &splits)?;
     let adapter_dir = out.join(ENCODER_ADAPTER_DIR);
     // A head without an adapter must not leave an earlier one looking current.
     let remove_adapter = || -> Result<()> {
@@ -425,7 +424,7 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
     let (fitted, adapter_report, adapter_kept) = match adapt_encoder {
         None => {
             remove_adapter()?;
-            (plain, None, false)
+            (fit_head(encoder, &splits)?, None, false)
         }
         Some((recipe, choice)) => {
             let outcome = super::adapt::train_team_adapter(
@@ -438,28 +437,36 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
             outcome.adapter.save(&adapter_dir)?;
             // Fitted exactly as analyze will read: through the adapter as saved (f16).
             let adapted = fit_head(&encoder.branch(&adapter_dir)?, &splits)?;
-            let kept = choice.keeps(adapted.holdout_accuracy, plain.holdout_accuracy);
+            // The head without the adapter is only fitted when it could win.
+            let plain = match choice {
+                AdapterChoice::IfBetter => Some(fit_head(encoder, &splits)?),
+                AdapterChoice::Always => None,
+            };
+            let kept = plain.as_ref().is_none_or(|p| choice.keeps(adapted.holdout_accuracy, p.holdout_accuracy));
             tracing::info!(
-                without = plain.holdout_accuracy,
+                without = plain.as_ref().map(|p| p.holdout_accuracy),
                 with = adapted.holdout_accuracy,
                 kept,
                 "hold-out accuracy without and with the encoder adapter"
             );
             let mut report = outcome.report;
-            report["holdout_accuracy_without"] = json!(plain.holdout_accuracy);
+            if let Some(p) = &plain {
+                report["holdout_accuracy_without"] = json!(p.holdout_accuracy);
+            }
             report["holdout_accuracy_with"] = json!(adapted.holdout_accuracy);
             report["kept"] = json!(kept);
             report["rule"] = json!(match choice {
                 AdapterChoice::IfBetter => format!(
                     "kept when the head read through it beats the head without on the hold-out by at least {ADAPTER_MIN_GAIN} accuracy"
                 ),
-                AdapterChoice::Always => "kept whatever the hold-out says (--adapt-encoder always)".to_string(),
+                AdapterChoice::Always => "kept whatever the hold-out says (--adapt-encoder=always)".to_string(),
             });
-            if kept {
-                (adapted, Some(report), true)
-            } else {
-                remove_adapter()?;
-                (plain, Some(report), false)
+            match plain {
+                Some(plain) if !kept => {
+                    remove_adapter()?;
+                    (plain, Some(report), false)
+                }
+                _ => (adapted, Some(report), true),
             }
         }
     };
