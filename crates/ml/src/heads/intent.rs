@@ -277,15 +277,7 @@ fn fit_head(encoder: &Encoder, splits: &IntentSplits) -> Result<FittedHead> {
     };
     let train_set = embed("train", train)?;
     let valid = vec![embed("holdout", held)?];
-    let base = Recipe {
-        hidden: 0,
-        epochs: 80,
-        learning_rate: 1e-2,
-        weight_decay: 1e-4,
-        batch_size: 32,
-        input_dropout: 0.0,
-        seed: 7,
-    };
+    let base = Recipe::linear(80, 32);
     let candidates = [
         base,
         Recipe { learning_rate: 3e-2, ..base },

@@ -137,18 +137,10 @@ pub fn public_sets(
     Ok(PublicSets { train, training_data, valid })
 }
 
-/// Trains the candidate recipes, keeps the best on validation, and saves it to `out`.
 /// The sentiment heads' starting recipe (a linear head); the candidates vary it.
-pub const BASE_RECIPE: Recipe = Recipe {
-    hidden: 0,
-    epochs: 40,
-    learning_rate: 1e-2,
-    weight_decay: 1e-4,
-    batch_size: 64,
-    input_dropout: 0.0,
-    seed: 7,
-};
+pub const BASE_RECIPE: Recipe = Recipe::linear(40, 64);
 
+/// Trains the candidate recipes, keeps the best on validation, and saves it to `out`.
 pub fn train_sentiment(
     encoder: &Encoder,
     model_name: &str,

@@ -25,6 +25,14 @@ pub struct Recipe {
     pub seed: u64,
 }
 
+impl Recipe {
+    /// A linear head (logistic regression) with the settings every trainer starts from: AdamW at
+    /// learning rate 1e-2, weight decay 1e-4, no dropout, seed 7. Candidates vary it.
+    pub const fn linear(epochs: usize, batch_size: usize) -> Recipe {
+        Recipe { hidden: 0, epochs, learning_rate: 1e-2, weight_decay: 1e-4, batch_size, input_dropout: 0.0, seed: 7 }
+    }
+}
+
 /// A labelled set as embeddings and class indices.
 pub struct EmbeddedSet {
     pub name: String,
