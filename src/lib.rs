@@ -24,7 +24,7 @@ pub mod wording;
 pub use convoqa_core::{
     aggregate, assemble, business_hours, config, enrich, features, input, link, model_search, qa, score, shard, voc,
 };
-pub use convoqa_domain::{diagnostics, model, redact, row, signals, text, timefmt};
+pub use convoqa_domain::{diagnostics, memory, model, redact, row, signals, text, timefmt};
 pub use convoqa_io::{ingest, spill, store, tables, write};
 pub use convoqa_ml::{context, encoder, heads};
 

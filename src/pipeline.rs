@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::ingest::{read_conversations, read_messages, MessagesInput};
 use crate::link::StoredTopic;
 use crate::manifest::{InputFileEntry, Manifest};
+use crate::memory;
 use crate::model::QuarantinedRow;
 use crate::partition::{
     reopen_fallback_warning, run_partition, PartitionContext, PartitionOutput, Partitions, PriorRow, PARTITION_STAGES,
@@ -119,22 +120,13 @@ impl StageTimer {
         tracing::info!(
             stage,
             seconds = s,
-            rss_mb = resident_mb("VmRSS:"),
-            peak_rss_mb = resident_mb("VmHWM:"),
+            rss_mb = memory::resident_mib().map(|mib| mib.round() as u64),
+            peak_rss_mb = memory::peak_resident_mib().map(|mib| mib.round() as u64),
             "stage done"
         );
         self.stages.push((stage.to_string(), (s * 1000.0).round() / 1000.0));
         self.last = now;
     }
-}
-
-/// This process's resident memory in MB from /proc/self/status (`VmRSS:` now, `VmHWM:` peak),
-/// for the stage log; None off Linux.
-fn resident_mb(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 =
-        status.lines().find_map(|l| l.strip_prefix(field))?.trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kb / 1024)
 }
 
 fn progress_bar(show: bool) -> ProgressBar {

@@ -22,23 +22,14 @@ pub struct EncoderBench {
     pub vectors: Vec<Vec<f32>>,
 }
 
-fn proc_status_mb(key: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// Peak resident memory of this process so far, from /proc (Linux); 0 elsewhere.
+/// Peak resident memory of this process so far (Linux); 0 elsewhere.
 pub fn peak_rss_mb() -> f64 {
-    proc_status_mb("VmHWM:")
+    convoqa_domain::memory::peak_resident_mib().unwrap_or(0.0)
 }
 
-/// Resident memory now.
+/// Resident memory now (Linux); 0 elsewhere.
 pub fn rss_mb() -> f64 {
-    proc_status_mb("VmRSS:")
+    convoqa_domain::memory::resident_mib().unwrap_or(0.0)
 }
 
 pub fn bench_encoder(

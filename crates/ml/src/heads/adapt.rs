@@ -100,6 +100,8 @@ impl TextCache {
             .par_iter()
             .map(|t| encoder.tokenizer.encode(&format!("{}{t}", encoder.query_prefix), max_tokens).map(|t| t.ids))
             .collect::<Result<_>>()?;
+        let tokens: usize = ids.iter().map(Vec::len).sum();
+        cache_fits(ids.len(), tokens * h * std::mem::size_of::<f32>(), convoqa_domain::memory::available_bytes())?;
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| (ids[i].len(), i));
         let batches: Vec<Vec<usize>> = order.chunks(32).map(<[usize]>::to_vec).collect();
@@ -139,6 +141,31 @@ impl TextCache {
             Tensor::from_vec(x, (slots.len(), len, h), &Device::Cpu)?,
             Tensor::from_vec(mask, (slots.len(), len), &Device::Cpu)?,
         ))
+    }
+}
+
+/// Share of the memory available at the start that the cache may fill: the training steps need
+/// the rest (each batch's activations and gradients, the optimiser's state).
+const CACHE_MEMORY_SHARE: f64 = 0.7;
+
+/// Refuses a cache of `bytes` that would not fit in `available` bytes (None: not known, so not
+/// checked), before minutes of encoding end in the kernel's out-of-memory kill.
+fn cache_fits(texts: usize, bytes: usize, available: Option<u64>) -> Result<()> {
+    let gib = |b: f64| b / f64::from(1u32 << 30);
+    tracing::info!(texts, cache_gib = gib(bytes as f64), "lower-layer cache");
+    match available {
+        Some(available) if bytes as f64 > available as f64 * CACHE_MEMORY_SHARE => Err(Error::config(
+            "training rows",
+            format!(
+                "the frozen layers' states of {texts} texts need {:.1} GiB in memory, more than {:.0}% of the {:.1} GiB \
+                 this machine has available",
+                gib(bytes as f64),
+                CACHE_MEMORY_SHARE * 100.0,
+                gib(available as f64)
+            ),
+            "train on a sample of the rows (the cache grows with texts x tokens), or on a machine with more memory",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -600,4 +627,23 @@ pub fn train_team_adapter(
         "threads": rayon::current_num_threads(),
     });
     Ok(outcome(encoder, recipe, weights, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_larger_than_its_share_of_available_memory_is_refused_before_encoding() {
+        let gib = 1usize << 30;
+        assert!(cache_fits(1000, gib, Some(4 * gib as u64)).is_ok());
+        // 3 GiB is more than 70% of 4 GiB.
+        let err = cache_fits(50_000, 3 * gib, Some(4 * gib as u64)).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let says = err.to_string();
+        assert!(says.contains("50000 texts") && says.contains("3.0 GiB") && says.contains("4.0 GiB"), "{says}");
+        assert!(says.contains("fix: train on a sample"), "{says}");
+        // Where the available memory is unknown, nothing is refused.
+        assert!(cache_fits(50_000, 3 * gib, None).is_ok());
+    }
 }
