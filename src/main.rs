@@ -180,6 +180,14 @@ enum Command {
         /// (test: dialogs 0-359, data/eval labels; dev: dialogs 360-524, data/tweets labels).
         #[arg(long)]
         twitter: Option<PathBuf>,
+        /// Sentiment labels for --twitter's dialogs (dialog TAB turn TAB sentiment) instead of the
+        /// split's; then intent is scored only with --twitter-intents.
+        #[arg(long, requires = "twitter")]
+        twitter_labels: Option<PathBuf>,
+        /// Intent labels for --twitter's dialogs (dialog TAB intent; `none` where the taxonomy
+        /// does not fit) instead of the split's.
+        #[arg(long, requires = "twitter")]
+        twitter_intents: Option<PathBuf>,
         /// Config whose [model] section names the encoder and heads (default: the shipped ones).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -1016,7 +1024,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
-        Command::EvalReadings { corpus, split, twitter, config, json } => {
+        Command::EvalReadings { corpus, split, twitter, twitter_labels, twitter_intents, config, json } => {
             if !convoqa::heads::corpus::SPLITS.contains(&split.as_str()) {
                 return Err(convoqa::Error::config(
                     "--split",
@@ -1025,44 +1033,35 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 )
                 .into());
             }
-            let twitter_labels = match &twitter {
-                Some(_) => Some(convoqa::readings::twitter_labels(&split).ok_or_else(|| {
-                    convoqa::Error::config(
-                        "--twitter",
-                        format!("the real tweets have no {split} split"),
-                        "use --split dev or --split test with --twitter",
-                    )
-                })?),
+            let twitter_files = match &twitter {
+                Some(_) => {
+                    Some(convoqa::readings::TwitterLabelFiles::for_split(&split, twitter_labels, twitter_intents)?)
+                }
                 None => None,
             };
             let model_cfg = settings_from(config.as_deref())?.model_config()?;
             let model = convoqa::enrich::LanguageModel::load(&model_cfg)?;
             let corpus = convoqa::heads::corpus::Corpus::load(&corpus)?;
             let report = convoqa::readings::evaluate_corpus(&model, &corpus, &split)?;
-            let mut out = serde_json::json!({"corpus": report});
-            if let (Some(dev_json), Some((messages, intents))) = (twitter, twitter_labels) {
-                let t = convoqa::readings::evaluate_twitter(&model, &dev_json, &messages, intents.as_deref())?;
-                out["twitter"] = serde_json::to_value(t)?;
-            }
+            let twitter_report = match (twitter, twitter_files) {
+                (Some(dev_json), Some(files)) => Some(convoqa::readings::evaluate_twitter(
+                    &model,
+                    &dev_json,
+                    &files.messages,
+                    files.intents.as_deref(),
+                )?),
+                _ => None,
+            };
             if json {
+                let mut out = serde_json::json!({"corpus": report});
+                if let Some(t) = &twitter_report {
+                    out["twitter"] = serde_json::to_value(t)?;
+                }
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 print!("{}", convoqa::readings::summary(&report));
-                if let Some(t) = out.get("twitter") {
-                    print!(
-                        "real Twitter {split} ({} dialogs): message sentiment macro-F1 {:.3} (accuracy {:.3})",
-                        t["dialogs"],
-                        t["sentiment"]["macro_f1"].as_f64().unwrap_or(0.0),
-                        t["sentiment"]["accuracy"].as_f64().unwrap_or(0.0),
-                    );
-                    match t.get("intent") {
-                        Some(i) => println!(
-                            "; intent accuracy {:.3}, macro-F1 {:.3}",
-                            i["accuracy"].as_f64().unwrap_or(0.0),
-                            i["macro_f1"].as_f64().unwrap_or(0.0)
-                        ),
-                        None => println!(),
-                    }
+                if let Some(t) = &twitter_report {
+                    print!("{}", t.summary(&split));
                 }
             }
             Ok(())

@@ -2,7 +2,7 @@
 //! (data/eval) and a selection split (data/tweets), and the tweets written for training.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -14,6 +14,7 @@ use crate::heads::sentiment::LABELS;
 
 use super::label_of;
 
+/// The real tweets: IBM's Twitter customer-care dialogs with our labels (data/eval's test
 /// dialogs, data/tweets' dev dialogs).
 #[derive(Debug, Serialize)]
 pub struct TwitterReport {
@@ -25,15 +26,51 @@ pub struct TwitterReport {
     pub intent: Option<Metrics>,
 }
 
-/// The labels of the real tweets of a corpus split's role: `test` (dialogs 0-359, sentiment and
-/// intent) or `dev` (dialogs 360-524, sentiment), relative to the project's root.
-pub fn twitter_labels(split: &str) -> Option<(std::path::PathBuf, Option<std::path::PathBuf>)> {
-    match split {
-        "test" => {
-            Some(("data/eval/twitter_care_messages.tsv".into(), Some("data/eval/twitter_care_intents.tsv".into())))
+impl TwitterReport {
+    /// The line a person reads, after the corpus summary.
+    pub fn summary(&self, split: &str) -> String {
+        let intent = match &self.intent {
+            Some(i) => format!("; intent accuracy {:.3}, macro-F1 {:.3}", i.accuracy, i.macro_f1),
+            None => String::new(),
+        };
+        format!(
+            "real Twitter {split} ({} dialogs): message sentiment macro-F1 {:.3} (accuracy {:.3}){intent}\n",
+            self.dialogs, self.sentiment.macro_f1, self.sentiment.accuracy
+        )
+    }
+}
+
+/// The labels files the real tweets are scored against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TwitterLabelFiles {
+    /// dialog TAB turn TAB sentiment, one line per labelled customer message.
+    pub messages: PathBuf,
+    /// dialog TAB intent; without it every dialog with a labelled message is read, its intent
+    /// unknown.
+    pub intents: Option<PathBuf>,
+}
+
+impl TwitterLabelFiles {
+    /// The files given, else the project's own for a corpus split's role, relative to the
+    /// project's root: `test` (dialogs 0-359: sentiment and intent, data/eval) or `dev` (dialogs
+    /// 360-524: sentiment, data/tweets). Sentiment labels that are given replace the split's
+    /// entirely: intent labels are then read only if they are given too.
+    pub fn for_split(split: &str, messages: Option<PathBuf>, intents: Option<PathBuf>) -> Result<Self> {
+        if let Some(messages) = messages {
+            return Ok(Self { messages, intents });
         }
-        "dev" => Some(("data/tweets/twitter_dev_messages.tsv".into(), None)),
-        _ => None,
+        let (messages, default_intents) = match split {
+            "test" => ("data/eval/twitter_care_messages.tsv", Some("data/eval/twitter_care_intents.tsv")),
+            "dev" => ("data/tweets/twitter_dev_messages.tsv", None),
+            _ => {
+                return Err(Error::config(
+                    "--twitter",
+                    format!("the real tweets have no {split} split"),
+                    "use --split dev or --split test with --twitter, or give your own labels with --twitter-labels",
+                ))
+            }
+        };
+        Ok(Self { messages: messages.into(), intents: intents.or(default_intents.map(PathBuf::from)) })
     }
 }
 
@@ -45,7 +82,7 @@ fn read_tsv(path: &Path) -> Result<Vec<Vec<String>>> {
 /// numbers, for errors that say where.
 fn read_tsv_lines(path: &Path) -> Result<Vec<(usize, Vec<String>)>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::input(path, format!("cannot read ({e})"), "give a labels file from data/eval or data/tweets")
+        Error::input(path, format!("cannot read ({e})"), "run from the project's root (its labels are in data/eval and data/tweets), or give the file with --twitter-labels")
     })?;
     Ok(text
         .lines()
@@ -205,7 +242,7 @@ pub fn evaluate_twitter(
 }
 
 /// Where IBM's Twitter customer-care dialogs sit under the shared data folder.
-pub fn twitter_dev_json(data_dir: &Path) -> std::path::PathBuf {
+pub fn twitter_dev_json(data_dir: &Path) -> PathBuf {
     data_dir.join("conversations/twitter-customer-care/dev.json")
 }
 

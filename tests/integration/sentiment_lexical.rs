@@ -249,4 +249,73 @@ fn the_real_tweets_are_scored_only_for_their_dev_and_test_splits() {
     let (code, _, stderr) = run(&["eval-readings", "--split", "train", "--twitter", "dev.json"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no train split") && stderr.contains("--split dev"), "{stderr}");
+    // Labels without the dialogs they label are the parser's refusal.
+    let (code, _, stderr) = run(&["eval-readings", "--twitter-labels", "labels.tsv"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--twitter <TWITTER>"), "{stderr}");
+}
+
+#[test]
+fn eval_readings_scores_a_corpus_split_and_tweets_with_the_labels_given() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, tweets) = (tmp.path().join("data"), tmp.path().join("tweets"));
+    tiny_tweets(&tweets, &data);
+    let dev_json = data.join("conversations/twitter-customer-care/dev.json");
+    let labels = tweets.join("twitter_dev_messages.tsv");
+    let corpus = root.join("data/corpus");
+    let args = |extra: &[&str]| {
+        let mut args = vec![
+            "eval-readings",
+            "--split",
+            "dev",
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--twitter",
+            dev_json.to_str().unwrap(),
+            "--twitter-labels",
+            labels.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_string).collect::<Vec<_>>()
+    };
+    let run_args = |extra: &[&str]| run(&args(extra).iter().map(String::as_str).collect::<Vec<_>>());
+
+    // Every labelled tweet is read, positives included (selection drops them; a score does not).
+    let (code, stdout, stderr) = run_args(&["--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["corpus"]["split"], "dev");
+    assert!(report["corpus"]["sentiment"]["n"].as_u64().unwrap() > 100, "{}", report["corpus"]["sentiment"]);
+    let twitter = &report["twitter"];
+    assert_eq!(twitter["dialogs"].as_u64(), Some(25));
+    assert_eq!(twitter["sentiment"]["n"].as_u64(), Some(25));
+    assert!(twitter.get("intent").is_none(), "no intent labels were given: {twitter}");
+    let macro_f1 = twitter["sentiment"]["macro_f1"].as_f64().unwrap();
+    // Obvious complaints and questions: the real model must read most of them as labelled.
+    assert!(twitter["sentiment"]["accuracy"].as_f64().unwrap() >= 0.6, "{twitter}");
+
+    // Intent labels for the same dialogs: `none` dialogs are left out of intent's score.
+    let intents = tmp.path().join("intents.tsv");
+    let mut body = String::from("dialog\tintent\n");
+    for d in 0..25 {
+        body.push_str(&format!("{d}\t{}\n", if d < 6 { "complaint_service" } else { "none" }));
+    }
+    std::fs::write(&intents, body).unwrap();
+    let (code, stdout, stderr) = run_args(&["--twitter-intents", intents.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!("real Twitter dev (25 dialogs): message sentiment macro-F1 {macro_f1:.3}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("; intent accuracy"), "{stdout}");
+
+    // A labels file that is not there: the input's error, naming it and the flag that gives it.
+    let missing = tmp.path().join("nowhere.tsv");
+    let mut missing_args = args(&[]);
+    let at = missing_args.iter().position(|a| a == "--twitter-labels").unwrap();
+    missing_args[at + 1] = missing.to_str().unwrap().to_string();
+    let (code, _, stderr) = run(&missing_args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("nowhere.tsv") && stderr.contains("--twitter-labels"), "{stderr}");
 }
