@@ -424,7 +424,8 @@ pub fn train_conversation_intent(
         }),
         training_data: vec![
             format!(
-                "data/corpus {}: {} conversations read by the model ({} businesses)",
+                "{} {}: {} conversations read by the model ({} businesses)",
+                corpus.dir.display(),
                 splits.into_iter().collect::<Vec<_>>().join(" + "),
                 all.y.len() - example_set.y.len(),
                 businesses(&convs)

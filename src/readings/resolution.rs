@@ -167,7 +167,8 @@ pub fn train_resolution(
             "dev_evidence_agreement": dev.evidence_agreement,
         }),
         training_data: vec![format!(
-            "data/corpus train split with labels/resolution: {} conversations ({} businesses)",
+            "{} train split with labels/resolution: {} conversations ({} businesses)",
+            corpus.dir.display(),
             train_set.y.len(),
             businesses(&train_convs)
         )],

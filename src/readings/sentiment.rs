@@ -56,7 +56,11 @@ pub fn train_sentiment_with_corpus(
     let PublicSets { train: public, mut training_data, mut valid } =
         public_sets(encoder, data_dir, &labels, max_tokens, cache)?;
     let corpus_train = corpus_sentiment_set(encoder, corpus, "train", &labels, max_tokens, cache)?;
-    training_data.push(format!("data/corpus train split: {} customer messages the model reads", corpus_train.y.len()));
+    training_data.push(format!(
+        "{} train split: {} customer messages the model reads",
+        corpus.dir.display(),
+        corpus_train.y.len()
+    ));
     valid.push(corpus_sentiment_set(encoder, corpus, "dev", &labels, max_tokens, cache)?);
     let mut written = ReadSet { name: "written_tweets".into(), texts: vec![], x: vec![], y: vec![] };
     if let Some(dir) = tweets_dir {
@@ -240,7 +244,11 @@ pub fn train_sentiment_lexical(
         public_train.extend(rows);
     }
     let corpus_train = corpus_sentiment_rows(corpus, "train", &labels)?;
-    training_data.push(format!("data/corpus train split: {} customer messages the model reads", corpus_train.len()));
+    training_data.push(format!(
+        "{} train split: {} customer messages the model reads",
+        corpus.dir.display(),
+        corpus_train.len()
+    ));
     let tweets = tweets_dir.map(|dir| tweet_sets(dir, data_dir, &labels)).transpose()?;
     // Selected by the rule that chose the head: SmSA valid, NusaX id/en valid, corpus dev (and
     // the real tweets' dev split, with --tweets).

@@ -373,7 +373,8 @@ pub fn train_adapter(
     };
     let corpus_train = corpus_rows("train", &mut cache)?;
     sources.push(format!(
-        "data/corpus train: {} customer messages the model reads, x{}",
+        "{} train: {} customer messages the model reads, x{}",
+        corpus.dir.display(),
         corpus_train.len(),
         recipe.corpus_repeats
     ));
