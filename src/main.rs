@@ -477,6 +477,16 @@ fn exit_code(err: &anyhow::Error) -> i32 {
         .unwrap_or(1)
 }
 
+/// The command line as typed, the program named `convoqa` whatever the path it ran from: what a
+/// trained model's card records, so that the model can be made again. Arguments holding spaces
+/// are quoted.
+fn invocation() -> String {
+    std::iter::once("convoqa".to_string())
+        .chain(std::env::args().skip(1).map(|a| if a.contains(char::is_whitespace) { format!("'{a}'") } else { a }))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let settings_from = |config: Option<&std::path::Path>| -> Result<convoqa::config::Settings, convoqa::Error> {
         let mut settings = load_settings(config)?;
@@ -661,8 +671,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
         Command::Train { what: TrainCommand::Risk { corpus: Some(dir), config, out, .. } } => {
             let settings = settings_from(config.as_deref())?;
             let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
-            let command = format!("convoqa train risk --corpus {} --out {}", dir.display(), out.display());
-            let card = convoqa::flags::fit_built_in(&corpus, &settings, &out, &command)?;
+            let card = convoqa::flags::fit_built_in(&corpus, &settings, &out, &invocation())?;
             for (name, t) in [("low CSAT", &card.low_csat), ("false FCR", &card.false_fcr)] {
                 println!(
                     "{name}: dev ROC-AUC reasoned {:?} fitted {:?}; Brier fitted {:?} calibrated {:?}",
@@ -721,8 +730,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             };
             let (rows, _warnings) = convoqa::pipeline::risk_history(&input)?;
             let how = convoqa::score::train::RiskTraining { test_fraction, l2, source, ..Default::default() };
-            let command = std::env::args().collect::<Vec<_>>().join(" ");
-            let (models, card) = convoqa::score::train::train_risk(&rows, &how, &command)?;
+            let (models, card) = convoqa::score::train::train_risk(&rows, &how, &invocation())?;
             let saved = convoqa::write::save_risk_model(&out, &models, &card)?;
             print!("{}", convoqa::score::train::summary(&card));
             println!("saved {} (use it: [risk] model = \"{}\" in the config)", out.display(), saved.display());
@@ -731,14 +739,13 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
         Command::Train { what: TrainCommand::Resolution { corpus, out, model, adapter, max_tokens, cache } } => {
             let corpus = convoqa::heads::corpus::Corpus::load(&corpus)?;
             let (encoder, model_name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
-            let head = convoqa::readings::train_resolution(
-                &encoder,
-                &model_name,
-                &corpus,
-                &out,
+            let run = convoqa::heads::TrainRun {
+                model_name: &model_name,
                 max_tokens,
-                cache.as_deref(),
-            )?;
+                cache: cache.as_deref(),
+                command: &invocation(),
+            };
+            let head = convoqa::readings::train_resolution(&encoder, &corpus, &out, run)?;
             for (name, m) in &head.card.validation {
                 println!("{name}: {m}");
             }
@@ -769,8 +776,7 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 &convoqa::heads::intent::Taxonomy::default_taxonomy(),
                 &recipe,
             )?;
-            outcome.adapter.spec.training["command"] =
-                serde_json::Value::String(std::env::args().collect::<Vec<_>>().join(" "));
+            outcome.adapter.spec.training["command"] = serde_json::Value::String(invocation());
             outcome.adapter.save(&out)?;
             println!("{}", serde_json::to_string_pretty(&outcome.report)?);
             println!("saved {}", out.display());
@@ -781,6 +787,9 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 TrainCommand::Sentiment { data_dir, out, model, max_tokens, cache, corpus, lexical_only, tweets, adapter },
         } => {
             let (encoder, name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
+            let command = invocation();
+            let run =
+                convoqa::heads::TrainRun { model_name: &name, max_tokens, cache: cache.as_deref(), command: &command };
             let head = match corpus {
                 Some(dir) if lexical_only => {
                     let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
@@ -791,29 +800,21 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                         tweets.as_deref(),
                         &out,
                         cache.as_deref(),
+                        &command,
                     )?
                 }
                 Some(dir) => {
                     let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
                     convoqa::readings::train_sentiment_with_corpus(
                         &encoder,
-                        &name,
                         &data_dir,
                         &corpus,
                         tweets.as_deref(),
                         &out,
-                        max_tokens,
-                        cache.as_deref(),
+                        run,
                     )?
                 }
-                None => convoqa::heads::sentiment::train_sentiment(
-                    &encoder,
-                    &name,
-                    &data_dir,
-                    &out,
-                    max_tokens,
-                    cache.as_deref(),
-                )?,
+                None => convoqa::heads::sentiment::train_sentiment(&encoder, &data_dir, &out, run)?,
             };
             for (name, m) in &head.card.validation {
                 println!("{name}: {m}");
@@ -833,15 +834,13 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
             };
             let corpus = convoqa::heads::corpus::Corpus::load(&dir)?;
             let (encoder, model_name) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
-            let head = convoqa::readings::train_conversation_intent(
-                &encoder,
-                &model_name,
-                &corpus,
-                &taxonomy,
-                &out,
+            let run = convoqa::heads::TrainRun {
+                model_name: &model_name,
                 max_tokens,
-                cache.as_deref(),
-            )?;
+                cache: cache.as_deref(),
+                command: &invocation(),
+            };
+            let head = convoqa::readings::train_conversation_intent(&encoder, &corpus, &taxonomy, &out, run)?;
             for (name, m) in &head.card.validation {
                 println!("{name}: {m}");
             }
@@ -908,19 +907,21 @@ fn run(command: Command, model_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 };
                 (recipe, choice)
             });
+            let command = invocation();
             let how = convoqa::heads::intent::IntentTraining {
-                model_name: &model_name,
+                run: convoqa::heads::TrainRun {
+                    model_name: &model_name,
+                    max_tokens,
+                    cache: cache.as_deref(),
+                    command: &command,
+                },
                 source: &source,
                 holdout,
-                max_tokens,
-                cache: cache.as_deref(),
                 out_of_scope: out_of_scope.as_deref(),
                 out_of_scope_recall,
                 adapt_encoder: adapt_recipe.as_ref().map(|(recipe, choice)| (recipe, *choice)),
             };
-            let mut head = convoqa::heads::intent::train_intent(&encoder, &rows, &how, &out)?;
-            head.card.command = std::env::args().collect::<Vec<_>>().join(" ");
-            head.save(&out)?;
+            let head = convoqa::heads::intent::train_intent(&encoder, &rows, &how, &out)?;
             for (name, m) in &head.card.validation {
                 println!("{name}: {m}");
                 for scope in ["oos", "other"] {

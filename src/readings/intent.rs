@@ -14,7 +14,7 @@ use crate::heads::lexical::{self, term_counts, train_sparse, Idf, LexicalHead, S
 use crate::heads::metrics::evaluate;
 use crate::heads::sentiment::embed_cached;
 use crate::heads::train::{logits, train_epochs, EmbeddedSet, Recipe};
-use crate::heads::{argmax, softmax, Head, HeadCard, OutOfScope};
+use crate::heads::{argmax, softmax, Head, HeadCard, OutOfScope, TrainRun};
 
 use super::{businesses, label_of, temperature_for};
 
@@ -257,13 +257,12 @@ fn best_epoch(
 /// the shipped head is trained on every train and dev conversation.
 pub fn train_conversation_intent(
     encoder: &Encoder,
-    model_name: &str,
     corpus: &Corpus,
     taxonomy: &Taxonomy,
     out: &Path,
-    max_tokens: usize,
-    cache: Option<&Path>,
+    run: TrainRun,
 ) -> Result<Head> {
+    let TrainRun { model_name, max_tokens, cache, command } = run;
     let mut labels: Vec<String> = taxonomy.intent.iter().map(|i| i.name.clone()).collect();
     labels.sort();
     let other = label_of(&labels, "other", "taxonomy")?;
@@ -433,7 +432,7 @@ pub fn train_conversation_intent(
             format!("data/taxonomy/intents.toml: {} examples", examples.len()),
         ],
         validation,
-        command: format!("convoqa train intent --corpus {} --out {}", corpus.dir.display(), out.display()),
+        command: command.to_string(),
         out_of_scope: Some(OutOfScope { label: "other".into(), min_confidence }),
         temperature,
         menu_choice_weight: pooling.menu_choice,

@@ -14,7 +14,7 @@ use crate::heads::resolution::{
 };
 use crate::heads::sentiment::embed_cached;
 use crate::heads::train::{train_best, EmbeddedSet, Recipe};
-use crate::heads::{argmax, Head, HeadCard};
+use crate::heads::{argmax, Head, HeadCard, TrainRun};
 
 use super::{businesses, fit_temperature, label_of};
 
@@ -125,14 +125,8 @@ pub fn resolution_report(
 
 /// Trains the resolution head on the corpus's train split (labels/resolution), recipe and epoch
 /// chosen on dev, temperature fitted on dev; saves it with its card.
-pub fn train_resolution(
-    encoder: &Encoder,
-    model_name: &str,
-    corpus: &Corpus,
-    out: &Path,
-    max_tokens: usize,
-    cache: Option<&Path>,
-) -> Result<Head> {
+pub fn train_resolution(encoder: &Encoder, corpus: &Corpus, out: &Path, run: TrainRun) -> Result<Head> {
+    let TrainRun { model_name, max_tokens, cache, command } = run;
     let labels: Vec<String> = RESOLUTION_LABELS.iter().map(|l| l.to_string()).collect();
     let (train_set, _) = resolution_set(encoder, corpus, "train", max_tokens, cache)?;
     let (dev_set, dev_truth) = resolution_set(encoder, corpus, "dev", max_tokens, cache)?;
@@ -173,7 +167,7 @@ pub fn train_resolution(
             businesses(&train_convs)
         )],
         validation,
-        command: format!("convoqa train resolution --corpus {} --out {}", corpus.dir.display(), out.display()),
+        command: command.to_string(),
         out_of_scope: None,
         temperature: head.card.temperature,
         menu_choice_weight: 0.0,

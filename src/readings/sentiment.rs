@@ -14,7 +14,7 @@ use crate::heads::lexical::{
 use crate::heads::metrics::evaluate;
 use crate::heads::sentiment::{embed_cached, public_sets, PublicSets, LABELS};
 use crate::heads::train::{train_best, EmbeddedSet, Recipe};
-use crate::heads::{argmax, Head, HeadCard};
+use crate::heads::{argmax, Head, HeadCard, TrainRun};
 
 use super::label_of;
 use super::twitter::tweet_sets;
@@ -44,14 +44,13 @@ pub fn corpus_sentiment_set(
 /// tweets' dev split).
 pub fn train_sentiment_with_corpus(
     encoder: &Encoder,
-    model_name: &str,
     data_dir: &Path,
     corpus: &Corpus,
     tweets_dir: Option<&Path>,
     out: &Path,
-    max_tokens: usize,
-    cache: Option<&Path>,
+    run: TrainRun,
 ) -> Result<Head> {
+    let TrainRun { model_name, max_tokens, cache, command } = run;
     let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
     let PublicSets { train: public, mut training_data, mut valid } =
         public_sets(encoder, data_dir, &labels, max_tokens, cache)?;
@@ -110,13 +109,7 @@ pub fn train_sentiment_with_corpus(
         }),
         training_data,
         validation: trained.validation.into_iter().collect(),
-        command: format!(
-            "convoqa train sentiment --data-dir {} --corpus {}{} --out {}",
-            data_dir.display(),
-            corpus.dir.display(),
-            tweets_dir.map(|d| format!(" --tweets {}", d.display())).unwrap_or_default(),
-            out.display()
-        ),
+        command: command.to_string(),
         out_of_scope: None,
         temperature: 1.0,
         menu_choice_weight: 0.0,
@@ -222,6 +215,7 @@ pub fn train_sentiment_lexical(
     tweets_dir: Option<&Path>,
     head_dir: &Path,
     cache: Option<&Path>,
+    command: &str,
 ) -> Result<Head> {
     let mut head = Head::load(head_dir)?;
     let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
@@ -348,13 +342,7 @@ pub fn train_sentiment_lexical(
             "mean macro-F1 over SmSA valid, NusaX id/en valid and the corpus dev split (the head's own rule); the head alone (weight 0) wins ties"
         },
         "training_data": training_data,
-        "command": format!(
-            "convoqa train sentiment --lexical-only --data-dir {} --corpus {}{} --out {}",
-            data_dir.display(),
-            corpus.dir.display(),
-            tweets_dir.map(|d| format!(" --tweets {}", d.display())).unwrap_or_default(),
-            head_dir.display()
-        ),
+        "command": command,
         "tried": tried,
         "best_score_by_weight": LEXICAL_WEIGHTS.iter().zip(best_by_weight).map(|(w, s)| json!({"lexical_weight": w, "selection_score": s})).collect::<Vec<_>>(),
     });

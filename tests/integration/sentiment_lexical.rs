@@ -209,7 +209,8 @@ fn with_tweets_the_reader_trains_on_written_tweets_and_selects_on_real_ones() {
     let expected: Vec<(u64, u64)> =
         [1, 4, 8].iter().flat_map(|&c| [1, 4, 8].iter().flat_map(move |&t| [(c, t), (c, t)])).collect();
     assert_eq!(weights, expected);
-    assert!(lexical["command"].as_str().unwrap().contains("--tweets"), "{lexical}");
+    // The card records the command as it was typed, so the reader can be made again.
+    assert_eq!(lexical["command"].as_str().unwrap(), format!("convoqa {}", args(&tweets).join(" ")), "{lexical}");
     let described = lexical["training_data"].to_string();
     assert!(described.contains("4 tweets written for convoqa"), "{described}");
     // The one positive tweet is too few to score its class: the dev split keeps 24 rows.

@@ -95,11 +95,9 @@ pub fn stratified_split(rows: &[Labelled], holdout: f64, seed: u64) -> (Vec<Labe
 
 /// How an intent head is trained: the split, and the out-of-scope label if the data has one.
 pub struct IntentTraining<'a> {
-    pub model_name: &'a str,
+    pub run: super::TrainRun<'a>,
     pub source: &'a str,
     pub holdout: f64,
-    pub max_tokens: usize,
-    pub cache: Option<&'a Path>,
     /// With an out-of-scope label ("oos" in CLINC150), 15% of the training part is set aside to
     /// pick the confidence below which a prediction becomes that label.
     pub out_of_scope: Option<&'a str>,
@@ -364,11 +362,9 @@ fn fit_head(encoder: &Encoder, splits: &IntentSplits) -> Result<FittedHead> {
 /// and the adapter is kept only if it wins on the hold-out by `ADAPTER_MIN_GAIN`.
 pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, out: &Path) -> Result<Head> {
     let IntentTraining {
-        model_name,
+        run: super::TrainRun { model_name, max_tokens, cache, command },
         source,
         holdout,
-        max_tokens,
-        cache,
         out_of_scope,
         out_of_scope_recall,
         adapt_encoder,
@@ -484,7 +480,7 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
             held.len()
         )],
         validation,
-        command: String::new(),
+        command: command.to_string(),
         out_of_scope: fitted_card.out_of_scope,
         temperature: 1.0,
         menu_choice_weight: 0.0,

@@ -20,6 +20,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// What every head trainer is told about its run besides its data: the encoder's name for the
+/// card (a head fits only that encoder), the token limit, where embeddings are cached, and the
+/// command line the card records so the head can be made again.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainRun<'a> {
+    pub model_name: &'a str,
+    pub max_tokens: usize,
+    pub cache: Option<&'a Path>,
+    pub command: &'a str,
+}
+
 /// What a head file says about itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeadCard {

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::data::{load, Labelled};
 use super::train::{train_best, EmbeddedSet, Recipe};
-use super::{Head, HeadCard};
+use super::{Head, HeadCard, TrainRun};
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 
@@ -141,14 +141,8 @@ pub fn public_sets(
 pub const BASE_RECIPE: Recipe = Recipe::linear(40, 64);
 
 /// Trains the candidate recipes, keeps the best on validation, and saves it to `out`.
-pub fn train_sentiment(
-    encoder: &Encoder,
-    model_name: &str,
-    data_dir: &Path,
-    out: &Path,
-    max_tokens: usize,
-    cache: Option<&Path>,
-) -> Result<Head> {
+pub fn train_sentiment(encoder: &Encoder, data_dir: &Path, out: &Path, run: TrainRun) -> Result<Head> {
+    let TrainRun { model_name, max_tokens, cache, command } = run;
     let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
     let PublicSets { train: train_set, training_data, valid } =
         public_sets(encoder, data_dir, &labels, max_tokens, cache)?;
@@ -173,7 +167,7 @@ pub fn train_sentiment(
         }),
         training_data,
         validation: trained.validation.into_iter().collect(),
-        command: format!("convoqa train sentiment --data-dir {} --out {}", data_dir.display(), out.display()),
+        command: command.to_string(),
         out_of_scope: None,
         temperature: 1.0,
         menu_choice_weight: 0.0,
