@@ -1,5 +1,48 @@
-//! What only the binary needs: the demo data generator (`convoqa demo-data`) and the encoder
-//! benchmark (`convoqa bench`), kept out of the production library.
+//! The binary's side of the command line: the flags (`args`), the trainers' and evaluators'
+//! command handlers (`train`, `evaluate`), the demo data generator (`convoqa demo-data`) and the
+//! encoder benchmark (`convoqa bench`), kept out of the production library.
 
+pub mod args;
 pub mod bench;
 pub mod demo;
+pub mod evaluate;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+
+/// What every command shares: where models are searched beyond the config's own directory.
+pub(crate) struct Context {
+    pub(crate) model_dir: Option<PathBuf>,
+}
+
+impl Context {
+    /// A config file's settings (the documented defaults without one), with `--model-dir`.
+    pub(crate) fn settings(&self, config: Option<&Path>) -> Result<convoqa::config::Settings, convoqa::Error> {
+        let mut settings = convoqa::pipeline::load_settings(config)?;
+        if self.model_dir.is_some() {
+            settings.model_search.model_dir = self.model_dir.clone();
+        }
+        Ok(settings)
+    }
+}
+
+/// The command line as typed, the program named `convoqa` whatever the path it ran from: what a
+/// trained model's card records, so that the model can be made again. Arguments holding spaces
+/// are quoted.
+pub(crate) fn invocation() -> String {
+    std::iter::once("convoqa".to_string())
+        .chain(std::env::args().skip(1).map(|a| if a.contains(char::is_whitespace) { format!("'{a}'") } else { a }))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `--as-of`: an RFC 3339 timestamp, in microseconds.
+pub(crate) fn parse_as_of(raw: &str) -> Result<i64, convoqa::Error> {
+    convoqa::timefmt::parse_timestamp_str(raw, &jiff::tz::TimeZone::UTC).ok_or_else(|| {
+        convoqa::Error::config(
+            "--as-of",
+            format!("{raw:?} is not a timestamp"),
+            "use RFC 3339, e.g. 2026-11-22T00:00:00Z",
+        )
+    })
+}

@@ -1,0 +1,110 @@
+//! The evaluation commands: a head on a labelled file (`eval`), the shipped readings on a corpus
+//! split and the real tweets (`eval-readings`), the pre-survey flags (`eval-flags`), and a
+//! corpus split as analyze's input (`corpus-export`). Each loads, calls the library's measure,
+//! and prints it.
+
+use std::path::{Path, PathBuf};
+
+use super::Context;
+
+/// `convoqa eval`: a head's accuracy, macro-F1 and confusion matrix on a labelled file, read as
+/// analyze reads (its lexical reader and its own encoder adapter, if any).
+pub(crate) fn eval_head(head_dir: &Path, data: &Path, model: &Path, adapter: &Path) -> anyhow::Result<()> {
+    let head = convoqa::heads::Head::load(head_dir)?;
+    let lexical = convoqa::heads::lexical::load_for(&head, head_dir)?;
+    let (encoder, _) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
+    let encoder = match &head.card.encoder_adapter {
+        Some(dir) => encoder.branch(&head_dir.join(dir))?,
+        None => encoder,
+    };
+    let set = convoqa::heads::sentiment::embedded_set(
+        &encoder,
+        "eval",
+        &data,
+        &head.card.labels,
+        head.card.max_tokens,
+        None,
+    )?;
+    let rows = convoqa::heads::data::load(&data)?;
+    let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    let probs = convoqa::heads::lexical::blended_proba(&head, lexical.as_ref(), &set.x, &texts)?;
+    let pred = convoqa::heads::intent::predict_labels(&head, &probs);
+    let m = convoqa::heads::metrics::evaluate(&head.card.labels, &set.y, &pred);
+    print!("{m}");
+    if let Some(o) = &head.card.out_of_scope {
+        let label = &o.label;
+        if let Some(r) = m.recall(label) {
+            println!("recall of `{label}` = {r:.4} (top probability below {:.2} -> `{label}`)", o.min_confidence);
+        }
+        if let Some(a) = m.in_scope_accuracy(label) {
+            println!("in-scope accuracy = {a:.4}");
+        }
+    }
+    Ok(())
+}
+
+/// `convoqa corpus-export`.
+pub(crate) fn corpus_export(corpus: &Path, split: &str, out: &Path) -> anyhow::Result<()> {
+    let corpus = convoqa::heads::corpus::Corpus::load(corpus)?;
+    let (convs, msgs) = convoqa::readings::export_split(&corpus, split, out)?;
+    println!(
+        "{convs} conversations, {msgs} messages of the {split} split -> {}/messages.parquet, conversations.parquet",
+        out.display()
+    );
+    Ok(())
+}
+
+/// `convoqa eval-flags`.
+pub(crate) fn eval_flags(corpus: &Path, split: &str, config: Option<&Path>, cx: &Context) -> anyhow::Result<()> {
+    let settings = cx.settings(config)?;
+    let corpus = convoqa::heads::corpus::Corpus::load(corpus)?;
+    let report = convoqa::flags::evaluate_flags(&corpus, &settings, split)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// Where `eval-readings` reads the real tweets: IBM's dev.json and, optionally, labels other
+/// than the split's own.
+pub(crate) struct TwitterArgs {
+    pub(crate) dev_json: Option<PathBuf>,
+    pub(crate) labels: Option<PathBuf>,
+    pub(crate) intents: Option<PathBuf>,
+}
+
+/// `convoqa eval-readings`.
+pub(crate) fn eval_readings(
+    corpus: &Path,
+    split: &str,
+    twitter: TwitterArgs,
+    config: Option<&Path>,
+    json: bool,
+    cx: &Context,
+) -> anyhow::Result<()> {
+    let twitter_files = match &twitter.dev_json {
+        Some(_) => Some(convoqa::readings::TwitterLabelFiles::for_split(split, twitter.labels, twitter.intents)?),
+        None => None,
+    };
+    let model_cfg = cx.settings(config)?.model_config()?;
+    let model = convoqa::enrich::LanguageModel::load(&model_cfg)?;
+    let corpus = convoqa::heads::corpus::Corpus::load(corpus)?;
+    let report = convoqa::readings::evaluate_corpus(&model, &corpus, split)?;
+    let twitter_report = match (twitter.dev_json, twitter_files) {
+        (Some(dev_json), Some(files)) => {
+            Some(convoqa::readings::evaluate_twitter(&model, &dev_json, &files.messages, files.intents.as_deref())?)
+        }
+        _ => None,
+    };
+    if json {
+        let mut out = serde_json::json!({"corpus": report});
+        if let Some(t) = &twitter_report {
+            out["twitter"] = serde_json::to_value(t)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print!("{}", convoqa::readings::summary(&report));
+        if let Some(t) = &twitter_report {
+            print!("{}", t.summary(split));
+        }
+    }
+    Ok(())
+}
