@@ -10,26 +10,8 @@ use super::Context;
 /// `convoqa eval`: a head's accuracy, macro-F1 and confusion matrix on a labelled file, read as
 /// analyze reads (its lexical reader and its own encoder adapter, if any).
 pub(crate) fn eval_head(head_dir: &Path, data: &Path, model: &Path, adapter: &Path) -> anyhow::Result<()> {
-    let head = convoqa::heads::Head::load(head_dir)?;
-    let lexical = convoqa::heads::lexical::load_for(&head, head_dir)?;
-    let (encoder, _) = convoqa::encoder::Encoder::load_adapted(&model, Some(&adapter))?;
-    let encoder = match &head.card.encoder_adapter {
-        Some(dir) => encoder.branch(&head_dir.join(dir))?,
-        None => encoder,
-    };
-    let set = convoqa::heads::sentiment::embedded_set(
-        &encoder,
-        "eval",
-        &data,
-        &head.card.labels,
-        head.card.max_tokens,
-        None,
-    )?;
-    let rows = convoqa::heads::data::load(&data)?;
-    let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
-    let probs = convoqa::heads::lexical::blended_proba(&head, lexical.as_ref(), &set.x, &texts)?;
-    let pred = convoqa::heads::intent::predict_labels(&head, &probs);
-    let m = convoqa::heads::metrics::evaluate(&head.card.labels, &set.y, &pred);
+    let (encoder, _) = convoqa::encoder::Encoder::load_adapted(model, Some(adapter))?;
+    let (head, m) = convoqa::heads::evaluate_on_file(head_dir, &encoder, data)?;
     print!("{m}");
     if let Some(o) = &head.card.out_of_scope {
         let label = &o.label;

@@ -237,6 +237,28 @@ impl Head {
     }
 }
 
+/// A head's metrics on a labelled file (`convoqa eval`), read as analyze reads it: through the
+/// head's own encoder adapter if it has one, blended with its lexical reader, and with its
+/// out-of-scope threshold. `encoder` is the run's (with the chat adapter merged).
+pub fn evaluate_on_file(
+    head_dir: &Path,
+    encoder: &crate::encoder::Encoder,
+    data: &Path,
+) -> Result<(Head, metrics::Metrics)> {
+    let head = Head::load(head_dir)?;
+    let lexical = lexical::load_for(&head, head_dir)?;
+    let branch = head.card.encoder_adapter.as_ref().map(|dir| encoder.branch(&head_dir.join(dir))).transpose()?;
+    let reading = branch.as_ref().unwrap_or(encoder);
+    let rows = data::load(data)?;
+    let truth = sentiment::label_index(&head.card.labels, &rows, data)?;
+    let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    let vectors = sentiment::embed_cached(reading, &texts, head.card.max_tokens, None)?;
+    let probs = lexical::blended_proba(&head, lexical.as_ref(), &vectors, &texts)?;
+    let predicted = intent::predict_labels(&head, &probs);
+    let metrics = metrics::evaluate(&head.card.labels, &truth, &predicted);
+    Ok((head, metrics))
+}
+
 /// Probabilities from logits at a temperature, computed in f64 (the corpus trainer fits the
 /// temperature with this and analyze applies it with this, so both read the same numbers).
 pub fn softmax(logits: &[f32], temperature: f64) -> Vec<f32> {
