@@ -12,7 +12,6 @@ use convoqa::pipeline::{analyze, AnalyzeRequest, InputRequest};
 mod cli;
 
 use cli::args::{Cli, ColorChoice, Command, LogFormat};
-use cli::evaluate::TwitterArgs;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -247,35 +246,16 @@ fn run(command: Command, cx: &cli::Context) -> anyhow::Result<()> {
             cli::evaluate::eval_flags(&corpus, &split, config.as_deref(), cx)
         }
         Command::EvalReadings { corpus, split, twitter, twitter_labels, twitter_intents, config, json } => {
-            let twitter = TwitterArgs { dev_json: twitter, labels: twitter_labels, intents: twitter_intents };
+            let twitter = match twitter {
+                Some(dev_json) => Some((
+                    dev_json,
+                    convoqa::readings::TwitterLabelFiles::for_split(&split, twitter_labels, twitter_intents)?,
+                )),
+                None => None,
+            };
             cli::evaluate::eval_readings(&corpus, &split, twitter, config.as_deref(), json, cx)
         }
-        Command::Bench { corpus, model, runs, max_tokens, batch_tokens, json, save_embeddings } => {
-            let text = std::fs::read_to_string(&corpus).with_context(|| format!("reading {}", corpus.display()))?;
-            let texts: Vec<&str> = text.lines().collect();
-            let rss_before = cli::bench::rss_mb();
-            let load_start = std::time::Instant::now();
-            let encoder = convoqa::encoder::Encoder::load(&model)?;
-            let load_s = load_start.elapsed().as_secs_f64();
-            let rss_loaded = cli::bench::rss_mb();
-            let b = cli::bench::bench_encoder(&encoder, &texts, max_tokens, batch_tokens, runs)?;
-            if let Some(path) = save_embeddings {
-                let bytes: Vec<u8> = b.vectors.iter().flatten().flat_map(|f| f.to_le_bytes()).collect();
-                std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
-            }
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"encoder": b, "load_seconds": load_s, "rss_before_load_mb": rss_before, "rss_after_load_mb": rss_loaded})
-                );
-            } else {
-                println!(
-                    "encoder: {} messages, {} real tokens ({} truncated at {max_tokens}), {} threads\n  median of {} runs: {:.2} s -> {:.1} messages/s, {:.0} tokens/s\n  load {:.2} s, RSS {:.0} MB before load, {:.0} MB after (model {:.0} MB), peak {:.0} MB",
-                    b.messages, b.real_tokens, b.truncated, b.threads, b.runs_seconds.len(), b.median_seconds, b.messages_per_s, b.tokens_per_s, load_s, rss_before, rss_loaded, rss_loaded - rss_before, b.peak_rss_mb
-                );
-            }
-            Ok(())
-        }
+        Command::Bench(args) => cli::bench::run(&args),
         Command::DemoData { out, conversations, seed } => {
             let summary = cli::demo::generate(&out, conversations, seed)?;
             println!("{summary}");

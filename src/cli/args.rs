@@ -174,12 +174,13 @@ pub(crate) enum Command {
         /// (test: dialogs 0-359, data/eval labels; dev: dialogs 360-524, data/tweets labels).
         #[arg(long)]
         twitter: Option<PathBuf>,
-        /// Sentiment labels for --twitter's dialogs (dialog TAB turn TAB sentiment) instead of the
-        /// split's; then intent is scored only with --twitter-intents.
+        /// Sentiment labels for --twitter's dialogs instead of the split's: a header line, then
+        /// dialog TAB turn TAB sentiment (0-based indices into dev.json). Intent is then scored
+        /// only with --twitter-intents.
         #[arg(long, requires = "twitter")]
         twitter_labels: Option<PathBuf>,
-        /// Intent labels for --twitter's dialogs (dialog TAB intent; `none` where the taxonomy
-        /// does not fit) instead of the split's.
+        /// Intent labels for --twitter's dialogs instead of the split's: a header line, then
+        /// dialog TAB intent (`none` where the taxonomy does not fit).
         #[arg(long, requires = "twitter")]
         twitter_intents: Option<PathBuf>,
         /// Config whose [model] section names the encoder and heads (default: the shipped ones).
@@ -213,26 +214,7 @@ pub(crate) enum Command {
         out: PathBuf,
     },
     /// Measure encoder throughput on a corpus (one text per line).
-    Bench {
-        /// Text file, one message per line (the project's fixed corpus: ../shared/bench/corpus.txt).
-        #[arg(long)]
-        corpus: PathBuf,
-        /// Encoder model file.
-        #[arg(long, default_value = convoqa::encoder::DEFAULT_MODEL_PATH)]
-        model: PathBuf,
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
-        #[arg(long, default_value_t = 128)]
-        max_tokens: usize,
-        #[arg(long, default_value_t = convoqa::encoder::DEFAULT_BATCH_TOKENS)]
-        batch_tokens: usize,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Also write the embeddings (little-endian f32, corpus order) to this file.
-        #[arg(long)]
-        save_embeddings: Option<PathBuf>,
-    },
+    Bench(BenchArgs),
     /// Generate realistic synthetic transcripts with planted ground truth.
     DemoData {
         #[arg(long)]
@@ -313,7 +295,7 @@ pub(crate) enum TrainCommand {
         #[arg(long, conflicts_with = "corpus", num_args = 0..=1, default_missing_value = "if-better", value_name = "WHEN")]
         adapt_encoder: Option<AdapterChoiceArg>,
         /// Epochs of encoder adaptation (the hold-out picks the best).
-        #[arg(long, default_value_t = 3, requires = "adapt_encoder")]
+        #[arg(long, default_value_t = 3, requires = "adapt_encoder", value_parser = at_least_one)]
         adapter_epochs: usize,
         #[command(flatten)]
         encoder: EncoderArgs,
@@ -375,6 +357,29 @@ pub(crate) enum TrainCommand {
     },
 }
 
+/// `convoqa bench`: the encoder alone on a fixed corpus.
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    /// Text file, one message per line (the project's fixed corpus: ../shared/bench/corpus.txt).
+    #[arg(long)]
+    pub(crate) corpus: PathBuf,
+    /// Encoder model file.
+    #[arg(long, default_value = convoqa::encoder::DEFAULT_MODEL_PATH)]
+    pub(crate) model: PathBuf,
+    #[arg(long, default_value_t = 3)]
+    pub(crate) runs: usize,
+    #[arg(long, default_value_t = 128)]
+    pub(crate) max_tokens: usize,
+    #[arg(long, default_value_t = convoqa::encoder::DEFAULT_BATCH_TOKENS)]
+    pub(crate) batch_tokens: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Also write the embeddings (little-endian f32, corpus order) to this file.
+    #[arg(long)]
+    pub(crate) save_embeddings: Option<PathBuf>,
+}
+
 /// The encoder a head is trained on and how it reads texts. A head fits only the encoder and
 /// adapter it was trained on: analyze refuses any other.
 #[derive(Args)]
@@ -424,7 +429,15 @@ pub(crate) enum AdapterChoiceArg {
 fn held_out_share(value: &str) -> Result<f64, String> {
     match value.parse::<f64>() {
         Ok(x) if (0.05..=0.5).contains(&x) => Ok(x),
-        _ => Err(format!("{value:?} is not a share between 0.05 and 0.5, e.g. 0.25")),
+        _ => Err(format!("{value:?} is not a share between 0.05 and 0.5")),
+    }
+}
+
+/// A count of one or more.
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{value:?} is not a count of 1 or more, e.g. 3")),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use anyhow::Context as _;
 use convoqa::encoder::Encoder;
 use convoqa::error::Result;
 
@@ -63,4 +64,32 @@ pub fn bench_encoder(
         threads: rayon::current_num_threads(),
         vectors: out.vectors,
     })
+}
+
+/// `convoqa bench`: loads the encoder, embeds the corpus `runs` times, prints the median.
+pub(crate) fn run(args: &super::args::BenchArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.corpus).with_context(|| format!("reading {}", args.corpus.display()))?;
+    let texts: Vec<&str> = text.lines().collect();
+    let rss_before = rss_mb();
+    let load_start = std::time::Instant::now();
+    let encoder = convoqa::encoder::Encoder::load(&args.model)?;
+    let load_s = load_start.elapsed().as_secs_f64();
+    let rss_loaded = rss_mb();
+    let b = bench_encoder(&encoder, &texts, args.max_tokens, args.batch_tokens, args.runs)?;
+    if let Some(path) = &args.save_embeddings {
+        let bytes: Vec<u8> = b.vectors.iter().flatten().flat_map(|f| f.to_le_bytes()).collect();
+        std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"encoder": b, "load_seconds": load_s, "rss_before_load_mb": rss_before, "rss_after_load_mb": rss_loaded})
+        );
+    } else {
+        println!(
+            "encoder: {} messages, {} real tokens ({} truncated at {}), {} threads\n  median of {} runs: {:.2} s -> {:.1} messages/s, {:.0} tokens/s\n  load {:.2} s, RSS {:.0} MB before load, {:.0} MB after (model {:.0} MB), peak {:.0} MB",
+            b.messages, b.real_tokens, b.truncated, args.max_tokens, b.threads, b.runs_seconds.len(), b.median_seconds, b.messages_per_s, b.tokens_per_s, load_s, rss_before, rss_loaded, rss_loaded - rss_before, b.peak_rss_mb
+        );
+    }
+    Ok(())
 }

@@ -45,47 +45,38 @@ pub(crate) fn eval_flags(corpus: &Path, split: &str, config: Option<&Path>, cx: 
     Ok(())
 }
 
-/// Where `eval-readings` reads the real tweets: IBM's dev.json and, optionally, labels other
-/// than the split's own.
-pub(crate) struct TwitterArgs {
-    pub(crate) dev_json: Option<PathBuf>,
-    pub(crate) labels: Option<PathBuf>,
-    pub(crate) intents: Option<PathBuf>,
-}
-
-/// `convoqa eval-readings`.
+/// `convoqa eval-readings`: the corpus split, and with `twitter` (IBM's dev.json and the labels'
+/// files) the real tweets. The labels are read and checked before the model loads.
 pub(crate) fn eval_readings(
     corpus: &Path,
     split: &str,
-    twitter: TwitterArgs,
+    twitter: Option<(PathBuf, convoqa::readings::TwitterLabelFiles)>,
     config: Option<&Path>,
     json: bool,
     cx: &Context,
 ) -> anyhow::Result<()> {
-    let twitter_files = match &twitter.dev_json {
-        Some(_) => Some(convoqa::readings::TwitterLabelFiles::for_split(split, twitter.labels, twitter.intents)?),
+    let twitter = match twitter {
+        Some((dev_json, files)) => Some((dev_json, files.read()?)),
         None => None,
     };
     let model_cfg = cx.settings(config)?.model_config()?;
     let model = convoqa::enrich::LanguageModel::load(&model_cfg)?;
     let corpus = convoqa::heads::corpus::Corpus::load(corpus)?;
     let report = convoqa::readings::evaluate_corpus(&model, &corpus, split)?;
-    let twitter_report = match (twitter.dev_json, twitter_files) {
-        (Some(dev_json), Some(files)) => {
-            Some(convoqa::readings::evaluate_twitter(&model, &dev_json, &files.messages, files.intents.as_deref())?)
-        }
-        _ => None,
+    let twitter_report = match &twitter {
+        Some((dev_json, labels)) => Some((convoqa::readings::evaluate_twitter(&model, dev_json, labels)?, labels)),
+        None => None,
     };
     if json {
         let mut out = serde_json::json!({"corpus": report});
-        if let Some(t) = &twitter_report {
+        if let Some((t, _)) = &twitter_report {
             out["twitter"] = serde_json::to_value(t)?;
         }
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print!("{}", convoqa::readings::summary(&report));
-        if let Some(t) = &twitter_report {
-            print!("{}", t.summary(split));
+        if let Some((t, labels)) = &twitter_report {
+            print!("{}", t.summary(&labels.title()));
         }
     }
     Ok(())

@@ -26,14 +26,21 @@ impl Context {
     }
 }
 
-/// The command line as typed, the program named `convoqa` whatever the path it ran from: what a
-/// trained model's card records, so that the model can be made again. Arguments holding spaces
-/// are quoted.
+/// The command line as typed, the program named `convoqa` whatever the path it ran from, each
+/// argument shell-quoted (an empty `--adapter ""` stays there): what a trained model's card
+/// records, so that the model can be made again by pasting it.
 pub(crate) fn invocation() -> String {
-    std::iter::once("convoqa".to_string())
-        .chain(std::env::args().skip(1).map(|a| if a.contains(char::is_whitespace) { format!("'{a}'") } else { a }))
-        .collect::<Vec<_>>()
-        .join(" ")
+    command_line(std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()))
+}
+
+fn command_line(args: impl Iterator<Item = String>) -> String {
+    // Plain flags and paths stay as typed (shlex would quote `--flag=value` too).
+    let plain = |a: &str| !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+    let quoted = args.map(|a| match plain(&a) {
+        true => a,
+        false => shlex::try_quote(&a).map_or_else(|_| format!("{a:?}"), |q| q.into_owned()),
+    });
+    std::iter::once("convoqa".to_string()).chain(quoted).collect::<Vec<_>>().join(" ")
 }
 
 /// `--as-of`: an RFC 3339 timestamp, in microseconds.
@@ -45,4 +52,17 @@ pub(crate) fn parse_as_of(raw: &str) -> Result<i64, convoqa::Error> {
             "use RFC 3339, e.g. 2026-11-22T00:00:00Z",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_recorded_command_line_pastes_back_into_a_shell() {
+        let args =
+            ["train", "intent", "--adapt-encoder=always", "--adapter", "", "--out", "my heads/it's"].map(String::from);
+        let line = super::command_line(args.clone().into_iter());
+        assert!(line.starts_with("convoqa train intent --adapt-encoder=always --adapter '' --out "), "{line}");
+        let words = shlex::split(&line).unwrap();
+        assert_eq!(words[1..], args, "{line}");
+    }
 }

@@ -183,9 +183,6 @@ pub(crate) fn run(what: TrainCommand, cx: &Context) -> anyhow::Result<()> {
                     "built-in taxonomy data/taxonomy/intents.toml".to_string(),
                 ),
             };
-            if adapt_encoder.is_some() && adapter_epochs == 0 {
-                return Err(convoqa::Error::config("--adapter-epochs", "0", "at least 1, e.g. 3").into());
-            }
             let (encoder, model_name) = args.load()?;
             // The upper half of the layers is adapted (6-11 of e5-small's 12, as the chat adapter).
             let adapt_recipe = adapt_encoder.map(|when| {

@@ -429,7 +429,7 @@ pub fn train_conversation_intent(
                 all.y.len() - example_set.y.len(),
                 businesses(&convs)
             ),
-            format!("data/taxonomy/intents.toml: {} examples", examples.len()),
+            format!("{}: {} examples", taxonomy.origin.display(), examples.len()),
         ],
         validation,
         command: command.to_string(),

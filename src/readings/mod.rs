@@ -25,7 +25,9 @@ pub use resolution::{resolution_inputs, resolution_report, train_resolution, Res
 pub use sentiment::{
     corpus_sentiment_rows, corpus_sentiment_set, train_sentiment_lexical, train_sentiment_with_corpus,
 };
-pub use twitter::{evaluate_twitter, tweet_sets, twitter_dev_json, TweetSets, TwitterLabelFiles, TwitterReport};
+pub use twitter::{
+    evaluate_twitter, tweet_sets, twitter_dev_json, TweetSets, TwitterLabelFiles, TwitterLabels, TwitterReport,
+};
 
 /// A label's index, or an internal error naming where the label came from.
 fn label_of(labels: &[String], name: &str, what: &str) -> Result<usize> {

@@ -20,34 +20,38 @@ use super::label_of;
 pub struct TwitterReport {
     pub dialogs: usize,
     pub sentiment: Metrics,
-    /// Dialogs whose need fits the taxonomy (`none` labels left out); only the test dialogs
-    /// have intent labels.
+    /// Dialogs whose need fits the taxonomy (`none` labels left out), where intent labels were
+    /// read (the test split's own, or `--twitter-intents`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intent: Option<Metrics>,
 }
 
 impl TwitterReport {
-    /// The line a person reads, after the corpus summary.
-    pub fn summary(&self, split: &str) -> String {
+    /// The line a person reads, after the corpus summary; `title` names the labels (the split's
+    /// role, or the file given).
+    pub fn summary(&self, title: &str) -> String {
         let intent = match &self.intent {
             Some(i) => format!("; intent accuracy {:.3}, macro-F1 {:.3}", i.accuracy, i.macro_f1),
             None => String::new(),
         };
         format!(
-            "real Twitter {split} ({} dialogs): message sentiment macro-F1 {:.3} (accuracy {:.3}){intent}\n",
+            "real Twitter {title} ({} dialogs): message sentiment macro-F1 {:.3} (accuracy {:.3}){intent}\n",
             self.dialogs, self.sentiment.macro_f1, self.sentiment.accuracy
         )
     }
 }
 
-/// The labels files the real tweets are scored against.
+/// The labels files the real tweets are scored against. Each starts with a header line; lines
+/// starting with `#` are comments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TwitterLabelFiles {
     /// dialog TAB turn TAB sentiment, one line per labelled customer message.
     pub messages: PathBuf,
-    /// dialog TAB intent; without it every dialog with a labelled message is read, its intent
-    /// unknown.
+    /// dialog TAB intent (`none` where the taxonomy does not fit); without it every dialog with
+    /// a labelled message is read, its intent unknown.
     pub intents: Option<PathBuf>,
+    /// What the labels are, for the summary: the split's role, or the file given.
+    pub title: String,
 }
 
 impl TwitterLabelFiles {
@@ -57,7 +61,8 @@ impl TwitterLabelFiles {
     /// entirely: intent labels are then read only if they are given too.
     pub fn for_split(split: &str, messages: Option<PathBuf>, intents: Option<PathBuf>) -> Result<Self> {
         if let Some(messages) = messages {
-            return Ok(Self { messages, intents });
+            let title = format!("labelled in {}", messages.display());
+            return Ok(Self { messages, intents, title });
         }
         let (messages, default_intents) = match split {
             "test" => ("data/eval/twitter_care_messages.tsv", Some("data/eval/twitter_care_intents.tsv")),
@@ -70,20 +75,60 @@ impl TwitterLabelFiles {
                 ))
             }
         };
-        Ok(Self { messages: messages.into(), intents: intents.or(default_intents.map(PathBuf::from)) })
+        Ok(Self {
+            messages: messages.into(),
+            intents: intents.or(default_intents.map(PathBuf::from)),
+            title: split.to_string(),
+        })
+    }
+
+    /// Reads and checks both files, before any model loads: a line that does not parse, or a
+    /// sentiment label that is not one, is the file's error (exit 2) with its line.
+    pub fn read(&self) -> Result<TwitterLabels> {
+        const FIX: &str = "give the file with --twitter-labels / --twitter-intents, or run from the project's root \
+             (the split's own labels are in data/eval and data/tweets)";
+        let messages = twitter_message_labels(&self.messages, FIX)?;
+        let intents = match &self.intents {
+            Some(path) => Some(twitter_intent_labels(path, FIX)?),
+            None => None,
+        };
+        Ok(TwitterLabels { files: self.clone(), messages, intents })
     }
 }
 
-fn read_tsv(path: &Path) -> Result<Vec<Vec<String>>> {
-    Ok(read_tsv_lines(path)?.into_iter().map(|(_, row)| row).collect())
+/// The real tweets' labels, read: sentiment by (dialog, turn), intent by dialog with its line.
+pub struct TwitterLabels {
+    files: TwitterLabelFiles,
+    messages: BTreeMap<(usize, usize), String>,
+    intents: Option<BTreeMap<usize, (usize, String)>>,
+}
+
+impl TwitterLabels {
+    /// What the labels are: the split's role, or the file given.
+    pub fn title(&self) -> &str {
+        &self.files.title
+    }
+}
+
+/// Intent labels of a Twitter labels file (dialog TAB intent), with their line numbers.
+fn twitter_intent_labels(path: &Path, fix: &str) -> Result<BTreeMap<usize, (usize, String)>> {
+    read_tsv_lines(path, fix)?
+        .into_iter()
+        .map(|(line, r)| match (r.first().and_then(|d| d.trim().parse::<usize>().ok()), r.get(1)) {
+            (Some(d), Some(intent)) => Ok((d, (line, intent.trim().to_string()))),
+            _ => Err(Error::input(
+                path,
+                format!("line {line} is not dialog TAB intent"),
+                "write the dialog's index (a number) and its intent, or none",
+            )),
+        })
+        .collect()
 }
 
 /// The rows of a labels TSV (comment lines and the header skipped) with their 1-based line
-/// numbers, for errors that say where.
-fn read_tsv_lines(path: &Path) -> Result<Vec<(usize, Vec<String>)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::input(path, format!("cannot read ({e})"), "run from the project's root (its labels are in data/eval and data/tweets), or give the file with --twitter-labels")
-    })?;
+/// numbers, for errors that say where; `fix` tells how to give the file if it cannot be read.
+fn read_tsv_lines(path: &Path, fix: &str) -> Result<Vec<(usize, Vec<String>)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::input(path, format!("cannot read ({e})"), fix))?;
     Ok(text
         .lines()
         .enumerate()
@@ -114,19 +159,24 @@ fn read_twitter_dialogs(dev_json: &Path) -> Result<Vec<serde_json::Value>> {
     serde_json::from_str(&text).map_err(|e| Error::input(dev_json, format!("not JSON: {e}"), TWITTER_DEV_JSON_FIX))
 }
 
-/// Message labels of a Twitter labels file (dialog TAB turn TAB sentiment).
-fn twitter_message_labels(messages_tsv: &Path) -> Result<BTreeMap<(usize, usize), String>> {
-    read_tsv_lines(messages_tsv)?
+/// Message labels of a Twitter labels file (dialog TAB turn TAB sentiment), each checked to be
+/// a sentiment label.
+fn twitter_message_labels(messages_tsv: &Path, fix: &str) -> Result<BTreeMap<(usize, usize), String>> {
+    let sentiment: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
+    read_tsv_lines(messages_tsv, fix)?
         .into_iter()
         .map(|(line, r)| {
-            let parsed = (|| Some(((r.first()?.parse().ok()?, r.get(1)?.parse().ok()?), r.get(2)?.clone())))();
-            parsed.ok_or_else(|| {
+            let parsed =
+                (|| Some(((r.first()?.parse().ok()?, r.get(1)?.parse().ok()?), r.get(2)?.trim().to_string())))();
+            let (key, label) = parsed.ok_or_else(|| {
                 Error::input(
                     messages_tsv,
                     format!("line {line} is not dialog TAB turn TAB sentiment"),
                     "write the dialog's and the turn's index (numbers) and the label",
                 )
-            })
+            })?;
+            file_label(&sentiment, &label, messages_tsv, &format!("line {line}"))?;
+            Ok((key, label))
         })
         .collect()
 }
@@ -195,32 +245,36 @@ fn twitter_conversation(
 }
 
 /// Runs the shipped path on the labelled dialogs of `dev_json` (customer tweets as customer
-/// messages, company tweets as agent messages, in order).
-pub fn evaluate_twitter(
-    model: &LanguageModel,
-    dev_json: &Path,
-    messages_tsv: &Path,
-    intents_tsv: Option<&Path>,
-) -> Result<TwitterReport> {
+/// messages, company tweets as agent messages, in order): every dialog with a labelled message
+/// or an intent label.
+pub fn evaluate_twitter(model: &LanguageModel, dev_json: &Path, labels: &TwitterLabels) -> Result<TwitterReport> {
     let dialogs = read_twitter_dialogs(dev_json)?;
-    let message_labels = twitter_message_labels(messages_tsv)?;
-    // Without intent labels every dialog with a labelled message is read, its intent unknown.
-    let intent_labels: BTreeMap<usize, String> = match intents_tsv {
-        Some(path) => {
-            read_tsv(path)?.into_iter().filter_map(|r| Some((r.first()?.parse().ok()?, r.get(1)?.clone()))).collect()
+    let i_labels = model.intent.card.labels.clone();
+    // Dialogs without an intent label are read for sentiment, their intent unknown (`none`).
+    let mut intent_of: BTreeMap<usize, String> =
+        labels.messages.keys().map(|(d, _)| (*d, "none".to_string())).collect();
+    if let (Some(intents), Some(path)) = (&labels.intents, &labels.files.intents) {
+        for (&d, (line, intent)) in intents {
+            if intent != "none" && !i_labels.contains(intent) {
+                return Err(Error::input(
+                    path,
+                    format!("line {line}: intent {intent:?} is not one of the intent head's {i_labels:?}"),
+                    "write one of the head's intents, or none where the taxonomy does not fit",
+                ));
+            }
+            intent_of.insert(d, intent.clone());
         }
-        None => message_labels.keys().map(|(d, _)| (*d, "none".to_string())).collect(),
-    };
-    let labels_file = intents_tsv.unwrap_or(messages_tsv);
-    let conversations: Vec<CorpusConversation> = intent_labels
+    }
+    let files = &labels.files;
+    let labels_file = files.intents.as_deref().unwrap_or(&files.messages);
+    let conversations: Vec<CorpusConversation> = intent_of
         .iter()
-        .map(|(&d, intent)| twitter_conversation(&dialogs, d, intent, &message_labels, labels_file, dev_json))
+        .map(|(&d, intent)| twitter_conversation(&dialogs, d, intent, &labels.messages, labels_file, dev_json))
         .collect::<Result<_>>()?;
     let assembled: Vec<crate::model::Conversation> =
         conversations.iter().map(|c| c.to_conversation()).collect::<convoqa_ml::error::Result<_>>()?;
     let enrichment = crate::enrich::enrich(&assembled, model)?;
     let s_labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
-    let i_labels = model.intent.card.labels.clone();
     let (mut st, mut sp, mut it, mut ip) = (vec![], vec![], vec![], vec![]);
     for (c, (sent, intent)) in conversations.iter().zip(enrichment.sentiment.iter().zip(&enrichment.intent)) {
         for (m, s) in c.messages.iter().zip(sent) {
@@ -237,7 +291,7 @@ pub fn evaluate_twitter(
     Ok(TwitterReport {
         dialogs: conversations.len(),
         sentiment: evaluate(&s_labels, &st, &sp),
-        intent: intents_tsv.map(|_| evaluate(&i_labels, &it, &ip)),
+        intent: labels.intents.as_ref().map(|_| evaluate(&i_labels, &it, &ip)),
     })
 }
 
@@ -262,9 +316,11 @@ pub struct TweetSets {
     pub described: Vec<String>,
 }
 
+const TWEETS_FIX: &str = "give --tweets a folder like data/tweets (written.tsv, twitter_dev_messages.tsv)";
+
 pub fn tweet_sets(tweets_dir: &Path, data_dir: &Path, labels: &[String]) -> Result<TweetSets> {
     let written_tsv = tweets_dir.join("written.tsv");
-    let written: Vec<(String, usize)> = read_tsv_lines(&written_tsv)?
+    let written: Vec<(String, usize)> = read_tsv_lines(&written_tsv, TWEETS_FIX)?
         .into_iter()
         .map(|(line, r)| match (r.first(), r.get(1)) {
             (Some(text), Some(label)) => Ok((
@@ -280,7 +336,7 @@ pub fn tweet_sets(tweets_dir: &Path, data_dir: &Path, labels: &[String]) -> Resu
         .collect::<Result<_>>()?;
     let dev_json = twitter_dev_json(data_dir);
     let labels_tsv = tweets_dir.join("twitter_dev_messages.tsv");
-    let message_labels = twitter_message_labels(&labels_tsv)?;
+    let message_labels = twitter_message_labels(&labels_tsv, TWEETS_FIX)?;
     let dialogs = read_twitter_dialogs(&dev_json)?;
     let mut twitter_dev = Vec::new();
     for d in message_labels.keys().map(|(d, _)| *d).collect::<std::collections::BTreeSet<_>>() {
@@ -312,6 +368,25 @@ pub fn tweet_sets(tweets_dir: &Path, data_dir: &Path, labels: &[String]) -> Resu
 mod tests {
     use super::*;
 
+    #[test]
+    fn labels_given_replace_the_splits_own_and_their_intents() {
+        let test = TwitterLabelFiles::for_split("test", None, None).unwrap();
+        assert_eq!(test.messages, Path::new("data/eval/twitter_care_messages.tsv"));
+        assert_eq!(test.intents.as_deref(), Some(Path::new("data/eval/twitter_care_intents.tsv")));
+        assert_eq!(test.title, "test");
+        let dev = TwitterLabelFiles::for_split("dev", None, None).unwrap();
+        assert_eq!((dev.messages.as_path(), dev.intents), (Path::new("data/tweets/twitter_dev_messages.tsv"), None));
+        // Own sentiment labels: the test split's intent labels are not read with them.
+        let own = TwitterLabelFiles::for_split("test", Some("mine.tsv".into()), None).unwrap();
+        assert_eq!((own.messages.as_path(), own.intents), (Path::new("mine.tsv"), None));
+        assert_eq!(own.title, "labelled in mine.tsv");
+        let both = TwitterLabelFiles::for_split("train", Some("m.tsv".into()), Some("i.tsv".into())).unwrap();
+        assert_eq!(both.intents.as_deref(), Some(Path::new("i.tsv")));
+        let err = TwitterLabelFiles::for_split("train", None, None).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--twitter-labels"), "{err}");
+    }
+
     /// The real tweets' dev split (data/tweets, which selects) and test split (data/eval, scored
     /// once) share no dialog, and no tweet written for training copies a real test tweet (short
     /// generic replies such as "DM sent" aside). The text check needs ../shared/data.
@@ -319,7 +394,7 @@ mod tests {
     fn the_real_tweet_splits_share_no_dialog_and_training_copies_no_test_tweet() {
         use std::collections::BTreeSet;
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let labels = |file: &str| twitter_message_labels(&root.join(file)).unwrap();
+        let labels = |file: &str| twitter_message_labels(&root.join(file), "").unwrap();
         let dialogs = |m: &BTreeMap<(usize, usize), String>| m.keys().map(|k| k.0).collect::<BTreeSet<usize>>();
         let dev = labels("data/tweets/twitter_dev_messages.tsv");
         let test = labels("data/eval/twitter_care_messages.tsv");
@@ -343,7 +418,7 @@ mod tests {
             .keys()
             .map(|&(d, turn)| crate::text::inference_key(all[d]["dialogContent"][turn]["message"].as_str().unwrap()))
             .collect();
-        let written = read_tsv_lines(&root.join("data/tweets/written.tsv")).unwrap();
+        let written = read_tsv_lines(&root.join("data/tweets/written.tsv"), "").unwrap();
         assert!(written.len() > 1000, "{}", written.len());
         let copies: Vec<&String> = written
             .iter()

@@ -357,6 +357,23 @@ fn schema_and_init() {
 // with a fix.
 
 #[test]
+fn out_of_range_flags_are_refused_by_the_parser_with_the_range() {
+    for (args, says) in [
+        (&["eval-readings", "--split", "valid"][..], "[possible values: train, dev, test]"),
+        (&["corpus-export", "--split", "valid"][..], "[possible values: train, dev, test, all]"),
+        (&["eval-flags", "--split", "tset"][..], "[possible values: train, dev, test]"),
+        (&["train", "intent", "--holdout", "0.9"][..], "between 0.05 and 0.5"),
+        (&["train", "risk", "--messages", "m", "--test-fraction", "0"][..], "between 0.05 and 0.5"),
+        (&["train", "risk", "--messages", "m", "--l2=-1"][..], "not a non-negative number"),
+        (&["train", "risk", "--messages", "m", "--l2", "NaN"][..], "not a non-negative number"),
+    ] {
+        let (code, _, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn out_that_is_a_file_or_unwritable_fails_before_the_work() {
     let tmp = tempfile::tempdir().unwrap();
     let f = tmp.path().join("msgs.parquet");

@@ -245,8 +245,9 @@ fn with_tweets_the_reader_trains_on_written_tweets_and_selects_on_real_ones() {
 }
 
 #[test]
-fn the_real_tweets_are_scored_only_for_their_dev_and_test_splits() {
-    // Refused before the model loads: the real tweets have dev (360-524) and test (0-359) labels only.
+fn the_real_tweets_have_labels_of_their_own_only_for_the_dev_and_test_splits() {
+    // Refused before the model loads: the real tweets have dev (360-524) and test (0-359) labels
+    // only; other splits need labels given (--twitter-labels).
     let (code, _, stderr) = run(&["eval-readings", "--split", "train", "--twitter", "dev.json"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no train split") && stderr.contains("--split dev"), "{stderr}");
@@ -305,13 +306,34 @@ fn eval_readings_scores_a_corpus_split_and_tweets_with_the_labels_given() {
     std::fs::write(&intents, body).unwrap();
     let (code, stdout, stderr) = run_args(&["--twitter-intents", intents.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.contains(&format!("real Twitter dev (25 dialogs): message sentiment macro-F1 {macro_f1:.3}")),
-        "{stdout}"
-    );
+    let title = format!("real Twitter labelled in {} (25 dialogs)", labels.display());
+    assert!(stdout.contains(&format!("{title}: message sentiment macro-F1 {macro_f1:.3}")), "{stdout}");
     assert!(stdout.contains("; intent accuracy"), "{stdout}");
+    let (code, stdout, stderr) = run_args(&["--twitter-intents", intents.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["twitter"]["intent"]["n"].as_u64(), Some(6), "`none` dialogs are left out");
+    assert_eq!(report["twitter"]["sentiment"]["n"].as_u64(), Some(25));
 
-    // A labels file that is not there: the input's error, naming it and the flag that gives it.
+    // Labels that are not labels: the file's error (exit 2), with its line.
+    let bad = tmp.path().join("bad.tsv");
+    std::fs::write(&bad, "dialog\tintent\n0\tcomplaint_service\n1\tcomplain\n").unwrap();
+    let (code, _, stderr) = run_args(&["--twitter-intents", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("bad.tsv") && stderr.contains("line 3") && stderr.contains("\"complain\""), "{stderr}");
+    std::fs::write(&bad, "dialog\tintent\n0\n").unwrap();
+    let (code, _, stderr) = run_args(&["--twitter-intents", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("line 2 is not dialog TAB intent"), "{stderr}");
+
+    // A sentiment label that is not one, or a labels file that is not there: the input's error,
+    // naming the file (and line, or the flag that gives it).
+    let labels_kept = std::fs::read_to_string(&labels).unwrap();
+    std::fs::write(&labels, "dialog\tturn\tsentiment\n0\t0\tnegatif\n").unwrap();
+    let (code, _, stderr) = run_args(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("line 2") && stderr.contains("\"negatif\""), "{stderr}");
+    std::fs::write(&labels, labels_kept).unwrap();
     let missing = tmp.path().join("nowhere.tsv");
     let mut missing_args = args(&[]);
     let at = missing_args.iter().position(|a| a == "--twitter-labels").unwrap();

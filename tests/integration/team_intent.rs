@@ -193,6 +193,9 @@ fn a_team_head_that_adapts_the_encoder_changes_intent_alone() {
     let spec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(adapter_dir.join("adapter.json")).unwrap()).unwrap();
     assert_eq!(spec["base_weights_id"], encoder.weights_id.as_str(), "{spec}");
+    // The head and its adapter record the same command, as typed.
+    assert!(card["command"].as_str().unwrap().contains(" --adapt-encoder"), "{card}");
+    assert_eq!(spec["training"]["command"], card["command"], "{spec}");
     let other = tmp.path().join("other-adapter");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::copy(adapter_dir.join("adapter.safetensors"), other.join("adapter.safetensors")).unwrap();

@@ -12,9 +12,30 @@ pub fn peak_resident_mib() -> Option<f64> {
     proc_kib("/proc/self/status", "VmHWM:").map(|kib| kib as f64 / 1024.0)
 }
 
-/// Memory the kernel could give this process now without swapping (`MemAvailable`), in bytes.
+/// Memory the kernel could give this process now without swapping, in bytes: the machine's
+/// `MemAvailable`, or less where a container's memory limit (cgroup v2 or v1, as mounted in the
+/// container) leaves less room, since that limit is what the out-of-memory killer enforces.
 pub fn available_bytes() -> Option<u64> {
-    proc_kib("/proc/meminfo", "MemAvailable:").map(|kib| kib * 1024)
+    let machine = proc_kib("/proc/meminfo", "MemAvailable:").map(|kib| kib * 1024);
+    let read = |file: &str| std::fs::read_to_string(file).ok();
+    let container = [
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ]
+    .iter()
+    .find_map(|(limit, usage)| cgroup_headroom(&read(limit)?, &read(usage)?));
+    match (machine, container) {
+        (Some(m), Some(c)) => Some(m.min(c)),
+        (m, c) => m.or(c),
+    }
+}
+
+/// Room left under a cgroup's memory limit; None without a limit ("max" in v2, a number near
+/// 2^63 in v1) or when the files do not parse.
+fn cgroup_headroom(limit: &str, usage: &str) -> Option<u64> {
+    let limit: u64 = limit.trim().parse().ok().filter(|&l| l < 1 << 60)?;
+    let usage: u64 = usage.trim().parse().ok()?;
+    Some(limit.saturating_sub(usage))
 }
 
 /// The value of a `Key:   1234 kB` line.
@@ -38,6 +59,14 @@ mod tests {
         assert_eq!(parse_kib(status, "VmHWM:"), Some(204_800));
         assert_eq!(parse_kib(status, "VmSwap:"), None);
         assert_eq!(parse_kib("VmRSS:\tlots\n", "VmRSS:"), None);
+    }
+
+    #[test]
+    fn a_container_limit_leaves_its_headroom_and_no_limit_none() {
+        assert_eq!(cgroup_headroom("1073741824\n", "268435456\n"), Some(805_306_368));
+        assert_eq!(cgroup_headroom("1000", "2000"), Some(0), "over the limit: no room");
+        assert_eq!(cgroup_headroom("max\n", "268435456\n"), None, "cgroup v2 without a limit");
+        assert_eq!(cgroup_headroom("9223372036854771712\n", "4404654080\n"), None, "cgroup v1 without a limit");
     }
 
     #[cfg(target_os = "linux")]

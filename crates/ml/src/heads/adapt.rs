@@ -155,15 +155,16 @@ fn cache_fits(texts: usize, bytes: usize, available: Option<u64>) -> Result<()> 
     tracing::info!(texts, cache_gib = gib(bytes as f64), "lower-layer cache");
     match available {
         Some(available) if bytes as f64 > available as f64 * CACHE_MEMORY_SHARE => Err(Error::config(
-            "training rows",
+            "the encoder adapter's training texts",
             format!(
                 "the frozen layers' states of {texts} texts need {:.1} GiB in memory, more than {:.0}% of the {:.1} GiB \
-                 this machine has available",
+                 this machine (or its container) has available",
                 gib(bytes as f64),
                 CACHE_MEMORY_SHARE * 100.0,
                 gib(available as f64)
             ),
-            "train on a sample of the rows (the cache grows with texts x tokens), or on a machine with more memory",
+            "train on fewer texts (the cache grows with texts x tokens): `train adapter --smsa-rows 3000`, or a sample \
+             of a team's file for `train intent --adapt-encoder`; or on a machine with more memory",
         )),
         _ => Ok(()),
     }
@@ -643,7 +644,7 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         let says = err.to_string();
         assert!(says.contains("50000 texts") && says.contains("3.0 GiB") && says.contains("4.0 GiB"), "{says}");
-        assert!(says.contains("fix: train on a sample"), "{says}");
+        assert!(says.contains("fix: train on fewer texts") && says.contains("--smsa-rows"), "{says}");
         // Where the available memory is unknown, nothing is refused.
         assert!(cache_fits(50_000, 3 * gib, None).is_ok());
     }

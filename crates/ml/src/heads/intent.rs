@@ -28,6 +28,9 @@ pub const DEFAULT_TAXONOMY: &str = include_str!("../../../../data/taxonomy/inten
 pub struct Taxonomy {
     pub min_confidence: f64,
     pub intent: Vec<IntentDef>,
+    /// The file it was read from (the built-in one names data/taxonomy/intents.toml), for cards.
+    #[serde(skip)]
+    pub origin: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -41,7 +44,7 @@ pub struct IntentDef {
 
 impl Taxonomy {
     pub fn parse(text: &str, origin: &Path) -> Result<Taxonomy> {
-        let t: Taxonomy = toml::from_str(text).map_err(|e| {
+        let mut t: Taxonomy = toml::from_str(text).map_err(|e| {
             Error::input(
                 origin,
                 format!("not a taxonomy file: {}", e.message()),
@@ -55,6 +58,7 @@ impl Taxonomy {
                 "add an [[intent]] named other (low-confidence conversations go there)",
             ));
         }
+        t.origin = origin.to_path_buf();
         Ok(t)
     }
 
@@ -415,13 +419,14 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
             (fit_head(encoder, &splits)?, None, false)
         }
         Some((recipe, choice)) => {
-            let outcome = super::adapt::train_team_adapter(
+            let mut outcome = super::adapt::train_team_adapter(
                 encoder,
                 &index(&train_rows, &labels),
                 &index(&held, &labels),
                 labels.len(),
                 recipe,
             )?;
+            outcome.adapter.spec.training["command"] = serde_json::Value::String(command.to_string());
             outcome.adapter.save(&adapter_dir)?;
             // Fitted exactly as analyze will read: through the adapter as saved (f16).
             let adapted = fit_head(&encoder.branch(&adapter_dir)?, &splits)?;
