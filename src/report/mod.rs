@@ -303,122 +303,10 @@ th{background:#f5f5f5;white-space:nowrap}figure{margin:0;max-width:540px}figcapt
 .nw{white-space:nowrap}.ev{min-width:220px;max-width:400px}table.qa{font-size:12px}table.qa td.rs{font-size:11px}table.qa th{white-space:normal}.ev summary{cursor:pointer}.ev details div{margin:2px 0 4px 12px}.more{color:#777;white-space:nowrap}.def{font-size:12px;color:#444;max-width:560px}\
 abbr[title]{text-decoration:underline dotted #999;cursor:help}dl.glossary{font-size:13px}dl.glossary dt{font-weight:bold;margin-top:6px}dl.glossary dd{margin-left:16px}";
 
-/// The whole page.
+/// The whole page: the header and headline figures, then each section in turn.
 pub fn report_html(input: &ReportInput) -> Result<String> {
     let k = input.kpis;
-    let channels: Vec<String> = k.by_channel.iter().map(|(c, _)| key_name(c)).collect();
-    let channel_tips = |what: &dyn Fn(&KpiRow) -> String| -> Vec<(String, String)> {
-        k.by_channel
-            .iter()
-            .map(|(c, r)| (key_name(c), format!("{}: {} conversations; {}", key_name(c), r.conversations, what(r))))
-            .collect()
-    };
-    let frt_series = [
-        Bars {
-            name: "any reply (bot included)",
-            key: "any",
-            color: ORANGE,
-            values: k.by_channel.iter().map(|(_, r)| r.timing("frt_total").median).collect(),
-        },
-        Bars {
-            name: "first human reply",
-            key: "human",
-            color: BLUE,
-            values: k.by_channel.iter().map(|(_, r)| r.timing("frt_human").median).collect(),
-        },
-    ];
-    let frt_categories = channel_tips(&|r| {
-        format!(
-            "median first reply {}, first human reply {}",
-            dur(r.timing("frt_total").median),
-            dur(r.timing("frt_human").median)
-        )
-    });
-    let frt = figure(
-        &hbars(
-            "frt",
-            "First response time by channel (median)",
-            "median wait, log scale",
-            &frt_categories,
-            &frt_series,
-            Unit::Duration,
-            "no reply",
-        ),
-        &bars_legend(&frt_series),
-    );
-    let service_series = [Bars {
-        name: "first human reply within the channel's SLA",
-        key: "within_sla",
-        color: GREEN,
-        values: k.by_channel.iter().map(|(_, r)| r.service_level_pct).collect(),
-    }];
-    let service = figure(
-        &hbars(
-            "service",
-            "Service level by channel",
-            "% of conversations within SLA",
-            &channel_tips(&|r| format!("service level {}", pct(r.service_level_pct))),
-            &service_series,
-            Unit::Percent,
-            "no customer message",
-        ),
-        &bars_legend(&service_series),
-    );
-    let csat_series = [
-        Bars {
-            name: "surveyed (answers only)",
-            key: "surveyed",
-            color: ORANGE,
-            values: k.by_channel.iter().map(|(_, r)| r.low_csat_pct).collect(),
-        },
-        Bars {
-            name: "predicted (every conversation)",
-            key: "predicted",
-            color: BLUE,
-            values: k.by_channel.iter().map(|(_, r)| r.predicted_low_csat_pct).collect(),
-        },
-    ];
-    let csat = figure(
-        &hbars(
-            "csat",
-            "1-3 star ratings by channel: surveyed vs predicted",
-            "% of conversations rated (or predicted) 1-3 stars",
-            &channel_tips(&|r| format!("{} survey answers", r.csat_responses)),
-            &csat_series,
-            Unit::Percent,
-            NO_SURVEY,
-        ),
-        &bars_legend(&csat_series),
-    );
-    let mut fcr_counts: BTreeMap<String, Vec<u64>> = channels.iter().map(|c| (c.clone(), vec![0; 3])).collect();
-    for r in input.rows.iter().filter(|r| r.is_resolved()) {
-        let c = fcr_counts.get_mut(&key_name(&r.channel)).expect("every channel has a KPI row");
-        match (r.link.fcr_mature, r.link.reopened) {
-            (true, Some(true)) => c[1] += 1,
-            (true, _) => c[0] += 1,
-            (false, _) => c[2] += 1,
-        }
-    }
-    let fcr_parts =
-        [("resolved first time (mature)", GREEN), ("reopened", RED), ("immature: reopen window still open", GREY)];
-    let fcr_svg = stacked_shares(
-        "fcr",
-        "Resolved conversations: FCR, reopened, not yet known",
-        "% of resolved conversations",
-        &channel_tips(&|r| {
-            format!(
-                "{} resolved: {} mature, {} still in the reopen window",
-                r.resolved_conversations, r.fcr_mature_conversations, r.fcr_immature_conversations
-            )
-        }),
-        &fcr_parts,
-        &channels.iter().map(|c| fcr_counts[c].clone()).collect::<Vec<_>>(),
-    );
-    let fcr = figure(&fcr_svg, &fcr_parts);
     let zone = zone_label(&input.time_zone, input.rows);
-    let heat = heatmap(&k.heatmap, &zone);
-    let boxes = intent_boxes(input.rows);
-
     let mut html = String::with_capacity(256 * 1024);
     html.push_str("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>");
     // No script, no fetch of any kind: the page is complete as written.
@@ -456,23 +344,112 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
         escape(&input.risk_model),
         abbr(&quarantine, "quarantined rows")
     );
+    html.push_str(&speed_section(input));
+    html.push_str(&busy_hours_section(input, &zone));
+    html.push_str(&intent_section(input));
+    html.push_str(&satisfaction_section(input));
+    html.push_str(&qa_section(input));
+    html.push_str(&voc_section(input));
+    html.push_str(&glossary());
+    html.push_str("<p class=note>Made by convoqa. The definitions with their exact formulas: docs/kpis.md in the convoqa repository.</p></body></html>\n");
+    Ok(html)
+}
+
+/// Each channel's name and its bars' tooltip: the conversations, then `what` of its KPI row.
+fn channel_tips(k: &KpiTables, what: &dyn Fn(&KpiRow) -> String) -> Vec<(String, String)> {
+    k.by_channel
+        .iter()
+        .map(|(c, r)| (key_name(c), format!("{}: {} conversations; {}", key_name(c), r.conversations, what(r))))
+        .collect()
+}
+
+/// First response time and service level by channel, and the timing table.
+fn speed_section(input: &ReportInput) -> String {
+    let k = input.kpis;
+    let frt_series = [
+        Bars {
+            name: "any reply (bot included)",
+            key: "any",
+            color: ORANGE,
+            values: k.by_channel.iter().map(|(_, r)| r.timing("frt_total").median).collect(),
+        },
+        Bars {
+            name: "first human reply",
+            key: "human",
+            color: BLUE,
+            values: k.by_channel.iter().map(|(_, r)| r.timing("frt_human").median).collect(),
+        },
+    ];
+    let frt_categories = channel_tips(k, &|r| {
+        format!(
+            "median first reply {}, first human reply {}",
+            dur(r.timing("frt_total").median),
+            dur(r.timing("frt_human").median)
+        )
+    });
+    let frt = figure(
+        &hbars(
+            "frt",
+            "First response time by channel (median)",
+            "median wait, log scale",
+            &frt_categories,
+            &frt_series,
+            Unit::Duration,
+            "no reply",
+        ),
+        &bars_legend(&frt_series),
+    );
+    let service_series = [Bars {
+        name: "first human reply within the channel's SLA",
+        key: "within_sla",
+        color: GREEN,
+        values: k.by_channel.iter().map(|(_, r)| r.service_level_pct).collect(),
+    }];
+    let service = figure(
+        &hbars(
+            "service",
+            "Service level by channel",
+            "% of conversations within SLA",
+            &channel_tips(k, &|r| format!("service level {}", pct(r.service_level_pct))),
+            &service_series,
+            Unit::Percent,
+            "no customer message",
+        ),
+        &bars_legend(&service_series),
+    );
+    let mut html = String::new();
     html.push_str("<h2>Speed</h2><div class=charts>");
     for svg in [&frt, &service] {
         html.push_str(svg);
     }
     html.push_str("</div><p class=note>A bot's instant answer is not help: the gap between the two bars is the wait for a person. First response time is on a log scale (each grid line multiplies the wait), so seconds and hours fit on one chart; the label at a bar's end is its median.</p>");
     html.push_str(&timing_table(&k.overall, input.rows));
+    html
+}
+
+/// Customer messages by weekday and hour.
+fn busy_hours_section(input: &ReportInput, zone: &str) -> String {
+    let heat = heatmap(&input.kpis.heatmap, zone);
+    let mut html = String::new();
     html.push_str("<h2>When customers write</h2>");
     html.push_str(&heat);
     let _ = write!(
         html,
         "<p class=note>Hours and weekdays are in {}, the report's time zone (<code>time_zone</code> in the config).",
-        escape(&zone)
+        escape(zone)
     );
     if input.time_zone.eq_ignore_ascii_case("UTC") {
         html.push_str(" Set it to the team's zone (for example Asia/Jakarta) to see the team's local hours.");
     }
     html.push_str(" Each cell counts customer messages sent in that weekday-hour over the whole period; the scale under the chart gives the counts of its shades.</p>");
+    html
+}
+
+/// Resolution time by intent: box plots, the Kruskal-Wallis test and the table.
+fn intent_section(input: &ReportInput) -> String {
+    let k = input.kpis;
+    let boxes = intent_boxes(input.rows);
+    let mut html = String::new();
     html.push_str("<h2>Intent and resolution time</h2>");
     if boxes.is_empty() && k.intent_resolution.rows.is_empty() {
         html.push_str("<p>No intents: the run had the model off.</p>");
@@ -527,6 +504,65 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
         }
         html.push_str("</table><p class=note>The box plot and the resolution columns count resolved conversations only (n, as in the box plot's labels): a conversation not yet resolved has no resolution time. <i>conversations</i> counts them all. Box: the middle half of the times, with the median as a white line; whiskers reach the furthest time within 1.5 box-lengths of the box; circles are the times beyond; times under a minute are drawn at one minute. Median vs all: the intent's median over the median of every resolved conversation.</p>");
     }
+    html
+}
+
+/// Surveyed beside predicted 1-3 star shares, and how resolved conversations ended.
+fn satisfaction_section(input: &ReportInput) -> String {
+    let k = input.kpis;
+    let channels: Vec<String> = k.by_channel.iter().map(|(c, _)| key_name(c)).collect();
+    let csat_series = [
+        Bars {
+            name: "surveyed (answers only)",
+            key: "surveyed",
+            color: ORANGE,
+            values: k.by_channel.iter().map(|(_, r)| r.low_csat_pct).collect(),
+        },
+        Bars {
+            name: "predicted (every conversation)",
+            key: "predicted",
+            color: BLUE,
+            values: k.by_channel.iter().map(|(_, r)| r.predicted_low_csat_pct).collect(),
+        },
+    ];
+    let csat = figure(
+        &hbars(
+            "csat",
+            "1-3 star ratings by channel: surveyed vs predicted",
+            "% of conversations rated (or predicted) 1-3 stars",
+            &channel_tips(k, &|r| format!("{} survey answers", r.csat_responses)),
+            &csat_series,
+            Unit::Percent,
+            NO_SURVEY,
+        ),
+        &bars_legend(&csat_series),
+    );
+    let mut fcr_counts: BTreeMap<String, Vec<u64>> = channels.iter().map(|c| (c.clone(), vec![0; 3])).collect();
+    for r in input.rows.iter().filter(|r| r.is_resolved()) {
+        let c = fcr_counts.get_mut(&key_name(&r.channel)).expect("every channel has a KPI row");
+        match (r.link.fcr_mature, r.link.reopened) {
+            (true, Some(true)) => c[1] += 1,
+            (true, _) => c[0] += 1,
+            (false, _) => c[2] += 1,
+        }
+    }
+    let fcr_parts =
+        [("resolved first time (mature)", GREEN), ("reopened", RED), ("immature: reopen window still open", GREY)];
+    let fcr_svg = stacked_shares(
+        "fcr",
+        "Resolved conversations: FCR, reopened, not yet known",
+        "% of resolved conversations",
+        &channel_tips(k, &|r| {
+            format!(
+                "{} resolved: {} mature, {} still in the reopen window",
+                r.resolved_conversations, r.fcr_mature_conversations, r.fcr_immature_conversations
+            )
+        }),
+        &fcr_parts,
+        &channels.iter().map(|c| fcr_counts[c].clone()).collect::<Vec<_>>(),
+    );
+    let fcr = figure(&fcr_svg, &fcr_parts);
+    let mut html = String::new();
     html.push_str("<h2>Satisfaction and first contact resolution</h2><div class=charts>");
     html.push_str(&csat);
     html.push_str(&fcr);
@@ -543,6 +579,12 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
     }
     html.push_str("</p>");
 
+    html
+}
+
+/// The top of the QA list, with reasons and evidence.
+fn qa_section(input: &ReportInput) -> String {
+    let mut html = String::new();
     let by_id: HashMap<&str, &ConversationRow> = input.rows.iter().map(|r| (r.conversation_id.as_str(), r)).collect();
     let flagged: Vec<&QaItem> = input.qa.iter().filter(|q| q.group == "flagged").collect();
     let st = input.qa_stats;
@@ -582,6 +624,12 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
     }
     html.push_str("</table>");
 
+    html
+}
+
+/// The top of the VOC backlog, in customers' words.
+fn voc_section(input: &ReportInput) -> String {
+    let mut html = String::new();
     let _ = write!(
         html,
         "<h2>Voice of the customer</h2><p>What customers complain about, ranked by {} = conversations affected x (reopen rate + low-CSAT share). Full list: voc_backlog.md.</p>",
@@ -610,9 +658,7 @@ pub fn report_html(input: &ReportInput) -> Result<String> {
         );
     }
     html.push_str("</table>");
-    html.push_str(&glossary());
-    html.push_str("<p class=note>Made by convoqa. The definitions with their exact formulas: docs/kpis.md in the convoqa repository.</p></body></html>\n");
-    Ok(html)
+    html
 }
 
 /// The Definitions section: every term above, and what each QA reason code means.
