@@ -640,7 +640,7 @@ pub fn analyze(req: &AnalyzeRequest) -> Result<AnalyzeReport> {
             qa_parquet.write(&qa_review::to_batch(&chunk_items)?)?;
             qa_review::csv_rows(&mut csv, &chunk_items)?;
         }
-        Ok(qa_review::csv_finish(csv)?)
+        qa_review::csv_finish(csv)
     })?;
     qa_parquet.close()?;
     drop((on_list, quotes));

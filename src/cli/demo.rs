@@ -598,7 +598,7 @@ pub fn generate(out: &Path, conversations: usize, seed: u64) -> Result<DemoSumma
     while g.truths.len() < conversations {
         stories += 1;
         let customer = format!("62812{:08}", g.rng.random_range(0..100_000_000u64));
-        let channel: &'static str = *pick(
+        let channel: &'static str = pick::<&str>(
             &mut g.rng,
             &[
                 "whatsapp",

@@ -76,7 +76,7 @@ pub(crate) fn eval_readings(
     } else {
         print!("{}", convoqa::readings::summary(&report));
         if let Some((t, labels)) = &twitter_report {
-            print!("{}", t.summary(&labels.title()));
+            print!("{}", t.summary(labels.title()));
         }
     }
     Ok(())

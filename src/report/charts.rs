@@ -369,8 +369,7 @@ pub(super) fn heatmap(cells: &[[u64; 24]; 7], zone: &str) -> String {
     for (d, day) in DAYS.iter().enumerate() {
         let y = TOP + d as f64 * CH;
         svg.text((LEFT - 6.0, y + CH / 2.0), "end", 11, "#222222", day);
-        for h in 0..24 {
-            let count = cells[d][h];
+        for (h, &count) in cells[d].iter().enumerate() {
             let attrs = format!("class=\"cell\" data-count=\"{count}\" stroke=\"#EEEEEE\"");
             let tip = format!("{day} {h:02}:00-{h:02}:59 ({zone}): {count} customer messages");
             svg.rect((LEFT + h as f64 * CW, y, CW, CH), heat_colour(count, max), &attrs, &tip);

@@ -483,7 +483,7 @@ fn intent_section(input: &ReportInput) -> String {
         // The box plot's order (slowest median first), then intents with nothing resolved.
         let order = |r: &IntentResolutionRow| boxes.iter().position(|b| b.0 == r.intent).unwrap_or(usize::MAX);
         let mut table: Vec<&IntentResolutionRow> = k.intent_resolution.rows.iter().collect();
-        table.sort_by_key(|r| (order(*r), r.intent.clone()));
+        table.sort_by_key(|r| (order(r), r.intent.clone()));
         for r in table {
             let no_returns = r.reopen_rate == Some(0.0);
             let (fcr, reopen) = if no_returns {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::timefmt::parse_time_zone;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BusinessHoursConfig {
     /// Off by default: frt_human_bh_s and resolution_bh_s are then null.
@@ -20,17 +20,6 @@ pub struct BusinessHoursConfig {
     /// Per-channel schedules; a team schedule wins over a channel schedule.
     pub channel: BTreeMap<String, ScheduleConfig>,
     pub team: BTreeMap<String, ScheduleConfig>,
-}
-
-impl Default for BusinessHoursConfig {
-    fn default() -> Self {
-        BusinessHoursConfig {
-            enabled: false,
-            default: ScheduleConfig::default(),
-            channel: BTreeMap::new(),
-            team: BTreeMap::new(),
-        }
-    }
 }
 
 /// Built-in holiday calendars, opt-in by name in `calendars = [...]`.

@@ -616,7 +616,7 @@ pub fn model_readings(e: &Enrichment) -> Vec<ModelReading> {
 pub fn conversation_sentiment(scores: &[Option<MessageSentiment>]) -> ConversationSentiment {
     let felt = || scores.iter().flatten().filter(|m| m.carries_feeling);
     let s: Vec<f64> = felt().map(|m| m.score as f64).collect();
-    let Some(last) = felt().last() else {
+    let Some(last) = felt().next_back() else {
         return ConversationSentiment::default();
     };
     let (start, end) = (s[0], s[s.len() - 1]);

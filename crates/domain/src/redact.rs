@@ -82,7 +82,7 @@ pub fn luhn_valid(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A 16-digit NIK: province code 11-94, then a birth date DDMMYY (women add 40 to the day).

@@ -241,7 +241,7 @@ mod tests {
 
     #[test]
     fn rates_use_the_documented_denominators() {
-        let mut rows = vec![row(), row(), row(), row()];
+        let mut rows = [row(), row(), row(), row()];
         rows[0].link.fcr = Some(true);
         rows[0].link.reopened = Some(false);
         rows[1].link.fcr = Some(false);

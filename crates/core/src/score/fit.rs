@@ -62,8 +62,8 @@ pub fn fit_logistic(x: &[Vec<f64>], y: &[bool], w: &[f64], l2: f64) -> Result<Lo
             for a in 0..d {
                 let xa = row(i, a);
                 gradient[a] += residual * xa;
-                for b in 0..=a {
-                    hessian[a][b] += curvature * xa * row(i, b);
+                for (b, cell) in hessian[a][..=a].iter_mut().enumerate() {
+                    *cell += curvature * xa * row(i, b);
                 }
             }
         }

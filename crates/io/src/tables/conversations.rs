@@ -279,7 +279,6 @@ mod tests {
                         reopened: flags.5[1],
                         fcr: flags.5[2],
                         reopen_of: scores.3,
-                        ..Default::default()
                     },
                     reading: crate::row::ModelReading {
                         intent_confidence: scores.0[3],

@@ -282,7 +282,7 @@ impl Encoder {
         });
         if let Some(key) = below {
             return Err(Error::input(
-                &dir.join("adapter.safetensors"),
+                dir.join("adapter.safetensors"),
                 format!("adapter weights {key:?} lie below the adapter's first layer {}", adapter.spec.first_layer),
                 "retrain the intent head with `convoqa train intent --data FILE --adapt-encoder`",
             ));
