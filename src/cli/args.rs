@@ -429,7 +429,7 @@ pub(crate) enum AdapterChoiceArg {
 fn held_out_share(value: &str) -> Result<f64, String> {
     match value.parse::<f64>() {
         Ok(x) if (0.05..=0.5).contains(&x) => Ok(x),
-        _ => Err(format!("{value:?} is not a share between 0.05 and 0.5")),
+        _ => Err(format!("{value:?} is not a share between 0.05 and 0.5, e.g. 0.25")),
     }
 }
 

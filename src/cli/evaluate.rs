@@ -61,6 +61,9 @@ pub(crate) fn eval_readings(
     };
     let model_cfg = cx.settings(config)?.model_config()?;
     let model = convoqa::enrich::LanguageModel::load(&model_cfg)?;
+    if let Some((_, labels)) = &twitter {
+        labels.check_intents(&model.intent.card.labels)?;
+    }
     let corpus = convoqa::heads::corpus::Corpus::load(corpus)?;
     let report = convoqa::readings::evaluate_corpus(&model, &corpus, split)?;
     let twitter_report = match &twitter {

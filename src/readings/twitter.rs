@@ -51,7 +51,7 @@ pub struct TwitterLabelFiles {
     /// a labelled message is read, its intent unknown.
     pub intents: Option<PathBuf>,
     /// What the labels are, for the summary: the split's role, or the file given.
-    pub title: String,
+    title: String,
 }
 
 impl TwitterLabelFiles {
@@ -108,21 +108,43 @@ impl TwitterLabels {
     pub fn title(&self) -> &str {
         &self.files.title
     }
+
+    /// Every intent label is one of the intent head's `labels` or `none`; else the intents
+    /// file's error (exit 2), with its line. Called as soon as the head is loaded.
+    pub fn check_intents(&self, labels: &[String]) -> Result<()> {
+        let (Some(intents), Some(path)) = (&self.intents, &self.files.intents) else { return Ok(()) };
+        match intents.values().find(|(_, intent)| intent != "none" && !labels.contains(intent)) {
+            Some((line, intent)) => Err(Error::input(
+                path,
+                format!("line {line}: intent {intent:?} is not one of the intent head's {labels:?}"),
+                "write one of the head's intents, or none where the taxonomy does not fit",
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Intent labels of a Twitter labels file (dialog TAB intent), with their line numbers.
 fn twitter_intent_labels(path: &Path, fix: &str) -> Result<BTreeMap<usize, (usize, String)>> {
-    read_tsv_lines(path, fix)?
-        .into_iter()
-        .map(|(line, r)| match (r.first().and_then(|d| d.trim().parse::<usize>().ok()), r.get(1)) {
-            (Some(d), Some(intent)) => Ok((d, (line, intent.trim().to_string()))),
-            _ => Err(Error::input(
+    let mut out = BTreeMap::new();
+    for (line, r) in read_tsv_lines(path, fix)? {
+        let Some((d, intent)) = r.first().and_then(|d| d.trim().parse::<usize>().ok()).zip(r.get(1)) else {
+            return Err(Error::input(
                 path,
                 format!("line {line} is not dialog TAB intent"),
                 "write the dialog's index (a number) and its intent, or none",
-            )),
-        })
-        .collect()
+            ));
+        };
+        if let Some((first, _)) = out.insert(d, (line, intent.trim().to_string())) {
+            return Err(duplicate_label(path, line, first, &format!("dialog {d}")));
+        }
+    }
+    Ok(out)
+}
+
+/// A second label for what an earlier line labelled: which one is meant cannot be told.
+fn duplicate_label(path: &Path, line: usize, first: usize, what: &str) -> Error {
+    Error::input(path, format!("line {line} labels {what} again (line {first} did)"), "keep one label per line's key")
 }
 
 /// The rows of a labels TSV (comment lines and the header skipped) with their 1-based line
@@ -163,22 +185,23 @@ fn read_twitter_dialogs(dev_json: &Path) -> Result<Vec<serde_json::Value>> {
 /// a sentiment label.
 fn twitter_message_labels(messages_tsv: &Path, fix: &str) -> Result<BTreeMap<(usize, usize), String>> {
     let sentiment: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
-    read_tsv_lines(messages_tsv, fix)?
-        .into_iter()
-        .map(|(line, r)| {
-            let parsed =
-                (|| Some(((r.first()?.parse().ok()?, r.get(1)?.parse().ok()?), r.get(2)?.trim().to_string())))();
-            let (key, label) = parsed.ok_or_else(|| {
-                Error::input(
-                    messages_tsv,
-                    format!("line {line} is not dialog TAB turn TAB sentiment"),
-                    "write the dialog's and the turn's index (numbers) and the label",
-                )
-            })?;
-            file_label(&sentiment, &label, messages_tsv, &format!("line {line}"))?;
-            Ok((key, label))
-        })
-        .collect()
+    let (mut out, mut lines) = (BTreeMap::new(), BTreeMap::new());
+    for (line, r) in read_tsv_lines(messages_tsv, fix)? {
+        let parsed = (|| Some(((r.first()?.parse().ok()?, r.get(1)?.parse().ok()?), r.get(2)?.trim().to_string())))();
+        let ((d, turn), label): ((usize, usize), String) = parsed.ok_or_else(|| {
+            Error::input(
+                messages_tsv,
+                format!("line {line} is not dialog TAB turn TAB sentiment"),
+                "write the dialog's and the turn's index (numbers) and the label",
+            )
+        })?;
+        file_label(&sentiment, &label, messages_tsv, &format!("line {line}"))?;
+        if let Some(first) = lines.insert((d, turn), line) {
+            return Err(duplicate_label(messages_tsv, line, first, &format!("dialog {d} turn {turn}")));
+        }
+        out.insert((d, turn), label);
+    }
+    Ok(out)
 }
 
 /// Dialog `d` of `dialogs` as a corpus conversation: customer tweets as customer messages
@@ -188,12 +211,12 @@ fn twitter_conversation(
     d: usize,
     intent: &str,
     message_labels: &BTreeMap<(usize, usize), String>,
-    labels_file: &Path,
+    (dialog_file, messages_file): (&Path, &Path),
     dev_json: &Path,
 ) -> Result<CorpusConversation> {
     let dialog = dialogs.get(d).ok_or_else(|| {
         Error::input(
-            labels_file,
+            dialog_file,
             format!("dialog {d} is not in {}", dev_json.display()),
             "use the labels made for this file",
         )
@@ -203,7 +226,7 @@ fn twitter_conversation(
     for &(_, turn) in message_labels.range((d, 0)..=(d, usize::MAX)).map(|(k, _)| k) {
         if content.get(turn).is_none_or(|m| m.get("agent").is_some()) {
             return Err(Error::input(
-                labels_file,
+                messages_file,
                 format!("dialog {d} turn {turn} is not a customer tweet of {}", dev_json.display()),
                 "label the customer turns (dialogContent entries without an \"agent\" key) of this file's dialogs",
             ));
@@ -250,26 +273,24 @@ fn twitter_conversation(
 pub fn evaluate_twitter(model: &LanguageModel, dev_json: &Path, labels: &TwitterLabels) -> Result<TwitterReport> {
     let dialogs = read_twitter_dialogs(dev_json)?;
     let i_labels = model.intent.card.labels.clone();
+    labels.check_intents(&i_labels)?;
     // Dialogs without an intent label are read for sentiment, their intent unknown (`none`).
     let mut intent_of: BTreeMap<usize, String> =
         labels.messages.keys().map(|(d, _)| (*d, "none".to_string())).collect();
-    if let (Some(intents), Some(path)) = (&labels.intents, &labels.files.intents) {
-        for (&d, (line, intent)) in intents {
-            if intent != "none" && !i_labels.contains(intent) {
-                return Err(Error::input(
-                    path,
-                    format!("line {line}: intent {intent:?} is not one of the intent head's {i_labels:?}"),
-                    "write one of the head's intents, or none where the taxonomy does not fit",
-                ));
-            }
-            intent_of.insert(d, intent.clone());
-        }
+    for (&d, (_, intent)) in labels.intents.iter().flatten() {
+        intent_of.insert(d, intent.clone());
     }
     let files = &labels.files;
-    let labels_file = files.intents.as_deref().unwrap_or(&files.messages);
     let conversations: Vec<CorpusConversation> = intent_of
         .iter()
-        .map(|(&d, intent)| twitter_conversation(&dialogs, d, intent, &labels.messages, labels_file, dev_json))
+        .map(|(&d, intent)| {
+            // The file that named the dialog, for an error about it.
+            let named_by = match (labels.messages.range((d, 0)..=(d, usize::MAX)).next(), &files.intents) {
+                (None, Some(intents)) => intents.as_path(),
+                _ => files.messages.as_path(),
+            };
+            twitter_conversation(&dialogs, d, intent, &labels.messages, (named_by, &files.messages), dev_json)
+        })
         .collect::<Result<_>>()?;
     let assembled: Vec<crate::model::Conversation> =
         conversations.iter().map(|c| c.to_conversation()).collect::<convoqa_ml::error::Result<_>>()?;
@@ -340,7 +361,7 @@ pub fn tweet_sets(tweets_dir: &Path, data_dir: &Path, labels: &[String]) -> Resu
     let dialogs = read_twitter_dialogs(&dev_json)?;
     let mut twitter_dev = Vec::new();
     for d in message_labels.keys().map(|(d, _)| *d).collect::<std::collections::BTreeSet<_>>() {
-        let c = twitter_conversation(&dialogs, d, "none", &message_labels, &labels_tsv, &dev_json)?;
+        let c = twitter_conversation(&dialogs, d, "none", &message_labels, (&labels_tsv, &labels_tsv), &dev_json)?;
         for (text, label) in c.model_sentiment_rows()? {
             let index = file_label(labels, &label, &labels_tsv, &format!("dialog {d}"))?;
             twitter_dev.push((crate::text::inference_key(&text), index));

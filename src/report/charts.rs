@@ -12,16 +12,16 @@ use crate::wording::dur;
 
 /// A colour, red, green, blue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct RGBColor(pub(super) u8, pub(super) u8, pub(super) u8);
+pub(super) struct RGBColor(u8, u8, u8);
 
 pub(super) const BLUE: RGBColor = RGBColor(49, 110, 180);
 pub(super) const ORANGE: RGBColor = RGBColor(230, 140, 40);
 pub(super) const GREEN: RGBColor = RGBColor(70, 150, 90);
 pub(super) const RED: RGBColor = RGBColor(200, 70, 60);
 pub(super) const GREY: RGBColor = RGBColor(170, 170, 170);
-pub(super) const FONT: &str = "sans-serif";
+const FONT: &str = "sans-serif";
 /// Two charts side by side fit the page's 1100 px.
-pub(super) const CHART_WIDTH: u32 = 540;
+const CHART_WIDTH: u32 = 540;
 
 /// A chart with its legend in HTML under it.
 pub(super) fn figure(svg: &str, legend: &[(&str, RGBColor)]) -> String {
@@ -41,7 +41,7 @@ pub(super) fn figure(svg: &str, legend: &[(&str, RGBColor)]) -> String {
 }
 
 /// `#RRGGBB`.
-pub(super) fn hex(c: RGBColor) -> String {
+fn hex(c: RGBColor) -> String {
     format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
 }
 
@@ -49,7 +49,7 @@ pub(super) fn hex(c: RGBColor) -> String {
 /// script needed) and data attributes (for tests), a log axis is labelled in minutes and hours,
 /// and values are written at the ends of bars. (plotters, used before, could do none of these and
 /// drew nothing for a single category.)
-pub(super) struct Svg {
+struct Svg {
     out: String,
 }
 
@@ -105,7 +105,7 @@ impl Svg {
 
 /// Where a value sits along an axis, 0..1.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum Scale {
+enum Scale {
     /// 0 to the maximum.
     Linear(f64),
     /// Logarithmic from lo to hi (both > 0); values under the floor (> lo) are drawn at the floor,
@@ -125,7 +125,7 @@ impl Scale {
 /// A log scale for durations in seconds that holds every value with room on both sides: from a
 /// third of the smallest (at least `floor`) to 1.2 x the largest, and at least a factor 10 wide.
 /// So the shortest bar is still log(3) wide, never a hairline.
-pub(super) fn log_scale(values: impl Iterator<Item = f64>, floor: f64) -> Scale {
+fn log_scale(values: impl Iterator<Item = f64>, floor: f64) -> Scale {
     let (lo, hi) = values.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v.max(floor)), hi.max(v)));
     if hi <= 0.0 {
         return Scale::Log { lo: floor / 3.0, hi: floor * 10.0, floor };
@@ -135,7 +135,7 @@ pub(super) fn log_scale(values: impl Iterator<Item = f64>, floor: f64) -> Scale 
 }
 
 /// Duration ticks for a log axis, with the labels people use.
-pub(super) const DURATION_TICKS: [(f64, &str); 12] = [
+const DURATION_TICKS: [(f64, &str); 12] = [
     (1.0, "1s"),
     (10.0, "10s"),
     (60.0, "1m"),
@@ -150,7 +150,7 @@ pub(super) const DURATION_TICKS: [(f64, &str); 12] = [
     (90.0 * 86_400.0, "90d"),
 ];
 
-pub(super) fn ticks(scale: Scale) -> Vec<(f64, String)> {
+fn ticks(scale: Scale) -> Vec<(f64, String)> {
     match scale {
         Scale::Log { lo, hi, .. } => {
             DURATION_TICKS.iter().filter(|t| t.0 >= lo && t.0 <= hi).map(|t| (t.0, t.1.to_string())).collect()
@@ -164,7 +164,7 @@ pub(super) fn ticks(scale: Scale) -> Vec<(f64, String)> {
 }
 
 /// Ticks with grid lines down the plot and labels under it; the axis description below them.
-pub(super) fn axis(svg: &mut Svg, scale: Scale, (left, width): (f64, f64), (top, bottom): (f64, f64), desc: &str) {
+fn axis(svg: &mut Svg, scale: Scale, (left, width): (f64, f64), (top, bottom): (f64, f64), desc: &str) {
     for (v, label) in ticks(scale) {
         let x = left + scale.frac(v) * width;
         svg.line((x, top), (x, bottom), "#E3E3E3", 1.0, "");
@@ -341,20 +341,20 @@ pub(super) fn stacked_shares(
 }
 
 /// The colour of a heatmap cell: white for 0 to full blue for the busiest cell.
-pub(super) fn heat_colour(count: u64, max: u64) -> RGBColor {
+fn heat_colour(count: u64, max: u64) -> RGBColor {
     let v = count as f64 / max.max(1) as f64;
     let mix = |full: u8| (255.0 - (255.0 - full as f64) * v).round() as u8;
     RGBColor(mix(BLUE.0), mix(BLUE.1), mix(BLUE.2))
 }
 
 /// The heatmap legend's steps: 0, a fifth of the busiest cell's count, ... the busiest.
-pub(super) fn heat_legend_steps(max: u64) -> Vec<u64> {
+fn heat_legend_steps(max: u64) -> Vec<u64> {
     let mut steps: Vec<u64> = (0..=5).map(|i| (max as f64 * i as f64 / 5.0).round() as u64).collect();
     steps.dedup();
     steps
 }
 
-pub(super) const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// Customer messages by weekday and hour, darker = busier, with a colour scale in counts and a
 /// tooltip per cell. `zone` names the time zone the hours are in.
@@ -430,7 +430,7 @@ pub(super) struct BoxStats {
     outliers: Vec<f64>,
 }
 
-pub(super) fn box_stats(values: &mut [f64]) -> Option<BoxStats> {
+fn box_stats(values: &mut [f64]) -> Option<BoxStats> {
     values.sort_by(f64::total_cmp);
     let (q1, median, q3) = (quantile(values, 0.25)?, quantile(values, 0.5)?, quantile(values, 0.75)?);
     let (lo_fence, hi_fence) = (q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1));
@@ -456,7 +456,7 @@ pub(super) fn intent_boxes(rows: &[ConversationRow]) -> Vec<(String, BoxStats)> 
 }
 
 /// Values under this are drawn at it on the box plots' log axis.
-pub(super) const BOX_FLOOR_S: f64 = 60.0;
+const BOX_FLOOR_S: f64 = 60.0;
 
 pub(super) fn intent_boxplots(boxes: &[(String, BoxStats)]) -> String {
     const LEFT: f64 = 210.0;

@@ -1,5 +1,5 @@
-//! report.html: one self-contained page a supervisor can read. Charts are inline SVG written here
-//! (`Svg`), with tooltips as SVG `<title>`s and `<abbr title>`s; no script, no fetch (a
+//! report.html: one self-contained page a supervisor can read. Charts are inline SVG written by
+//! [`charts`], with tooltips as SVG `<title>`s and `<abbr title>`s; no script, no fetch (a
 //! Content-Security-Policy forbids any; emoji use an installed colour font through `local()`).
 //! Every customer text on it comes from the QA list and the VOC backlog, which are already redacted.
 
@@ -8,7 +8,10 @@ mod charts;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use charts::*;
+use charts::{
+    bars_legend, figure, hbars, heatmap, intent_boxes, intent_boxplots, stacked_shares, zone_label, Bars, Unit, BLUE,
+    GREEN, GREY, ORANGE, RED,
+};
 
 use crate::aggregate::intent_resolution::IntentResolutionRow;
 use crate::aggregate::{KpiRow, KpiTables};

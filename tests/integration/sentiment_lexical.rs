@@ -333,6 +333,10 @@ fn eval_readings_scores_a_corpus_split_and_tweets_with_the_labels_given() {
     let (code, _, stderr) = run_args(&[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("line 2") && stderr.contains("\"negatif\""), "{stderr}");
+    std::fs::write(&labels, "dialog\tturn\tsentiment\n0\t0\tnegative\n0\t0\tneutral\n").unwrap();
+    let (code, _, stderr) = run_args(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("line 3 labels dialog 0 turn 0 again (line 2 did)"), "{stderr}");
     std::fs::write(&labels, labels_kept).unwrap();
     let missing = tmp.path().join("nowhere.tsv");
     let mut missing_args = args(&[]);

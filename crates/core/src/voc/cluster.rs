@@ -35,11 +35,11 @@ pub(super) fn cosine(a: &[f32], b: &[f32]) -> f32 {
 /// A theme under construction: its conversations (indices into the rows) and centroid.
 pub(super) struct Cluster {
     pub(super) members: Vec<usize>,
-    pub(super) centroid: Vec<f32>,
+    centroid: Vec<f32>,
 }
 
 /// HDBSCAN over the points; None for noise.
-pub(super) fn hdbscan_labels(points: &[Vec<f32>]) -> Vec<Option<usize>> {
+fn hdbscan_labels(points: &[Vec<f32>]) -> Vec<Option<usize>> {
     if points.len() < MIN_THEME_CONVERSATIONS {
         return vec![None; points.len()];
     }
@@ -127,7 +127,7 @@ pub(super) fn cluster_conversations(points: &BTreeMap<usize, Vec<f32>>, ids: &[&
 }
 
 /// The theme whose centroid is closest to `point`, if at least `min_similarity` (cosine).
-pub(super) fn nearest_theme(clusters: &[Cluster], point: &[f32], min_similarity: f32) -> Option<usize> {
+fn nearest_theme(clusters: &[Cluster], point: &[f32], min_similarity: f32) -> Option<usize> {
     clusters
         .iter()
         .enumerate()

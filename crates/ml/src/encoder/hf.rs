@@ -121,7 +121,7 @@ pub fn load(dir: &Path) -> Result<HfEncoder> {
             format!("hidden_act {:?} is not supported (the forward pass uses erf-GELU, \"gelu\")", config.hidden_act),
         ));
     }
-    if !config.hidden_size.is_multiple_of(config.num_attention_heads) {
+    if config.num_attention_heads == 0 || !config.hidden_size.is_multiple_of(config.num_attention_heads) {
         return Err(bad(&config_path, "hidden_size is not a multiple of num_attention_heads"));
     }
     let pooling = match dir.join("1_Pooling/config.json") {
