@@ -87,14 +87,14 @@ pub(crate) fn run(what: TrainCommand, cx: &Context) -> anyhow::Result<()> {
                 alpha: 2.0 * rank as f64,
                 ..Default::default()
             };
-            let mut outcome = convoqa::heads::adapt::train_adapter(
+            let outcome = convoqa::heads::adapt::train_adapter(
                 &encoder,
                 &data_dir,
                 &corpus,
                 &convoqa::heads::intent::Taxonomy::default_taxonomy(),
                 &recipe,
+                &super::invocation(),
             )?;
-            outcome.adapter.spec.training["command"] = serde_json::Value::String(super::invocation());
             outcome.adapter.save(&out)?;
             println!("{}", serde_json::to_string_pretty(&outcome.report)?);
             println!("saved {}", out.display());

@@ -144,7 +144,7 @@ fn twitter_intent_labels(path: &Path, fix: &str) -> Result<BTreeMap<usize, (usiz
 
 /// A second label for what an earlier line labelled: which one is meant cannot be told.
 fn duplicate_label(path: &Path, line: usize, first: usize, what: &str) -> Error {
-    Error::input(path, format!("line {line} labels {what} again (line {first} did)"), "keep one label per line's key")
+    Error::input(path, format!("line {line} labels {what} again (line {first} did)"), "keep one of the two lines")
 }
 
 /// The rows of a labels TSV (comment lines and the header skipped) with their 1-based line

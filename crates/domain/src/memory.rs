@@ -30,8 +30,9 @@ pub fn available_bytes() -> Option<u64> {
     ]
     .iter()
     .find_map(|(limit, usage, stat, cache_key)| {
+        let (limit, usage) = (read(limit)?, read(usage)?);
         let reclaimable = read(stat).and_then(|s| stat_value(&s, cache_key)).unwrap_or(0);
-        cgroup_headroom(&read(limit)?, &read(usage)?, reclaimable)
+        cgroup_headroom(&limit, &usage, reclaimable)
     });
     match (machine, container) {
         (Some(m), Some(c)) => Some(m.min(c)),

@@ -311,8 +311,11 @@ fn outcome(
     encoder: &Encoder,
     recipe: &AdaptRecipe,
     weights: BTreeMap<String, (Tensor, Tensor)>,
-    report: serde_json::Value,
+    mut report: serde_json::Value,
+    command: &str,
 ) -> AdaptOutcome {
+    // Recorded so the adapter can be made again.
+    report["command"] = serde_json::Value::String(command.to_string());
     let spec = AdapterSpec {
         base: encoder.name.clone(),
         // Empty for the plain file: only an adapter over another adapter records it.
@@ -333,6 +336,7 @@ pub fn train_adapter(
     corpus: &Corpus,
     taxonomy: &Taxonomy,
     recipe: &AdaptRecipe,
+    command: &str,
 ) -> Result<AdaptOutcome> {
     let started = Instant::now();
     let model = &encoder.model;
@@ -508,7 +512,7 @@ pub fn train_adapter(
         "seconds": started.elapsed().as_secs_f64(),
         "threads": rayon::current_num_threads(),
     });
-    Ok(outcome(encoder, recipe, weights, report))
+    Ok(outcome(encoder, recipe, weights, report, command))
 }
 
 /// One optimiser step on a batch of (text slot, class) rows through the adapted upper layers and
@@ -549,6 +553,7 @@ pub fn train_team_adapter(
     select: &[(&str, usize)],
     labels: usize,
     recipe: &AdaptRecipe,
+    command: &str,
 ) -> Result<AdaptOutcome> {
     let started = Instant::now();
     let model = &encoder.model;
@@ -628,7 +633,7 @@ pub fn train_team_adapter(
         "seconds": started.elapsed().as_secs_f64(),
         "threads": rayon::current_num_threads(),
     });
-    Ok(outcome(encoder, recipe, weights, report))
+    Ok(outcome(encoder, recipe, weights, report, command))
 }
 
 #[cfg(test)]

@@ -419,14 +419,14 @@ pub fn train_intent(encoder: &Encoder, rows: &[Labelled], how: &IntentTraining, 
             (fit_head(encoder, &splits)?, None, false)
         }
         Some((recipe, choice)) => {
-            let mut outcome = super::adapt::train_team_adapter(
+            let outcome = super::adapt::train_team_adapter(
                 encoder,
                 &index(&train_rows, &labels),
                 &index(&held, &labels),
                 labels.len(),
                 recipe,
+                command,
             )?;
-            outcome.adapter.spec.training["command"] = serde_json::Value::String(command.to_string());
             outcome.adapter.save(&adapter_dir)?;
             // Fitted exactly as analyze will read: through the adapter as saved (f16).
             let adapted = fit_head(&encoder.branch(&adapter_dir)?, &splits)?;
